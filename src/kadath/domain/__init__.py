@@ -1,0 +1,1 @@
+"""Pure game rules and entities: no I/O, no framework, no asyncio."""

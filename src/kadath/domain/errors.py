@@ -1,0 +1,115 @@
+"""The one exception tree of Kadath. Expected failures carry the sentence a player reads.
+
+KadathError
+├── DomainError                  a rule said no; ``str(exc)`` is the player-facing sentence
+│   ├── NotFound
+│   │   ├── PlayerNotFound
+│   │   ├── AccountNotFound
+│   │   ├── RoomNotFound
+│   │   ├── ItemNotFound
+│   │   ├── ContainerNotFound
+│   │   └── ProfessionNotFound
+│   ├── InvalidInput             bad amounts, unknown stat fields, malformed names
+│   │   ├── InvalidAmount
+│   │   ├── InvalidName
+│   │   └── UnknownStatField
+│   ├── Conflict
+│   │   ├── DuplicateName
+│   │   └── ItemMoved            the item is no longer where the caller saw it
+│   ├── ContainerFull
+│   ├── ContainerLocked
+│   ├── NotOwner
+│   └── NotAllowed
+└── InfrastructureError
+    └── DatabaseUnavailable      the database could not be reached or refused the work
+"""
+
+from __future__ import annotations
+
+
+class KadathError(Exception):
+    """Root of every error Kadath raises on purpose."""
+
+
+class DomainError(KadathError):
+    """An expected refusal; the message is shown to the player as it is."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class PlayerNotFound(NotFound):
+    pass
+
+
+class AccountNotFound(NotFound):
+    pass
+
+
+class RoomNotFound(NotFound):
+    pass
+
+
+class ItemNotFound(NotFound):
+    pass
+
+
+class ContainerNotFound(NotFound):
+    pass
+
+
+class ProfessionNotFound(NotFound):
+    pass
+
+
+class InvalidInput(DomainError):
+    pass
+
+
+class InvalidAmount(InvalidInput):
+    pass
+
+
+class InvalidName(InvalidInput):
+    pass
+
+
+class UnknownStatField(InvalidInput):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class DuplicateName(Conflict):
+    pass
+
+
+class ItemMoved(Conflict):
+    pass
+
+
+class ContainerFull(DomainError):
+    pass
+
+
+class ContainerLocked(DomainError):
+    pass
+
+
+class NotOwner(DomainError):
+    pass
+
+
+class NotAllowed(DomainError):
+    pass
+
+
+class InfrastructureError(KadathError):
+    """Something below the game failed; players see a generic line, operators the log."""
+
+
+class DatabaseUnavailable(InfrastructureError):
+    pass

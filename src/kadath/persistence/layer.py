@@ -1,0 +1,192 @@
+"""AsyncPersistenceLayer: the one-call facade, each call its own short transaction.
+
+persistence = await AsyncPersistenceLayer.open(url, world)
+await persistence.damage_player(player, 20, "combat")
+async with persistence.unit_of_work() as uow:   # several steps, all or nothing
+    ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kadath.domain.account import Profession
+from kadath.domain.errors import DatabaseUnavailable
+from kadath.domain.item import Container, ItemInstance, Location
+from kadath.domain.player import Player
+from kadath.domain.world import Room, World
+from kadath.persistence import migrate
+from kadath.persistence.engine import create_engine, create_session_factory
+from kadath.persistence.repositories.experience import ExperienceGain
+from kadath.persistence.repositories.room import RoomCache
+from kadath.persistence.seeding import seed_world
+from kadath.persistence.uow import UnitOfWork
+
+T = TypeVar("T")
+
+
+class AsyncPersistenceLayer:
+    def __init__(self, engine: AsyncEngine, world: World) -> None:
+        self.engine = engine
+        self.world = world
+        self.room_cache = RoomCache(world)
+        self._sessions = create_session_factory(engine)
+
+    @classmethod
+    async def open(
+        cls, url: str, world: World, *, migrate_schema: bool = True, **engine_options: Any
+    ) -> AsyncPersistenceLayer:
+        """Connect, apply migrations, and place the world's items the first time."""
+        engine = create_engine(url, **engine_options)
+        layer = cls(engine, world)
+        try:
+            if migrate_schema:
+                await migrate.upgrade(engine)
+                await layer.seed_world()
+        except BaseException:
+            await engine.dispose()
+            raise
+        return layer
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions, self.room_cache, self.world.items)
+
+    async def _run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self.unit_of_work() as uow:
+            return await work(uow)
+
+    async def seed_world(self) -> int:
+        """Place the world files' floor items and containers once; returns how many were placed."""
+        async with self.unit_of_work() as uow:
+            return await seed_world(uow, self.world)
+
+    async def ping(self) -> None:
+        """Raises DatabaseUnavailable when the database does not answer."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            raise DatabaseUnavailable("The database does not answer.") from exc
+
+    def pool_status(self) -> dict[str, int]:
+        pool: Any = self.engine.pool
+        stats: dict[str, int] = {}
+        for name in ("size", "checkedin", "checkedout", "overflow"):
+            method = getattr(pool, name, None)
+            if callable(method):
+                stats[name] = int(method())
+        return stats
+
+    # -- players ---------------------------------------------------------------------------
+    async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
+        return await self._run(lambda uow: uow.players.get_player_by_id(player_id))
+
+    async def get_player_by_name(self, name: str) -> Player:
+        return await self._run(lambda uow: uow.players.get_player_by_name(name))
+
+    async def get_players_by_user(self, account_id: uuid.UUID) -> list[Player]:
+        return await self._run(lambda uow: uow.players.get_players_by_user(account_id))
+
+    async def list_players(self, *, limit: int = 100, offset: int = 0) -> list[Player]:
+        return await self._run(lambda uow: uow.players.list_players(limit=limit, offset=offset))
+
+    async def get_players_in_room(self, room_id: str) -> list[Player]:
+        return await self._run(lambda uow: uow.players.get_players_in_room(room_id))
+
+    async def get_players_batch(self, player_ids: Sequence[uuid.UUID]) -> list[Player]:
+        return await self._run(lambda uow: uow.players.get_players_batch(player_ids))
+
+    async def save_player(self, player: Player) -> None:
+        await self._run(lambda uow: uow.players.save_player(player))
+
+    async def save_players(self, players: Sequence[Player]) -> int:
+        return await self._run(lambda uow: uow.players.save_players(players))
+
+    async def delete_player(self, player_id: uuid.UUID) -> None:
+        await self._run(lambda uow: uow.players.delete_player(player_id))
+
+    async def update_player_last_active(
+        self, player_id: uuid.UUID, when: datetime | None = None
+    ) -> None:
+        await self._run(lambda uow: uow.players.update_player_last_active(player_id, when))
+
+    # -- rooms (from the cache: no database round trip) -------------------------------------
+    async def get_room_by_id(self, room_id: str) -> Room:
+        return await self._run(lambda uow: uow.rooms.get_room_by_id(room_id))
+
+    async def list_rooms(self, zone_id: str | None = None) -> list[Room]:
+        return await self._run(lambda uow: uow.rooms.list_rooms(zone_id))
+
+    # -- health and experience ---------------------------------------------------------------
+    async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
+        return await self._run(lambda uow: uow.health.damage_player(player, amount, damage_type))
+
+    async def heal_player(self, player: Player, amount: int) -> int:
+        return await self._run(lambda uow: uow.health.heal_player(player, amount))
+
+    async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
+        return await self._run(
+            lambda uow: uow.health.update_player_health(player_id, delta, reason)
+        )
+
+    async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
+        return await self._run(lambda uow: uow.experience.gain_experience(player, amount, source))
+
+    async def update_player_stat_field(
+        self, player_id: uuid.UUID, field: str, delta: int, reason: str
+    ) -> int:
+        return await self._run(
+            lambda uow: uow.experience.update_player_stat_field(player_id, field, delta, reason)
+        )
+
+    # -- professions -------------------------------------------------------------------------
+    async def get_all_professions(self) -> list[Profession]:
+        return await self._run(lambda uow: uow.professions.get_all_professions())
+
+    async def get_profession_by_id(self, profession_id: int) -> Profession:
+        return await self._run(lambda uow: uow.professions.get_profession_by_id(profession_id))
+
+    # -- containers and items ----------------------------------------------------------------
+    async def get_container(self, container_id: uuid.UUID) -> Container:
+        return await self._run(lambda uow: uow.containers.get_container(container_id))
+
+    async def get_containers_in_room(self, room_id: str) -> list[Container]:
+        return await self._run(lambda uow: uow.containers.get_containers_in_room(room_id))
+
+    async def container_contents(self, container_id: uuid.UUID) -> list[ItemInstance]:
+        return await self._run(lambda uow: uow.containers.contents(container_id))
+
+    async def transfer_item(
+        self,
+        item_id: uuid.UUID,
+        source: Location,
+        destination: Location,
+        *,
+        actor_id: uuid.UUID | None = None,
+        carry_capacity: int | None = None,
+    ) -> ItemInstance:
+        options: dict[str, Any] = {"actor_id": actor_id}
+        if carry_capacity is not None:
+            options["carry_capacity"] = carry_capacity
+        return await self._run(
+            lambda uow: uow.containers.transfer_item(item_id, source, destination, **options)
+        )
+
+    async def create_item(self, prototype_id: str, location: Location) -> ItemInstance:
+        return await self._run(lambda uow: uow.items.create_item(prototype_id, location))
+
+    async def get_item(self, item_id: uuid.UUID) -> ItemInstance:
+        return await self._run(lambda uow: uow.items.get_item(item_id))
+
+    async def items_at(self, location: Location) -> list[ItemInstance]:
+        return await self._run(lambda uow: uow.items.items_at(location))

@@ -1,0 +1,183 @@
+"""SQLAlchemy table models. Portable between SQLite and PostgreSQL; timestamps are UTC."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes; SQLite hands back naive ones, so they are made aware again."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Kadath stores UTC only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(sa.String(32))
+    username_key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InviteRow(Base):
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    created_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    used_at: Mapped[datetime | None]
+
+
+class ProfessionRow(Base):
+    __tablename__ = "professions"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    description: Mapped[str] = mapped_column(sa.Text)
+    requirements: Mapped[dict[str, int]] = mapped_column(JsonType, default=dict)
+
+
+class PlayerRow(Base):
+    __tablename__ = "players"
+    __table_args__ = (
+        sa.CheckConstraint("health >= 0 AND health <= max_health", name="health_range"),
+        sa.CheckConstraint("lucidity >= 0 AND lucidity <= 100", name="lucidity_range"),
+        sa.CheckConstraint("experience >= 0", name="experience_positive"),
+        sa.CheckConstraint("level >= 1", name="level_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(32))
+    name_key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    room_id: Mapped[str] = mapped_column(sa.String(100), index=True)
+    respawn_room_id: Mapped[str] = mapped_column(sa.String(100))
+    strength: Mapped[int] = mapped_column(sa.Integer)
+    dexterity: Mapped[int] = mapped_column(sa.Integer)
+    constitution: Mapped[int] = mapped_column(sa.Integer)
+    intelligence: Mapped[int] = mapped_column(sa.Integer)
+    wisdom: Mapped[int] = mapped_column(sa.Integer)
+    charisma: Mapped[int] = mapped_column(sa.Integer)
+    health: Mapped[int] = mapped_column(sa.Integer)
+    max_health: Mapped[int] = mapped_column(sa.Integer)
+    lucidity: Mapped[int] = mapped_column(sa.Integer, default=100)
+    experience: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    level: Mapped[int] = mapped_column(sa.Integer, default=1)
+    profession_id: Mapped[int] = mapped_column(sa.ForeignKey("professions.id"))
+    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+    extra: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class ContainerRow(Base):
+    __tablename__ = "containers"
+    __table_args__ = (sa.CheckConstraint("capacity >= 0", name="capacity_positive"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(sa.String(16), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    capacity: Mapped[int] = mapped_column(sa.Integer)
+    room_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    owner_player_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="SET NULL"), index=True
+    )
+    # The wearable item this container lives in; deleted with it by ItemRepository.delete
+    # (no foreign key: item_instances already points here, and a cycle cannot be built on SQLite).
+    item_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, unique=True)
+    world_key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    locked: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    key_prototype_id: Mapped[str | None] = mapped_column(sa.String(64))
+    decays_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+
+
+class ItemRow(Base):
+    __tablename__ = "item_instances"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(CASE WHEN owner_player_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN container_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN room_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_location",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    prototype_id: Mapped[str] = mapped_column(sa.String(64))
+    owner_player_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), index=True
+    )
+    container_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("containers.id", ondelete="CASCADE"), index=True
+    )
+    room_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    worn_slot: Mapped[str | None] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExplorationRow(Base):
+    __tablename__ = "explored_rooms"
+
+    player_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True
+    )
+    room_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    first_visited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorldSeedRow(Base):
+    """Marks a piece of the world files already placed in the database, so it is placed once."""
+
+    __tablename__ = "world_seeds"
+
+    key: Mapped[str] = mapped_column(sa.String(150), primary_key=True)
+    seeded_at: Mapped[datetime] = mapped_column(default=utcnow)

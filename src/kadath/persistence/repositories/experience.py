@@ -1,0 +1,94 @@
+"""ExperienceRepository: experience gains with level-ups, and whitelisted stat changes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadath.domain.errors import InvalidAmount, PlayerNotFound, UnknownStatField
+from kadath.domain.experience import MAX_LEVEL, level_for_xp
+from kadath.domain.player import MAX_AMOUNT, Player, validate_amount
+from kadath.domain.stats import MAX_LUCIDITY, STAT_NAMES, max_health_for
+from kadath.persistence.models import PlayerRow
+from kadath.persistence.repositories.health import _check_reason
+
+STAT_MIN = 1
+STAT_MAX = 30
+# field -> (lowest, highest) a change may leave it at
+STAT_FIELDS: dict[str, tuple[int, int]] = dict.fromkeys(STAT_NAMES, (STAT_MIN, STAT_MAX))
+STAT_FIELDS["lucidity"] = (0, MAX_LUCIDITY)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperienceGain:
+    experience: int
+    old_level: int
+    level: int
+
+    @property
+    def leveled_up(self) -> bool:
+        return self.level > self.old_level
+
+
+class ExperienceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
+        """Add experience and raise the level it earns, in one transaction.
+        Raises InvalidAmount, PlayerNotFound."""
+        validate_amount(amount)
+        _check_reason(source)
+        row = (
+            await self._session.execute(
+                sa.update(PlayerRow)
+                .where(PlayerRow.id == player.id)
+                .values(experience=PlayerRow.experience + amount)
+                .returning(PlayerRow.experience, PlayerRow.level)
+            )
+        ).one_or_none()
+        if row is None:
+            raise PlayerNotFound("No such character.")
+        experience, old_level = int(row[0]), int(row[1])
+        level = min(level_for_xp(experience), MAX_LEVEL)
+        if level > old_level:
+            # "level < new" keeps concurrent gains from lowering a level another one raised.
+            max_health = max_health_for(player.stats, level)
+            await self._session.execute(
+                sa.update(PlayerRow)
+                .where(PlayerRow.id == player.id, PlayerRow.level < level)
+                .values(level=level, max_health=max_health, health=max_health)
+            )
+            player.max_health = player.health = max_health
+        player.experience, player.level = experience, max(level, old_level)
+        return ExperienceGain(experience=experience, old_level=old_level, level=player.level)
+
+    async def update_player_stat_field(
+        self, player_id: uuid.UUID, field: str, delta: int, reason: str
+    ) -> int:
+        """Add ``delta`` to a whitelisted stat, clamped to its range; returns the new value.
+        Raises UnknownStatField, InvalidAmount, PlayerNotFound."""
+        bounds = STAT_FIELDS.get(field) if isinstance(field, str) else None
+        if bounds is None:
+            allowed = ", ".join(sorted(STAT_FIELDS))
+            raise UnknownStatField(f"Unknown stat {field!r}; allowed: {allowed}.")
+        if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_AMOUNT:
+            raise InvalidAmount("A stat change must be a whole number.")
+        _check_reason(reason)
+        low, high = bounds
+        column = getattr(PlayerRow, field)
+        raw = column + delta
+        value = sa.case((raw > high, high), (raw < low, low), else_=raw)
+        result = await self._session.execute(
+            sa.update(PlayerRow)
+            .where(PlayerRow.id == player_id)
+            .values({field: value})
+            .returning(column)
+        )
+        new = result.scalar_one_or_none()
+        if new is None:
+            raise PlayerNotFound("No such character.")
+        return int(new)

@@ -1,0 +1,128 @@
+"""ItemRepository: item instances (prototypes come from the world files)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadath.domain.errors import ItemNotFound
+from kadath.domain.item import ItemInstance, Location
+from kadath.domain.world import ItemPrototype
+from kadath.persistence.mapping import item_from_row, location_filter, location_values
+from kadath.persistence.models import ContainerRow, ItemRow, WorldSeedRow, utcnow
+
+
+class ItemRepository:
+    def __init__(self, session: AsyncSession, prototypes: dict[str, ItemPrototype]) -> None:
+        self._session = session
+        self._prototypes = prototypes
+
+    def get_prototype(self, prototype_id: str) -> ItemPrototype:
+        """Raises ItemNotFound."""
+        proto = self._prototypes.get(prototype_id)
+        if proto is None:
+            raise ItemNotFound(f"There is no kind of item called {prototype_id!r}.")
+        return proto
+
+    async def create_item(self, prototype_id: str, location: Location) -> ItemInstance:
+        """A new instance of a prototype at ``location``. Raises ItemNotFound."""
+        self.get_prototype(prototype_id)
+        row = ItemRow(
+            id=uuid.uuid4(),
+            prototype_id=prototype_id,
+            created_at=utcnow(),
+            **location_values(location),
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return item_from_row(row)
+
+    async def create_items(self, prototype_ids: Sequence[str], location: Location) -> int:
+        """Many new instances at one place, in one statement. Raises ItemNotFound."""
+        for proto in prototype_ids:
+            self.get_prototype(proto)
+        if not prototype_ids:
+            return 0
+        place = location_values(location)
+        now = utcnow()
+        rows = [
+            {"id": uuid.uuid4(), "prototype_id": p, "created_at": now, **place}
+            for p in prototype_ids
+        ]
+        await self._session.execute(sa.insert(ItemRow), rows)
+        return len(rows)
+
+    async def get_item(self, item_id: uuid.UUID) -> ItemInstance:
+        """Raises ItemNotFound."""
+        row = await self._session.get(ItemRow, item_id)
+        if row is None:
+            raise ItemNotFound("That item does not exist.")
+        return item_from_row(row)
+
+    async def items_at(self, location: Location) -> list[ItemInstance]:
+        """Everything at one place, oldest first."""
+        where = location_filter(location)
+        rows = await self._session.scalars(
+            sa.select(ItemRow).where(where).order_by(ItemRow.created_at, ItemRow.id)
+        )
+        return [item_from_row(r) for r in rows]
+
+    async def count_at(self, location: Location) -> int:
+        return len(await self.items_at(location))
+
+    async def move_item(self, item_id: uuid.UUID, location: Location) -> ItemInstance:
+        """Put an item somewhere without capacity checks (world code, admins); takes it off.
+        Raises ItemNotFound."""
+        result = await self._session.execute(
+            sa.update(ItemRow)
+            .where(ItemRow.id == item_id)
+            .values(worn_slot=None, **location_values(location))
+            .returning(ItemRow)
+        )
+        row = result.scalar_one_or_none()
+        if row is None:
+            raise ItemNotFound("That item does not exist.")
+        return item_from_row(row)
+
+    async def move_all(self, source: Location, destination: Location) -> int:
+        """Move everything at ``source`` to ``destination`` in one statement; returns how many."""
+        where = location_filter(source)
+        result = await self._session.execute(
+            sa.update(ItemRow)
+            .where(where)
+            .values(worn_slot=None, **location_values(destination))
+            .returning(ItemRow.id)
+        )
+        return len(result.all())
+
+    async def set_worn(self, item_id: uuid.UUID, player_id: uuid.UUID, slot: str | None) -> None:
+        """Wear (or with None, remove) an item the player carries. Raises ItemNotFound."""
+        result = await self._session.execute(
+            sa.update(ItemRow)
+            .where(ItemRow.id == item_id, ItemRow.owner_player_id == player_id)
+            .values(worn_slot=slot)
+            .returning(ItemRow.id)
+        )
+        if result.first() is None:
+            raise ItemNotFound("You are not carrying that.")
+
+    async def delete_item(self, item_id: uuid.UUID) -> None:
+        """Delete an item, and the container it is, with its contents. Raises ItemNotFound."""
+        await self._session.execute(sa.delete(ContainerRow).where(ContainerRow.item_id == item_id))
+        result = await self._session.execute(
+            sa.delete(ItemRow).where(ItemRow.id == item_id).returning(ItemRow.id)
+        )
+        if result.first() is None:
+            raise ItemNotFound("That item does not exist.")
+
+    async def ensure_seeded(self, key: str) -> bool:
+        """Claim a one-time world seed ``key``; True the first time only."""
+        exists = await self._session.get(WorldSeedRow, key)
+        if exists is not None:
+            return False
+        self._session.add(WorldSeedRow(key=key, seeded_at=utcnow()))
+        await self._session.flush()
+        return True

@@ -1,0 +1,138 @@
+"""PlayerRepository: loading and saving characters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadath.domain.errors import InvalidInput, PlayerNotFound
+from kadath.domain.player import Player, name_key
+from kadath.persistence.dialect import upsert
+from kadath.persistence.errors import translate
+from kadath.persistence.mapping import player_from_row, player_values
+from kadath.persistence.models import PlayerRow, utcnow
+
+_NEVER_OVERWRITTEN = {"id", "account_id", "created_at"}
+MAX_LIST = 1000
+
+
+class PlayerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
+        """The player with this id. Raises PlayerNotFound."""
+        row = await self._session.get(PlayerRow, _as_uuid(player_id))
+        if row is None:
+            raise PlayerNotFound("No such character.")
+        return player_from_row(row)
+
+    async def get_player_by_name(self, name: str) -> Player:
+        """The player with this name, in any case. Raises PlayerNotFound."""
+        if not isinstance(name, str) or not name:
+            raise PlayerNotFound("No such character.")
+        row = await self._session.scalar(
+            sa.select(PlayerRow).where(PlayerRow.name_key == name_key(name))
+        )
+        if row is None:
+            raise PlayerNotFound(f"There is no character called {name}.")
+        return player_from_row(row)
+
+    async def get_players_by_user(self, account_id: uuid.UUID) -> list[Player]:
+        rows = await self._session.scalars(
+            sa.select(PlayerRow)
+            .where(PlayerRow.account_id == _as_uuid(account_id))
+            .order_by(PlayerRow.created_at, PlayerRow.name_key)
+        )
+        return [player_from_row(r) for r in rows]
+
+    async def list_players(self, *, limit: int = 100, offset: int = 0) -> list[Player]:
+        if not (0 < limit <= MAX_LIST and offset >= 0):
+            raise InvalidInput(f"limit must be 1..{MAX_LIST} and offset not negative.")
+        rows = await self._session.scalars(
+            sa.select(PlayerRow).order_by(PlayerRow.name_key).limit(limit).offset(offset)
+        )
+        return [player_from_row(r) for r in rows]
+
+    async def get_players_in_room(self, room_id: str) -> list[Player]:
+        rows = await self._session.scalars(
+            sa.select(PlayerRow).where(PlayerRow.room_id == room_id).order_by(PlayerRow.name_key)
+        )
+        return [player_from_row(r) for r in rows]
+
+    async def get_players_batch(self, player_ids: Sequence[uuid.UUID]) -> list[Player]:
+        """The players among these ids that exist, in no particular order."""
+        ids = [_as_uuid(i) for i in player_ids]
+        if not ids:
+            return []
+        rows = await self._session.scalars(sa.select(PlayerRow).where(PlayerRow.id.in_(ids)))
+        return [player_from_row(r) for r in rows]
+
+    async def save_player(self, player: Player) -> None:
+        """Insert or update one player. Raises InvalidName, InvalidAmount, DuplicateName."""
+        await self.save_players([player])
+
+    async def save_players(self, players: Sequence[Player]) -> int:
+        """Insert or update every player in one statement. Raises as save_player; writes none
+        of them if any one is refused."""
+        if not players:
+            return 0
+        for player in players:
+            player.validate()
+        rows = [player_values(p) for p in players]
+        columns = [c for c in rows[0] if c not in _NEVER_OVERWRITTEN]
+        stmt = upsert(self._session, PlayerRow.__table__, ["id"], columns)  # type: ignore[arg-type]
+        try:
+            await self._session.execute(stmt, rows)
+        except SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        return len(rows)
+
+    async def delete_player(self, player_id: uuid.UUID) -> None:
+        """Delete a player and what they carry. Raises PlayerNotFound."""
+        result = await self._session.execute(
+            sa.delete(PlayerRow).where(PlayerRow.id == _as_uuid(player_id)).returning(PlayerRow.id)
+        )
+        if result.first() is None:
+            raise PlayerNotFound("No such character.")
+
+    async def update_player_last_active(
+        self, player_id: uuid.UUID, when: datetime | None = None
+    ) -> None:
+        """Stamp the player's last activity. Raises PlayerNotFound."""
+        result = await self._session.execute(
+            sa.update(PlayerRow)
+            .where(PlayerRow.id == _as_uuid(player_id))
+            .values(last_active_at=when or utcnow())
+            .returning(PlayerRow.id)
+        )
+        if result.first() is None:
+            raise PlayerNotFound("No such character.")
+
+    async def move_player(self, player_id: uuid.UUID, room_id: str) -> None:
+        """Store the player's position (one small statement, used on every move)."""
+        result = await self._session.execute(
+            sa.update(PlayerRow)
+            .where(PlayerRow.id == _as_uuid(player_id))
+            .values(room_id=room_id, last_active_at=utcnow())
+            .returning(PlayerRow.id)
+        )
+        if result.first() is None:
+            raise PlayerNotFound("No such character.")
+
+    async def count_players(self) -> int:
+        return int(await self._session.scalar(sa.select(sa.func.count(PlayerRow.id))) or 0)
+
+
+def _as_uuid(value: object) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise PlayerNotFound("No such character.") from None

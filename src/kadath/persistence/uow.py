@@ -1,0 +1,113 @@
+"""The unit of work: one transaction spanning every repository, committed once on success."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kadath.domain.world import ItemPrototype
+from kadath.persistence.errors import translate
+from kadath.persistence.repositories import (
+    AccountRepository,
+    ContainerRepository,
+    ExperienceRepository,
+    ExplorationRepository,
+    HealthRepository,
+    ItemRepository,
+    PlayerRepository,
+    ProfessionRepository,
+    RoomRepository,
+)
+from kadath.persistence.repositories.room import RoomCache
+
+SessionFactory = async_sessionmaker[AsyncSession]
+AfterCommit = Callable[[], Awaitable[None]]
+log = structlog.get_logger(__name__)
+
+
+class UnitOfWork:
+    """``async with uow:`` opens a session and a transaction; a clean exit commits, an
+    exception rolls back. Callbacks given to ``after_commit`` run once the commit succeeded."""
+
+    accounts: AccountRepository
+    players: PlayerRepository
+    rooms: RoomRepository
+    health: HealthRepository
+    experience: ExperienceRepository
+    professions: ProfessionRepository
+    containers: ContainerRepository
+    items: ItemRepository
+    exploration: ExplorationRepository
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        rooms: RoomCache,
+        prototypes: dict[str, ItemPrototype],
+    ) -> None:
+        self._factory = session_factory
+        self._rooms = rooms
+        self._prototypes = prototypes
+        self._session: AsyncSession | None = None
+        self._after_commit: list[AfterCommit] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        if self._session is not None:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        session = self._factory()
+        self._session = session
+        self.accounts = AccountRepository(session)
+        self.players = PlayerRepository(session)
+        self.rooms = RoomRepository(self._rooms)
+        self.health = HealthRepository(session)
+        self.experience = ExperienceRepository(session)
+        self.professions = ProfessionRepository(session)
+        self.containers = ContainerRepository(session)
+        self.items = ItemRepository(session, self._prototypes)
+        self.exploration = ExplorationRepository(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session
+        assert session is not None
+        try:
+            if exc_type is None:
+                await session.commit()
+            else:
+                await session.rollback()
+        except SQLAlchemyError as err:
+            await session.rollback()
+            raise translate(err) from err
+        finally:
+            await session.close()
+            self._session = None
+        if exc is not None and isinstance(exc, SQLAlchemyError):
+            raise translate(exc) from exc
+        if exc_type is None:
+            callbacks, self._after_commit = self._after_commit, []
+            for callback in callbacks:
+                try:
+                    await callback()
+                except Exception:
+                    # The change is committed; a failing follower must not undo the reply.
+                    log.exception("after_commit_failed", callback=repr(callback))
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` after a successful commit (events, notifications)."""
+        self._after_commit.append(callback)
+
+    @property
+    def session(self) -> AsyncSession:
+        """The open session, for repositories added by extensions."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session

@@ -1,0 +1,65 @@
+"""Runtime settings, read from the environment (``KADATH_*``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of a Kadath server; each field is ``KADATH_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="KADATH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the SQLite file and secret live"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default: SQLite in data_dir",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_max_overflow: int = Field(default=10, ge=0, le=100)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    db_echo: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    world_dir: Path | None = Field(default=None, description="World files; default: packaged world")
+
+    secret_key: SecretStr | None = Field(
+        default=None, description="JWT signing key; generated and stored in data_dir when absent"
+    )
+    access_token_minutes: int = Field(default=24 * 60, ge=1)
+    registration: Literal["open", "invite"] = "open"
+    password_hash_threads: int = Field(default=2, ge=1, le=32)
+    login_rate_limit: str = "10/minute"
+    argon2_time_cost: int | None = Field(
+        default=None, ge=1, description="For tests: cheaper hashing"
+    )
+    argon2_memory_cost: int | None = Field(default=None, ge=8)
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    max_line_length: int = Field(default=1000, ge=10)
+    command_rate: str = "20/second"
+    reconnect_grace_seconds: float = Field(default=30.0, ge=0)
+
+    tick_rate: float = Field(default=10.0, gt=0, le=100)
+    corpse_owner_grace_seconds: float = Field(default=300.0, ge=0)
+    corpse_decay_seconds: float = Field(default=1800.0, ge=0)
+    npc_spawning: bool = True
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'kadath.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")

@@ -1,0 +1,181 @@
+"""Shared fixtures: a small hand-built world, and a migrated database on each backend.
+
+Integration tests run on SQLite always and on PostgreSQL when ``KADATH_TEST_POSTGRES_URL`` is
+set (CI sets it). Each run gets its own PostgreSQL database, dropped at the end; each test
+starts from empty tables (professions stay, being seeded by the migration)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kadath.domain.account import Account
+from kadath.domain.player import Player
+from kadath.domain.stats import Stats
+from kadath.domain.world import (
+    ContainerPlacement,
+    Direction,
+    ItemKind,
+    ItemPrototype,
+    ItemStack,
+    Room,
+    World,
+    Zone,
+)
+from kadath.persistence.layer import AsyncPersistenceLayer
+
+PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+KEEP_TABLES = {"professions", "alembic_version"}
+
+
+def build_small_world() -> World:
+    """Three rooms in a line, a few item kinds and one locked chest."""
+    items = {
+        "lantern": ItemPrototype("lantern", "a brass lantern", "Dented brass.", ("lantern",)),
+        "coin": ItemPrototype("coin", "a silver coin", "Worn smooth.", ("coin", "silver")),
+        "razor": ItemPrototype(
+            "razor", "a straight razor", "Sharp.", ("razor",), ItemKind.WEAPON, damage=(2, 5),
+            slot="wield",
+        ),
+        "satchel": ItemPrototype(
+            "satchel", "a leather satchel", "Cracked leather.", ("satchel",),
+            ItemKind.CONTAINER, slot="waist", capacity=3,
+        ),
+        "brass_key": ItemPrototype("brass_key", "a brass key", "Small.", ("key",), ItemKind.KEY),
+    }
+    rooms = {
+        "town.square": Room(
+            "town.square", "town", "The Square", "An empty square.",
+            exits={Direction.EAST: "town.street"}, flags=frozenset({"safe"}),
+            items=(ItemStack("lantern", 1), ItemStack("coin", 2)),
+        ),
+        "town.street": Room(
+            "town.street", "town", "A Street", "A cobbled street.",
+            exits={Direction.WEST: "town.square", Direction.EAST: "harbour.dock"},
+        ),
+        "harbour.dock": Room(
+            "harbour.dock", "harbour", "The Dock", "Rotting planks.",
+            exits={Direction.WEST: "town.street"}, flags=frozenset({"pvp"}),
+        ),
+    }
+    containers = {
+        "town.square.chest": ContainerPlacement(
+            "town.square.chest", "town.square", "an iron chest", "Heavy.", ("chest",), 3,
+            locked=True, key_prototype_id="brass_key", contents=(ItemStack("razor", 1),),
+        )
+    }
+    zones = {
+        "town": Zone("town", "Town", "A town."),
+        "harbour": Zone("harbour", "Harbour", "A harbour."),
+    }
+    return World(zones, rooms, items, containers, {}, (), "town.square")
+
+
+@pytest.fixture(scope="session")
+def small_world() -> World:
+    return build_small_world()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_url(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A fresh, empty database for this test run on the chosen backend."""
+    if backend == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "kadath-test.db"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    if not PG_URL:
+        pytest.skip("KADATH_TEST_POSTGRES_URL is not set")
+    async with fresh_postgres_database(PG_URL) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
+    """Create a uniquely named database on the server and drop it afterwards."""
+    name = f"kadath_test_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def migrated_layer(
+    database_url: str, small_world: World
+) -> AsyncIterator[AsyncPersistenceLayer]:
+    layer = await AsyncPersistenceLayer.open(
+        database_url, small_world, migrate_schema=True, pool_size=5, max_overflow=15
+    )
+    yield layer
+    await layer.close()
+
+
+@pytest.fixture
+async def persistence(
+    migrated_layer: AsyncPersistenceLayer,
+) -> AsyncIterator[AsyncPersistenceLayer]:
+    """A migrated database with the small world seeded; emptied again after the test."""
+    await migrated_layer.seed_world()
+    yield migrated_layer
+    await _empty_tables(migrated_layer)
+
+
+async def _empty_tables(layer: AsyncPersistenceLayer) -> None:
+    from kadath.persistence.models import Base
+
+    async with layer.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in KEEP_TABLES:
+                await conn.execute(table.delete())
+
+
+def random_name() -> str:
+    """A valid, almost surely unique character name (letters only)."""
+    letters = "".join(chr(97 + b % 26) for b in uuid.uuid4().bytes[:10])
+    return "T" + letters
+
+
+@pytest.fixture
+async def account(persistence: AsyncPersistenceLayer) -> Account:
+    async with persistence.unit_of_work() as uow:
+        return await uow.accounts.create_account(random_name(), "x", is_admin=False)
+
+
+@pytest.fixture
+def make_player(small_world: World) -> Iterator[object]:
+    def make(account: Account, name: str | None = None, **fields: object) -> Player:
+        values: dict[str, object] = {
+            "id": uuid.uuid4(),
+            "account_id": account.id,
+            "name": name or random_name(),
+            "room_id": small_world.start_room_id,
+            "respawn_room_id": small_world.start_room_id,
+            "stats": Stats(12, 12, 12, 12, 12, 12),
+            "health": 100,
+            "max_health": 100,
+            "profession_id": 1,
+        }
+        values.update(fields)
+        return Player(**values)  # type: ignore[arg-type]
+
+    yield make
