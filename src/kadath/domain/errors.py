@@ -19,7 +19,9 @@ KadathError
 │   ├── ContainerFull
 │   ├── ContainerLocked
 │   ├── NotOwner
-│   └── NotAllowed
+│   ├── NotAllowed
+│   ├── AuthenticationFailed     bad credentials, bad or expired token
+│   └── RateLimited              too many attempts; try again later
 └── InfrastructureError
     └── DatabaseUnavailable      the database could not be reached or refused the work
 """
@@ -104,6 +106,14 @@ class NotOwner(DomainError):
 
 
 class NotAllowed(DomainError):
+    pass
+
+
+class AuthenticationFailed(DomainError):
+    pass
+
+
+class RateLimited(DomainError):
     pass
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadath.domain.errors import ItemNotFound
-from kadath.domain.item import ItemInstance, Location
+from kadath.domain.item import ItemInstance, Location, OnFloor
 from kadath.domain.world import ItemPrototype
 from kadath.persistence.mapping import item_from_row, location_filter, location_values
 from kadath.persistence.models import ContainerRow, ItemRow, WorldSeedRow, utcnow
@@ -69,6 +69,9 @@ class ItemRepository:
             sa.select(ItemRow).where(where).order_by(ItemRow.created_at, ItemRow.id)
         )
         return [item_from_row(r) for r in rows]
+
+    async def items_at_floor(self, room_id: str) -> list[ItemInstance]:
+        return await self.items_at(OnFloor(room_id))
 
     async def count_at(self, location: Location) -> int:
         return len(await self.items_at(location))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -124,6 +125,20 @@ class PlayerRepository:
         )
         if result.first() is None:
             raise PlayerNotFound("No such character.")
+
+    async def save_positions(self, positions: Sequence[tuple[uuid.UUID, str]]) -> None:
+        """Store many characters' rooms in one executemany UPDATE."""
+        if not positions:
+            return
+        now = utcnow()
+        table = cast(sa.Table, PlayerRow.__table__)
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("pid"))
+            .values(room_id=sa.bindparam("rid"), last_active_at=sa.bindparam("seen"))
+        )
+        rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in positions]
+        await self._session.execute(stmt, rows)
 
     async def count_players(self) -> int:
         return int(await self._session.scalar(sa.select(sa.func.count(PlayerRow.id))) or 0)

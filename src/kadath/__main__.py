@@ -1,0 +1,5 @@
+import sys
+
+from kadath.cli import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""The composition root: the one place that builds concrete classes and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from kadath.commands.base import Dispatcher
+from kadath.commands.table import build_command_table
+from kadath.domain.account import Account
+from kadath.domain.player import Player
+from kadath.domain.ratelimit import parse_rate
+from kadath.domain.rng import RandomRng
+from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
+from kadath.realtime.hub import Hub
+from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.characters import CharacterService
+from kadath.services.chat import ChatService
+from kadath.services.clock import SystemClock
+from kadath.services.entry import WorldEntry
+from kadath.services.events import LocalEventBus
+from kadath.services.game import Game
+from kadath.services.movement import MovementService
+from kadath.services.npc_roster import NpcRoster
+from kadath.services.presence import Presence
+from kadath.services.rooms import RoomDescriber
+from kadath.settings import Settings
+from kadath.web.app import build_app
+from kadath.web.runtime import Runtime
+from kadath.world import DEFAULT_WORLD_DIR, load_world
+
+log = structlog.get_logger(__name__)
+POSITION_SAVE_SECONDS = 5.0
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app for ``settings`` (read from the environment when not given)."""
+    resolved = settings or Settings()
+    return build_app(lambda: start_runtime(resolved))
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The JWT signing secret stored in the data directory, created on first run (mode 0600)."""
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+class BackgroundTasks:
+    """Tasks the lifespan owns: started once, cancelled and awaited at shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def every(self, seconds: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await work()
+                except Exception:
+                    log.exception("periodic_task_failed", task=name)
+
+        self.start(name, loop())
+
+    def start(self, name: str, coro: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(name)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+@contextlib.asynccontextmanager
+async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open the database, load the world, build the game; on exit save everyone and close."""
+    world = await asyncio.to_thread(load_world, settings.world_dir or DEFAULT_WORLD_DIR)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if secret is None:
+        secret = await asyncio.to_thread(load_or_create_secret, settings.data_dir)
+    persistence = await AsyncPersistenceLayer.open(
+        settings.resolved_database_url(),
+        world,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        echo=settings.db_echo,
+    )
+    hasher = PasswordHasher(
+        settings.password_hash_threads, settings.argon2_time_cost, settings.argon2_memory_cost
+    )
+    tasks = BackgroundTasks()
+    runtime = _wire(settings, persistence, hasher, secret)
+    runtime.hub.entry = runtime.entry
+    tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
+    log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
+    try:
+        yield runtime
+    finally:
+        await _shutdown(runtime, tasks, hasher)
+
+
+def _wire(
+    settings: Settings, persistence: AsyncPersistenceLayer, hasher: PasswordHasher, secret: str
+) -> Runtime:
+    world = persistence.world
+    clock, rng, bus = SystemClock(), RandomRng(), LocalEventBus()
+    presence, npcs = Presence(), NpcRoster()
+    hub = Hub(presence, settings.reconnect_grace_seconds)
+    uow = persistence.unit_of_work
+    game = Game(
+        world=world,
+        presence=presence,
+        npcs=npcs,
+        messenger=hub,
+        bus=bus,
+        clock=clock,
+        rng=rng,
+        uow=uow,
+        rooms=RoomDescriber(world, presence, npcs, uow, rng),
+        movement=MovementService(world, presence, hub, bus, uow),
+        chat=ChatService(presence, hub, bus),
+        started_at=time.monotonic(),
+    )
+    tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes), clock)
+    auth = AuthService(
+        uow,
+        hasher,
+        tokens,
+        clock,
+        registration=settings.registration,
+        login_rate=settings.login_rate_limit,
+    )
+    characters = CharacterService(uow, rng, clock, world.start_room_id)
+    entry = WorldEntry(world, presence, hub, bus, uow)
+    dispatcher = Dispatcher(build_command_table(), game)
+
+    async def authorize(token: str, name: str) -> tuple[Account, Player]:
+        account = await auth.authenticate(token)
+        return account, await characters.by_name(account, name)
+
+    burst, rate = parse_rate(settings.command_rate)
+    limits = ConnectionLimits(
+        max_line=settings.max_line_length, commands_per_second=rate, burst=burst * 2
+    )
+    connections = ConnectionHandler(hub, entry, dispatcher, authorize, limits)
+    return Runtime(
+        settings=settings,
+        persistence=persistence,
+        game=game,
+        auth=auth,
+        characters=characters,
+        hub=hub,
+        entry=entry,
+        dispatcher=dispatcher,
+        connections=connections,
+    )
+
+
+async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:
+    log.info("kadath_stopping", players=len(runtime.game.presence))
+    try:
+        await runtime.hub.shutdown("The server is shutting down; your character has been saved.")
+        await tasks.stop()
+        saved = await runtime.entry.leave_all()
+        log.info("kadath_saved", players=saved)
+    finally:
+        hasher.close()
+        await runtime.persistence.close()

@@ -1,0 +1,81 @@
+"""The ``kadath`` command: serve the game, manage the database schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from kadath.bootstrap import create_app
+from kadath.logs import configure_logging
+from kadath.persistence import migrate
+from kadath.persistence.engine import create_engine
+from kadath.settings import Settings
+
+SHUTDOWN_NOTICE = "The server is shutting down; your character has been saved."
+
+
+class KadathServer(uvicorn.Server):
+    """uvicorn, but players are told and their connections closed before uvicorn drops them."""
+
+    async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        app = self.config.loaded_app
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        if runtime is not None:
+            await runtime.hub.shutdown(SHUTDOWN_NOTICE)
+        await super().shutdown(sockets)  # type: ignore[arg-type]
+
+
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    configure_logging(settings.log_level, json=settings.log_json)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        log_config=None,
+        ws_max_size=64 * 1024,
+        timeout_graceful_shutdown=10,
+        proxy_headers=False,
+    )
+    print(f"Kadath is starting: open http://{config.host}:{config.port}/ in a browser.")
+    KadathServer(config).run()
+
+
+async def _db(settings: Settings, action: str, revision: str) -> str:
+    engine = create_engine(settings.resolved_database_url())
+    try:
+        if action == "upgrade":
+            await migrate.upgrade(engine, revision)
+        elif action == "downgrade":
+            await migrate.downgrade(engine, revision)
+        return str(await migrate.current_revision(engine))
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kadath", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("serve", help="run the game server")
+    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    db = sub.add_parser("db", help="manage the database schema")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", default="head")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "serve":
+        serve(settings, args.host, args.port)
+        return 0
+    if args.action == "downgrade" and args.revision == "head":
+        parser.error("downgrade needs a revision, e.g. 'base'")
+    revision = asyncio.run(_db(settings, args.action, args.revision))
+    print(f"database at revision {revision}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

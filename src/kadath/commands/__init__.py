@@ -1,0 +1,1 @@
+"""Player commands: small declarative classes whose docstrings are the in-game help."""

@@ -1,0 +1,127 @@
+"""Looking around and about: look, who, score, help, explored."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from kadath.commands.base import Command, CommandTable, Context
+from kadath.domain.errors import NotFound
+from kadath.domain.experience import xp_to_next_level
+from kadath.domain.lucidity import band_for
+from kadath.domain.stats import STAT_NAMES
+from kadath.services import messenger as frames
+
+
+class Look(Command):
+    """Look at the room around you, or at someone or something in it."""
+
+    names = ("look", "l")
+    usage = "look [target]"
+    category = "world"
+
+    async def run(self, ctx: Context) -> str:
+        game = ctx.game
+        if ctx.args:
+            word = ctx.args.removeprefix("at ").strip()
+            return await look_at(ctx, word)
+        view, text = await game.rooms.describe(ctx.player)
+        game.messenger.to_player(ctx.player.id, frames.room(view, text))
+        return ""
+
+
+async def look_at(ctx: Context, word: str) -> str:
+    game, me = ctx.game, ctx.player
+    key = word.casefold()
+    for other in game.presence.in_room(me.room_id):
+        if other.name.casefold().startswith(key):
+            state = "looks healthy" if other.health * 2 > other.max_health else "looks wounded"
+            return f"{other.name}, level {other.level}. {other.name} {state}."
+    for npc in game.npcs.in_room(me.room_id):
+        if any(k.startswith(key) for k in npc.definition.keywords):
+            return npc.definition.description
+    examine = game.features.get("examine")
+    if examine is not None:
+        text: str = await examine(me, word)
+        return text
+    raise NotFound(f"You see no '{word}' here.")
+
+
+class Who(Command):
+    """List the characters in the world right now."""
+
+    names = ("who",)
+    usage = "who"
+
+    async def run(self, ctx: Context) -> str:
+        players = ctx.game.chat.who()
+        lines = [f"{len(players)} in the world:"]
+        for p in players:
+            room = ctx.game.world.rooms.get(p.room_id)
+            where = ctx.game.world.zones[room.zone_id].name if room else "?"
+            lines.append(f"  {p.name:<20} level {p.level:<3} {where}")
+        return "\n".join(lines)
+
+
+class Score(Command):
+    """Show your character: level, experience, health, lucidity and stats."""
+
+    names = ("score", "stats", "sc")
+    usage = "score"
+
+    async def run(self, ctx: Context) -> str:
+        p = ctx.player
+        to_next = xp_to_next_level(p.experience)
+        nxt = f"{to_next} to the next level" if to_next is not None else "the highest level"
+        stats = "  ".join(f"{s[:3].upper()} {p.stats.value_of(s)}" for s in STAT_NAMES)
+        return "\n".join(
+            [
+                f"{p.name}, level {p.level}",
+                f"Experience {p.experience} ({nxt})",
+                f"Health {p.health}/{p.max_health}   Lucidity {p.lucidity} "
+                f"({band_for(p.lucidity).value})",
+                stats,
+            ]
+        )
+
+
+class Explored(Command):
+    """Show how much of each zone you have explored."""
+
+    names = ("explored", "exploration")
+    usage = "explored"
+
+    async def run(self, ctx: Context) -> str:
+        world = ctx.game.world
+        seen = ctx.game.presence.explored(ctx.player.id)
+        per_zone = Counter(world.rooms[r].zone_id for r in seen if r in world.rooms)
+        lines = ["You have explored:"]
+        for zone in sorted(world.zones.values(), key=lambda z: z.name):
+            total = len(world.rooms_in_zone(zone.id))
+            lines.append(f"  {zone.name:<24} {per_zone[zone.id]}/{total} rooms")
+        lines.append(f"  {'In all':<24} {len(seen)}/{len(world.rooms)} rooms")
+        return "\n".join(lines)
+
+
+class Help(Command):
+    """List the commands, or explain one."""
+
+    names = ("help", "?", "commands")
+    usage = "help [command]"
+
+    def __init__(self, table: CommandTable) -> None:
+        self._table = table
+
+    async def run(self, ctx: Context) -> str:
+        admin = ctx.player.is_admin
+        if ctx.args:
+            command = self._table.lookup(ctx.args.split()[0], admin=admin)
+            if command is None:
+                raise NotFound(f"There is no command '{ctx.args[:30]}'.")
+            return command.help_text()
+        groups: dict[str, list[str]] = {}
+        for command in self._table.visible(admin=admin):
+            groups.setdefault(command.category, []).append(command.names[0])
+        lines = ["Commands (type 'help <command>' for more):"]
+        for category, names in groups.items():
+            lines.append(f"  {category:<10} " + ", ".join(names))
+        return "\n".join(lines)

@@ -1,0 +1,179 @@
+"""Serving one connection: the hello handshake, then frames in, replies and events out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from kadath.commands.base import Dispatcher
+from kadath.domain.account import Account
+from kadath.domain.errors import DomainError, KadathError
+from kadath.domain.player import Player
+from kadath.domain.ratelimit import TokenBucket
+from kadath.realtime.hub import Hub
+from kadath.realtime.protocol import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_NORMAL,
+    BadFrame,
+    CommandFrame,
+    Hello,
+    Ping,
+    parse,
+)
+from kadath.realtime.session import Session
+from kadath.realtime.transport import Transport, TransportClosed
+from kadath.services import messenger as frames
+from kadath.services.entry import WorldEntry
+from kadath.services.game import Game
+
+log = structlog.get_logger(__name__)
+HELLO_TIMEOUT = 15.0
+
+# (token, character name) -> (account, player id); raises DomainError when refused
+Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    max_line: int = 1000
+    commands_per_second: float = 20.0
+    burst: float = 40.0
+
+
+class ConnectionHandler:
+    def __init__(
+        self,
+        hub: Hub,
+        entry: WorldEntry,
+        dispatcher: Dispatcher,
+        authorize: Authorizer,
+        limits: ConnectionLimits,
+    ) -> None:
+        self._hub, self._entry, self._dispatcher = hub, entry, dispatcher
+        self._authorize, self._limits = authorize, limits
+
+    @property
+    def game(self) -> Game:
+        return self._dispatcher.game
+
+    async def serve(self, transport: Transport) -> None:
+        """Run a connection to its end; never raises for a peer's behaviour."""
+        session = await self._handshake(transport)
+        if session is None:
+            return
+        quit_now = False
+        try:
+            quit_now = await self._read_loop(transport, session)
+        except TransportClosed:
+            pass
+        finally:
+            self._hub.detach(session, quit_now=quit_now)
+            await session.stop()
+
+    async def _handshake(self, transport: Transport) -> Session | None:
+        try:
+            raw = await asyncio.wait_for(transport.receive_text(), HELLO_TIMEOUT)
+            hello = self._parse_hello(raw)
+            account, stored = await self._authorize(hello.token, hello.player)
+            player = await self._entry.enter(stored.id)
+        except TimeoutError:
+            await _refuse(transport, "hello_timeout", "No hello came.", CLOSE_HELLO_TIMEOUT)
+            return None
+        except TransportClosed:
+            return None
+        except BadFrame as exc:
+            await _refuse(transport, exc.code, str(exc), CLOSE_AUTH_FAILED)
+            return None
+        except DomainError as exc:
+            await _refuse(transport, "auth_failed", str(exc), CLOSE_AUTH_FAILED)
+            return None
+        except KadathError:
+            log.exception("handshake_failed")
+            await _refuse(transport, "unavailable", "The world is unavailable.", 1011)
+            return None
+        session = Session(transport, account, player.id)
+        self._hub.attach(session)
+        session.start()
+        await self._welcome(session, player)
+        return session
+
+    def _parse_hello(self, raw: str) -> Hello:
+        hello = parse(raw, max_line=self._limits.max_line)
+        if not isinstance(hello, Hello):
+            raise BadFrame("hello_expected", "The first frame must be a hello.")
+        return hello
+
+    async def _welcome(self, session: Session, player: Player) -> None:
+        view, text = await self.game.rooms.describe(player)
+        profession = player.profession_id
+        session.send(
+            {
+                "type": "welcome",
+                "text": f"Welcome to Kadath, {player.name}.",
+                "player": {
+                    "id": str(player.id),
+                    "name": player.name,
+                    "level": player.level,
+                    "health": player.health,
+                    "max_health": player.max_health,
+                    "lucidity": player.lucidity,
+                    "max_lucidity": 100,
+                    "experience": player.experience,
+                    "profession": profession,
+                    "is_admin": player.is_admin,
+                },
+                "room": view,
+            }
+        )
+        session.send(frames.room(view, text))
+
+    async def _read_loop(self, transport: Transport, session: Session) -> bool:
+        bucket = TokenBucket(self._limits.burst, self._limits.commands_per_second)
+        while True:
+            raw = await transport.receive_text()
+            try:
+                frame = parse(raw, max_line=self._limits.max_line)
+            except BadFrame as exc:
+                session.send({"type": "error", "code": exc.code, "text": str(exc)})
+                continue
+            if isinstance(frame, Ping):
+                session.send({"type": "pong"})
+            elif isinstance(frame, Hello):
+                session.send({"type": "error", "code": "bad_frame", "text": "Already greeted."})
+            elif isinstance(frame, CommandFrame):
+                if not bucket.allow(time.monotonic()):
+                    session.send(_reply(frame.id, False, "Slow down: too many commands at once."))
+                    continue
+                if await self._command(session, frame):
+                    return True
+
+    async def _command(self, session: Session, frame: CommandFrame) -> bool:
+        player = self.game.presence.get(session.player_id)
+        if player is None or self._hub.session_for(session.player_id) is not session:
+            session.send(_reply(frame.id, False, "You are no longer in the world."))
+            session.close(CLOSE_NORMAL, "not in the world")
+            return True
+        reply = await self._dispatcher.dispatch(player, frame.text)
+        session.send(_reply(frame.id, reply.ok, reply.text))
+        if reply.quit:
+            session.close(CLOSE_NORMAL, "quit")
+        return reply.quit
+
+
+def _reply(frame_id: str, ok: bool, text: str) -> dict[str, object]:
+    return {"type": "reply", "re": frame_id, "ok": ok, "text": text}
+
+
+async def _refuse(transport: Transport, code: str, text: str, close_code: int) -> None:
+    try:
+        error = {"type": "error", "seq": 1, "code": code, "text": text}
+        await transport.send_text(json.dumps(error, separators=(",", ":")))
+        await transport.close(close_code, text[:120])
+    except TransportClosed:
+        pass

@@ -1,0 +1,102 @@
+"""The Hub: which session speaks for which character, and the Messenger that reaches them.
+
+It also keeps a dropped character in the world for a grace period, so a quick reconnect is
+seamless; the timers are tasks the Hub owns and cancels on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+
+import structlog
+
+from kadath.realtime.protocol import CLOSE_REPLACED, CLOSE_RESTART
+from kadath.realtime.session import Session
+from kadath.services import messenger as frames
+from kadath.services.entry import WorldEntry
+from kadath.services.messenger import Frame
+from kadath.services.presence import Presence
+
+log = structlog.get_logger(__name__)
+
+
+class Hub:
+    def __init__(self, presence: Presence, grace_seconds: float) -> None:
+        self._presence = presence
+        self._grace = grace_seconds
+        self._sessions: dict[uuid.UUID, Session] = {}
+        self._linkdead: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.entry: WorldEntry | None = None
+        self.frames_sent = 0
+
+    # -- Messenger ---------------------------------------------------------------------------
+    def to_player(self, player_id: uuid.UUID, frame: Frame) -> None:
+        session = self._sessions.get(player_id)
+        if session is not None:
+            session.send(frame)
+            self.frames_sent += 1
+
+    def to_room(self, room_id: str, frame: Frame, *, exclude: Iterable[uuid.UUID] = ()) -> None:
+        skip = set(exclude)
+        for player_id in self._presence.ids_in_room(room_id):
+            if player_id not in skip:
+                self.to_player(player_id, frame)
+
+    def to_world(self, frame: Frame) -> None:
+        for player_id in list(self._sessions):
+            self.to_player(player_id, frame)
+
+    # -- sessions ----------------------------------------------------------------------------
+    def attach(self, session: Session) -> None:
+        """Make ``session`` the one voice of its character, closing any older one."""
+        old = self._sessions.get(session.player_id)
+        if old is not None and old is not session:
+            old.send(frames.event("kicked", "You have connected from elsewhere; this one closes."))
+            old.close(CLOSE_REPLACED, "replaced by a newer connection")
+        self._sessions[session.player_id] = session
+        timer = self._linkdead.pop(session.player_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def detach(self, session: Session, *, quit_now: bool) -> None:
+        """The connection ended: leave at once (quit) or after the grace period."""
+        if self._sessions.get(session.player_id) is not session:
+            return  # already replaced by a newer connection
+        del self._sessions[session.player_id]
+        delay = 0.0 if quit_now else self._grace
+        self._linkdead[session.player_id] = asyncio.create_task(
+            self._leave_after(session.player_id, delay), name=f"linkdead-{session.player_id}"
+        )
+
+    def session_for(self, player_id: uuid.UUID) -> Session | None:
+        return self._sessions.get(player_id)
+
+    @property
+    def connected(self) -> int:
+        return len(self._sessions)
+
+    async def _leave_after(self, player_id: uuid.UUID, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if player_id in self._sessions:
+            return
+        self._linkdead.pop(player_id, None)
+        if self.entry is not None:
+            try:
+                await self.entry.leave(player_id)
+            except Exception:
+                log.exception("leave_failed", player_id=str(player_id))
+
+    async def shutdown(self, text: str) -> None:
+        """Tell everyone, close every connection, and stop every grace timer."""
+        for session in list(self._sessions.values()):
+            session.send(frames.event("shutdown", text))
+            session.close(CLOSE_RESTART, "server shutting down")
+        await asyncio.gather(*(s.stop() for s in list(self._sessions.values())))
+        self._sessions.clear()
+        timers = list(self._linkdead.values())
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+        self._linkdead.clear()

@@ -1,0 +1,84 @@
+"""The JSON frames of the game protocol (see docs/protocol.md): parsing what clients send."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_RESTART = 1012
+CLOSE_AUTH_FAILED = 4401
+CLOSE_REPLACED = 4409
+CLOSE_TOO_SLOW = 4408
+CLOSE_HELLO_TIMEOUT = 4400
+
+MAX_ID = 64
+
+
+class BadFrame(Exception):
+    """The frame cannot be understood; ``code`` and the message go back in an error frame."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Hello:
+    token: str
+    player: str
+
+
+@dataclass(frozen=True)
+class CommandFrame:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+ClientFrame = Hello | CommandFrame | Ping
+
+
+def parse(raw: str, *, max_line: int) -> ClientFrame:
+    """One client frame. Raises BadFrame."""
+    if len(raw) > max_line * 4 + 256:
+        raise BadFrame("too_long", f"That frame is too long; lines may be {max_line} characters.")
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        raise BadFrame("bad_frame", "Frames must be JSON objects.") from None
+    if not isinstance(data, dict):
+        raise BadFrame("bad_frame", "Frames must be JSON objects.")
+    kind = data.get("type")
+    if kind == "command":
+        return _command(data, max_line)
+    if kind == "ping":
+        return Ping()
+    if kind == "hello":
+        token, player = data.get("token"), data.get("player")
+        if not isinstance(token, str) or not isinstance(player, str) or not player:
+            raise BadFrame("bad_frame", "hello needs a token and a player name.")
+        return Hello(token=token, player=player[:64])
+    raise BadFrame("unknown_type", f"Unknown frame type {str(kind)[:30]!r}.")
+
+
+def _command(data: dict[str, Any], max_line: int) -> CommandFrame:
+    frame_id, text = data.get("id"), data.get("text")
+    if not isinstance(frame_id, str | int) or isinstance(frame_id, bool):
+        raise BadFrame("bad_frame", "A command needs an id (a string).")
+    frame_id = str(frame_id)
+    if len(frame_id) > MAX_ID:
+        raise BadFrame("bad_frame", f"A command id may be at most {MAX_ID} characters.")
+    if not isinstance(text, str):
+        raise BadFrame("bad_frame", "A command needs its text.")
+    if len(text) > max_line:
+        raise BadFrame("too_long", f"That line is too long (at most {max_line} characters).")
+    if any(ord(c) < 32 and c not in "\t" for c in text):
+        text = "".join(c for c in text if ord(c) >= 32 or c == "\t")
+    return CommandFrame(id=frame_id, text=text)

@@ -1,0 +1,167 @@
+"""Accounts: registration (open or by invite), login, access tokens, invite codes.
+
+Password hashing runs in a thread (a bounded pool), never on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Literal
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from kadath.domain.account import Account, Invite
+from kadath.domain.errors import AuthenticationFailed, InvalidInput, NotAllowed, RateLimited
+from kadath.domain.ratelimit import KeyedLimiter, parse_rate
+from kadath.persistence.uow import UnitOfWork
+from kadath.services.clock import Clock
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+ALGORITHM = "HS256"
+
+
+class PasswordHasher:
+    """argon2id hashing on a small thread pool, so logins never stall the game."""
+
+    def __init__(
+        self, threads: int = 2, time_cost: int | None = None, memory_cost: int | None = None
+    ) -> None:
+        hasher = Argon2Hasher(
+            time_cost=time_cost or 3, memory_cost=memory_cost or 65536, parallelism=1
+        )
+        self._hash = PasswordHash((hasher,))
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kadath-argon2")
+        # A decoy hash so an unknown username costs as much as a wrong password.
+        self._decoy = self._hash.hash(secrets.token_hex(8))
+
+    async def hash(self, password: str) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._hash.hash, password)
+
+    async def verify(self, password: str, hashed: str | None) -> bool:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, self._hash.verify, password, hashed or self._decoy
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class TokenIssuer:
+    """Signs and checks access tokens (HS256, a ``sub`` of the account id, an expiry)."""
+
+    def __init__(self, secret: str, lifetime: timedelta, clock: Clock) -> None:
+        if len(secret) < 32:
+            raise ValueError("the signing secret must be at least 32 characters")
+        self._secret, self._lifetime, self._clock = secret, lifetime, clock
+
+    def issue(self, account: Account) -> str:
+        now = self._clock.now()
+        claims = {"sub": str(account.id), "iat": now, "exp": now + self._lifetime}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def account_id(self, token: str) -> uuid.UUID:
+        """The account a token speaks for. Raises AuthenticationFailed."""
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            )
+            return uuid.UUID(str(claims["sub"]))
+        except (jwt.PyJWTError, ValueError):
+            raise AuthenticationFailed(
+                "Your session is invalid or has expired; log in again."
+            ) from None
+
+
+class AuthService:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        hasher: PasswordHasher,
+        tokens: TokenIssuer,
+        clock: Clock,
+        *,
+        registration: Literal["open", "invite"] = "open",
+        login_rate: str = "10/minute",
+    ) -> None:
+        self._uow, self._hasher, self._tokens, self._clock = uow, hasher, tokens, clock
+        self.registration = registration
+        capacity, rate = parse_rate(login_rate)
+        self._by_ip = KeyedLimiter(capacity * 3, rate * 3)
+        self._by_account = KeyedLimiter(capacity, rate)
+
+    async def register(self, username: str, password: str, invite_code: str | None) -> Account:
+        """A new account; the very first one is an admin. Raises InvalidInput, DuplicateName,
+        NotAllowed (invite needed or spent)."""
+        validate_username(username)
+        validate_password(password)
+        password_hash = await self._hasher.hash(password)
+        async with self._uow() as uow:
+            first = await uow.accounts.count_accounts() == 0
+            if self.registration == "invite" and not first and not invite_code:
+                raise NotAllowed("Registration needs an invite code.")
+            account = await uow.accounts.create_account(username, password_hash, is_admin=first)
+            if invite_code and not first:
+                try:
+                    await uow.accounts.use_invite(invite_code, account.id, self._clock.now())
+                except Exception as exc:
+                    raise NotAllowed(str(exc)) from exc
+        return account
+
+    async def login(self, username: str, password: str, client_ip: str) -> str:
+        """An access token for correct credentials. Raises RateLimited, AuthenticationFailed."""
+        now = self._clock.monotonic()
+        if not self._by_ip.allow(client_ip, now) or not self._by_account.allow(
+            username.casefold(), now
+        ):
+            raise RateLimited("Too many login attempts; wait a minute and try again.")
+        async with self._uow() as uow:
+            account = await uow.accounts.find_by_username(username)
+        ok = await self._hasher.verify(password, account.password_hash if account else None)
+        if account is None or not ok:
+            raise AuthenticationFailed("Wrong username or password.")
+        return self._tokens.issue(account)
+
+    async def authenticate(self, token: str) -> Account:
+        """The account behind an access token. Raises AuthenticationFailed."""
+        account_id = self._tokens.account_id(token)
+        async with self._uow() as uow:
+            try:
+                return await uow.accounts.get_account(account_id)
+            except Exception:
+                raise AuthenticationFailed("That account no longer exists.") from None
+
+    async def create_invite(self, admin: Account) -> Invite:
+        """Raises NotAllowed for non-admins."""
+        if not admin.is_admin:
+            raise NotAllowed("Only admins create invites.")
+        async with self._uow() as uow:
+            return await uow.accounts.create_invite(secrets.token_urlsafe(12), admin.id)
+
+    async def list_invites(self, admin: Account) -> list[Invite]:
+        if not admin.is_admin:
+            raise NotAllowed("Only admins see invites.")
+        async with self._uow() as uow:
+            return await uow.accounts.list_invites()
+
+
+def validate_username(username: object) -> str:
+    if not isinstance(username, str) or not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+        raise InvalidInput(f"A username must be {USERNAME_MIN} to {USERNAME_MAX} characters.")
+    if not all(c.isalnum() or c in "_.-" for c in username) or not username.isascii():
+        raise InvalidInput("A username may hold letters, digits, '.', '-' and '_' only.")
+    return username
+
+
+def validate_password(password: object) -> str:
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput(f"A password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    return password

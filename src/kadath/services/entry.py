@@ -1,0 +1,86 @@
+"""Entering and leaving the world: loading a character into play, saving it on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from kadath.domain.events import PlayerLoggedIn, PlayerLoggedOut
+from kadath.domain.player import Player
+from kadath.domain.world import World
+from kadath.persistence.uow import UnitOfWork
+from kadath.services import messenger as frames
+from kadath.services.events import EventBus
+from kadath.services.messenger import Messenger
+from kadath.services.presence import Presence
+
+
+class WorldEntry:
+    def __init__(
+        self,
+        world: World,
+        presence: Presence,
+        messenger: Messenger,
+        bus: EventBus,
+        uow: Callable[[], UnitOfWork],
+    ) -> None:
+        self._world, self._presence, self._messenger = world, presence, messenger
+        self._bus, self._uow = bus, uow
+
+    async def enter(self, player_id: uuid.UUID) -> Player:
+        """Load a character into play, or return the one already in play. Raises PlayerNotFound."""
+        online = self._presence.get(player_id)
+        if online is not None:
+            return online
+        async with self._uow() as uow:
+            player = await uow.players.get_player_by_id(player_id)
+            explored = await uow.exploration.visited_rooms(player_id)
+            await uow.players.update_player_last_active(player_id)
+        if player.room_id not in self._world.rooms:
+            player.room_id = self._world.start_room_id
+        online = self._presence.get(player_id)  # another connection may have won the race
+        if online is not None:
+            return online
+        self._presence.enter(player, explored)
+        self._messenger.to_room(
+            player.room_id,
+            frames.event("arrived", f"{player.name} steps out of the fog.", name=player.name),
+            exclude=[player.id],
+        )
+        await self._bus.publish(PlayerLoggedIn(player.id, player.room_id))
+        return player
+
+    async def leave(self, player_id: uuid.UUID) -> None:
+        """Take a character out of play and save it; the save survives cancellation."""
+        player = self._presence.leave(player_id)
+        if player is None:
+            return
+        self._messenger.to_room(
+            player.room_id,
+            frames.event("left", f"{player.name} fades into the fog.", name=player.name),
+            exclude=[player.id],
+        )
+        await asyncio.shield(self._save([player]))
+        await self._bus.publish(PlayerLoggedOut(player.id, player.room_id))
+
+    async def save_positions(self) -> int:
+        """Store where every moved character stands (one statement); returns how many."""
+        moved = self._presence.take_dirty()
+        if moved:
+            async with self._uow() as uow:
+                await uow.players.save_positions([(p.id, p.room_id) for p in moved])
+        return len(moved)
+
+    async def leave_all(self) -> int:
+        """Take everyone out of play and save them in one transaction (shutdown)."""
+        players = self._presence.all()
+        for player in players:
+            self._presence.leave(player.id)
+        await self._save(players)
+        return len(players)
+
+    async def _save(self, players: list[Player]) -> None:
+        if players:
+            async with self._uow() as uow:
+                await uow.players.save_players(players)

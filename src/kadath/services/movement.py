@@ -1,0 +1,95 @@
+"""Walking between rooms: who sees you leave and arrive, first visits, the lucidity a room costs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kadath.domain.errors import NotAllowed
+from kadath.domain.events import PlayerEnteredRoom, PlayerLeftRoom
+from kadath.domain.experience import EXPLORATION_XP
+from kadath.domain.player import Player
+from kadath.domain.world import Direction, World
+from kadath.persistence.uow import UnitOfWork
+from kadath.services import messenger as frames
+from kadath.services.events import EventBus
+from kadath.services.messenger import Messenger
+from kadath.services.presence import Presence
+
+_ARRIVE_FROM = {
+    Direction.UP: "from below",
+    Direction.DOWN: "from above",
+}
+
+
+class MovementService:
+    def __init__(
+        self,
+        world: World,
+        presence: Presence,
+        messenger: Messenger,
+        bus: EventBus,
+        uow: Callable[[], UnitOfWork],
+    ) -> None:
+        self._world, self._presence, self._messenger = world, presence, messenger
+        self._bus, self._uow = bus, uow
+        self.guards: list[Callable[[Player], None]] = []
+
+    async def go(self, player: Player, direction: Direction) -> str:
+        """Walk one exit; returns the id of the room reached. Raises NotAllowed."""
+        room = self._world.rooms[player.room_id]
+        destination = room.exits.get(direction)
+        if destination is None:
+            raise NotAllowed("You cannot go that way.")
+        for guard in self.guards:
+            guard(player)
+        await self.relocate(
+            player,
+            destination,
+            leave_text=f"{player.name} leaves {direction.value}.",
+            arrive_text=f"{player.name} arrives {_arrival(direction)}.",
+        )
+        return destination
+
+    async def relocate(
+        self, player: Player, room_id: str, *, leave_text: str, arrive_text: str
+    ) -> None:
+        """Move a character to any room (walking, teleport, respawn), telling both rooms."""
+        old = self._presence.move(player, room_id)
+        self._messenger.to_room(
+            old, frames.event("left", leave_text, name=player.name), exclude=[player.id]
+        )
+        self._messenger.to_room(
+            room_id, frames.event("arrived", arrive_text, name=player.name), exclude=[player.id]
+        )
+        await self._bus.publish(PlayerLeftRoom(player.id, old, room_id))
+        await self._visit(player, room_id)
+        await self._bus.publish(PlayerEnteredRoom(player.id, room_id, old))
+
+    async def _visit(self, player: Player, room_id: str) -> None:
+        visited = self._presence.explored(player.id)
+        cost = self._world.rooms[room_id].lucidity_cost
+        first = room_id not in visited
+        if not first and cost <= 0:
+            return
+        async with self._uow() as uow:
+            if first:
+                visited.add(room_id)
+                if await uow.exploration.record_visit(player.id, room_id):
+                    gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
+                    if gain.leveled_up:
+                        self._messenger.to_player(
+                            player.id,
+                            frames.event("level_up", f"You have reached level {gain.level}!"),
+                        )
+            if cost > 0:
+                player.lucidity = await uow.experience.update_player_stat_field(
+                    player.id, "lucidity", -cost, "room"
+                )
+                self._messenger.to_player(
+                    player.id,
+                    frames.message("system", "Something here gnaws at the edges of your mind."),
+                )
+
+
+def _arrival(direction: Direction) -> str:
+    return _ARRIVE_FROM.get(direction, f"from the {direction.opposite.value}")

@@ -1,0 +1,93 @@
+"""Who is in the world right now, and where: the in-memory state every command reads first.
+
+The database holds the truth between sessions; ``Presence`` holds the characters in play,
+indexed by id, by name and by room, so a ``look`` or a ``say`` needs no query."""
+
+from __future__ import annotations
+
+import uuid
+
+from kadath.domain.player import Player, name_key
+
+
+class Presence:
+    def __init__(self) -> None:
+        self._players: dict[uuid.UUID, Player] = {}
+        self._by_name: dict[str, uuid.UUID] = {}
+        self._rooms: dict[str, dict[uuid.UUID, None]] = {}
+        self._dirty: set[uuid.UUID] = set()
+        self._explored: dict[uuid.UUID, set[str]] = {}
+
+    def enter(self, player: Player, explored: set[str] | None = None) -> None:
+        """Put a character into play (replacing a stale copy of the same one)."""
+        self.leave(player.id)
+        self._explored[player.id] = explored if explored is not None else set()
+        self._players[player.id] = player
+        self._by_name[name_key(player.name)] = player.id
+        self._rooms.setdefault(player.room_id, {})[player.id] = None
+
+    def leave(self, player_id: uuid.UUID) -> Player | None:
+        player = self._players.pop(player_id, None)
+        if player is None:
+            return None
+        self._by_name.pop(name_key(player.name), None)
+        self._remove_from_room(player.room_id, player_id)
+        self._dirty.discard(player_id)
+        self._explored.pop(player_id, None)
+        return player
+
+    def explored(self, player_id: uuid.UUID) -> set[str]:
+        """The rooms an online character has visited (loaded when they entered play)."""
+        return self._explored.setdefault(player_id, set())
+
+    def move(self, player: Player, room_id: str) -> str:
+        """Move an online character; returns the room left. Marks the position for saving."""
+        old = player.room_id
+        self._remove_from_room(old, player.id)
+        player.room_id = room_id
+        self._rooms.setdefault(room_id, {})[player.id] = None
+        self._dirty.add(player.id)
+        return old
+
+    def get(self, player_id: uuid.UUID) -> Player | None:
+        return self._players.get(player_id)
+
+    def find(self, name: str) -> Player | None:
+        """An online character by name, in any case, or by a unique prefix."""
+        key = name_key(name)
+        player_id = self._by_name.get(key)
+        if player_id is not None:
+            return self._players[player_id]
+        matches = [pid for k, pid in self._by_name.items() if k.startswith(key)]
+        return self._players[matches[0]] if len(matches) == 1 else None
+
+    def in_room(self, room_id: str) -> list[Player]:
+        return [self._players[pid] for pid in self._rooms.get(room_id, ())]
+
+    def ids_in_room(self, room_id: str) -> list[uuid.UUID]:
+        return list(self._rooms.get(room_id, ()))
+
+    def all(self) -> list[Player]:
+        return list(self._players.values())
+
+    def __len__(self) -> int:
+        return len(self._players)
+
+    def __contains__(self, player_id: object) -> bool:
+        return player_id in self._players
+
+    def mark_dirty(self, player_id: uuid.UUID) -> None:
+        if player_id in self._players:
+            self._dirty.add(player_id)
+
+    def take_dirty(self) -> list[Player]:
+        """The online characters changed since the last call (for the batched save)."""
+        dirty, self._dirty = self._dirty, set()
+        return [self._players[pid] for pid in dirty if pid in self._players]
+
+    def _remove_from_room(self, room_id: str, player_id: uuid.UUID) -> None:
+        occupants = self._rooms.get(room_id)
+        if occupants is not None:
+            occupants.pop(player_id, None)
+            if not occupants:
+                del self._rooms[room_id]

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket endpoints (FastAPI), and the browser client's static files."""

@@ -1,0 +1,61 @@
+"""Prometheus metrics, read from the running game at scrape time (one registry per app)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from kadath.web.runtime import Runtime
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99 of latencies in seconds, as milliseconds."""
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
+
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
+
+
+class GameCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        rt = self._runtime
+        yield GaugeMetricFamily(
+            "kadath_players_online", "Characters in the world", len(rt.game.presence)
+        )
+        yield GaugeMetricFamily("kadath_connections", "Open game connections", rt.hub.connected)
+        yield GaugeMetricFamily("kadath_npcs", "NPCs alive", len(rt.game.npcs))
+        yield CounterMetricFamily("kadath_commands", "Commands handled", rt.dispatcher.handled)
+        latency = GaugeMetricFamily(
+            "kadath_command_latency_ms", "Recent command latency", labels=["quantile"]
+        )
+        for q, value in percentiles(rt.dispatcher.latencies).items():
+            latency.add_metric([q], value)
+        yield latency
+        pool = GaugeMetricFamily("kadath_db_pool", "Database pool", labels=["state"])
+        for state, value in rt.persistence.pool_status().items():
+            pool.add_metric([state], value)
+        yield pool
+        loop = rt.extras.get("loop")
+        if loop is not None:
+            yield from loop.metrics()
+
+
+def render_metrics(runtime: Runtime) -> tuple[bytes, str]:
+    registry = runtime.extras.get("registry")
+    if registry is None:
+        registry = CollectorRegistry()
+        registry.register(GameCollector(runtime))
+        runtime.extras["registry"] = registry
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,56 @@
+"""/api/monitoring: liveness, readiness, statistics; and Prometheus /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Response
+
+from kadath.web.dependencies import AdminDep, RuntimeDep
+from kadath.web.metrics import percentiles, render_metrics
+from kadath.web.schemas import HealthOut, ReadyOut, StatsOut, error_responses
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get("/api/monitoring/health", response_model=HealthOut)
+async def health() -> HealthOut:
+    """Liveness: the process answers."""
+    return HealthOut()
+
+
+@router.get("/api/monitoring/ready", response_model=ReadyOut, responses=error_responses(503))
+async def ready(runtime: RuntimeDep) -> ReadyOut:
+    """Readiness: the database answers."""
+    await runtime.persistence.ping()
+    return ReadyOut(database=runtime.persistence.engine.dialect.name)
+
+
+@router.get(
+    "/api/monitoring/stats",
+    response_model=StatsOut,
+    responses=error_responses(401, 403),
+)
+async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
+    """Admins: players online, commands handled, command latency percentiles, database pool."""
+    game = runtime.game
+    extra: dict[str, float] = {}
+    loop = runtime.extras.get("loop")
+    if loop is not None:
+        extra.update(loop.stats())
+    return StatsOut(
+        players_online=len(game.presence),
+        connections=runtime.hub.connected,
+        commands_handled=runtime.dispatcher.handled,
+        command_latency_ms=percentiles(runtime.dispatcher.latencies),
+        database_pool=runtime.persistence.pool_status(),
+        uptime_seconds=round(time.monotonic() - game.started_at, 1),
+        npcs=len(game.npcs),
+        extra=extra,
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(runtime: RuntimeDep) -> Response:
+    body, content_type = render_metrics(runtime)
+    return Response(body, media_type=content_type)

@@ -1,0 +1,30 @@
+"""Everything a running server holds, built by the composition root and read by the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kadath.commands.base import Dispatcher
+from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.realtime.connection import ConnectionHandler
+from kadath.realtime.hub import Hub
+from kadath.services.auth import AuthService
+from kadath.services.characters import CharacterService
+from kadath.services.entry import WorldEntry
+from kadath.services.game import Game
+from kadath.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    persistence: AsyncPersistenceLayer
+    game: Game
+    auth: AuthService
+    characters: CharacterService
+    hub: Hub
+    entry: WorldEntry
+    dispatcher: Dispatcher
+    connections: ConnectionHandler
+    extras: dict[str, Any] = field(default_factory=dict)

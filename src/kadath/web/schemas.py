@@ -1,0 +1,163 @@
+"""The JSON bodies of the REST API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from kadath.domain.account import Account, Invite, Profession
+from kadath.domain.player import Player
+from kadath.domain.stats import StatsMethod
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route may answer with."""
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+class RegisterIn(BaseModel):
+    username: str = Field(min_length=3, max_length=32, examples=["lovecraft"])
+    password: str = Field(min_length=8, max_length=128)
+    invite_code: str | None = Field(default=None, max_length=64)
+
+
+class AccountOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    is_admin: bool
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(id=account.id, username=account.username, is_admin=account.is_admin)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+
+
+class InviteOut(BaseModel):
+    code: str
+    created_at: datetime
+    used: bool
+
+    @classmethod
+    def of(cls, invite: Invite) -> InviteOut:
+        return cls(code=invite.code, created_at=invite.created_at, used=invite.used_by is not None)
+
+
+class StatsBody(BaseModel):
+    strength: int = Field(ge=1, le=30)
+    dexterity: int = Field(ge=1, le=30)
+    constitution: int = Field(ge=1, le=30)
+    intelligence: int = Field(ge=1, le=30)
+    wisdom: int = Field(ge=1, le=30)
+    charisma: int = Field(ge=1, le=30)
+
+
+class PlayerCreateIn(BaseModel):
+    name: str = Field(min_length=3, max_length=20, examples=["Armitage"])
+    profession_id: int = Field(ge=1, le=1_000_000)
+    stats_method: StatsMethod = StatsMethod.FOUR_D6_DROP_LOWEST
+    stats: StatsBody | None = None
+
+
+class PlayerOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    profession_id: int
+    profession: str | None
+    level: int
+    experience: int
+    health: int
+    max_health: int
+    lucidity: int
+    room_id: str
+    room_name: str | None
+    stats: StatsBody
+    online: bool
+    created_at: datetime | None
+
+    @classmethod
+    def of(
+        cls, player: Player, *, profession: str | None, room_name: str | None, online: bool
+    ) -> PlayerOut:
+        return cls(
+            id=player.id,
+            name=player.name,
+            profession_id=player.profession_id,
+            profession=profession,
+            level=player.level,
+            experience=player.experience,
+            health=player.health,
+            max_health=player.max_health,
+            lucidity=player.lucidity,
+            room_id=player.room_id,
+            room_name=room_name,
+            stats=StatsBody(**player.stats.as_dict()),
+            online=online,
+            created_at=player.created_at,
+        )
+
+
+class ProfessionOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    requirements: dict[str, int]
+
+    @classmethod
+    def of(cls, p: Profession) -> ProfessionOut:
+        return cls(id=p.id, name=p.name, description=p.description, requirements=p.requirements)
+
+
+class RoomOut(BaseModel):
+    id: str
+    zone_id: str
+    name: str
+    description: str
+    exits: dict[str, str]
+    flags: list[str]
+
+
+class ItemOut(BaseModel):
+    id: uuid.UUID
+    prototype_id: str
+    name: str
+
+
+class ContainerOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    capacity: int
+    locked: bool
+    room_id: str | None
+    items: list[ItemOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"] = "ready"
+    database: str
+
+
+class StatsOut(BaseModel):
+    players_online: int
+    connections: int
+    commands_handled: int
+    command_latency_ms: dict[str, float]
+    database_pool: dict[str, int]
+    uptime_seconds: float
+    npcs: int
+    extra: dict[str, float] = Field(default_factory=dict)

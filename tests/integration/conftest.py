@@ -1,0 +1,124 @@
+"""Integration helpers: read the database back directly, and build saved players and containers.
+
+Every assertion about persistence should rest on what these helpers read from the tables, not on
+what a repository method returned."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kadath.domain.account import Account
+from kadath.domain.item import Container, ContainerKind, Location
+from kadath.domain.player import Player
+from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.persistence.mapping import location_of
+from kadath.persistence.models import (
+    AccountRow,
+    ContainerRow,
+    ItemRow,
+    PlayerRow,
+)
+
+SavePlayer = Callable[..., Awaitable[Player]]
+MakeContainer = Callable[..., Awaitable[Container]]
+
+
+class StoredState:
+    """Reads the tables directly, on a fresh connection outside any unit of work."""
+
+    def __init__(self, persistence: AsyncPersistenceLayer) -> None:
+        self._engine = persistence.engine
+
+    async def count(self, model: Any, *where: sa.ColumnElement[bool]) -> int:
+        stmt = sa.select(sa.func.count()).select_from(model)
+        if where:
+            stmt = stmt.where(*where)
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def players(self) -> int:
+        return await self.count(PlayerRow)
+
+    async def items(self, *where: sa.ColumnElement[bool]) -> int:
+        return await self.count(ItemRow, *where)
+
+    async def accounts(self) -> int:
+        return await self.count(AccountRow)
+
+    async def containers(self) -> int:
+        return await self.count(ContainerRow)
+
+    async def player(self, player_id: uuid.UUID) -> Any:
+        """The stored players row, or None."""
+        async with self._engine.connect() as conn:
+            stmt = sa.select(PlayerRow.__table__).where(PlayerRow.id == player_id)
+            return (await conn.execute(stmt)).one_or_none()
+
+    async def health(self, player_id: uuid.UUID) -> int:
+        row = await self.player(player_id)
+        assert row is not None, "player row missing"
+        return int(row.health)
+
+    async def place(self, item_id: uuid.UUID) -> Location | None:
+        """Where the item is stored now, or None when it does not exist."""
+        async with self._engine.connect() as conn:
+            stmt = sa.select(ItemRow.__table__).where(ItemRow.id == item_id)
+            row = (await conn.execute(stmt)).one_or_none()
+        return None if row is None else location_of(row)  # type: ignore[arg-type]
+
+    async def places(self, item_ids: list[uuid.UUID]) -> dict[uuid.UUID, Location]:
+        return {i: p for i in item_ids if (p := await self.place(i)) is not None}
+
+
+@pytest.fixture
+def stored(persistence: AsyncPersistenceLayer) -> StoredState:
+    return StoredState(persistence)
+
+
+@pytest.fixture
+def save_player(
+    persistence: AsyncPersistenceLayer, account: Account, make_player: Any
+) -> SavePlayer:
+    """Build a player (fields as keyword arguments) on the test's account and save it."""
+
+    async def save(**fields: Any) -> Player:
+        player: Player = make_player(account, **fields)
+        await persistence.save_player(player)
+        return player
+
+    return save
+
+
+@pytest.fixture
+def make_container(persistence: AsyncPersistenceLayer) -> MakeContainer:
+    """Create a container through the repository (in its own committed unit of work)."""
+
+    async def make(
+        capacity: int = 3,
+        *,
+        name: str = "a wooden crate",
+        locked: bool = False,
+        kind: ContainerKind = ContainerKind.ENVIRONMENT,
+        room_id: str | None = "town.street",
+        **options: Any,
+    ) -> Container:
+        async with persistence.unit_of_work() as uow:
+            return await uow.containers.create_container(
+                kind=kind, name=name, capacity=capacity, room_id=room_id, locked=locked, **options
+            )
+
+    return make
+
+
+@pytest.fixture
+async def chest(persistence: AsyncPersistenceLayer) -> Container:
+    """The small world's seeded, locked iron chest (capacity 3, one razor inside)."""
+    async with persistence.unit_of_work() as uow:
+        found = await uow.containers.get_container_by_world_key("town.square.chest")
+    assert found is not None
+    return found
