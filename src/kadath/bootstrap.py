@@ -30,6 +30,7 @@ from kadath.services.clock import SystemClock
 from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
+from kadath.services.game_loop import GameLoop
 from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
@@ -114,6 +115,8 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
+    loop: GameLoop = runtime.extras["loop"]
+    tasks.start("game-loop", loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
         yield runtime
@@ -154,6 +157,7 @@ def _wire(
     )
     characters = CharacterService(uow, rng, clock, world.start_room_id)
     entry = WorldEntry(world, presence, hub, bus, uow)
+    loop = GameLoop(settings.tick_rate)
     dispatcher = Dispatcher(build_command_table(), game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
@@ -175,6 +179,7 @@ def _wire(
         entry=entry,
         dispatcher=dispatcher,
         connections=connections,
+        extras={"loop": loop},
     )
 
 

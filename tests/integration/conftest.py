@@ -5,8 +5,10 @@ what a repository method returned."""
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +124,28 @@ async def chest(persistence: AsyncPersistenceLayer) -> Container:
         found = await uow.containers.get_container_by_world_key("town.square.chest")
     assert found is not None
     return found
+
+
+@pytest.fixture
+async def fresh_database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """An empty database of its own for one test (no migrations applied)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server_url = os.environ.get("KADATH_TEST_POSTGRES_URL")
+    if not server_url:
+        pytest.skip("KADATH_TEST_POSTGRES_URL is not set")
+    fresh_postgres_database = _root_conftest(request).fresh_postgres_database
+    async with fresh_postgres_database(server_url) as url:
+        yield url
+
+
+def _root_conftest(request: pytest.FixtureRequest) -> Any:
+    """tests/conftest.py as pytest loaded it (conftests are not importable by name)."""
+    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
+    for plugin in request.config.pluginmanager.get_plugins():
+        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
+            return plugin
+    raise LookupError(f"{wanted} is not loaded")

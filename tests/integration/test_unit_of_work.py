@@ -46,7 +46,7 @@ async def test_an_exception_after_several_writes_rolls_all_of_them_back(
     coins = [(await persistence.create_item("coin", DOCK)).id for _ in range(3)]
     newcomer = make_player(account)
 
-    with pytest.raises(Boom):
+    async def work() -> None:
         async with persistence.unit_of_work() as uow:
             for coin in coins:
                 await uow.containers.transfer_item(coin, DOCK, InInventory(player.id))
@@ -56,6 +56,9 @@ async def test_an_exception_after_several_writes_rolls_all_of_them_back(
             await uow.items.create_item("lantern", DOCK)
             await uow.exploration.record_visit(player.id, "harbour.dock")
             raise Boom
+
+    with pytest.raises(Boom):
+        await work()
 
     row = await stored.player(player.id)
     assert (row.health, row.experience, row.level) == (100, 0, 1)
@@ -75,11 +78,14 @@ async def test_a_refusal_half_way_through_rolls_back_the_earlier_steps(
     coin = await persistence.create_item("coin", DOCK)
     gone = await persistence.create_item("coin", InInventory(bob.id))
 
-    with pytest.raises(ItemMoved):
+    async def work() -> None:
         async with persistence.unit_of_work() as uow:
             await uow.containers.transfer_item(coin.id, DOCK, InInventory(alice.id))
             await uow.health.damage_player(alice, 25, "trap")
             await uow.containers.transfer_item(gone.id, DOCK, InInventory(alice.id))
+
+    with pytest.raises(ItemMoved):
+        await work()
 
     assert await stored.health(alice.id) == 100
     assert await stored.place(coin.id) == DOCK
@@ -91,10 +97,13 @@ async def test_a_database_error_inside_is_translated_and_rolls_back(
 ) -> None:
     player = await save_player(health=100)
 
-    with pytest.raises(DatabaseUnavailable):
+    async def work() -> None:
         async with persistence.unit_of_work() as uow:
             await uow.health.damage_player(player, 10, "trap")
             await uow.session.execute(sa.text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(DatabaseUnavailable):
+        await work()
 
     assert await stored.health(player.id) == 100
 
@@ -130,11 +139,14 @@ async def test_after_commit_callbacks_do_not_run_when_the_work_is_rolled_back(
     async def callback() -> None:
         ran.append("ran")
 
-    with pytest.raises(Boom):
+    async def work() -> None:
         async with persistence.unit_of_work() as uow:
             await uow.health.damage_player(player, 30, "trap")
             uow.after_commit(callback)
             raise Boom
+
+    with pytest.raises(Boom):
+        await work()
 
     assert ran == []
     assert await stored.health(player.id) == 100
@@ -178,10 +190,14 @@ async def test_callbacks_of_a_rolled_back_block_do_not_run_when_the_uow_is_reuse
         ran.append("stale")
 
     uow = persistence.unit_of_work()
-    with pytest.raises(Boom):
+
+    async def failed_block() -> None:
         async with uow:
             uow.after_commit(stale)
             raise Boom
+
+    with pytest.raises(Boom):
+        await failed_block()
     async with uow:
         await uow.health.damage_player(player, 1, "trap")
 

@@ -55,6 +55,22 @@ class ExperienceGained:
     leveled_up: bool
 
 
+@dataclass(frozen=True, slots=True)
+class NpcKilled:
+    npc_id: uuid.UUID
+    definition_id: str
+    room_id: str
+    killer_id: uuid.UUID | None
+    spawn_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CombatEnded:
+    combatant_ids: tuple[uuid.UUID, ...]
+    room_id: str
+    reason: str
+
+
 Event = (
     PlayerEnteredRoom
     | PlayerLeftRoom
@@ -63,4 +79,6 @@ Event = (
     | PlayerLoggedOut
     | PlayerDied
     | ExperienceGained
+    | NpcKilled
+    | CombatEnded
 )

@@ -1,0 +1,36 @@
+# Kadath: `make run` starts the server, `make test` runs the whole suite.
+# Both install what they need (uv, then the locked dependencies) on first use.
+
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: run test lint typecheck deps uv bench clean
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+	  python3 -m pip install --user --quiet uv || \
+	  python3 -m pip install --user --quiet --break-system-packages uv
+
+deps: uv
+	@$(UV) sync --frozen --quiet
+
+run: deps
+	$(UV) run --frozen kadath serve
+
+lint: deps
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
+
+typecheck: deps
+	$(UV) run --frozen mypy
+
+test: lint typecheck
+	$(UV) run --frozen pytest --cov --cov-report=term --cov-fail-under=85
+
+bench: deps
+	$(UV) run --frozen python bench/persistence.py --backend both
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

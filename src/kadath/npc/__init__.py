@@ -1,0 +1,1 @@
+"""NPCs: spawning, lifecycle, behaviours and talk, driven by the game loop."""
