@@ -179,3 +179,34 @@ def make_player(small_world: World) -> Iterator[object]:
         return Player(**values)  # type: ignore[arg-type]
 
     yield make
+
+
+@pytest.fixture
+def game_factory() -> object:
+    return build_game
+
+
+def build_game(persistence: AsyncPersistenceLayer, messenger: object | None = None) -> object:
+    """A real Game on ``persistence`` with a FakeMessenger, fixed randomness and a fake clock."""
+    from kadath.domain.rng import RandomRng
+    from kadath.services.chat import ChatService
+    from kadath.services.clock import FakeClock
+    from kadath.services.events import LocalEventBus
+    from kadath.services.game import Game
+    from kadath.services.messenger import FakeMessenger
+    from kadath.services.movement import MovementService
+    from kadath.services.npc_roster import NpcRoster
+    from kadath.services.presence import Presence
+    from kadath.services.rooms import RoomDescriber
+
+    world = persistence.world
+    fake = messenger or FakeMessenger()
+    presence, npcs, bus, rng = Presence(), NpcRoster(), LocalEventBus(), RandomRng(7)
+    uow = persistence.unit_of_work
+    return Game(
+        world=world, presence=presence, npcs=npcs, messenger=fake, bus=bus,  # type: ignore[arg-type]
+        clock=FakeClock(), rng=rng, uow=uow,
+        rooms=RoomDescriber(world, presence, npcs, uow, rng),
+        movement=MovementService(world, presence, fake, bus, uow),  # type: ignore[arg-type]
+        chat=ChatService(presence, fake, bus),  # type: ignore[arg-type]
+    )

@@ -12,7 +12,7 @@ import json
 import socket
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,7 @@ class Api:
 
     def __init__(self, client: httpx2.AsyncClient) -> None:
         self.http = client
+        self.admin: Account | None = None  # set by the fixture that registers the first account
 
     @classmethod
     def to(cls, base_url: str) -> Api:
@@ -153,6 +154,13 @@ class Api:
         ranked = sorted(response.json(), key=lambda p: sum(p["requirements"].values()))
         return int(ranked[0]["id"])
 
+    async def admin_stats(self) -> Frame:
+        assert self.admin is not None
+        response = await self.http.get("/api/monitoring/stats", headers=bearer(self.admin.token))
+        assert response.status_code == 200, response.text
+        body: Frame = response.json()
+        return body
+
     async def create_character(self, token: str, name: str) -> Frame:
         response = await self.http.post(
             "/api/players",
@@ -162,6 +170,11 @@ class Api:
         assert response.status_code == 201, response.text
         body: Frame = response.json()
         return body
+
+
+StartServer = Callable[..., Awaitable["RunningServer"]]
+Connect = Callable[..., Awaitable["GameClient"]]
+NewCharacter = Callable[..., Awaitable["Character"]]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from kadath.persistence.uow import SessionFactory
 
+SQLITE_POOL_SIZE = 1
+SQLITE_MAX_OVERFLOW = 2
+
 
 def create_engine(
     url: str,
@@ -51,10 +54,12 @@ def _sqlite_engine(
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # SQLite has one writer: more connections only wait in its busy handler, which is slower
+    # than waiting for the pool. Two overflow connections let a nested unit of work proceed.
     engine = create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
+        pool_size=min(pool_size, SQLITE_POOL_SIZE),
+        max_overflow=min(max_overflow, SQLITE_MAX_OVERFLOW),
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
         echo=echo,

@@ -24,6 +24,7 @@ from kadath.persistence.models import (
     ItemRow,
     PlayerRow,
     ProfessionRow,
+    utcnow,
 )
 
 
@@ -67,10 +68,10 @@ def player_values(player: Player) -> dict[str, Any]:
         "extra": player.extra,
     }
     values.update(player.stats.as_dict())
-    if player.created_at is not None:
-        values["created_at"] = player.created_at
-    if player.last_active_at is not None:
-        values["last_active_at"] = player.last_active_at
+    # Every row of an executemany needs the same keys, so new players get "now" here.
+    now = utcnow()
+    values["created_at"] = player.created_at or now
+    values["last_active_at"] = player.last_active_at or now
     return values
 
 

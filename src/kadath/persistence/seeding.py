@@ -18,7 +18,7 @@ async def seed_world(uow: UnitOfWork, world: World) -> int:
         if room.items and await uow.items.ensure_seeded(f"room:{room.id}"):
             placed += await uow.items.create_items(_expand(room.items), OnFloor(room.id))
     for placement in world.containers.values():
-        if await uow.containers.get_container_by_world_key(placement.id) is not None:
+        if not await uow.items.ensure_seeded(f"container:{placement.id}"):
             continue
         container = await uow.containers.create_container(
             kind=ContainerKind.ENVIRONMENT,

@@ -83,8 +83,10 @@ class UnitOfWork:
             if exc_type is None:
                 await session.commit()
             else:
+                self._after_commit.clear()
                 await session.rollback()
         except SQLAlchemyError as err:
+            self._after_commit.clear()
             await session.rollback()
             raise translate(err) from err
         finally:

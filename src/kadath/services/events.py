@@ -37,4 +37,4 @@ class LocalEventBus:
                 if result is not None:
                     await result
             except Exception:
-                log.exception("event_handler_failed", event=type(event).__name__)
+                log.exception("event_handler_failed", event_type=type(event).__name__)

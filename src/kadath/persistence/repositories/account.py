@@ -10,9 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadath.domain.account import Account, Invite
-from kadath.domain.errors import AccountNotFound, DuplicateName, NotFound
+from kadath.domain.errors import AccountNotFound, DuplicateName, InvalidName, NotFound
 from kadath.persistence.mapping import account_from_row
 from kadath.persistence.models import AccountRow, InviteRow, utcnow
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
 
 
 class AccountRepository:
@@ -20,7 +22,9 @@ class AccountRepository:
         self._session = session
 
     async def create_account(self, username: str, password_hash: str, *, is_admin: bool) -> Account:
-        """Raises DuplicateName."""
+        """Raises InvalidInput, DuplicateName."""
+        if not isinstance(username, str) or not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+            raise InvalidName(f"A username must be {USERNAME_MIN} to {USERNAME_MAX} characters.")
         row = AccountRow(
             username=username,
             username_key=username.casefold(),
@@ -28,9 +32,9 @@ class AccountRepository:
             is_admin=is_admin,
             created_at=utcnow(),
         )
-        self._session.add(row)
         try:
             async with self._session.begin_nested():
+                self._session.add(row)
                 await self._session.flush()
         except IntegrityError:
             raise DuplicateName("That username is taken.") from None

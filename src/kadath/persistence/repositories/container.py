@@ -193,6 +193,7 @@ class ContainerRepository:
         await self._check_room_for_one(item_id, destination, carry_capacity)
         result = await self._session.execute(
             sa.update(ItemRow)
+            .execution_options(synchronize_session=False)
             .where(ItemRow.id == item_id, location_filter(source))
             .values(worn_slot=None, **location_values(destination))
             .returning(ItemRow)

@@ -45,6 +45,7 @@ class ExperienceRepository:
         row = (
             await self._session.execute(
                 sa.update(PlayerRow)
+                .execution_options(synchronize_session=False)
                 .where(PlayerRow.id == player.id)
                 .values(experience=PlayerRow.experience + amount)
                 .returning(PlayerRow.experience, PlayerRow.level)
@@ -59,6 +60,7 @@ class ExperienceRepository:
             max_health = max_health_for(player.stats, level)
             await self._session.execute(
                 sa.update(PlayerRow)
+                .execution_options(synchronize_session=False)
                 .where(PlayerRow.id == player.id, PlayerRow.level < level)
                 .values(level=level, max_health=max_health, health=max_health)
             )
@@ -84,6 +86,7 @@ class ExperienceRepository:
         value = sa.case((raw > high, high), (raw < low, low), else_=raw)
         result = await self._session.execute(
             sa.update(PlayerRow)
+            .execution_options(synchronize_session=False)
             .where(PlayerRow.id == player_id)
             .values({field: value})
             .returning(column)

@@ -68,6 +68,7 @@ class HealthRepository:
     async def _update(self, player_id: uuid.UUID, column: sa.ColumnElement[int]) -> int:
         result = await self._session.execute(
             sa.update(PlayerRow)
+            .execution_options(synchronize_session=False)
             .where(PlayerRow.id == player_id)
             .values(health=column)
             .returning(PlayerRow.health)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadath.domain.errors import ItemNotFound
 from kadath.domain.item import ItemInstance, Location, OnFloor
 from kadath.domain.world import ItemPrototype
+from kadath.persistence.dialect import insert_ignore
 from kadath.persistence.mapping import item_from_row, location_filter, location_values
 from kadath.persistence.models import ContainerRow, ItemRow, WorldSeedRow, utcnow
 
@@ -81,6 +84,7 @@ class ItemRepository:
         Raises ItemNotFound."""
         result = await self._session.execute(
             sa.update(ItemRow)
+            .execution_options(synchronize_session=False)
             .where(ItemRow.id == item_id)
             .values(worn_slot=None, **location_values(location))
             .returning(ItemRow)
@@ -95,6 +99,7 @@ class ItemRepository:
         where = location_filter(source)
         result = await self._session.execute(
             sa.update(ItemRow)
+            .execution_options(synchronize_session=False)
             .where(where)
             .values(worn_slot=None, **location_values(destination))
             .returning(ItemRow.id)
@@ -105,6 +110,7 @@ class ItemRepository:
         """Wear (or with None, remove) an item the player carries. Raises ItemNotFound."""
         result = await self._session.execute(
             sa.update(ItemRow)
+            .execution_options(synchronize_session=False)
             .where(ItemRow.id == item_id, ItemRow.owner_player_id == player_id)
             .values(worn_slot=slot)
             .returning(ItemRow.id)
@@ -122,10 +128,8 @@ class ItemRepository:
             raise ItemNotFound("That item does not exist.")
 
     async def ensure_seeded(self, key: str) -> bool:
-        """Claim a one-time world seed ``key``; True the first time only."""
-        exists = await self._session.get(WorldSeedRow, key)
-        if exists is not None:
-            return False
-        self._session.add(WorldSeedRow(key=key, seeded_at=utcnow()))
-        await self._session.flush()
-        return True
+        """Claim a one-time world seed ``key``; True the first time only (even when several
+        processes seed at once: the insert is ``ON CONFLICT DO NOTHING``)."""
+        stmt = insert_ignore(self._session, cast(sa.Table, WorldSeedRow.__table__), ["key"])
+        result = await self._session.execute(stmt.values(key=key, seeded_at=utcnow()))
+        return bool(cast(CursorResult[Any], result).rowcount)

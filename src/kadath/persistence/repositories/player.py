@@ -108,6 +108,7 @@ class PlayerRepository:
         """Stamp the player's last activity. Raises PlayerNotFound."""
         result = await self._session.execute(
             sa.update(PlayerRow)
+            .execution_options(synchronize_session=False)
             .where(PlayerRow.id == _as_uuid(player_id))
             .values(last_active_at=when or utcnow())
             .returning(PlayerRow.id)
@@ -119,6 +120,7 @@ class PlayerRepository:
         """Store the player's position (one small statement, used on every move)."""
         result = await self._session.execute(
             sa.update(PlayerRow)
+            .execution_options(synchronize_session=False)
             .where(PlayerRow.id == _as_uuid(player_id))
             .values(room_id=room_id, last_active_at=utcnow())
             .returning(PlayerRow.id)

@@ -1,0 +1,1059 @@
+"""Server load benchmark: many WebSocket players sending a realistic command mix.
+
+    uv run python bench/load.py --players 100 --rate 1 --duration 30
+    uv run python bench/load.py --players 200 --saturate --duration 20
+    uv run python bench/load.py --players 500 --rate 1 --backend postgresql \\
+        --pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    uv run python bench/load.py --url http://127.0.0.1:8000 --server-pid PID --players 50
+
+By default (``--start-server``) it launches ``kadath serve`` as a subprocess on a free loopback
+port with a fresh temporary data directory, SQLite (or a uniquely named PostgreSQL database
+created on ``--pg-url`` and dropped afterwards), cheap argon2 and high rate limits. ``--url``
+targets a server already running on a loopback address instead. Nothing but loopback is ever
+contacted.
+
+Setup registers accounts, creates characters and logs in over HTTP (httpx2), then connects one
+WebSocket per character (bounded concurrency), greets it and walks it a few random steps so the
+players spread over the world instead of all standing in the start room. Then, for
+``--duration`` seconds (after a short unmeasured warm-up):
+
+- open loop (``--rate R``): each player sends R commands per second on a jittered schedule,
+  whatever the replies do;
+- closed loop (``--saturate``): each player sends its next command as soon as the previous
+  reply arrives.
+
+Measured: replies per second, reply latency (send → the ``reply`` whose ``re`` matches),
+errors and timeouts, event frames received (the server's fan-out), server CPU and RSS read from
+/proc/<pid>/stat and /proc/<pid>/status, RSS per connected player, and the client's own CPU
+(client and server share the machine). One JSON document goes to stdout (or ``--output``), a
+one-line summary and progress go to stderr. Player count, duration and the whole run are capped,
+and the server subprocess is always stopped.
+
+``--server-cprofile FILE`` runs the server under cProfile (through bench/load_serve.py) and adds
+its top functions to the report; profiling slows the server, so use it for where time goes, not
+for throughput figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import itertools
+import json
+import math
+import os
+import platform
+import pstats
+import random
+import signal
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+MAX_PLAYERS = 2000
+MAX_DURATION = 120.0
+MAX_OVERALL = 900.0
+MAX_CHARS_PER_ACCOUNT = 10
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+PASSWORD = "load-bench-password"  # throwaway accounts on a throwaway server
+LOOPBACK_NAMES = {"localhost"}
+HERE = Path(__file__).resolve().parent
+
+OPPOSITE = {
+    "north": "south",
+    "south": "north",
+    "east": "west",
+    "west": "east",
+    "northeast": "southwest",
+    "southwest": "northeast",
+    "northwest": "southeast",
+    "southeast": "northwest",
+    "up": "down",
+    "down": "up",
+}
+DEFAULT_MIX = "look=25,say=20,walk=20,emote=10,score=10,who=5,help=5,explored=5"
+SAYINGS = (
+    "Has anyone seen the professor?",
+    "The fog is thick tonight.",
+    "I heard piping from the hills.",
+    "Keep your lantern lit.",
+    "Where does this stair lead?",
+    "Something moved in the river.",
+)
+EMOTES = ("shivers.", "glances over a shoulder.", "checks the lantern.", "mutters a prayer.")
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"players": 20, "rate": 1.0, "duration": 5.0},
+    "p100": {"players": 100, "rate": 1.0, "duration": 30.0},
+    "p500": {"players": 500, "rate": 1.0, "duration": 30.0},
+    "p1000": {"players": 1000, "rate": 1.0, "duration": 30.0},
+    "saturate": {"players": 100, "saturate": True, "duration": 20.0},
+}
+
+
+def log(message: str) -> None:
+    print(f"[load {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- /proc ------------------------------------------------------------------------------------
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads), from /proc/<pid>/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15)
+
+
+def proc_memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) in KiB, from /proc/<pid>/status."""
+    out: dict[str, int] = {}
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def loadavg() -> list[float]:
+    with contextlib.suppress(OSError):
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    return []
+
+
+@dataclass
+class Snapshot:
+    at: float
+    server_cpu: float | None
+    client_cpu: float | None
+    rss_kib: int | None
+
+    @classmethod
+    def take(cls, server_pid: int | None) -> Snapshot:
+        server_cpu = proc_cpu_seconds(server_pid) if server_pid else None
+        rss = proc_memory_kib(server_pid).get("VmRSS") if server_pid else None
+        return cls(time.perf_counter(), server_cpu, proc_cpu_seconds(os.getpid()), rss)
+
+
+def cpu_percent(a: Snapshot, b: Snapshot, which: str) -> float | None:
+    start, end = getattr(a, which), getattr(b, which)
+    if start is None or end is None or b.at <= a.at:
+        return None
+    return round(100.0 * (end - start) / (b.at - a.at), 1)
+
+
+class Sampler:
+    """One snapshot a second, for peaks (the window's mean comes from its end snapshots)."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.samples: list[Snapshot] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append(Snapshot.take(self.server_pid))
+            await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def peaks(self, start: float, end: float) -> dict[str, float | int | None]:
+        inside = [s for s in self.samples if start - 1.0 <= s.at <= end + 1.0]
+        pairs = list(itertools.pairwise(inside))
+        server = [cpu_percent(a, b, "server_cpu") for a, b in pairs]
+        client = [cpu_percent(a, b, "client_cpu") for a, b in pairs]
+        rss = [s.rss_kib for s in inside if s.rss_kib is not None]
+        return {
+            "server_cpu_percent_peak_1s": max((x for x in server if x is not None), default=None),
+            "client_cpu_percent_peak_1s": max((x for x in client if x is not None), default=None),
+            "server_rss_kib_peak": max(rss, default=None),
+        }
+
+
+# -- statistics --------------------------------------------------------------------------------
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    rank = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+def summarize_ms(values: list[float]) -> dict[str, float | int]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"count": 0}
+    ms = 1000.0
+    return {
+        "count": len(ordered),
+        "mean": round(sum(ordered) / len(ordered) * ms, 2),
+        "p50": round(percentile(ordered, 0.50) * ms, 2),
+        "p95": round(percentile(ordered, 0.95) * ms, 2),
+        "p99": round(percentile(ordered, 0.99) * ms, 2),
+        "max": round(ordered[-1] * ms, 2),
+    }
+
+
+@dataclass
+class Recorder:
+    """Everything the bots observe; only commands sent inside the window are measured."""
+
+    reply_timeout: float
+    window_start: float = math.inf
+    window_end: float = math.inf
+    sent: int = 0
+    replies_in_window: int = 0
+    timeouts: int = 0
+    send_failures: int = 0
+    disconnects: int = 0
+    latencies: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    refused: Counter[str] = field(default_factory=Counter)  # ok=false replies by command kind
+    frames: Counter[str] = field(default_factory=Counter)  # every frame type, in the window
+    error_codes: Counter[str] = field(default_factory=Counter)
+    schedule_lag: list[float] = field(default_factory=list)
+    outstanding: int = 0  # commands sent in the window, not answered yet
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def in_window(self, at: float) -> bool:
+        return self.window_start <= at < self.window_end
+
+    def on_send(self, at: float) -> None:
+        if self.in_window(at):
+            self.sent += 1
+            self.outstanding += 1
+
+    def on_unsent(self, at: float) -> None:
+        if self.in_window(at):
+            self.sent -= 1
+            self.settle()
+
+    def settle(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding <= 0 and time.perf_counter() >= self.window_end:
+            self.drained.set()
+
+    def on_reply(self, kind: str, sent_at: float, now: float, ok: bool) -> None:
+        if self.in_window(now):
+            self.replies_in_window += 1
+        if not self.in_window(sent_at):
+            return
+        self.settle()
+        latency = now - sent_at
+        if latency > self.reply_timeout:
+            self.timeouts += 1
+        self.latencies.append(latency)
+        self.by_kind[kind].append(latency)
+        if not ok:
+            self.refused[kind] += 1
+
+    def on_frame(self, kind: str, now: float) -> None:
+        if self.in_window(now):
+            self.frames[kind] += 1
+
+
+# -- one simulated player ---------------------------------------------------------------------
+class Bot:
+    def __init__(
+        self, index: int, name: str, token: str, rec: Recorder, mix: dict[str, int], seed: int
+    ) -> None:
+        self.index, self.name, self.token, self.rec = index, name, token, rec
+        self.rng = random.Random(seed * 100_003 + index)
+        self.kinds = list(mix)
+        weights = list(mix.values())
+        self.cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+        self.ws: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.exits: list[str] = []
+        self.room = ""
+        self.back: str | None = None
+        self.counter = 0
+        self.pending: dict[str, tuple[float, str]] = {}
+        self.waiters: dict[str, asyncio.Future[None]] = {}
+        self.welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.alive = False
+        self.closing = False
+
+    async def connect(self, ws_url: str, compression: str | None, wait_s: float) -> None:
+        self.ws = await connect(
+            ws_url,
+            compression=compression,
+            proxy=None,
+            ping_interval=None,
+            max_size=4 * 1024 * 1024,
+            max_queue=4096,
+            open_timeout=wait_s,
+            close_timeout=2,
+        )
+        self.alive = True
+        self.reader = asyncio.create_task(self._read())
+        await self.ws.send(json.dumps({"type": "hello", "token": self.token, "player": self.name}))
+        await asyncio.wait_for(asyncio.shield(self.welcomed), wait_s)
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        try:
+            async for raw in self.ws:
+                self._on_frame(raw if isinstance(raw, str) else raw.decode(), time.perf_counter())
+        except (ConnectionClosed, WebSocketException, OSError):
+            pass
+        finally:
+            self.alive = False
+            if not self.closing:
+                self.rec.disconnects += 1
+            if not self.welcomed.done():
+                self.welcomed.set_exception(ConnectionError("closed before welcome"))
+            for waiter in self.waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError("connection closed"))
+            self.waiters.clear()
+
+    def _on_frame(self, raw: str, now: float) -> None:
+        # The server writes "type" first; parse fully only the frames the bot acts on.
+        if raw.startswith('{"type":"'):
+            kind = raw[9 : raw.find('"', 9)]
+        else:
+            kind = str(json.loads(raw).get("type"))
+        self.rec.on_frame(kind, now)
+        if kind == "reply":
+            frame = json.loads(raw)
+            entry = self.pending.pop(str(frame.get("re")), None)
+            if entry is not None:
+                self.rec.on_reply(entry[1], entry[0], now, bool(frame.get("ok")))
+            waiter = self.waiters.pop(str(frame.get("re")), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        elif kind in ("room", "welcome"):
+            self._on_room(json.loads(raw).get("room") or {})
+            if kind == "welcome" and not self.welcomed.done():
+                self.welcomed.set_result(None)
+        elif kind == "error":
+            frame = json.loads(raw)
+            self.rec.error_codes[str(frame.get("code"))] += 1
+            if not self.welcomed.done():
+                self.welcomed.set_exception(ConnectionError(f"refused: {frame.get('text')}"))
+
+    def _on_room(self, room: dict[str, Any]) -> None:
+        self.room = str(room.get("id", self.room))
+        self.exits = [str(e) for e in room.get("exits", [])]
+
+    def choose(self) -> tuple[str, str]:
+        """The next command: (kind, text)."""
+        kind = self.rng.choices(self.kinds, cum_weights=self.cum)[0]
+        if kind == "walk":
+            if self.back is not None and self.back in self.exits:
+                direction, self.back = self.back, None
+                return kind, direction
+            if not self.exits:
+                return "look", "look"
+            direction = self.rng.choice(self.exits)
+            self.back = OPPOSITE.get(direction)
+            return kind, direction
+        if kind == "say":
+            return kind, "say " + self.rng.choice(SAYINGS)
+        if kind == "emote":
+            return kind, "emote " + self.rng.choice(EMOTES)
+        return kind, kind
+
+    async def send(
+        self, kind: str, text: str, *, wait: bool = False
+    ) -> asyncio.Future[None] | None:
+        """Send one command; with ``wait``, return a future resolved by its reply."""
+        if not self.alive or self.ws is None:
+            return None
+        self.counter += 1
+        frame_id = str(self.counter)
+        waiter: asyncio.Future[None] | None = None
+        if wait:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters[frame_id] = waiter
+        now = time.perf_counter()
+        self.pending[frame_id] = (now, kind)
+        self.rec.on_send(now)
+        try:
+            await self.ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
+        except (ConnectionClosed, WebSocketException, OSError):
+            self.rec.send_failures += 1
+            self.rec.on_unsent(now)
+            self.pending.pop(frame_id, None)
+            self.waiters.pop(frame_id, None)
+            return None
+        return waiter
+
+    async def request(self, kind: str, text: str, wait_s: float) -> bool:
+        waiter = await self.send(kind, text, wait=True)
+        if waiter is None:
+            return False
+        try:
+            await asyncio.wait_for(waiter, wait_s)
+        except (TimeoutError, ConnectionError):
+            return False
+        return True
+
+    async def spread(self, steps: int, wait_s: float) -> None:
+        """Walk a few random steps (unmeasured) so players do not all stand in one room."""
+        for _ in range(steps):
+            if not self.exits or not self.alive:
+                return
+            await self.request("spread", self.rng.choice(self.exits), wait_s)
+
+    async def open_loop(self, rate: float, start: float, end: float) -> None:
+        period = 1.0 / rate
+        due = start + self.rng.uniform(0.0, period)
+        while due < end and self.alive:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.perf_counter()
+            if self.rec.in_window(now):
+                self.rec.schedule_lag.append(now - due)
+            await self.send(*self.choose())
+            due += period * self.rng.uniform(0.5, 1.5)
+
+    async def closed_loop(self, end: float, wait_s: float) -> None:
+        while time.perf_counter() < end and self.alive:
+            kind, text = self.choose()
+            if not await self.request(kind, text, wait_s) and not self.alive:
+                return
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 3)
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+
+# -- the server --------------------------------------------------------------------------------
+def require_loopback(host: str | None, what: str) -> str:
+    if not host:
+        raise SystemExit(f"{what}: no host")
+    if host.lower() in LOOPBACK_NAMES:
+        return host
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise SystemExit(f"{what}: only loopback addresses are allowed, not {host!r}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A uniquely named database on the (loopback) server, dropped afterwards."""
+    import asyncpg  # only the PostgreSQL runs need it
+
+    parts = urlsplit(server_url)
+    require_loopback(parts.hostname, "--pg-url")
+    plain = parts._replace(scheme="postgresql").geturl()
+    name = f"kadath_load_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(plain, timeout=10)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    log(f"created PostgreSQL database {name}")
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        conn = await asyncpg.connect(plain, timeout=10)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            log(f"dropped PostgreSQL database {name}")
+        finally:
+            await conn.close()
+
+
+class ServerProcess:
+    """``kadath serve`` in a subprocess: started on a free port, always stopped."""
+
+    def __init__(self, data_dir: Path, database_url: str | None, cprofile: Path | None) -> None:
+        self.data_dir, self.database_url, self.cprofile = data_dir, database_url, cprofile
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log_path = data_dir / "server.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    async def start(self, command_rate: str) -> None:
+        env = {
+            **os.environ,
+            "KADATH_DATA_DIR": str(self.data_dir),
+            "KADATH_ARGON2_TIME_COST": "1",
+            "KADATH_ARGON2_MEMORY_COST": "8",
+            "KADATH_LOGIN_RATE_LIMIT": "100000/minute",
+            "KADATH_COMMAND_RATE": command_rate,
+            "KADATH_LOG_LEVEL": "WARNING",
+        }
+        env.pop("KADATH_DATABASE_URL", None)
+        if self.database_url:
+            env["KADATH_DATABASE_URL"] = self.database_url
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        script = Path(sys.executable).parent / "kadath"
+        if self.cprofile is not None:
+            env["KADATH_BENCH_CPROFILE"] = str(self.cprofile)
+            argv = [sys.executable, str(HERE / "load_serve.py"), *args]
+        elif script.exists():
+            argv = [str(script), *args]
+        else:
+            argv = [sys.executable, "-m", "kadath.cli", *args]
+        with self.log_path.open("wb") as out:
+            # cwd is the data dir, so no stray .env file is read
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, env=env, cwd=self.data_dir, stdout=out, stderr=asyncio.subprocess.STDOUT
+            )
+        log(f"server pid {self.proc.pid} on {self.url}")
+
+    async def wait_ready(self, client: httpx2.AsyncClient, wait_s: float = 60.0) -> None:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.returncode is not None:
+                raise RuntimeError(f"server exited early:\n{self.tail()}")
+            with contextlib.suppress(httpx2.HTTPError):
+                response = await client.get("/api/monitoring/ready", timeout=2)
+                if response.status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"server not ready after {wait_s:.0f}s:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    async def stop(self) -> int | None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return proc.returncode if proc else None
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 25)
+        except TimeoutError:
+            log("server did not stop in 25 s: killing it")
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        return proc.returncode
+
+    def kill_now(self) -> None:
+        """Last resort (interpreter exit): the subprocess must never outlive the benchmark."""
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+
+
+# -- setup over HTTP ---------------------------------------------------------------------------
+def letters(n: int) -> str:
+    out = ""
+    while True:
+        n, digit = divmod(n, 26)
+        out = chr(97 + digit) + out
+        if n == 0:
+            return out
+
+
+async def register_and_login(client: httpx2.AsyncClient, username: str) -> str:
+    response = await client.post(
+        "/api/auth/register", json={"username": username, "password": PASSWORD}
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"register {username}: {response.status_code} {response.text[:200]}")
+    response = await client.post(
+        "/api/auth/login", data={"username": username, "password": PASSWORD}
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"login {username}: {response.status_code} {response.text[:200]}")
+    return str(response.json()["access_token"])
+
+
+async def setup_players(
+    client: httpx2.AsyncClient, players: int, per_account: int, concurrency: int, tag: str
+) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """Register accounts, log in, create characters: [(token, character name)] and timings."""
+    started = time.perf_counter()
+    response = await client.get("/api/professions")
+    response.raise_for_status()
+    professions = response.json()
+    profession = min(professions, key=lambda p: sum(p["requirements"].values()))["id"]
+    accounts = math.ceil(players / per_account)
+    gate = asyncio.Semaphore(concurrency)
+    failures: Counter[str] = Counter()
+
+    async def one(account: int) -> list[tuple[str, str]]:
+        async with gate:
+            try:
+                token = await register_and_login(client, f"lb{tag}{account}")
+                made = []
+                first, last = account * per_account, min(players, (account + 1) * per_account)
+                for index in range(first, last):
+                    response = await client.post(
+                        "/api/players",
+                        json={"name": f"Lb{tag}{letters(index)}", "profession_id": profession},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    if response.status_code != 201:
+                        failures[f"create {response.status_code}"] += 1
+                        continue
+                    made.append((token, str(response.json()["name"])))
+                return made
+            except (httpx2.HTTPError, RuntimeError) as exc:
+                failures[type(exc).__name__] += 1
+                return []
+
+    results = await asyncio.gather(*(one(a) for a in range(accounts)))
+    made = [pair for batch in results for pair in batch]
+    return made, {
+        "accounts": accounts,
+        "characters": len(made),
+        "failures": dict(failures),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+async def admin_token(client: httpx2.AsyncClient, tag: str) -> str:
+    """The first account on a fresh server is an admin: take it, so players are not admins."""
+    return await register_and_login(client, f"lbadmin{tag}")
+
+
+async def server_stats(client: httpx2.AsyncClient, token: str | None) -> dict[str, Any] | None:
+    if token is None:
+        return None
+    with contextlib.suppress(httpx2.HTTPError, ValueError):
+        response = await client.get(
+            "/api/monitoring/stats", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        if response.status_code == 200:
+            data: dict[str, Any] = response.json()
+            return data
+    return None
+
+
+# -- the run -----------------------------------------------------------------------------------
+def parse_mix(text: str) -> dict[str, int]:
+    allowed = {"look", "say", "walk", "emote", "score", "who", "help", "explored"}
+    mix: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, weight = part.strip().partition("=")
+        if name not in allowed or not weight.strip().isdigit():
+            raise SystemExit(f"--mix: expected name=weight with names in {sorted(allowed)}")
+        if int(weight):
+            mix[name] = int(weight)
+    if not mix:
+        raise SystemExit("--mix: every weight is zero")
+    return mix
+
+
+async def connect_bots(
+    bots: list[Bot], ws_url: str, args: argparse.Namespace
+) -> tuple[list[Bot], dict[str, Any]]:
+    started = time.perf_counter()
+    gate = asyncio.Semaphore(args.connect_concurrency)
+    failures: Counter[str] = Counter()
+    compression = None if args.compression == "none" else args.compression
+
+    async def one(bot: Bot) -> Bot | None:
+        async with gate:
+            try:
+                await bot.connect(ws_url, compression, args.reply_timeout)
+                await bot.spread(args.spread_steps, args.reply_timeout)
+                return bot
+            except (OSError, TimeoutError, ConnectionError, WebSocketException) as exc:
+                failures[type(exc).__name__] += 1
+                await bot.close()
+                return None
+
+    done = await asyncio.gather(*(one(b) for b in bots))
+    connected = [b for b in done if b is not None]
+    rooms = Counter(b.room for b in connected)
+    return connected, {
+        "connected": len(connected),
+        "failures": dict(failures),
+        "seconds": round(time.perf_counter() - started, 2),
+        "spread_steps": args.spread_steps,
+        "rooms_occupied": len(rooms),
+        "most_in_one_room": max(rooms.values(), default=0),
+    }
+
+
+async def drive(bots: list[Bot], rec: Recorder, args: argparse.Namespace) -> tuple[float, float]:
+    """Run the load: warm-up, then the measured window. Returns the window (start, end)."""
+    begin = time.perf_counter()
+    start = begin + args.warmup
+    end = start + args.duration
+    rec.window_start, rec.window_end = start, end
+    if args.saturate:
+        runs = [b.closed_loop(end, args.reply_timeout) for b in bots]
+    else:
+        runs = [b.open_loop(args.rate, begin, end) for b in bots]
+    await asyncio.gather(*runs)
+    # let replies to commands sent in the window arrive (bounded)
+    if rec.outstanding > 0:
+        log(f"waiting for {rec.outstanding} replies")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(rec.drained.wait(), min(args.reply_timeout, 10.0))
+    for bot in bots:
+        rec.timeouts += sum(1 for sent, _ in bot.pending.values() if rec.in_window(sent))
+    return start, end
+
+
+def server_profile_top(path: Path, limit: int = 30) -> dict[str, list[dict[str, Any]]]:
+    stats = pstats.Stats(str(path))
+    entries = stats.stats  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, function), (_cc, calls, tottime, cumtime, _callers) in entries.items():
+        rows.append(
+            {
+                "function": f"{filename}:{line}({function})",
+                "calls": calls,
+                "tottime_s": round(tottime, 3),
+                "cumtime_s": round(cumtime, 3),
+            }
+        )
+    by_tot = sorted(rows, key=lambda r: r["tottime_s"], reverse=True)[:limit]
+    kadath = [r for r in rows if "/kadath/" in r["function"]]
+    by_cum = sorted(kadath, key=lambda r: r["cumtime_s"], reverse=True)[:limit]
+    return {"by_tottime": by_tot, "kadath_by_cumtime": by_cum}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tag = "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4))
+    mix = parse_mix(args.mix)
+    report: dict[str, Any] = {
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("pg_url",)
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "client_event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+            "loadavg_before": loadavg(),
+        },
+    }
+    report["config"]["mix"] = mix
+    async with contextlib.AsyncExitStack() as stack:
+        server: ServerProcess | None = None
+        server_pid: int | None = args.server_pid
+        if args.url is None:
+            database_url = None
+            if args.backend == "postgresql":
+                database_url = await stack.enter_async_context(postgres_database(args.pg_url))
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kadath-load-")))
+            cprofile = args.server_cprofile
+            server = ServerProcess(data_dir, database_url, cprofile)
+            stack.callback(server.kill_now)
+            stack.push_async_callback(server.stop)
+            await server.start(args.command_rate)
+            base_url, server_pid = server.url, server.pid
+        else:
+            base_url = args.url.rstrip("/")
+        ws_url = "ws" + base_url[len("http") :] + "/ws"
+        client = await stack.enter_async_context(
+            httpx2.AsyncClient(
+                base_url=base_url,
+                timeout=30,
+                trust_env=False,
+                limits=httpx2.Limits(max_connections=args.setup_concurrency),
+            )
+        )
+        if server is not None:
+            await server.wait_ready(client)
+        admin = await admin_token(client, tag) if server is not None else None
+
+        log(f"setup: {args.players} characters, {args.chars_per_account} per account")
+        made, report["setup_http"] = await setup_players(
+            client, args.players, args.chars_per_account, args.setup_concurrency, tag
+        )
+        if not made:
+            raise RuntimeError("no character could be created")
+        rec = Recorder(reply_timeout=args.reply_timeout)
+        bots = [Bot(i, name, token, rec, mix, args.seed) for i, (token, name) in enumerate(made)]
+        await asyncio.sleep(1.0)
+        before_connect = Snapshot.take(server_pid)
+        log(f"connecting {len(bots)} WebSockets and spreading them out")
+        try:
+            bots, report["setup_ws"] = await connect_bots(bots, ws_url, args)
+            await asyncio.sleep(1.0)
+            after_connect = Snapshot.take(server_pid)
+            stats_before = await server_stats(client, admin)
+            sampler = Sampler(server_pid)
+            sampler.start()
+            mode = "closed loop" if args.saturate else f"{args.rate}/s each"
+            log(f"load: {len(bots)} players, {mode}, {args.warmup}+{args.duration} s")
+            window_start = time.perf_counter()
+            marks: dict[str, Snapshot] = {}
+
+            async def mark_window() -> None:
+                await asyncio.sleep(args.warmup)
+                marks["start"] = Snapshot.take(server_pid)
+                await asyncio.sleep(args.duration)
+                marks["end"] = Snapshot.take(server_pid)
+
+            marker = asyncio.create_task(mark_window())
+            window_start, window_end = await drive(bots, rec, args)
+            await marker
+            await sampler.stop()
+            stats_after = await server_stats(client, admin)
+            rooms = Counter(b.room for b in bots if b.alive)
+        finally:
+            log("closing connections")
+            gate = asyncio.Semaphore(200)
+
+            async def close(bot: Bot) -> None:
+                async with gate:
+                    await bot.close()
+
+            await asyncio.gather(*(close(b) for b in bots))
+
+        report["load"] = load_report(rec, args, len(bots), rooms)
+        report["server"] = server_report(
+            server_pid,
+            len(bots),
+            before_connect,
+            after_connect,
+            marks,
+            sampler.peaks(window_start, window_end),
+        )
+        report["server"]["stats_api"] = stats_delta(stats_before, stats_after, args.duration)
+        report["client"] = {"cpu_percent": cpu_percent(marks["start"], marks["end"], "client_cpu")}
+        report["machine"]["loadavg_after"] = loadavg()
+        if server is not None:
+            log("stopping the server")
+            report["server"]["exit_code"] = await server.stop()
+            if server.cprofile is not None and server.cprofile.exists():
+                report["server"]["cprofile"] = server_profile_top(server.cprofile)
+    return report
+
+
+def load_report(
+    rec: Recorder, args: argparse.Namespace, players: int, rooms: Counter[str]
+) -> dict[str, Any]:
+    events = sum(n for kind, n in rec.frames.items() if kind not in ("reply", "pong"))
+    return {
+        "mode": "saturate" if args.saturate else "open_loop",
+        "players": players,
+        "offered_rate_per_player": None if args.saturate else args.rate,
+        "duration_s": args.duration,
+        "commands_sent": rec.sent,
+        "replies": len(rec.latencies),
+        "replies_per_s": round(rec.replies_in_window / args.duration, 1),
+        "refused_replies": dict(rec.refused),
+        "timeouts": rec.timeouts,
+        "send_failures": rec.send_failures,
+        "disconnects": rec.disconnects,
+        "error_frames": dict(rec.error_codes),
+        "latency_ms": summarize_ms(rec.latencies),
+        "latency_ms_by_command": {k: summarize_ms(v) for k, v in sorted(rec.by_kind.items())},
+        "schedule_lag_ms": summarize_ms(rec.schedule_lag) if rec.schedule_lag else None,
+        "frames_received": dict(rec.frames),
+        "non_reply_frames_per_s": round(events / args.duration, 1),
+        "rooms_occupied_at_end": len(rooms),
+        "most_in_one_room_at_end": max(rooms.values(), default=0),
+    }
+
+
+def server_report(
+    pid: int | None,
+    players: int,
+    before: Snapshot,
+    after: Snapshot,
+    marks: dict[str, Snapshot],
+    peaks: dict[str, Any],
+) -> dict[str, Any]:
+    if pid is None:
+        return {"pid": None, "note": "no --server-pid: server CPU and memory not measured"}
+    per_player = None
+    if before.rss_kib is not None and after.rss_kib is not None and players:
+        per_player = round((after.rss_kib - before.rss_kib) / players, 1)
+    return {
+        "pid": pid,
+        "cpu_percent": cpu_percent(marks["start"], marks["end"], "server_cpu"),
+        **peaks,
+        "rss_kib_before_connect": before.rss_kib,
+        "rss_kib_after_connect": after.rss_kib,
+        "rss_kib_end": marks["end"].rss_kib,
+        "rss_per_player_kib": per_player,
+        "vmhwm_kib": proc_memory_kib(pid).get("VmHWM"),
+    }
+
+
+def stats_delta(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, duration: float
+) -> dict[str, Any] | None:
+    if before is None or after is None:
+        return None
+    handled = after["commands_handled"] - before["commands_handled"]
+    return {
+        "commands_handled": handled,
+        "note": "handled between the two stats calls (includes warm-up and drain)",
+        "dispatch_latency_ms_recent": after.get("command_latency_ms"),
+        "players_online": after.get("players_online"),
+        "connections": after.get("connections"),
+        "database_pool": after.get("database_pool"),
+        "extra": after.get("extra"),
+    }
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    load, server = report["load"], report["server"]
+    lat, rate = load["latency_ms"], load["offered_rate_per_player"]
+    backend = report["config"]["backend"] if report["config"]["url"] is None else "external"
+    return (
+        f"{load['players']} players {load['mode']}"
+        f"{'' if rate is None else f' @{rate}/s'}"
+        f" [{backend}]: {load['replies_per_s']} replies/s, p50 {lat.get('p50')} ms,"
+        f" p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms,"
+        f" timeouts {load['timeouts']}, disconnects {load['disconnects']};"
+        f" server CPU {server.get('cpu_percent')}%, RSS/player {server.get('rss_per_player_kib')}"
+        f" KiB; client CPU {report['client']['cpu_percent']}%"
+    )
+
+
+# -- command line ------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="a preset (flags override it)")
+    parser.add_argument("--players", type=int, help=f"WebSocket players (≤ {MAX_PLAYERS}; 100)")
+    parser.add_argument("--rate", type=float, help="commands per second per player (1.0)")
+    parser.add_argument("--saturate", action="store_true", default=None, help="closed loop")
+    parser.add_argument(
+        "--duration", type=float, help=f"measured seconds (≤ {MAX_DURATION:.0f}; 30)"
+    )
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--start-server", dest="url", action="store_const", const=None, help="(default)"
+    )
+    target.add_argument("--url", help="an already running server, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, for /proc")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL server (loopback)")
+    parser.add_argument("--chars-per-account", type=int, default=1, help="1–10 characters each")
+    parser.add_argument("--mix", default=DEFAULT_MIX, help=f"command weights ({DEFAULT_MIX})")
+    parser.add_argument("--spread-steps", type=int, default=6, help="random steps after hello")
+    parser.add_argument("--setup-concurrency", type=int, default=32)
+    parser.add_argument("--connect-concurrency", type=int, default=50)
+    parser.add_argument("--reply-timeout", type=float, default=10.0)
+    parser.add_argument("--command-rate", default="1000/second", help="server's per-player cap")
+    parser.add_argument("--compression", choices=["none", "deflate"], default="none")
+    parser.add_argument("--timeout", type=float, help=f"whole-run cap (≤ {MAX_OVERALL:.0f} s)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--server-cprofile", help="write the server's cProfile stats here")
+    parser.add_argument("--output", help="write the JSON here as well as to stdout")
+    parser.add_argument("--no-uvloop", action="store_true", help="client on the asyncio loop")
+    args = parser.parse_args(argv)
+
+    preset = PROFILES.get(args.profile or "", {})
+    defaults = {"players": 100, "rate": 1.0, "saturate": False, "duration": 30.0}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, preset.get(key, value))
+    if not 1 <= args.players <= MAX_PLAYERS:
+        parser.error(f"--players must be 1–{MAX_PLAYERS}")
+    if not 0 < args.duration <= MAX_DURATION:
+        parser.error(f"--duration must be in (0, {MAX_DURATION:.0f}]")
+    if not 0 <= args.warmup <= 30:
+        parser.error("--warmup must be 0–30")
+    if not args.saturate and not 0 < args.rate <= 50:
+        parser.error("--rate must be in (0, 50]")
+    if not 1 <= args.chars_per_account <= MAX_CHARS_PER_ACCOUNT:
+        parser.error(f"--chars-per-account must be 1–{MAX_CHARS_PER_ACCOUNT}")
+    if not 0 <= args.spread_steps <= 50:
+        parser.error("--spread-steps must be 0–50")
+    args.setup_concurrency = max(1, min(args.setup_concurrency, 200))
+    args.connect_concurrency = max(1, min(args.connect_concurrency, 500))
+    args.reply_timeout = max(0.5, min(args.reply_timeout, 60.0))
+    if args.url is not None:
+        parts = urlsplit(args.url)
+        if parts.scheme != "http":
+            parser.error("--url must be http://127.0.0.1:PORT")
+        require_loopback(parts.hostname, "--url")
+    else:
+        require_loopback(urlsplit(args.pg_url).hostname, "--pg-url")
+    if args.server_cprofile:
+        args.server_cprofile = Path(args.server_cprofile).resolve()
+    budget = 180.0 + args.players * 0.15 + args.warmup + args.duration
+    args.timeout = min(args.timeout or budget, MAX_OVERALL)
+    return args
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    return await asyncio.wait_for(run(args), args.timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.no_uvloop:
+            report = asyncio.run(main_async(args))
+        else:
+            try:
+                import uvloop
+
+                report = uvloop.run(main_async(args))
+            except ImportError:
+                report = asyncio.run(main_async(args))
+    except TimeoutError:
+        log(f"gave up: the whole run exceeded --timeout {args.timeout:.0f} s")
+        return 2
+    except asyncio.CancelledError:
+        log("interrupted")
+        return 130
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    print(summary_line(report), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Admin commands for NPCs: spawn one here, despawn one here, list those alive."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import cast
+
+from kadath.commands.base import Command, Context
+from kadath.domain.errors import NotFound
+from kadath.npc.spawner import NpcSpawner
+
+LIST_LIMIT = 40
+
+
+def _spawner(ctx: Context) -> NpcSpawner:
+    return cast(NpcSpawner, ctx.game.features["npcs"])
+
+
+class Spawn(Command):
+    """Bring a new NPC into the room you stand in, by its id in the world files."""
+
+    names = ("spawn",)
+    usage = "spawn <npc id>"
+    admin = True
+    category = "admin"
+
+    async def run(self, ctx: Context) -> str:
+        if len(ctx.words()) != 1:
+            raise self.usage_error()
+        npc = _spawner(ctx).spawn(ctx.args.lower(), ctx.player.room_id)
+        return f"You call forth {npc.name}."
+
+
+class Despawn(Command):
+    """Remove an NPC in your room from the world: no corpse, no loot, no respawn."""
+
+    names = ("despawn",)
+    usage = "despawn <npc>"
+    admin = True
+    category = "admin"
+
+    async def run(self, ctx: Context) -> str:
+        if not ctx.args:
+            raise self.usage_error()
+        word = ctx.args.casefold()
+        for npc in ctx.game.npcs.in_room(ctx.player.room_id):
+            if npc.definition.id == word or any(
+                k.startswith(word) for k in npc.definition.keywords
+            ):
+                _spawner(ctx).despawn(npc.id)
+                return f"{npc.name} is gone."
+        raise NotFound(f"You see no '{ctx.args[:30]}' here.")
+
+
+class Npcs(Command):
+    """List the NPCs alive: counts by kind, or each one in a zone or of an id (npcs ghoul)."""
+
+    names = ("npcs",)
+    usage = "npcs [zone id | npc id]"
+    admin = True
+    category = "admin"
+
+    async def run(self, ctx: Context) -> str:
+        spawner, game = _spawner(ctx), ctx.game
+        stats = spawner.stats()
+        header = f"{stats['alive']} NPCs alive, {stats['pending_respawns']} waiting to respawn."
+        if not ctx.args:
+            counts = Counter(n.definition.id for n in game.npcs.all())
+            return "\n".join([header, *(f"  {k}: {v}" for k, v in sorted(counts.items()))])
+        word = ctx.args.strip().lower()
+        chosen = [
+            n
+            for n in game.npcs.all()
+            if n.definition.id == word or game.world.rooms[n.room_id].zone_id == word
+        ]
+        lines = [f"  {n.name} [{n.state.value}, {n.health} hp] in {n.room_id}" for n in chosen]
+        more = [f"  … and {len(lines) - LIST_LIMIT} more"] if len(lines) > LIST_LIMIT else []
+        return "\n".join([header, *lines[:LIST_LIMIT], *more])

@@ -1,0 +1,42 @@
+"""Wiring NPCs into a running game: features, event subscriptions, loop steps, admin commands."""
+
+from __future__ import annotations
+
+from kadath.commands.base import Command
+from kadath.domain.events import NpcKilled, PlayerEnteredRoom, PlayerSpoke
+from kadath.npc.behaviour import NpcBrain
+from kadath.npc.commands import Despawn, Npcs, Spawn
+from kadath.npc.dialogue import NpcDialogue
+from kadath.npc.spawner import NpcSpawner
+from kadath.npc.territory import Territory
+from kadath.services.game import Game
+from kadath.services.game_loop import GameLoop
+
+POPULATE_EVERY = 30.0
+RESPAWN_EVERY = 1.0
+BEHAVIOUR_EVERY = 1.0
+EMOTE_EVERY = 5.0
+
+
+def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> list[Command]:
+    """Bring the world's NPCs to life; returns the admin commands to add to the table.
+
+    With ``spawning`` the first tick fills the world (start-up never waits for it), a step
+    tops rules up every 30 s, and killed NPCs respawn after their delay."""
+    territory = Territory(game.world)
+    spawner = NpcSpawner(game, territory)
+    brain = NpcBrain(game, territory)
+    dialogue = NpcDialogue(game)
+    game.features["npcs"] = spawner
+    game.features["npc_flee"] = brain.flee
+    game.bus.subscribe(PlayerEnteredRoom, brain.on_player_entered)
+    game.bus.subscribe(PlayerEnteredRoom, dialogue.on_player_entered)
+    game.bus.subscribe(PlayerSpoke, dialogue.on_player_spoke)
+    if spawning:
+        game.bus.subscribe(NpcKilled, spawner.on_killed)
+        loop.add_step("npc-populate", spawner.populate_step, every=POPULATE_EVERY)
+        loop.add_step("npc-respawn", spawner.respawn_step, every=RESPAWN_EVERY)
+    loop.add_step("npc-behaviour", brain.step, every=BEHAVIOUR_EVERY)
+    loop.add_step("npc-emote", dialogue.emote_step, every=EMOTE_EVERY)
+    loop.add_step("npc-speech", dialogue.flush_step)
+    return [Spawn(), Despawn(), Npcs()]

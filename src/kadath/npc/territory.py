@@ -1,0 +1,44 @@
+"""Where NPCs may go: the rooms of each zone and the exits that stay inside one, precomputed."""
+
+from __future__ import annotations
+
+from kadath.domain.npc import NpcInstance
+from kadath.domain.world import Direction, World
+
+Exit = tuple[Direction, str]
+
+
+class Territory:
+    def __init__(self, world: World) -> None:
+        self._world = world
+        zones: dict[str, list[str]] = {}
+        for room in world.rooms.values():
+            zones.setdefault(room.zone_id, []).append(room.id)
+        self._zone_rooms = {zone: tuple(sorted(ids)) for zone, ids in zones.items()}
+        self._exits: dict[tuple[str, str], tuple[Exit, ...]] = {}
+        for room in world.rooms.values():
+            self.exits_within(room.id, room.zone_id)
+
+    def rooms_in(self, zone_id: str) -> tuple[str, ...]:
+        return self._zone_rooms.get(zone_id, ())
+
+    def home_of(self, npc: NpcInstance) -> str:
+        """The zone an NPC keeps to: its definition's home zone, else the zone it stands in."""
+        return npc.definition.home_zone or self._world.rooms[npc.room_id].zone_id
+
+    def exits_within(self, room_id: str, zone_id: str) -> tuple[Exit, ...]:
+        """The exits of ``room_id`` that lead into ``zone_id`` (cached)."""
+        key = (room_id, zone_id)
+        exits = self._exits.get(key)
+        if exits is None:
+            rooms = self._world.rooms
+            exits = tuple(
+                (direction, dest)
+                for direction, dest in rooms[room_id].exits.items()
+                if dest in rooms and rooms[dest].zone_id == zone_id
+            )
+            self._exits[key] = exits
+        return exits
+
+    def is_safe(self, room_id: str) -> bool:
+        return self._world.rooms[room_id].safe

@@ -1,0 +1,410 @@
+"""Fights: who is fighting whom, and the rounds the game loop runs between them.
+
+Fights live in memory only. Every consequence of a blow (damage, lucidity, a death with its
+corpse, experience) is its own committed atomic statement or unit of work, so a restart in
+mid-fight loses no item or experience and duplicates nothing: the fight simply ends, and
+everyone wakes where the last committed change left them.
+
+Walking away while engaged is refused (flee instead); any other way out of the room (a
+teleport, a respawn, logging out) ends that character's part in the fight.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+
+import structlog
+
+from kadath.domain.combat import (
+    Combatant,
+    CombatState,
+    flee_succeeds,
+    initiative,
+    resolve_attack,
+    should_flee,
+)
+from kadath.domain.errors import DomainError, KadathError, NotAllowed, NotFound
+from kadath.domain.events import CombatEnded, PlayerLeftRoom, PlayerLoggedOut
+from kadath.domain.item import InInventory
+from kadath.domain.npc import NpcInstance, NpcState
+from kadath.domain.player import Player
+from kadath.domain.world import Direction, NpcKind
+from kadath.services import messenger as frames
+from kadath.services.combat_round import (
+    Fighter,
+    FightTable,
+    Gear,
+    StrikeLines,
+    definite,
+    gear_from,
+    npc_combatant,
+    npc_dexterity,
+    player_combatant,
+    sentence,
+    strike_lines,
+)
+from kadath.services.death import DeathService
+from kadath.services.game import Game
+
+log = structlog.get_logger(__name__)
+ROUND_SECONDS = 2.0
+DAMAGE_REASON = "combat"
+_PEACEFUL = frozenset({NpcKind.SHOPKEEPER, NpcKind.QUESTGIVER})
+
+
+class CombatService:
+    def __init__(self, game: Game, death: DeathService) -> None:
+        self._game, self._death = game, death
+        self._table = FightTable(game.presence, game.npcs, game.rng)
+        self._unburied: dict[uuid.UUID, str | None] = {}
+
+    def install(self) -> None:
+        """Hook into movement and the event bus (once, at start-up)."""
+        self._game.movement.guards.append(self.guard_movement)
+        self._game.bus.subscribe(PlayerLeftRoom, self._on_left_room)
+        self._game.bus.subscribe(PlayerLoggedOut, self._on_logged_out)
+
+    # -- what others ask ---------------------------------------------------------------------
+    def in_combat(self, entity_id: uuid.UUID) -> bool:
+        fighter = self._table.get(entity_id)
+        return fighter is not None and fighter.engaged
+
+    def players_fighting(self) -> frozenset[uuid.UUID]:
+        return frozenset(f.id for f in self._table.engaged() if not f.is_npc)
+
+    def gear_changed(self, player_id: uuid.UUID) -> None:
+        """Forget a fighter's cached weapon and armour (call after wield, wear, remove)."""
+        fighter = self._table.get(player_id)
+        if fighter is not None:
+            fighter.gear = None
+
+    def guard_movement(self, player: Player) -> None:
+        """A movement guard. Raises NotAllowed while the player is engaged."""
+        if self.in_combat(player.id):
+            raise NotAllowed("You are fighting for your life! Try to flee.")
+
+    # -- starting a fight -------------------------------------------------------------------
+    async def attack(self, player: Player, word: str) -> str:
+        """Start fighting whatever `word` names here. Raises NotFound, NotAllowed."""
+        game = self._game
+        if player.is_dead:
+            raise NotAllowed("You are in no state to fight.")
+        room = game.world.rooms[player.room_id]
+        if room.safe:
+            raise NotAllowed("This is a place of peace; you cannot fight here.")
+        key = word.casefold()
+        npc = next(
+            (
+                n
+                for n in game.npcs.in_room(room.id)
+                if n.alive and any(k.casefold().startswith(key) for k in n.definition.keywords)
+            ),
+            None,
+        )
+        if npc is not None:
+            return self._attack_npc(player, npc)
+        other = next(
+            (p for p in game.presence.in_room(room.id) if p.name.casefold().startswith(key)),
+            None,
+        )
+        if other is None:
+            raise NotFound(f"You see no '{word}' here.")
+        if other.id == player.id:
+            raise NotAllowed("Fighting yourself would solve nothing.")
+        if not room.pvp:
+            raise NotAllowed("You cannot attack other players here.")
+        return self._attack_player(player, other)
+
+    def engage_npc(self, npc: NpcInstance, player: Player) -> None:
+        """An NPC starts a fight with a player in its room (aggression); no-op when it cannot."""
+        room = self._game.world.rooms.get(npc.room_id)
+        if room is None or room.safe or not npc.alive or player.is_dead:
+            return
+        if player.room_id != npc.room_id or player.id not in self._game.presence:
+            return
+        self._enlist_npc(npc, player.id)
+        self._enlist_player(player, npc.id)
+        name = sentence(definite(npc.name))
+        self._game.messenger.to_player(player.id, frames.message("combat", f"{name} attacks you!"))
+        self._game.messenger.to_room(
+            npc.room_id,
+            frames.message("combat", f"{name} attacks {player.name}!"),
+            exclude=[player.id],
+        )
+        self._vitals(player)
+
+    def _attack_npc(self, player: Player, npc: NpcInstance) -> str:
+        if npc.definition.kind in _PEACEFUL:
+            raise NotAllowed(f"You cannot bring yourself to harm {definite(npc.name)}.")
+        current = self._table.get(player.id)
+        if current is not None and current.engaged and current.target_id == npc.id:
+            raise NotAllowed(f"You are already fighting {definite(npc.name)}!")
+        self._enlist_player(player, npc.id, retarget=True)
+        self._enlist_npc(npc, player.id)
+        self._game.messenger.to_room(
+            player.room_id,
+            frames.message("combat", f"{player.name} attacks {definite(npc.name)}!"),
+            exclude=[player.id],
+        )
+        self._vitals(player)
+        return f"You attack {definite(npc.name)}!"
+
+    def _attack_player(self, player: Player, other: Player) -> str:
+        if other.is_dead:
+            raise NotAllowed(f"{other.name} is in no state to fight.")
+        current = self._table.get(player.id)
+        if current is not None and current.engaged and current.target_id == other.id:
+            raise NotAllowed(f"You are already fighting {other.name}!")
+        self._enlist_player(player, other.id, retarget=True)
+        self._enlist_player(other, player.id)
+        messenger = self._game.messenger
+        messenger.to_player(other.id, frames.message("combat", f"{player.name} attacks you!"))
+        messenger.to_room(
+            player.room_id,
+            frames.message("combat", f"{player.name} attacks {other.name}!"),
+            exclude=[player.id, other.id],
+        )
+        self._vitals(player)
+        self._vitals(other)
+        return f"You attack {other.name}!"
+
+    def _enlist_player(self, player: Player, target: uuid.UUID, *, retarget: bool = False) -> None:
+        fighter = self._table.get(player.id)
+        if fighter is None:
+            roll = initiative(player.stats.dexterity, self._game.rng)
+            fighter = self._table.add(Fighter(player.id, player.name, False, player.room_id, roll))
+        self._engage(fighter, target, retarget)
+
+    def _enlist_npc(self, npc: NpcInstance, target: uuid.UUID) -> None:
+        fighter = self._table.get(npc.id)
+        if fighter is None:
+            roll = initiative(npc_dexterity(npc), self._game.rng)
+            fighter = self._table.add(Fighter(npc.id, npc.name, True, npc.room_id, roll))
+        self._engage(fighter, target, retarget=False)
+        npc.state, npc.target_id = NpcState.FIGHTING, fighter.target_id
+
+    @staticmethod
+    def _engage(fighter: Fighter, target: uuid.UUID, retarget: bool) -> None:
+        if not fighter.engaged:
+            fighter.become(CombatState.ENGAGED)
+        if retarget or fighter.target_id is None:
+            fighter.target_id = target
+
+    # -- fleeing ----------------------------------------------------------------------------
+    async def flee(self, player: Player) -> Direction:
+        """Try to run through a random exit; returns the way taken. Raises NotAllowed."""
+        game = self._game
+        fighter = self._table.get(player.id)
+        if fighter is None or not fighter.engaged:
+            raise NotAllowed("You are not fighting anyone.")
+        exits = list(game.world.rooms[player.room_id].exits)
+        if not exits:
+            raise NotAllowed("There is nowhere to run!")
+        if not flee_succeeds(player.stats.dexterity, game.rng):
+            game.messenger.to_room(
+                player.room_id,
+                frames.message("combat", f"{player.name} tries to flee, but cannot get away!"),
+                exclude=[player.id],
+            )
+            raise NotAllowed("You try to flee, but cannot get away!")
+        direction = game.rng.choice(exits)
+        room_id = player.room_id
+        fighter.become(CombatState.FLED)
+        try:
+            await game.movement.go(player, direction)
+        except DomainError:
+            fighter.become(CombatState.ENGAGED)
+            raise
+        game.messenger.to_room(
+            room_id, frames.message("combat", f"{player.name} flees {direction.value}!")
+        )
+        await self._retire(fighter, "fled")
+        await self._settle(room_id)
+        return direction
+
+    # -- the round --------------------------------------------------------------------------
+    async def run_round(self, _tick: float = 0.0) -> None:
+        """One round everywhere: each engaged fighter, by initiative, strikes its target."""
+        await self._bury_the_unburied()
+        for room_id in self._table.rooms():
+            for fighter in self._table.turn_order(room_id):
+                if self._table.holds(fighter) and fighter.engaged:
+                    await self._turn(fighter)
+            await self._settle(room_id)
+
+    async def _turn(self, fighter: Fighter) -> None:
+        target = self._table.pick_target(fighter)
+        if target is None:
+            await self._retire(fighter, "no_opponent")
+            return
+        attacker, defender = self._table.being(fighter), self._table.being(target)
+        if attacker is None or defender is None:
+            await self._retire(fighter if attacker is None else target, "gone")
+            return
+        outcome = resolve_attack(
+            await self._combatant(fighter, attacker),
+            await self._combatant(target, defender),
+            self._game.rng,
+        )
+        self._announce(fighter, target, strike_lines(fighter, target, outcome))
+        if not outcome.hit:
+            return
+        if isinstance(defender, NpcInstance):
+            await self._wound_npc(fighter, target, defender, outcome.damage)
+        else:
+            await self._wound_player(fighter, target, defender, outcome.damage, attacker)
+
+    async def _wound_npc(
+        self, attacker: Fighter, target: Fighter, npc: NpcInstance, damage: int
+    ) -> None:
+        npc.health = max(0, npc.health - damage)
+        target.hurt_by[attacker.id] = target.hurt_by.get(attacker.id, 0) + damage
+        if npc.health <= 0:
+            target.become(CombatState.DEAD)
+            self._table.forget(target)
+            killer = None if attacker.is_npc else self._game.presence.get(attacker.id)
+            await self._death.npc_died(npc, killer)
+            await self._publish_end(target, "death")
+            return
+        if npc.definition.flee_below > 0 and _should_flee(npc):
+            await self._npc_flees(target, npc)
+
+    async def _wound_player(
+        self,
+        attacker: Fighter,
+        target: Fighter,
+        player: Player,
+        damage: int,
+        striker: Player | NpcInstance,
+    ) -> None:
+        async with self._game.uow() as uow:
+            await uow.health.damage_player(player, damage, DAMAGE_REASON)
+            drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
+            if drain > 0 and not player.is_dead:
+                player.lucidity = await uow.experience.update_player_stat_field(
+                    player.id, "lucidity", -drain, DAMAGE_REASON
+                )
+                self._game.messenger.to_player(
+                    player.id,
+                    frames.message("combat", "Something in its touch unmoors your thoughts."),
+                )
+        self._vitals(player)
+        if player.is_dead:
+            target.become(CombatState.DEAD)
+            self._table.forget(target)
+            await self._publish_end(target, "death")
+            killer = definite(attacker.name) if attacker.is_npc else attacker.name
+            await self._player_died(player, killer)
+
+    async def _player_died(self, player: Player, name: str) -> None:
+        try:
+            await self._death.player_died(player, name)
+        except KadathError:
+            # Nothing moved; try again next round rather than leave them dead on their feet.
+            log.exception("player_death_failed", player=str(player.id))
+            self._unburied[player.id] = name
+
+    async def _bury_the_unburied(self) -> None:
+        pending, self._unburied = self._unburied, {}
+        for player_id, killer in pending.items():
+            player = self._game.presence.get(player_id)
+            if player is None or not player.is_dead:
+                continue
+            try:
+                await self._death.player_died(player, killer)
+            except KadathError:
+                log.exception("player_death_failed", player=str(player_id))
+                self._unburied[player_id] = killer
+
+    async def _npc_flees(self, fighter: Fighter, npc: NpcInstance) -> None:
+        flee = self._game.features.get("npc_flee")
+        if flee is None:
+            return
+        room_id = npc.room_id
+        moved = flee(npc)
+        if inspect.isawaitable(moved):
+            moved = await moved
+        if not moved:
+            return
+        self._game.messenger.to_room(
+            room_id, frames.message("combat", sentence(f"{definite(npc.name)} flees!"))
+        )
+        fighter.become(CombatState.FLED)
+        await self._retire(fighter, "fled")
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    async def _settle(self, room_id: str) -> None:
+        """End the fight for anyone in the room left with nobody to fight."""
+        for fighter in self._table.engaged():
+            if fighter.room_id == room_id and not self._table.has_opponent(fighter):
+                await self._retire(fighter, "no_opponent")
+
+    async def _combatant(self, fighter: Fighter, being: Player | NpcInstance) -> Combatant:
+        if isinstance(being, NpcInstance):
+            return npc_combatant(being)
+        if fighter.gear is None:
+            fighter.gear = await self._load_gear(being.id)
+        return player_combatant(being, fighter.gear)
+
+    async def _load_gear(self, player_id: uuid.UUID) -> Gear:
+        async with self._game.uow() as uow:
+            carried = await uow.items.items_at(InInventory(player_id))
+        return gear_from(carried, self._game.world.items)
+
+    def _announce(self, attacker: Fighter, defender: Fighter, lines: StrikeLines) -> None:
+        messenger = self._game.messenger
+        if not attacker.is_npc:
+            messenger.to_player(attacker.id, frames.message("combat", lines.attacker))
+        if not defender.is_npc:
+            messenger.to_player(defender.id, frames.message("combat", lines.defender))
+        messenger.to_room(
+            attacker.room_id,
+            frames.message("combat", lines.room),
+            exclude=[attacker.id, defender.id],
+        )
+
+    async def _retire(self, fighter: Fighter, reason: str) -> None:
+        """Take a fighter out of combat (IDLE, or FLED already) and tell whoever cares."""
+        if fighter.engaged:
+            fighter.become(CombatState.IDLE)
+        self._table.forget(fighter)
+        if fighter.is_npc:
+            npc = self._game.npcs.get(fighter.id)
+            if npc is not None and npc.state is NpcState.FIGHTING:
+                npc.state, npc.target_id = NpcState.IDLE, None
+        else:
+            player = self._game.presence.get(fighter.id)
+            if player is not None:
+                if reason == "no_opponent":
+                    self._game.messenger.to_player(
+                        player.id, frames.message("combat", "The fight is over.")
+                    )
+                self._vitals(player)
+        await self._publish_end(fighter, reason)
+
+    async def _publish_end(self, fighter: Fighter, reason: str) -> None:
+        ids = (fighter.id,) if fighter.target_id is None else (fighter.id, fighter.target_id)
+        await self._game.bus.publish(CombatEnded(ids, fighter.room_id, reason))
+
+    def _vitals(self, player: Player) -> None:
+        self._game.messenger.to_player(
+            player.id, frames.vitals(player, in_combat=self.in_combat(player.id))
+        )
+
+    # -- leaving the room -------------------------------------------------------------------
+    async def _on_left_room(self, event: PlayerLeftRoom) -> None:
+        fighter = self._table.get(event.player_id)
+        if fighter is not None and fighter.engaged and event.to_room_id != fighter.room_id:
+            await self._retire(fighter, "left")
+            await self._settle(fighter.room_id)
+
+    async def _on_logged_out(self, event: PlayerLoggedOut) -> None:
+        fighter = self._table.get(event.player_id)
+        if fighter is not None and fighter.engaged:
+            await self._retire(fighter, "logout")
+            await self._settle(fighter.room_id)
+
+
+def _should_flee(npc: NpcInstance) -> bool:
+    return should_flee(npc.health, max(1, npc.definition.health), npc.definition.flee_below)

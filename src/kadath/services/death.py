@@ -1,0 +1,189 @@
+"""Dying: a player leaves a corpse with everything they carried and wakes in their respawn room;
+an NPC leaves a corpse with its loot, pays its killer experience, and is announced as killed.
+
+Each death is one unit of work, so a crash mid-way moves nothing: the items are either all on
+the corpse with health restored, or still carried. Messages and events follow the commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from kadath.domain.corpse import CorpseRules, corpse_keywords, corpse_name, decays_at, roll_loot
+from kadath.domain.errors import KadathError
+from kadath.domain.events import ExperienceGained, NpcKilled, PlayerDied
+from kadath.domain.experience import xp_for_kill
+from kadath.domain.item import Container, ContainerKind, InContainer, InInventory
+from kadath.domain.npc import NpcInstance, NpcState
+from kadath.domain.player import Player
+from kadath.persistence.repositories.experience import ExperienceGain
+from kadath.persistence.uow import UnitOfWork
+from kadath.services import messenger as frames
+from kadath.services.combat_round import definite, sentence
+from kadath.services.game import Game
+
+log = structlog.get_logger(__name__)
+KILL_SOURCE = "kill"
+
+
+class DeathService:
+    def __init__(self, game: Game, rules: CorpseRules) -> None:
+        self._game, self._rules = game, rules
+
+    async def player_died(self, player: Player, killer: str | None = None) -> Container:
+        """Leave a corpse holding all they carried, restore health, respawn; returns the corpse.
+        Raises DatabaseUnavailable (and nothing has moved) when the transaction fails."""
+        game, room_id = self._game, player.room_id
+        async with game.uow() as uow:
+            corpse = await self._bury(uow, player, game.clock.now())
+            health = await uow.health.set_health(player.id, player.max_health)
+            await uow.players.move_player(player.id, player.respawn_room_id)
+        player.health = health
+        await game.movement.relocate(
+            player,
+            player.respawn_room_id,
+            leave_text=f"{player.name} dies.",
+            arrive_text=f"{player.name} staggers out of the mist, pale and shaking.",
+        )
+        self._tell_the_dead(player, corpse, killer)
+        view, text = await game.rooms.describe(player)
+        game.messenger.to_player(player.id, frames.room(view, text))
+        game.messenger.to_player(player.id, frames.vitals(player))
+        await game.bus.publish(PlayerDied(player.id, room_id, corpse.id, killer))
+        return corpse
+
+    async def npc_died(self, npc: NpcInstance, killer: Player | None) -> Container | None:
+        """Take the NPC out of the world, leave its loot on a corpse, pay the killer, publish
+        NpcKilled; returns the corpse, or None when the database refused the work."""
+        game, room_id = self._game, npc.room_id
+        npc.state, npc.health, npc.target_id = NpcState.DEAD, 0, None
+        game.npcs.remove(npc.id)
+        game.messenger.to_room(room_id, frames.message("combat", sentence(f"{_npc(npc)} dies.")))
+        corpse: Container | None = None
+        gain: ExperienceGain | None = None
+        amount = 0
+        if killer is not None:
+            amount = xp_for_kill(npc.definition.level, killer.level, npc.definition.xp_value)
+        before = _progress(killer)
+        try:
+            async with game.uow() as uow:
+                corpse = await self._npc_corpse(uow, npc)
+                if killer is not None:
+                    gain = await uow.experience.gain_experience(killer, amount, KILL_SOURCE)
+        except KadathError:
+            # The NPC is dead in memory either way: still announce it, or it never respawns.
+            log.exception("npc_death_not_stored", npc=npc.definition.id)
+            corpse, gain = None, None
+            _restore(killer, before)
+        if killer is not None and gain is not None:
+            await self._reward(killer, npc, amount, gain)
+        await game.bus.publish(
+            NpcKilled(
+                npc.id,
+                npc.definition.id,
+                room_id,
+                killer.id if killer is not None else None,
+                npc.spawn_key,
+            )
+        )
+        return corpse
+
+    async def _bury(self, uow: UnitOfWork, player: Player, now: datetime) -> Container:
+        carried = await uow.items.items_at(InInventory(player.id))
+        corpse = await uow.containers.create_container(
+            kind=ContainerKind.CORPSE,
+            name=corpse_name(player.name),
+            capacity=max(len(carried), 1),
+            room_id=player.room_id,
+            owner_player_id=player.id,
+            decays_at=decays_at(now, self._rules),
+            metadata={
+                "keywords": list(corpse_keywords(player.name)),
+                "owner_name": player.name,
+                "died_at": now.isoformat(),
+            },
+        )
+        # Worn bags travel whole: their contents hang off the bag's container, not the player.
+        await uow.items.move_all(InInventory(player.id), InContainer(corpse.id))
+        return corpse
+
+    async def _npc_corpse(self, uow: UnitOfWork, npc: NpcInstance) -> Container:
+        game, now = self._game, self._game.clock.now()
+        drops = [
+            stack.prototype_id
+            for stack in roll_loot(npc.definition.loot, game.rng)
+            for _ in range(stack.count)
+            if stack.prototype_id in game.world.items
+        ]
+        corpse = await uow.containers.create_container(
+            kind=ContainerKind.CORPSE,
+            name=corpse_name(_npc(npc)),
+            capacity=max(len(drops), 1),
+            room_id=npc.room_id,
+            decays_at=decays_at(now, self._rules),
+            metadata={
+                "keywords": ["corpse", *npc.definition.keywords],
+                "npc_id": npc.definition.id,
+                "died_at": now.isoformat(),
+            },
+        )
+        await uow.items.create_items(drops, InContainer(corpse.id))
+        return corpse
+
+    async def _reward(
+        self, killer: Player, npc: NpcInstance, amount: int, gain: ExperienceGain
+    ) -> None:
+        messenger = self._game.messenger
+        messenger.to_player(
+            killer.id,
+            frames.message("combat", f"You have slain {_npc(npc)}. (+{amount} experience)"),
+        )
+        if gain.leveled_up:
+            messenger.to_player(
+                killer.id, frames.event("level_up", f"You have reached level {gain.level}!")
+            )
+            messenger.to_room(
+                killer.room_id,
+                frames.event(
+                    "level_up", f"{killer.name} has reached level {gain.level}.", name=killer.name
+                ),
+                exclude=[killer.id],
+            )
+        messenger.to_player(killer.id, frames.vitals(killer, in_combat=False))
+        await self._game.bus.publish(
+            ExperienceGained(killer.id, amount, gain.level, gain.leveled_up)
+        )
+
+    def _tell_the_dead(self, player: Player, corpse: Container, killer: str | None) -> None:
+        room = self._game.world.rooms[player.room_id]
+        by = f" at the hands of {killer}" if killer else ""
+        self._game.messenger.to_player(
+            player.id,
+            frames.event(
+                "died",
+                f"You have died{by}. You awaken in {room.name}; "
+                f"your belongings lie with {corpse.name}.",
+                corpse_id=str(corpse.id),
+                room_id=corpse.room_id,
+            ),
+        )
+
+
+_Progress = tuple[int, int, int, int]
+
+
+def _progress(player: Player | None) -> _Progress | None:
+    if player is None:
+        return None
+    return player.experience, player.level, player.health, player.max_health
+
+
+def _restore(player: Player | None, before: _Progress | None) -> None:
+    """Undo in memory what a rolled-back experience gain wrote to the online player."""
+    if player is not None and before is not None:
+        player.experience, player.level, player.health, player.max_health = before
+
+
+def _npc(npc: NpcInstance) -> str:
+    return definite(npc.name)

@@ -1,0 +1,168 @@
+"""Transcripts of the core commands on a real database: the line typed, what each one sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kadath.commands.base import Dispatcher
+from kadath.commands.table import build_command_table
+from kadath.domain.account import Account
+from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.services.messenger import FakeMessenger
+
+
+@pytest.fixture
+async def table(
+    persistence: AsyncPersistenceLayer, account: Account, make_player: Any, game_factory: Any
+) -> Any:
+    game: Any = game_factory(persistence)
+    alice = make_player(account, "Alice")
+    bob = make_player(account, "Bob")
+    admin = make_player(account, "Warden", is_admin=True)
+    for p in (alice, bob, admin):
+        await persistence.save_player(p)
+        game.presence.enter(p, {p.room_id})
+    return game, Dispatcher(build_command_table(), game), alice, bob, admin
+
+
+def others(game: Any) -> FakeMessenger:
+    messenger: FakeMessenger = game.messenger
+    return messenger
+
+
+async def test_say_reaches_the_room_but_not_the_speaker(table: Any) -> None:
+    game, dispatch, alice, _bob, _ = table
+    reply = await dispatch.dispatch(alice, "say The stars are right")
+    assert reply.ok and reply.text == 'You say, "The stars are right"'
+    kind, (room, exclude), frame = others(game).sent[-1]
+    assert kind == "room" and room == alice.room_id and alice.id in exclude
+    assert frame["text"] == 'Alice says, "The stars are right"'
+
+
+async def test_quote_shortcut_says_and_colon_emotes(table: Any) -> None:
+    game, dispatch, alice, _, _ = table
+    assert (await dispatch.dispatch(alice, "'hello")).text == 'You say, "hello"'
+    reply = await dispatch.dispatch(alice, ":shivers")
+    assert reply.text == "Alice shivers"
+
+
+async def test_whisper_reaches_only_its_target(table: Any) -> None:
+    game, dispatch, alice, bob, _ = table
+    reply = await dispatch.dispatch(alice, "whisper bob meet me at the crypt")
+    assert reply.ok
+    assert others(game).sent[-1][0:2] == ("player", bob.id)
+    assert "meet me at the crypt" in others(game).sent[-1][2]["text"]
+
+
+async def test_whisper_to_nobody_is_refused(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    reply = await dispatch.dispatch(alice, "whisper Nyarlathotep hello")
+    assert not reply.ok and "Nobody called" in reply.text
+
+
+async def test_walking_moves_tells_both_rooms_and_marks_the_position(table: Any) -> None:
+    game, dispatch, alice, _, _ = table
+    reply = await dispatch.dispatch(alice, "e")
+    assert reply.ok
+    assert alice.room_id == "town.street"
+    texts = [f["text"] for kind, _, f in others(game).sent if kind == "room"]
+    assert "Alice leaves east." in texts and "Alice arrives from the west." in texts
+    assert game.presence.take_dirty() == [alice]
+
+
+async def test_walking_where_there_is_no_exit_is_refused(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    reply = await dispatch.dispatch(alice, "north")
+    assert not reply.ok and reply.text == "You cannot go that way."
+    assert alice.room_id == "town.square"
+
+
+async def test_first_visit_is_recorded_and_awards_experience(
+    table: Any, persistence: AsyncPersistenceLayer
+) -> None:
+    _, dispatch, alice, _, _ = table
+    await dispatch.dispatch(alice, "go east")
+    stored = await persistence.get_player_by_id(alice.id)
+    assert stored.experience == 5
+    await dispatch.dispatch(alice, "w")
+    await dispatch.dispatch(alice, "e")
+    assert (await persistence.get_player_by_id(alice.id)).experience == 5
+    async with persistence.unit_of_work() as uow:
+        assert "town.street" in await uow.exploration.visited_rooms(alice.id)
+
+
+async def test_look_sends_a_room_frame_with_items_and_people(table: Any) -> None:
+    game, dispatch, alice, _, _ = table
+    reply = await dispatch.dispatch(alice, "look")
+    assert reply.ok
+    kind, target, frame = others(game).sent[-1]
+    assert (kind, target, frame["type"]) == ("player", alice.id, "room")
+    assert "Bob" in frame["room"]["players"] and "Alice" not in frame["room"]["players"]
+    assert "a brass lantern" in frame["room"]["items"]
+    assert "an iron chest" in frame["room"]["containers"]
+    assert frame["text"].startswith("The Square")
+
+
+async def test_look_at_a_player(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    reply = await dispatch.dispatch(alice, "look at bob")
+    assert reply.ok and reply.text.startswith("Bob, level 1")
+
+
+async def test_unknown_commands_and_wrong_usage_get_helpful_replies(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    unknown = await dispatch.dispatch(alice, "xyzzy")
+    assert not unknown.ok and "Type 'help'" in unknown.text
+    usage = await dispatch.dispatch(alice, "whisper")
+    assert not usage.ok and usage.text == "Usage: whisper <player> <message>"
+    assert not (await dispatch.dispatch(alice, "go nowhere")).ok
+
+
+async def test_help_lists_commands_and_explains_one(table: Any) -> None:
+    _, dispatch, alice, _, admin = table
+    listing = await dispatch.dispatch(alice, "help")
+    assert "say" in listing.text and "teleport" not in listing.text
+    assert "teleport" in (await dispatch.dispatch(admin, "help")).text
+    assert (await dispatch.dispatch(alice, "help say")).text.startswith("Usage: say <message>")
+    assert not (await dispatch.dispatch(alice, "help teleport")).ok
+
+
+async def test_admin_commands_are_hidden_from_players(table: Any) -> None:
+    _, dispatch, alice, bob, admin = table
+    refused = await dispatch.dispatch(alice, "teleport bob harbour.dock")
+    assert not refused.ok and "Unknown command" in refused.text
+    moved = await dispatch.dispatch(admin, "teleport bob harbour.dock")
+    assert moved.ok and bob.room_id == "harbour.dock"
+    assert not (await dispatch.dispatch(admin, "goto nowhere.at.all")).ok
+    assert (await dispatch.dispatch(admin, "goto harbour.dock")).ok
+    assert admin.room_id == "harbour.dock"
+
+
+async def test_broadcast_reaches_the_world(table: Any) -> None:
+    game, dispatch, _, _, admin = table
+    assert (await dispatch.dispatch(admin, "broadcast The gate opens at midnight")).ok
+    assert others(game).sent[-1][0] == "world"
+
+
+async def test_who_score_explored_and_quit(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    who = await dispatch.dispatch(alice, "who")
+    assert who.text.startswith("3 in the world") and "Bob" in who.text
+    assert "Health 100/100" in (await dispatch.dispatch(alice, "score")).text
+    assert "Town" in (await dispatch.dispatch(alice, "explored")).text
+    quit_reply = await dispatch.dispatch(alice, "quit")
+    assert quit_reply.ok and quit_reply.quit
+
+
+async def test_a_command_that_crashes_gets_a_generic_reply(table: Any) -> None:
+    game, dispatch, alice, _, _ = table
+
+    async def broken(_player: object, _word: str) -> str:
+        raise RuntimeError("boom")
+
+    game.features["examine"] = broken
+    reply = await dispatch.dispatch(alice, "look at lantern")
+    assert not reply.ok and "went wrong" in reply.text
+    assert dispatch.handled >= 1

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from testkit import player_named
+
+from kadath.domain.ratelimit import KeyedLimiter, TokenBucket, parse_rate
+from kadath.services.events import LocalEventBus
+from kadath.services.game_loop import GameLoop
+from kadath.services.presence import Presence
+from kadath.web.metrics import percentiles
+
+
+def test_presence_indexes_players_by_room_and_name() -> None:
+    presence = Presence()
+    alice, bob = player_named("Alice"), player_named("Bob", "town.street")
+    presence.enter(alice)
+    presence.enter(bob)
+    assert presence.in_room("town.square") == [alice]
+    assert presence.find("ALICE") is alice
+    assert presence.find("bo") is bob
+    presence.move(alice, "town.street")
+    assert {p.name for p in presence.in_room("town.street")} == {"Alice", "Bob"}
+    assert presence.in_room("town.square") == []
+    assert presence.take_dirty() == [alice]
+    assert presence.take_dirty() == []
+    assert presence.leave(alice.id) is alice
+    assert presence.find("alice") is None and len(presence) == 1
+
+
+def test_an_ambiguous_prefix_finds_nobody() -> None:
+    presence = Presence()
+    presence.enter(player_named("Abigail"))
+    presence.enter(player_named("Abner"))
+    assert presence.find("ab") is None
+
+
+def test_token_bucket_allows_a_burst_then_refills() -> None:
+    bucket = TokenBucket(capacity=3, rate=1)
+    assert [bucket.allow(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.retry_after() == pytest.approx(1.0)
+    assert bucket.allow(1.0)
+
+
+def test_keyed_limiter_keeps_keys_apart() -> None:
+    limiter = KeyedLimiter(capacity=1, rate=0.1, max_keys=2)
+    assert limiter.allow("a", 0) and not limiter.allow("a", 0)
+    assert limiter.allow("b", 0)
+    assert limiter.allow("c", 100)  # forgets idle keys when full
+
+
+@pytest.mark.parametrize(("text", "expected"), [("10/minute", (10, 10 / 60)), ("5/second", (5, 5))])
+def test_rates_are_parsed(text: str, expected: tuple[float, float]) -> None:
+    assert parse_rate(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["ten/minute", "10/fortnight", "0/second", "10"])
+def test_bad_rates_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        parse_rate(text)
+
+
+async def test_a_failing_step_does_not_stop_the_others() -> None:
+    loop = GameLoop(rate=10)
+    ran: list[str] = []
+
+    async def broken(_now: float) -> None:
+        raise RuntimeError("boom")
+
+    async def fine(_now: float) -> None:
+        ran.append("fine")
+
+    loop.add_step("broken", broken)
+    loop.add_step("fine", fine)
+    await loop.tick(0.0)
+    await loop.tick(0.1)
+    assert ran == ["fine", "fine"]
+    assert loop.ticks == 2
+    assert loop.stats()["ticks"] == 2.0
+    names = {m.name for m in loop.metrics()}
+    assert "kadath_tick_duration_ms" in names
+
+
+async def test_scheduled_steps_run_on_their_own_period() -> None:
+    loop = GameLoop(rate=10)
+    runs: list[float] = []
+
+    async def every_second(now: float) -> None:
+        runs.append(now)
+
+    loop.add_step("slow", every_second, every=1.0)
+    for i in range(25):
+        await loop.tick(i / 10)
+    assert runs == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="twice"):
+        loop.add_step("slow", every_second)
+
+
+async def test_the_loop_keeps_its_rate_and_counts_overruns() -> None:
+    loop = GameLoop(rate=50)
+    slow_once = [True]
+
+    async def step(_now: float) -> None:
+        if slow_once.pop() if slow_once else False:
+            await asyncio.sleep(0.1)
+
+    loop.add_step("step", step)
+    task = asyncio.create_task(loop.run())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert loop.overruns >= 1
+    # 0.5 s at 50/s is 25 ticks; the overrun skips ticks rather than bunching them up.
+    assert 10 <= loop.ticks <= 26
+
+
+async def test_a_failing_subscriber_is_logged_not_raised() -> None:
+    bus = LocalEventBus()
+    seen: list[object] = []
+
+    def broken(_event: object) -> None:
+        raise RuntimeError("boom")
+
+    async def record(event: object) -> None:
+        seen.append(event)
+
+    bus.subscribe(int, broken)
+    bus.subscribe(int, record)
+    await bus.publish(5)
+    assert seen == [5]
+
+
+def test_percentiles_of_latencies() -> None:
+    assert percentiles([]) == {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    result = percentiles([i / 1000 for i in range(1, 101)])
+    assert result["p50"] == 51.0 and result["p99"] == 100.0
