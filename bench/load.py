@@ -417,12 +417,21 @@ class Bot:
             return False
         return True
 
-    async def spread(self, steps: int, wait_s: float) -> None:
-        """Walk a few random steps (unmeasured) so players do not all stand in one room."""
+    async def spread(self, route: list[str], steps: int, wait_s: float) -> None:
+        """Walk (unmeasured) to a target room along ``route`` and/or a few random steps, so
+        players do not all stand in the start room."""
+        for direction in route:
+            if direction not in self.exits or not self.alive:
+                break
+            await self.request("spread", direction, wait_s)
+        came_by: str | None = None
         for _ in range(steps):
             if not self.exits or not self.alive:
                 return
-            await self.request("spread", self.rng.choice(self.exits), wait_s)
+            onward = [e for e in self.exits if e != came_by] or self.exits
+            direction = self.rng.choice(onward)
+            came_by = OPPOSITE.get(direction)
+            await self.request("spread", direction, wait_s)
 
     async def open_loop(self, rate: float, start: float, end: float) -> None:
         period = 1.0 / rate
@@ -682,10 +691,47 @@ def parse_mix(text: str) -> dict[str, int]:
     return mix
 
 
+def world_map() -> tuple[str, dict[str, dict[str, str]]] | None:
+    """The packaged world's start room and exits, to route players to target rooms."""
+    try:
+        from kadath.world import DEFAULT_WORLD_DIR, load_world
+
+        world = load_world(DEFAULT_WORLD_DIR)
+    except Exception as exc:  # the map is an optimisation: fall back to random walks
+        log(f"world map unavailable ({exc}); spreading by random walks")
+        return None
+    exits = {r.id: {d.value: dest for d, dest in r.exits.items()} for r in world.rooms.values()}
+    return world.start_room_id, exits
+
+
+def route(exits: dict[str, dict[str, str]], start: str, target: str) -> list[str]:
+    """The directions of a shortest path (breadth-first), or [] when there is none."""
+    previous: dict[str, tuple[str, str] | None] = {start: None}
+    frontier = [start]
+    while frontier and target not in previous:
+        following = []
+        for room in frontier:
+            for direction, dest in exits.get(room, {}).items():
+                if dest not in previous:
+                    previous[dest] = (room, direction)
+                    following.append(dest)
+        frontier = following
+    if target not in previous:
+        return []
+    path: list[str] = []
+    step = previous[target]
+    while step is not None:
+        path.append(step[1])
+        step = previous[step[0]]
+    return path[::-1]
+
+
 async def connect_bots(
     bots: list[Bot], ws_url: str, args: argparse.Namespace
 ) -> tuple[list[Bot], dict[str, Any]]:
     started = time.perf_counter()
+    world = await asyncio.to_thread(world_map) if args.spread == "rooms" else None
+    targets = sorted(world[1]) if world else []
     gate = asyncio.Semaphore(args.connect_concurrency)
     failures: Counter[str] = Counter()
     compression = None if args.compression == "none" else args.compression
@@ -694,7 +740,11 @@ async def connect_bots(
         async with gate:
             try:
                 await bot.connect(ws_url, compression, args.reply_timeout)
-                await bot.spread(args.spread_steps, args.reply_timeout)
+                path: list[str] = []
+                if world is not None:
+                    path = route(world[1], bot.room, targets[bot.index % len(targets)])
+                steps = args.spread_steps if args.spread != "none" else 0
+                await bot.spread(path, steps, args.reply_timeout)
                 return bot
             except (OSError, TimeoutError, ConnectionError, WebSocketException) as exc:
                 failures[type(exc).__name__] += 1
@@ -708,7 +758,8 @@ async def connect_bots(
         "connected": len(connected),
         "failures": dict(failures),
         "seconds": round(time.perf_counter() - started, 2),
-        "spread_steps": args.spread_steps,
+        "spread": args.spread,
+        "spread_random_steps": args.spread_steps,
         "rooms_occupied": len(rooms),
         "most_in_one_room": max(rooms.values(), default=0),
     }
@@ -726,8 +777,8 @@ async def drive(bots: list[Bot], rec: Recorder, args: argparse.Namespace) -> tup
         runs = [b.open_loop(args.rate, begin, end) for b in bots]
     await asyncio.gather(*runs)
     # let replies to commands sent in the window arrive (bounded)
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
     if rec.outstanding > 0:
-        log(f"waiting for {rec.outstanding} replies")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rec.drained.wait(), min(args.reply_timeout, 10.0))
     for bot in bots:
@@ -973,7 +1024,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL server (loopback)")
     parser.add_argument("--chars-per-account", type=int, default=1, help="1–10 characters each")
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"command weights ({DEFAULT_MIX})")
-    parser.add_argument("--spread-steps", type=int, default=6, help="random steps after hello")
+    parser.add_argument(
+        "--spread",
+        choices=["rooms", "random", "none"],
+        default="rooms",
+        help="after hello, walk each player to its own target room (round robin over the\n"
+        "world's rooms), or only random steps, or stay in the start room (rooms)",
+    )
+    parser.add_argument("--spread-steps", type=int, help="random steps (0 with rooms, else 10)")
     parser.add_argument("--setup-concurrency", type=int, default=32)
     parser.add_argument("--connect-concurrency", type=int, default=50)
     parser.add_argument("--reply-timeout", type=float, default=10.0)
@@ -1001,6 +1059,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rate must be in (0, 50]")
     if not 1 <= args.chars_per_account <= MAX_CHARS_PER_ACCOUNT:
         parser.error(f"--chars-per-account must be 1–{MAX_CHARS_PER_ACCOUNT}")
+    if args.spread_steps is None:
+        args.spread_steps = 0 if args.spread == "rooms" else 10
     if not 0 <= args.spread_steps <= 50:
         parser.error("--spread-steps must be 0–50")
     args.setup_concurrency = max(1, min(args.setup_concurrency, 200))

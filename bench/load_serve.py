@@ -2,23 +2,32 @@
 
     KADATH_BENCH_CPROFILE=/tmp/out.prof python bench/load_serve.py serve --host 127.0.0.1 --port N
 
-The profile is written when the server exits (SIGTERM or SIGINT: uvicorn shuts down gracefully
-and ``main`` returns). A benchmark hook only: nothing under src/ knows about it.
+The profile is written when the server exits. uvicorn shuts down gracefully on SIGTERM and then
+re-raises the signal with the handler it found installed: ours turns it into SystemExit, so the
+profile is dumped instead of the process dying. A benchmark hook only: nothing under src/ knows
+about it.
 """
 
 from __future__ import annotations
 
 import cProfile
 import os
+import signal
 import sys
+from types import FrameType
 
 from kadath.cli import main
+
+
+def _exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run() -> int:
     path = os.environ.get("KADATH_BENCH_CPROFILE")
     if not path:
         return main(sys.argv[1:])
+    signal.signal(signal.SIGTERM, _exit)
     profiler = cProfile.Profile()
     profiler.enable()
     try:

@@ -42,34 +42,62 @@ def build_small_world() -> World:
         "lantern": ItemPrototype("lantern", "a brass lantern", "Dented brass.", ("lantern",)),
         "coin": ItemPrototype("coin", "a silver coin", "Worn smooth.", ("coin", "silver")),
         "razor": ItemPrototype(
-            "razor", "a straight razor", "Sharp.", ("razor",), ItemKind.WEAPON, damage=(2, 5),
+            "razor",
+            "a straight razor",
+            "Sharp.",
+            ("razor",),
+            ItemKind.WEAPON,
+            damage=(2, 5),
             slot="wield",
         ),
         "satchel": ItemPrototype(
-            "satchel", "a leather satchel", "Cracked leather.", ("satchel",),
-            ItemKind.CONTAINER, slot="waist", capacity=3,
+            "satchel",
+            "a leather satchel",
+            "Cracked leather.",
+            ("satchel",),
+            ItemKind.CONTAINER,
+            slot="waist",
+            capacity=3,
         ),
         "brass_key": ItemPrototype("brass_key", "a brass key", "Small.", ("key",), ItemKind.KEY),
     }
     rooms = {
         "town.square": Room(
-            "town.square", "town", "The Square", "An empty square.",
-            exits={Direction.EAST: "town.street"}, flags=frozenset({"safe"}),
+            "town.square",
+            "town",
+            "The Square",
+            "An empty square.",
+            exits={Direction.EAST: "town.street"},
+            flags=frozenset({"safe"}),
             items=(ItemStack("lantern", 1), ItemStack("coin", 2)),
         ),
         "town.street": Room(
-            "town.street", "town", "A Street", "A cobbled street.",
+            "town.street",
+            "town",
+            "A Street",
+            "A cobbled street.",
             exits={Direction.WEST: "town.square", Direction.EAST: "harbour.dock"},
         ),
         "harbour.dock": Room(
-            "harbour.dock", "harbour", "The Dock", "Rotting planks.",
-            exits={Direction.WEST: "town.street"}, flags=frozenset({"pvp"}),
+            "harbour.dock",
+            "harbour",
+            "The Dock",
+            "Rotting planks.",
+            exits={Direction.WEST: "town.street"},
+            flags=frozenset({"pvp"}),
         ),
     }
     containers = {
         "town.square.chest": ContainerPlacement(
-            "town.square.chest", "town.square", "an iron chest", "Heavy.", ("chest",), 3,
-            locked=True, key_prototype_id="brass_key", contents=(ItemStack("razor", 1),),
+            "town.square.chest",
+            "town.square",
+            "an iron chest",
+            "Heavy.",
+            ("chest",),
+            3,
+            locked=True,
+            key_prototype_id="brass_key",
+            contents=(ItemStack("razor", 1),),
         )
     }
     zones = {
@@ -178,7 +206,7 @@ def make_player(small_world: World) -> Iterator[object]:
         values.update(fields)
         return Player(**values)  # type: ignore[arg-type]
 
-    yield make
+    return make
 
 
 @pytest.fixture
@@ -204,8 +232,14 @@ def build_game(persistence: AsyncPersistenceLayer, messenger: object | None = No
     presence, npcs, bus, rng = Presence(), NpcRoster(), LocalEventBus(), RandomRng(7)
     uow = persistence.unit_of_work
     return Game(
-        world=world, presence=presence, npcs=npcs, messenger=fake, bus=bus,  # type: ignore[arg-type]
-        clock=FakeClock(), rng=rng, uow=uow,
+        world=world,
+        presence=presence,
+        npcs=npcs,
+        messenger=fake,
+        bus=bus,  # type: ignore[arg-type]
+        clock=FakeClock(),
+        rng=rng,
+        uow=uow,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, fake, bus, uow),  # type: ignore[arg-type]
         chat=ChatService(presence, fake, bus),  # type: ignore[arg-type]

@@ -14,12 +14,14 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from kadath.commands.base import Dispatcher
+from kadath.commands.base import Command, Dispatcher
+from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
+from kadath.npc.install import install_npcs
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import Hub
@@ -158,7 +160,9 @@ def _wire(
     characters = CharacterService(uow, rng, clock, world.start_room_id)
     entry = WorldEntry(world, presence, hub, bus, uow)
     loop = GameLoop(settings.tick_rate)
-    dispatcher = Dispatcher(build_command_table(), game)
+    extra: list[Command] = install_items(game)
+    extra += install_npcs(game, loop, spawning=settings.npc_spawning)
+    dispatcher = Dispatcher(build_command_table(*extra), game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
         account = await auth.authenticate(token)

@@ -27,7 +27,7 @@ from kadath.settings import Settings
 
 Frame = dict[str, Any]
 Predicate = Callable[[Frame], bool]
-PASSWORD = "correct horse battery"  # noqa: S105 - a test password
+PASSWORD = "correct horse battery"
 WAIT = 5.0
 WS_MAX_SIZE = 64 * 1024
 
@@ -74,7 +74,7 @@ class RunningServer:
         assert self._server is not None
         return self._server.config.app
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, within: float = 30.0) -> None:
         """Bind a port (the previous one again after a restart, if it is free) and serve."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,20 +94,20 @@ class RunningServer:
         self._server = server = KadathServer(config)
         self._socket = sock
         self._task = asyncio.create_task(server.serve(sockets=[sock]), name="kadath-e2e-server")
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while not server.started:
                 if self._task.done():
                     await self._task  # raises what the start-up raised
                     raise RuntimeError("the server stopped before it started")
                 await asyncio.sleep(0.01)
 
-    async def stop(self, timeout: float = 30.0) -> None:
+    async def stop(self, within: float = 30.0) -> None:
         """Stop as SIGTERM would: players told, connections closed, everyone saved."""
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
         try:
-            await asyncio.wait_for(self._task, timeout)
+            await asyncio.wait_for(self._task, within)
         finally:
             if self._socket is not None:
                 self._socket.close()
@@ -259,9 +259,9 @@ class GameClient:
         return frame_id
 
     # -- receiving ---------------------------------------------------------------------------
-    async def _receive(self, timeout: float) -> Frame:
+    async def _receive(self, within: float) -> Frame:
         try:
-            raw = await asyncio.wait_for(self.ws.recv(), timeout)
+            raw = await asyncio.wait_for(self.ws.recv(), within)
         except ConnectionClosed:
             raise Closed(self.ws.close_code, self.ws.close_reason or "") from None
         frame: Frame = json.loads(raw)
@@ -269,28 +269,28 @@ class GameClient:
         self.pending.append(frame)
         return frame
 
-    async def wait_for(self, predicate: Predicate, timeout: float = WAIT) -> Frame:
+    async def wait_for(self, predicate: Predicate, within: float = WAIT) -> Frame:
         """The first pending frame matching ``predicate`` (taken out of ``pending``)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 for frame in self.pending:
                     if predicate(frame):
                         self.pending.remove(frame)
                         return frame
-                await self._receive(timeout)
+                await self._receive(within)
 
-    async def wait_event(self, event: str, timeout: float = WAIT) -> Frame:
+    async def wait_event(self, event: str, within: float = WAIT) -> Frame:
         return await self.wait_for(
-            lambda f: f.get("type") == "event" and f.get("event") == event, timeout
+            lambda f: f.get("type") == "event" and f.get("event") == event, within
         )
 
-    async def wait_message(self, channel: str, timeout: float = WAIT) -> Frame:
+    async def wait_message(self, channel: str, within: float = WAIT) -> Frame:
         return await self.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == channel, timeout
+            lambda f: f.get("type") == "message" and f.get("channel") == channel, within
         )
 
-    async def wait_type(self, kind: str, timeout: float = WAIT) -> Frame:
-        return await self.wait_for(lambda f: f.get("type") == kind, timeout)
+    async def wait_type(self, kind: str, within: float = WAIT) -> Frame:
+        return await self.wait_for(lambda f: f.get("type") == kind, within)
 
     async def hello(self, token: str, player: str) -> Frame:
         """Greet; returns the welcome frame. Raises Closed or AssertionError when refused."""
@@ -300,22 +300,22 @@ class GameClient:
         self.name = player
         return frame
 
-    async def command(self, text: str, timeout: float = WAIT) -> Frame:
+    async def command(self, text: str, within: float = WAIT) -> Frame:
         """Send a command and return its reply; other frames that came first stay pending and
         are also listed in ``meanwhile``."""
         before = len(self.received)
         frame_id = await self.send_command(text)
         reply = await self.wait_for(
-            lambda f: f.get("type") == "reply" and f.get("re") == frame_id, timeout
+            lambda f: f.get("type") == "reply" and f.get("re") == frame_id, within
         )
         self.meanwhile = [f for f in self.received[before:] if f is not reply]
         return reply
 
-    async def sync(self, timeout: float = WAIT) -> list[Frame]:
+    async def sync(self, within: float = WAIT) -> list[Frame]:
         """A barrier: ping and wait for the pong. Whatever the server queued for this client
         before it read the ping has then arrived; returns (and takes) every pending frame."""
         await self.send_json({"type": "ping"})
-        await self.wait_type("pong", timeout)
+        await self.wait_type("pong", within)
         taken = list(self.pending)
         self.pending.clear()
         return taken
@@ -331,12 +331,12 @@ class GameClient:
         self.pending.clear()
         return taken
 
-    async def wait_closed(self, timeout: float = WAIT) -> tuple[int | None, str]:
+    async def wait_closed(self, within: float = WAIT) -> tuple[int | None, str]:
         """Read (keeping frames) until the server closes; returns the close code and reason."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 try:
-                    await self._receive(timeout)
+                    await self._receive(within)
                 except Closed as closed:
                     return closed.code, closed.reason
 

@@ -56,13 +56,6 @@ async def test_a_username_taken_in_any_case_is_refused_and_nothing_written(
     assert await stored.accounts() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: create_account adds the row before begin_nested(), which flushes it outside the "
-        "savepoint; the IntegrityError then poisons the whole session (PendingRollbackError)"
-    ),
-)
 async def test_a_refused_username_does_not_spoil_the_rest_of_the_unit_of_work(
     persistence: AsyncPersistenceLayer, stored: Any
 ) -> None:
@@ -79,13 +72,6 @@ async def test_a_refused_username_does_not_spoil_the_rest_of_the_unit_of_work(
     assert await stored.accounts() == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: create_account does not validate usernames; a 33+ character name is stored on "
-        "SQLite and fails as DatabaseUnavailable (DataError) on PostgreSQL"
-    ),
-)
 async def test_an_over_long_username_is_refused_as_invalid_and_nothing_written(
     persistence: AsyncPersistenceLayer, stored: Any
 ) -> None:

@@ -310,13 +310,6 @@ async def test_save_players_refused_leaves_earlier_saved_players_unchanged(
         assert (await stored.player(p.id)).health == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: player_values omits created_at/last_active_at when None, so an executemany "
-        "mixing loaded and new players raises StatementError -> DatabaseUnavailable"
-    ),
-)
 async def test_save_players_accepts_a_batch_of_loaded_and_new_players(
     persistence: AsyncPersistenceLayer, stored: Any, account: Account, make_player: Any
 ) -> None:

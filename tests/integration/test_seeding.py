@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import Base, ContainerRow, WorldSeedRow
@@ -88,18 +86,8 @@ async def test_seeding_an_empty_database_places_everything_and_claims_the_room(
 
 
 async def test_several_processes_seeding_at_once_place_the_world_once(
-    persistence: AsyncPersistenceLayer, stored: Any, backend: str, request: pytest.FixtureRequest
+    persistence: AsyncPersistenceLayer, stored: Any
 ) -> None:
-    if backend == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: ensure_seeded is check-then-insert; concurrent seeders on PostgreSQL "
-                    "hit the world_seeds primary key and fail with InvalidInput"
-                ),
-            )
-        )
     await _empty_world(persistence)
 
     results = await asyncio.gather(

@@ -173,13 +173,6 @@ async def test_a_failing_callback_neither_raises_nor_stops_the_others_nor_undoes
     assert await stored.health(player.id) == 70
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: UnitOfWork.__aexit__ keeps after_commit callbacks of a rolled-back block; "
-        "they run after the next commit of the same UnitOfWork object"
-    ),
-)
 async def test_callbacks_of_a_rolled_back_block_do_not_run_when_the_uow_is_reused(
     persistence: AsyncPersistenceLayer, save_player: Any
 ) -> None:

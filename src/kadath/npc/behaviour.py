@@ -63,7 +63,7 @@ class NpcBrain:
             direction, dest = self._game.rng.choice(exits)
             name = voice.capitalised(npc)
             self._move(npc, (direction, dest), f"{name} wanders off {direction.value}.")
-            npc.last_moved = now
+        npc.last_moved = now  # a boxed-in NPC waits out its interval too, instead of rerolling
         transition(npc, NpcState.IDLE)
         if exits:
             self._menace(npc)

@@ -7,6 +7,7 @@ from typing import cast
 
 from kadath.commands.base import Command, Context
 from kadath.domain.errors import NotFound
+from kadath.npc import voice
 from kadath.npc.spawner import NpcSpawner
 
 LIST_LIMIT = 40
@@ -48,7 +49,7 @@ class Despawn(Command):
                 k.startswith(word) for k in npc.definition.keywords
             ):
                 _spawner(ctx).despawn(npc.id)
-                return f"{npc.name} is gone."
+                return f"{voice.capitalised(npc)} is gone."
         raise NotFound(f"You see no '{ctx.args[:30]}' here.")
 
 

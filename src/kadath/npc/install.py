@@ -22,7 +22,8 @@ def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> list[C
     """Bring the world's NPCs to life; returns the admin commands to add to the table.
 
     With ``spawning`` the first tick fills the world (start-up never waits for it), a step
-    tops rules up every 30 s, and killed NPCs respawn after their delay."""
+    tops rules up every 30 s, and killed NPCs respawn after their delay. Steps and event
+    handlers alike read time from ``game.clock.monotonic()``, so they always agree."""
     territory = Territory(game.world)
     spawner = NpcSpawner(game, territory)
     brain = NpcBrain(game, territory)

@@ -38,18 +38,21 @@ class PasswordHasher:
         )
         self._hash = PasswordHash((hasher,))
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kadath-argon2")
-        # A decoy hash so an unknown username costs as much as a wrong password.
-        self._decoy = self._hash.hash(secrets.token_hex(8))
+        # A decoy hash so an unknown username costs as much as a wrong password; made on
+        # first need, in the pool, so start-up never hashes on the event loop.
+        self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._hash.hash, password)
 
     async def verify(self, password: str, hashed: str | None) -> bool:
+        if hashed is None:
+            if self._decoy is None:
+                self._decoy = await self.hash(secrets.token_hex(8))
+            hashed = self._decoy
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, self._hash.verify, password, hashed or self._decoy
-        )
+        return await loop.run_in_executor(self._pool, self._hash.verify, password, hashed)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -321,15 +321,12 @@ class CombatService:
         flee = self._game.features.get("npc_flee")
         if flee is None:
             return
-        room_id = npc.room_id
+        # The NPC side announces the flight as it moves the NPC.
         moved = flee(npc)
         if inspect.isawaitable(moved):
             moved = await moved
         if not moved:
             return
-        self._game.messenger.to_room(
-            room_id, frames.message("combat", sentence(f"{definite(npc.name)} flees!"))
-        )
         fighter.become(CombatState.FLED)
         await self._retire(fighter, "fled")
 

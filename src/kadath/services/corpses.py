@@ -50,7 +50,11 @@ class CorpseKeeper:
         ):
             raise NotAllowed(NOT_YOURS)
 
-    async def decay(self, _tick: float = 0.0) -> int:
+    async def decay_step(self, _tick: float) -> None:
+        """The game loop's step (its monotonic tick is not the wall clock corpses use)."""
+        await self.decay()
+
+    async def decay(self) -> int:
         """Spill and remove every corpse whose time has come; returns how many went."""
         async with self._uow() as uow:
             due = await uow.containers.list_decayed(self._clock.now())

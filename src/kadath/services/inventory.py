@@ -173,7 +173,8 @@ class InventoryService:
         if not bags:
             raise ContainerFull("Your hands are full.")
         full = join_words([f"your {bare(b.name)}" for b in bags])
-        raise ContainerFull(f"Your hands are full, and so is {full}.")
+        verb = "is" if len(bags) == 1 else "are"
+        raise ContainerFull(f"Your hands are full, and so {verb} {full}.")
 
     def _report_taken(
         self, player: Player, box: Container | None, moved: Moved, refusal: DomainError | None

@@ -6,6 +6,7 @@ import uuid
 from collections import Counter
 
 import pytest
+from npc_fakes import build_npc_world, clock_of, make_game, room_texts
 
 from kadath.domain.errors import NotFound, RoomNotFound
 from kadath.domain.events import NpcKilled
@@ -17,8 +18,6 @@ from kadath.npc.spawner import NpcSpawner, spawn_key
 from kadath.npc.territory import Territory
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
-
-from npc_fakes import build_npc_world, clock_of, make_game, room_texts
 
 LIBRARIAN = SpawnRule("librarian", "town", "town.street", 1, 0.0, required=True)
 CRYPT_GHOULS = SpawnRule("ghoul", "yard", "yard.crypt", 2, 0.5)
@@ -40,7 +39,11 @@ def test_required_npcs_spawn_even_when_their_chance_is_nil() -> None:
     assert spawner.populate() == 1
 
     (npc,) = game.npcs.all()
-    assert (npc.definition.id, npc.room_id, npc.state) == ("librarian", "town.street", NpcState.IDLE)
+    assert (npc.definition.id, npc.room_id, npc.state) == (
+        "librarian",
+        "town.street",
+        NpcState.IDLE,
+    )
     assert npc.health == npc.definition.health
 
 

@@ -56,5 +56,7 @@ def test_a_huge_frame_is_refused_before_it_is_decoded() -> None:
 
 
 def test_control_characters_are_stripped_from_commands() -> None:
-    frame = parse(json.dumps({"type": "command", "id": "c", "text": "say \x1b[31mred"}), max_line=100)
+    frame = parse(
+        json.dumps({"type": "command", "id": "c", "text": "say \x1b[31mred"}), max_line=100
+    )
     assert isinstance(frame, CommandFrame) and frame.text == "say [31mred"

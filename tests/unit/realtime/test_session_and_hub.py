@@ -4,14 +4,14 @@ import asyncio
 import json
 import uuid
 
+from testkit import player_named
+
 from kadath.domain.account import Account
 from kadath.realtime.hub import Hub
 from kadath.realtime.protocol import CLOSE_REPLACED
 from kadath.realtime.session import Session
 from kadath.realtime.transport import TransportClosed
 from kadath.services.presence import Presence
-
-from testkit import player_named
 
 
 class FakeTransport:
@@ -84,7 +84,11 @@ async def test_a_newer_session_replaces_the_older_one() -> None:
 async def test_room_messages_skip_the_excluded_and_other_rooms() -> None:
     presence = Presence()
     hub = Hub(presence, grace_seconds=0)
-    alice, bob, carol = player_named("Alice"), player_named("Bob"), player_named("Carol", "elsewhere")
+    alice, bob, carol = (
+        player_named("Alice"),
+        player_named("Bob"),
+        player_named("Carol", "elsewhere"),
+    )
     transports = {}
     for p in (alice, bob, carol):
         presence.enter(p)

@@ -1,0 +1,412 @@
+"""Killing, dying and corpses against a real database (SQLite, and PostgreSQL when given).
+
+Every claim is checked by reading the tables back, not by trusting what a service returned."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kadath.domain.corpse import CorpseRules
+from kadath.domain.errors import DomainError, NotAllowed
+from kadath.domain.events import NpcKilled, PlayerDied
+from kadath.domain.experience import xp_for_kill
+from kadath.domain.item import (
+    Container,
+    ContainerKind,
+    InContainer,
+    InInventory,
+    Location,
+    OnFloor,
+)
+from kadath.domain.npc import NpcInstance
+from kadath.domain.player import Player
+from kadath.domain.rng import FixedRng, Rng
+from kadath.domain.world import LootEntry, NpcDefinition, NpcKind, World
+from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.persistence.models import ContainerRow, ItemRow
+from kadath.persistence.repositories.item import ItemRepository
+from kadath.persistence.repositories.player import PlayerRepository
+from kadath.persistence.uow import UnitOfWork
+from kadath.services.chat import ChatService
+from kadath.services.clock import FakeClock
+from kadath.services.combat import CombatService
+from kadath.services.corpses import CorpseKeeper
+from kadath.services.death import DeathService
+from kadath.services.events import LocalEventBus
+from kadath.services.game import Game
+from kadath.services.messenger import FakeMessenger
+from kadath.services.movement import MovementService
+from kadath.services.npc_roster import NpcRoster
+from kadath.services.presence import Presence
+from kadath.services.rooms import RoomDescriber
+
+STREET, SQUARE = "town.street", "town.square"
+RULES = CorpseRules(owner_grace_seconds=120, decay_seconds=900)
+RAT = NpcDefinition(
+    id="rat",
+    name="a sewer rat",
+    description="Bold.",
+    keywords=("rat",),
+    kind=NpcKind.AGGRESSIVE,
+    level=3,
+    health=2,
+    stats={"strength": 8, "dexterity": 10},
+    xp_value=40,
+    damage=(1, 2),
+    loot=(LootEntry("coin", 1.0, 2),),
+)
+
+
+@dataclass
+class Scene:
+    game: Game
+    clock: FakeClock
+    death: DeathService
+    combat: CombatService
+    keeper: CorpseKeeper
+    events: list[object] = field(default_factory=list)
+
+
+def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> Scene:
+    presence, npcs, messenger = Presence(), NpcRoster(), FakeMessenger()
+    bus, clock, uow = LocalEventBus(), FakeClock(), persistence.unit_of_work
+    game = Game(
+        world=world,
+        presence=presence,
+        npcs=npcs,
+        messenger=messenger,
+        bus=bus,
+        clock=clock,
+        rng=rng,
+        uow=uow,
+        rooms=RoomDescriber(world, presence, npcs, uow, rng),
+        movement=MovementService(world, presence, messenger, bus, uow),
+        chat=ChatService(presence, messenger, bus),
+    )
+    death = DeathService(game, RULES)
+    combat = CombatService(game, death)
+    combat.install()
+    keeper = CorpseKeeper(uow, messenger, clock, RULES)
+    scene = Scene(game, clock, death, combat, keeper)
+    bus.subscribe(NpcKilled, scene.events.append)
+    bus.subscribe(PlayerDied, scene.events.append)
+    return scene
+
+
+async def carrying(persistence: AsyncPersistenceLayer, player: Player) -> dict[str, Any]:
+    """Give the player a lantern, a wielded razor and a worn satchel holding a coin."""
+    held = InInventory(player.id)
+    async with persistence.unit_of_work() as uow:
+        lantern = await uow.items.create_item("lantern", held)
+        razor = await uow.items.create_item("razor", held)
+        satchel = await uow.items.create_item("satchel", held)
+        await uow.items.set_worn(razor.id, player.id, "wield")
+        await uow.items.set_worn(satchel.id, player.id, "waist")
+        bag = await uow.containers.create_container(
+            kind=ContainerKind.WEARABLE, name="a leather satchel", capacity=3, item_id=satchel.id
+        )
+        coin = await uow.items.create_item("coin", InContainer(bag.id))
+    return {"carried": {lantern.id, razor.id, satchel.id}, "bag": bag, "coin": coin.id}
+
+
+async def stored_corpses(persistence: AsyncPersistenceLayer) -> list[Container]:
+    async with persistence.engine.connect() as conn:
+        ids = (
+            await conn.execute(
+                sa.select(ContainerRow.id).where(ContainerRow.kind == ContainerKind.CORPSE.value)
+            )
+        ).scalars()
+        wanted = list(ids)
+    async with persistence.unit_of_work() as uow:
+        return [await uow.containers.get_container(i) for i in wanted]
+
+
+async def ids_at(persistence: AsyncPersistenceLayer, location: Location) -> set[uuid.UUID]:
+    return {i.id for i in await persistence.items_at(location)}
+
+
+async def dead_player(
+    persistence: AsyncPersistenceLayer, scene: Scene, save_player: Any, **fields: Any
+) -> Player:
+    player: Player = await save_player(room_id=STREET, respawn_room_id=SQUARE, **fields)
+    scene.game.presence.enter(player, explored=set(scene.game.world.rooms))
+    await persistence.damage_player(player, player.max_health, "combat")
+    return player
+
+
+# -- killing ----------------------------------------------------------------------------------
+
+
+async def test_killing_an_npc_pays_exactly_the_kill_experience_and_leaves_its_loot(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng(ints=[15, 5, 3], floats=[0.0]))
+    alice: Player = await save_player(room_id=STREET)
+    scene.game.presence.enter(alice, explored=set(small_world.rooms))
+    rat = NpcInstance(uuid.uuid4(), RAT, STREET, RAT.health, spawn_key="street-rats")
+    scene.game.npcs.add(rat)
+    corpses_when_announced: list[int] = []
+
+    async def on_killed(event: NpcKilled) -> None:
+        corpses_when_announced.append(len(await stored_corpses(persistence)))
+
+    scene.game.bus.subscribe(NpcKilled, on_killed)
+    await scene.combat.attack(alice, "rat")
+
+    await scene.combat.run_round()
+
+    row = await stored.player(alice.id)
+    assert row.experience == xp_for_kill(RAT.level, 1, RAT.xp_value) == 40
+    [corpse] = await stored_corpses(persistence)
+    assert (corpse.room_id, corpse.owner_player_id) == (STREET, None)
+    contents = await persistence.items_at(InContainer(corpse.id))
+    assert [i.prototype_id for i in contents] == ["coin", "coin"]
+    [killed] = [e for e in scene.events if isinstance(e, NpcKilled)]
+    assert (killed.npc_id, killed.killer_id, killed.spawn_key) == (rat.id, alice.id, "street-rats")
+    assert corpses_when_announced == [1]  # published after the commit, not before
+    assert scene.game.npcs.get(rat.id) is None
+
+
+# -- dying ------------------------------------------------------------------------------------
+
+
+async def test_a_dead_player_leaves_all_they_carried_on_a_corpse_and_respawns(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    things = await carrying(persistence, alice)
+    items_before = await stored.items()
+
+    corpse = await scene.death.player_died(alice, "a sewer rat")
+
+    assert await ids_at(persistence, InContainer(corpse.id)) == things["carried"]
+    assert await stored.items(ItemRow.owner_player_id == alice.id) == 0
+    assert await stored.place(things["coin"]) == InContainer(things["bag"].id)
+    assert (
+        await stored.items(ItemRow.container_id == corpse.id, ItemRow.worn_slot.is_not(None)) == 0
+    )
+    assert await stored.items() == items_before
+    row = await stored.player(alice.id)
+    assert (row.health, row.room_id) == (alice.max_health, SQUARE)
+    assert (alice.health, alice.room_id) == (alice.max_health, SQUARE)
+    [stored_corpse] = await stored_corpses(persistence)
+    assert stored_corpse.owner_player_id == alice.id
+    assert stored_corpse.room_id == STREET
+    assert stored_corpse.name == "the corpse of " + alice.name
+    assert stored_corpse.capacity == 3
+    assert stored_corpse.decays_at == scene.clock.now() + timedelta(seconds=RULES.decay_seconds)
+    assert stored_corpse.metadata["owner_name"] == alice.name
+    [died] = [e for e in scene.events if isinstance(e, PlayerDied)]
+    assert (died.room_id, died.corpse_id, died.killer) == (STREET, corpse.id, "a sewer rat")
+
+
+async def test_a_player_with_empty_pockets_still_leaves_a_corpse(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    corpse = await scene.death.player_died(alice)
+    assert corpse.capacity == 1
+    assert await ids_at(persistence, InContainer(corpse.id)) == set()
+
+
+class _ItemsThatFailAfterMoving(ItemRepository):
+    async def move_all(self, source: Location, destination: Location) -> int:
+        await super().move_all(source, destination)
+        raise RuntimeError("the power fails mid-death")
+
+
+class _PlayersThatFailAfterMoving(PlayerRepository):
+    async def move_player(self, player_id: uuid.UUID, room_id: str) -> None:
+        await super().move_player(player_id, room_id)
+        raise RuntimeError("the power fails mid-death")
+
+
+class _FailingUnitOfWork:
+    """A real unit of work in which one step does its work, then fails, inside the transaction."""
+
+    def __init__(self, inner: UnitOfWork, world: World, step: str) -> None:
+        self._inner, self._world, self._step = inner, world, step
+
+    async def __aenter__(self) -> UnitOfWork:
+        uow = await self._inner.__aenter__()
+        if self._step == "move_all":
+            uow.items = _ItemsThatFailAfterMoving(uow.session, dict(self._world.items))
+        else:
+            uow.players = _PlayersThatFailAfterMoving(uow.session)
+        return uow
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+
+@pytest.mark.parametrize("step", ["move_all", "move_player"])
+async def test_a_failure_in_mid_death_moves_nothing_and_heals_nobody(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    step: str,
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    things = await carrying(persistence, alice)
+
+    def failing() -> Any:
+        return _FailingUnitOfWork(persistence.unit_of_work(), small_world, step)
+
+    scene.game.uow = failing
+
+    with pytest.raises(RuntimeError, match="power fails"):
+        await scene.death.player_died(alice)
+
+    assert await ids_at(persistence, InInventory(alice.id)) == things["carried"]
+    assert await stored.place(things["coin"]) == InContainer(things["bag"].id)
+    assert await stored_corpses(persistence) == []
+    row = await stored.player(alice.id)
+    assert (row.health, row.room_id) == (0, STREET)
+    assert (alice.health, alice.room_id) == (0, STREET)
+    assert not scene.events
+
+
+# -- looting ----------------------------------------------------------------------------------
+
+
+async def test_only_the_owner_may_loot_until_the_grace_ends_then_anyone_may(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    bob: Player = await save_player(room_id=STREET)
+    things = await carrying(persistence, alice)
+    corpse = await scene.death.player_died(alice)
+    [stored_corpse] = await stored_corpses(persistence)
+    lantern, razor, _ = sorted(things["carried"], key=str)
+    here = InContainer(corpse.id)
+
+    scene.keeper.guard(alice, stored_corpse)
+    await persistence.transfer_item(lantern, here, InInventory(alice.id))
+    with pytest.raises(NotAllowed, match="not yours to loot yet"):
+        scene.keeper.guard(bob, stored_corpse)
+
+    scene.clock.advance(RULES.owner_grace_seconds)
+    scene.keeper.guard(bob, stored_corpse)
+    await persistence.transfer_item(razor, here, InInventory(bob.id))
+
+    assert await ids_at(persistence, InInventory(alice.id)) == {lantern}
+    assert await ids_at(persistence, InInventory(bob.id)) == {razor}
+
+
+async def test_an_npc_corpse_is_anyones_to_loot(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    bob: Player = await save_player(room_id=STREET)
+    rat = NpcInstance(uuid.uuid4(), RAT, STREET, RAT.health)
+    scene.game.npcs.add(rat)
+    corpse = await scene.death.npc_died(rat, None)
+    assert corpse is not None
+    scene.keeper.guard(bob, corpse)
+
+
+async def test_many_players_looting_one_corpse_each_item_ends_in_exactly_one_place(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    async with persistence.unit_of_work() as uow:
+        await uow.items.create_items(["coin"] * 6, InInventory(alice.id))
+    corpse = await scene.death.player_died(alice)
+    scene.clock.advance(RULES.owner_grace_seconds)
+    looters = [alice] + [await save_player(room_id=STREET) for _ in range(7)]
+    items = await ids_at(persistence, InContainer(corpse.id))
+    here = InContainer(corpse.id)
+
+    async def loot(player: Player, item: uuid.UUID) -> str:
+        scene.keeper.guard(player, corpse)
+        return await _outcome(persistence.transfer_item(item, here, InInventory(player.id)))
+
+    outcomes = await asyncio.gather(*(loot(p, i) for p in looters for i in items))
+
+    assert Counter(outcomes) == {"ok": 6, "ItemMoved": 6 * 7}
+    owners = Counter(
+        place.player_id
+        for place in (await stored.places(list(items))).values()
+        if isinstance(place, InInventory)
+    )
+    assert sum(owners.values()) == 6
+    assert await stored.items(ItemRow.id.in_(items)) == 6
+
+
+async def test_looting_while_the_corpse_decays_loses_and_doubles_nothing(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    async with persistence.unit_of_work() as uow:
+        await uow.items.create_items(["coin"] * 6, InInventory(alice.id))
+    corpse = await scene.death.player_died(alice)
+    items = await ids_at(persistence, InContainer(corpse.id))
+    scene.clock.advance(RULES.decay_seconds)
+    looters = [await save_player(room_id=STREET) for _ in range(4)]
+
+    async def loot(player: Player, item: uuid.UUID) -> str:
+        move = persistence.transfer_item(item, InContainer(corpse.id), InInventory(player.id))
+        return await _outcome(move)
+
+    await asyncio.gather(scene.keeper.decay(), *(loot(p, i) for p in looters for i in items))
+
+    places = await stored.places(list(items))
+    assert set(places) == items
+    assert all(isinstance(p, InInventory | OnFloor) for p in places.values())
+    assert await stored_corpses(persistence) == []
+
+
+# -- decay ------------------------------------------------------------------------------------
+
+
+async def test_a_decayed_corpse_spills_everything_onto_the_floor_and_is_removed(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    scene = build_scene(persistence, small_world, FixedRng())
+    alice = await dead_player(persistence, scene, save_player)
+    things = await carrying(persistence, alice)
+    floor_before = await ids_at(persistence, OnFloor(STREET))
+    await scene.death.player_died(alice)
+
+    scene.clock.advance(RULES.decay_seconds - 1)
+    assert await scene.keeper.decay() == 0
+    scene.clock.advance(1)
+    assert await scene.keeper.decay() == 1
+
+    assert await ids_at(persistence, OnFloor(STREET)) == floor_before | things["carried"]
+    assert await stored_corpses(persistence) == []
+    assert await stored.place(things["coin"]) == InContainer(things["bag"].id)
+    assert await scene.keeper.decay() == 0
+
+
+async def _outcome(work: Awaitable[object]) -> str:
+    try:
+        await work
+    except DomainError as exc:
+        return type(exc).__name__
+    return "ok"
