@@ -35,8 +35,8 @@ def arrival(direction: Direction) -> str:
 
 
 def left(npc: NpcInstance, text: str) -> Frame:
-    return frames.event("left", text, name=npc.name)
+    return frames.event("left", text, name=npc.name, npc=True)
 
 
 def arrived(npc: NpcInstance, text: str) -> Frame:
-    return frames.event("arrived", text, name=npc.name)
+    return frames.event("arrived", text, name=npc.name, npc=True)

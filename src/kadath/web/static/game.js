@@ -239,6 +239,7 @@ export function initGame({ onLeave, onAuthFailed }) {
 
   function renderPanel(room) {
     if (!room || typeof room !== "object") return;
+    currentRoom = room;
     $("room-name").textContent = room.name ?? "";
     $("room-zone").textContent = room.zone ?? "";
     const exits = Array.isArray(room.exits) ? room.exits : [];
@@ -308,6 +309,21 @@ export function initGame({ onLeave, onAuthFailed }) {
 
   // ---- Frames ----------------------------------------------------------------
 
+  let currentRoom = null; // the last room shown in the side panel
+
+  /** Keep the side panel's occupants current as people and creatures come and go. */
+  function updateOccupants(arrived, name, isNpc) {
+    if (!currentRoom) return;
+    const key = isNpc ? "npcs" : "players";
+    const names = [...(currentRoom[key] ?? [])];
+    if (arrived) names.push(name);
+    else {
+      const at = names.indexOf(name);
+      if (at >= 0) names.splice(at, 1);
+    }
+    renderPanel({ ...currentRoom, [key]: names });
+  }
+
   function handleFrame(frame) {
     switch (frame.type) {
       case "welcome": {
@@ -355,6 +371,9 @@ export function initGame({ onLeave, onAuthFailed }) {
       }
       case "event": {
         line(`event ev-${slug(frame.event)}`, frame.text);
+        if ((frame.event === "arrived" || frame.event === "left") && frame.name) {
+          updateOccupants(frame.event === "arrived", frame.name, Boolean(frame.npc));
+        }
         if (frame.event === "kicked") kickText = frame.text || "";
         if (frame.event === "level_up") flash($("vitals-level"));
         break;
