@@ -15,9 +15,11 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.base import Command, Dispatcher
+from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
+from kadath.domain.corpse import CorpseRules
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
@@ -162,6 +164,9 @@ def _wire(
     loop = GameLoop(settings.tick_rate)
     extra: list[Command] = install_items(game)
     extra += install_npcs(game, loop, spawning=settings.npc_spawning)
+    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
+    extra += install_combat(game, loop, corpse_rules)
+    game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)
     dispatcher = Dispatcher(build_command_table(*extra), game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:

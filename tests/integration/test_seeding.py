@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import Base, ContainerRow, WorldSeedRow
@@ -107,3 +109,25 @@ async def _empty_world(persistence: AsyncPersistenceLayer) -> None:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name in names:
                 await conn.execute(table.delete())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: seed_world now trusts only the 'container:' seed key; a chest placed before that "
+        "key existed is created again and hits uq_containers_world_key (start-up fails)"
+    ),
+)
+async def test_a_chest_seeded_before_container_claims_existed_is_not_duplicated(
+    persistence: AsyncPersistenceLayer, stored: Any
+) -> None:
+    # A database seeded by an older release holds the chest but no "container:" seed key.
+    async with persistence.engine.begin() as conn:
+        await conn.execute(
+            WorldSeedRow.__table__.delete().where(WorldSeedRow.key.like("container:%"))
+        )
+
+    assert await persistence.seed_world() == 0
+
+    assert await stored.count(ContainerRow) == 1
+    assert await _floor_and_chest(persistence) == (["coin", "coin", "lantern"], ["razor"])

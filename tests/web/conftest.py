@@ -20,11 +20,48 @@ from kadath.settings import Settings
 PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
 
 
-@pytest.fixture
-def web_backend(backend: str) -> str:
+def _skip_without_postgres(backend: str) -> None:
     if backend == "postgresql" and not PG_URL:
         pytest.skip("KADATH_TEST_POSTGRES_URL is not set")
+
+
+@pytest.fixture
+def web_backend(backend: str) -> str:
+    _skip_without_postgres(backend)
     return backend
+
+
+async def _open_app(
+    stack: contextlib.AsyncExitStack,
+    backend: str,
+    data_dir: Path,
+    request: pytest.FixtureRequest,
+    **overrides: Any,
+) -> WebApp:
+    """An app on a fresh database with its lifespan entered, closed when ``stack`` closes."""
+    if backend == "postgresql":
+        assert PG_URL is not None
+        fresh = _root_conftest(request).fresh_postgres_database
+        url = await stack.enter_async_context(fresh(PG_URL))
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'kadath.db'}"
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": url,
+        "secret_key": SECRET,
+        "argon2_time_cost": 1,
+        "argon2_memory_cost": 1024,
+        "login_rate_limit": "1000/minute",
+        "log_level": "WARNING",
+        **overrides,
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    app = create_app(settings)
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    transport = httpx2.ASGITransport(app=app)
+    client = httpx2.AsyncClient(transport=transport, base_url="http://kadath.test", trust_env=False)
+    await stack.enter_async_context(client)
+    return WebApp(app, client, settings)
 
 
 @pytest.fixture
@@ -38,34 +75,21 @@ async def start_app(
         async def start(**overrides: Any) -> WebApp:
             nonlocal count
             count += 1
-            data_dir = tmp_path / f"app{count}"
-            if web_backend == "postgresql":
-                assert PG_URL is not None
-                fresh = _root_conftest(request).fresh_postgres_database
-                url = await stack.enter_async_context(fresh(PG_URL))
-            else:
-                url = f"sqlite+aiosqlite:///{data_dir / 'kadath.db'}"
-            values: dict[str, Any] = {
-                "data_dir": data_dir,
-                "database_url": url,
-                "secret_key": SECRET,
-                "argon2_time_cost": 1,
-                "argon2_memory_cost": 1024,
-                "login_rate_limit": "1000/minute",
-                "log_level": "WARNING",
-                **overrides,
-            }
-            settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-            app = create_app(settings)
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            transport = httpx2.ASGITransport(app=app)
-            client = httpx2.AsyncClient(
-                transport=transport, base_url="http://kadath.test", trust_env=False
+            return await _open_app(
+                stack, web_backend, tmp_path / f"app{count}", request, **overrides
             )
-            await stack.enter_async_context(client)
-            return WebApp(app, client, settings)
 
         yield start
+
+
+@pytest.fixture(scope="module")
+async def module_app(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[WebApp]:
+    """One app shared by a whole module (on each backend), for tests that only add data."""
+    _skip_without_postgres(backend)
+    async with contextlib.AsyncExitStack() as stack:
+        yield await _open_app(stack, backend, tmp_path_factory.mktemp("app"), request)
 
 
 @pytest.fixture

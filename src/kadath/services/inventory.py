@@ -6,6 +6,7 @@ Every item moves in its own unit of work through ``transfer_item``'s compare-and
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from kadath.domain.errors import (
@@ -53,6 +54,12 @@ class InventoryService:
     ) -> None:
         self._world, self._uow, self._messenger = world, uow, messenger
         self._containers = containers
+        # Told the player's id whenever worn or wielded gear changes (combat caches gear).
+        self.gear_listeners: list[Callable[[uuid.UUID], None]] = []
+
+    def _gear_changed(self, player: Player) -> None:
+        for listener in self.gear_listeners:
+            listener(player.id)
 
     # -- looking -------------------------------------------------------------------------
 
@@ -211,7 +218,10 @@ class InventoryService:
         moved, refusal = await self._move_each(player, chosen, floor, _no_check)
         names = join_words(summarize(self._names(moved)))
         self._tell_room(player, f"{player.name} drops {names}.")
-        verb = "take off and drop" if any(i.worn_slot for i in moved) else "drop"
+        verb = "drop"
+        if any(i.worn_slot for i in moved):
+            verb = "take off and drop"
+            self._gear_changed(player)
         return _with_refusal(f"You {verb} {names}.", refusal)
 
     async def put(self, player: Player, word: str, target: str) -> str:
@@ -299,6 +309,7 @@ class InventoryService:
             await uow.items.set_worn(item.id, player.id, proto.slot)
             if proto.capacity > 0:
                 await self._containers.ensure_bag(uow, item, player.id)
+        self._gear_changed(player)
         if proto.slot == "wield":
             self._tell_room(player, f"{player.name} wields {proto.name}.")
             return f"You wield {proto.name}."
@@ -315,6 +326,7 @@ class InventoryService:
             if sum(1 for i in carried if i.worn_slot is None) >= BASE_CARRY_SLOTS:
                 raise ContainerFull("Your hands are full; put something down first.")
             await uow.items.set_worn(item.id, player.id, None)
+        self._gear_changed(player)
         name = self._name(item)
         self._tell_room(player, f"{player.name} takes off {name}.")
         return f"You take off {name}."
