@@ -22,6 +22,15 @@ class Direction(StrEnum):
     def opposite(self) -> Direction:
         return _OPPOSITES[self]
 
+    @property
+    def arrival(self) -> str:
+        """Where someone who walked this way seems to come from: "from the south"."""
+        if self is Direction.UP:
+            return "from below"
+        if self is Direction.DOWN:
+            return "from above"
+        return f"from the {self.opposite.value}"
+
 
 _OPPOSITES = {
     Direction.NORTH: Direction.SOUTH,

@@ -137,7 +137,7 @@ class NpcBrain:
         messenger = self._game.messenger
         messenger.to_room(npc.room_id, voice.left(npc, leave_text))
         self._game.npcs.move(npc, dest)
-        arrive = f"{voice.capitalised(npc)} arrives {voice.arrival(direction)}."
+        arrive = f"{voice.capitalised(npc)} arrives {direction.arrival}."
         messenger.to_room(dest, voice.arrived(npc, arrive))
 
     def _combat(self) -> Any:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from kadath.domain.npc import NpcInstance
-from kadath.domain.world import Direction
 from kadath.services import messenger as frames
 from kadath.services.messenger import Frame
-
-_ARRIVE_FROM = {Direction.UP: "from below", Direction.DOWN: "from above"}
 
 
 def capitalised(npc: NpcInstance) -> str:
@@ -27,11 +24,6 @@ def says(npc: NpcInstance, text: str) -> Frame:
 
 def acts(npc: NpcInstance, action: str) -> Frame:
     return frames.message("npc", f"{capitalised(npc)} {action}", npc.name)
-
-
-def arrival(direction: Direction) -> str:
-    """Where someone who walked ``direction`` seems to come from ("from the south")."""
-    return _ARRIVE_FROM.get(direction, f"from the {direction.opposite.value}")
 
 
 def left(npc: NpcInstance, text: str) -> Frame:

@@ -15,11 +15,6 @@ from kadath.services.events import EventBus
 from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
 
-_ARRIVE_FROM = {
-    Direction.UP: "from below",
-    Direction.DOWN: "from above",
-}
-
 
 class MovementService:
     def __init__(
@@ -46,7 +41,7 @@ class MovementService:
             player,
             destination,
             leave_text=f"{player.name} leaves {direction.value}.",
-            arrive_text=f"{player.name} arrives {_arrival(direction)}.",
+            arrive_text=f"{player.name} arrives {direction.arrival}.",
         )
         return destination
 
@@ -89,7 +84,3 @@ class MovementService:
                     player.id,
                     frames.message("system", "Something here gnaws at the edges of your mind."),
                 )
-
-
-def _arrival(direction: Direction) -> str:
-    return _ARRIVE_FROM.get(direction, f"from the {direction.opposite.value}")
