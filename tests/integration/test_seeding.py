@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import Base, ContainerRow, WorldSeedRow
@@ -111,13 +109,6 @@ async def _empty_world(persistence: AsyncPersistenceLayer) -> None:
                 await conn.execute(table.delete())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: seed_world now trusts only the 'container:' seed key; a chest placed before that "
-        "key existed is created again and hits uq_containers_world_key (start-up fails)"
-    ),
-)
 async def test_a_chest_seeded_before_container_claims_existed_is_not_duplicated(
     persistence: AsyncPersistenceLayer, stored: Any
 ) -> None:

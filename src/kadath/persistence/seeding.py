@@ -20,6 +20,8 @@ async def seed_world(uow: UnitOfWork, world: World) -> int:
     for placement in world.containers.values():
         if not await uow.items.ensure_seeded(f"container:{placement.id}"):
             continue
+        if await uow.containers.get_container_by_world_key(placement.id) is not None:
+            continue  # placed before seed claims existed
         container = await uow.containers.create_container(
             kind=ContainerKind.ENVIRONMENT,
             name=placement.name,
