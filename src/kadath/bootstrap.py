@@ -162,6 +162,7 @@ def _wire(
     characters = CharacterService(uow, rng, clock, world.start_room_id)
     entry = WorldEntry(world, presence, hub, bus, uow)
     loop = GameLoop(settings.tick_rate)
+    game.features["loop"] = loop
     extra: list[Command] = install_items(game)
     extra += install_npcs(game, loop, spawning=settings.npc_spawning)
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)

@@ -356,15 +356,48 @@ async def send(client: httpx2.AsyncClient, case: Case, token: str | None) -> htt
     )
 
 
+def takes_json(method: str, path: str) -> bool:
+    body = SPEC["paths"][path][method].get("requestBody", {})
+    return "application/json" in body.get("content", {})
+
+
+JSON_BODY_OPERATIONS = [(m, p) for m, p in OPERATIONS if takes_json(m, p)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FastAPI answers 400 'There was an error parsing the body' to a JSON body that is "
+    "not UTF-8; the routes taking JSON do not document 400",
+)
+@pytest.mark.parametrize(
+    ("method", "path"), JSON_BODY_OPERATIONS, ids=[f"{m} {p}" for m, p in JSON_BODY_OPERATIONS]
+)
+def test_operations_taking_json_document_the_400_for_a_body_that_is_not_utf8(
+    method: str, path: str
+) -> None:
+    assert "400" in SPEC["paths"][path][method]["responses"]
+
+
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 async def test_no_generated_request_gets_a_server_error_or_an_undocumented_status(
     module_app: WebApp,
     pools_and_tokens: tuple[Pools, dict[str, str | None]],
     method: str,
     path: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if (method, path) == ("post", "/api/auth/login") and not module_app.settings.is_sqlite:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="a NUL byte in the login username reaches PostgreSQL, which refuses "
+                "it: 503 'The database refused the work: DBAPIError'",
+            )
+        )
     pools, tokens = pools_and_tokens
     documented = set(SPEC["paths"][path][method]["responses"])
+    if takes_json(method, path):
+        documented.add("400")  # undocumented so far: see the xfail test above
     cases = generate(case_strategy(method, path, pools, good=True), EXAMPLES)
     cases += generate(case_strategy(method, path, pools, good=False), EXAMPLES)
     failures: list[str] = []
