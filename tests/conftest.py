@@ -231,6 +231,8 @@ def build_game(persistence: AsyncPersistenceLayer, messenger: object | None = No
     fake = messenger or FakeMessenger()
     presence, npcs, bus, rng = Presence(), NpcRoster(), LocalEventBus(), RandomRng(7)
     uow = persistence.unit_of_work
+    describer = RoomDescriber(world, presence, npcs, persistence.reading, rng)
+    persistence.room_listeners[:] = [describer.forget]
     return Game(
         world=world,
         presence=presence,
@@ -240,7 +242,7 @@ def build_game(persistence: AsyncPersistenceLayer, messenger: object | None = No
         clock=FakeClock(),
         rng=rng,
         uow=uow,
-        rooms=RoomDescriber(world, presence, npcs, uow, rng),
+        rooms=describer,
         movement=MovementService(world, presence, fake, bus, uow),  # type: ignore[arg-type]
         chat=ChatService(presence, fake, bus),  # type: ignore[arg-type]
     )

@@ -118,6 +118,8 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
+    professions = await persistence.get_all_professions()
+    runtime.game.features["professions"] = {p.id: p.name for p in professions}
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
     loop: GameLoop = runtime.extras["loop"]
     tasks.start("game-loop", loop.run())
@@ -145,7 +147,7 @@ def _wire(
         clock=clock,
         rng=rng,
         uow=uow,
-        rooms=RoomDescriber(world, presence, npcs, uow, rng),
+        rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
         chat=ChatService(presence, hub, bus),
         started_at=time.monotonic(),
@@ -163,6 +165,7 @@ def _wire(
     entry = WorldEntry(world, presence, hub, bus, uow)
     loop = GameLoop(settings.tick_rate)
     game.features["loop"] = loop
+    persistence.room_listeners.append(game.rooms.forget)
     extra: list[Command] = install_items(game)
     extra += install_npcs(game, loop, spawning=settings.npc_spawning)
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)

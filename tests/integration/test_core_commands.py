@@ -182,3 +182,35 @@ async def test_a_command_that_crashes_gets_a_generic_reply(table: Any) -> None:
     assert not reply.ok
     assert "went wrong" in reply.text
     assert dispatch.handled >= 1
+
+
+async def test_look_sees_a_change_committed_after_the_room_was_cached(
+    table: Any, persistence: AsyncPersistenceLayer
+) -> None:
+    from kadath.domain.item import InInventory, OnFloor
+
+    game, dispatch, alice, bob, _ = table
+    await dispatch.dispatch(alice, "look")
+    assert "a brass lantern" in game.messenger.sent[-1][2]["room"]["items"]
+    lantern = next(
+        i for i in await persistence.items_at(OnFloor(alice.room_id)) if i.prototype_id == "lantern"
+    )
+    await persistence.transfer_item(lantern.id, OnFloor(alice.room_id), InInventory(bob.id))
+    await dispatch.dispatch(alice, "look")
+    assert "a brass lantern" not in game.messenger.sent[-1][2]["room"]["items"]
+
+
+async def test_a_read_only_unit_of_work_does_not_wait_for_a_writer(
+    persistence: AsyncPersistenceLayer,
+) -> None:
+    import asyncio
+
+    from kadath.domain.item import OnFloor
+
+    async with persistence.unit_of_work() as writer:
+        await writer.items.create_item("coin", OnFloor("town.street"))
+        # The writer holds the write lock (SQLite) until it commits; a reader must not wait.
+        async with asyncio.timeout(3):
+            async with persistence.reading() as reader:
+                seen = await reader.items.items_at(OnFloor("town.street"))
+    assert all(i.prototype_id != "coin" for i in seen)  # and it does not see uncommitted work

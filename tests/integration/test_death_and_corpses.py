@@ -93,6 +93,7 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),
     )
+    persistence.room_listeners[:] = [game.rooms.forget]
     death = DeathService(game, RULES)
     combat = CombatService(game, death)
     combat.install()

@@ -53,6 +53,7 @@ class Session:
             movement=MovementService(world, presence, self.messenger, bus, uow),
             chat=ChatService(presence, self.messenger, bus),
         )
+        persistence.room_listeners[:] = [self.game.rooms.forget]
         self.dispatcher = Dispatcher(build_command_table(*install_items(self.game)), self.game)
 
     async def enter(self, name: str, room_id: str = SQUARE) -> Player:

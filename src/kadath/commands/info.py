@@ -11,6 +11,8 @@ from kadath.domain.lucidity import band_for
 from kadath.domain.stats import STAT_NAMES
 from kadath.services import messenger as frames
 
+WHO_LIMIT = 60
+
 
 class Look(Command):
     """Look at the room around you, or at someone or something in it."""
@@ -55,10 +57,12 @@ class Who(Command):
     async def run(self, ctx: Context) -> str:
         players = ctx.game.chat.who()
         lines = [f"{len(players)} in the world:"]
-        for p in players:
+        for p in players[:WHO_LIMIT]:
             room = ctx.game.world.rooms.get(p.room_id)
             where = ctx.game.world.zones[room.zone_id].name if room else "?"
             lines.append(f"  {p.name:<20} level {p.level:<3} {where}")
+        if len(players) > WHO_LIMIT:
+            lines.append(f"  … and {len(players) - WHO_LIMIT} more.")
         return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from kadath.persistence.uow import SessionFactory
+from kadath.persistence.uow import READ_ONLY, SessionFactory
 
 SQLITE_POOL_SIZE = 1
 SQLITE_MAX_OVERFLOW = 2
@@ -61,7 +61,6 @@ def _sqlite_engine(
         pool_size=min(pool_size, SQLITE_POOL_SIZE),
         max_overflow=min(max_overflow, SQLITE_MAX_OVERFLOW),
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
         echo=echo,
     )
 
@@ -83,7 +82,9 @@ def _sqlite_engine(
     def _on_begin(conn: Any) -> None:
         # BEGIN IMMEDIATE takes the write lock up front: a read-then-write transaction never
         # fails with SQLITE_BUSY half-way, it waits its turn under busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work declared read-only takes a plain BEGIN: under WAL it never waits.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

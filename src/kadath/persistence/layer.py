@@ -38,6 +38,8 @@ class AsyncPersistenceLayer:
         self.world = world
         self.room_cache = RoomCache(world)
         self._sessions = create_session_factory(engine)
+        # Called with the rooms whose floor or containers a committed unit of work changed.
+        self.room_listeners: list[Callable[[set[str]], None]] = []
 
     @classmethod
     async def open(
@@ -59,7 +61,17 @@ class AsyncPersistenceLayer:
         await self.engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self.room_cache, self.world.items)
+        return UnitOfWork(self._sessions, self.room_cache, self.world.items, self._rooms_changed)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it never waits for the writer."""
+        return UnitOfWork(
+            self._sessions, self.room_cache, self.world.items, self._rooms_changed, read_only=True
+        )
+
+    def _rooms_changed(self, rooms: set[str]) -> None:
+        for listener in self.room_listeners:
+            listener(rooms)
 
     async def _run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async with self.unit_of_work() as uow:

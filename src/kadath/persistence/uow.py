@@ -23,8 +23,10 @@ from kadath.persistence.repositories import (
     RoomRepository,
 )
 from kadath.persistence.repositories.room import RoomCache
+from kadath.persistence.touches import RoomTouches
 
 SessionFactory = async_sessionmaker[AsyncSession]
+READ_ONLY = "kadath_read_only"
 AfterCommit = Callable[[], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
@@ -48,10 +50,16 @@ class UnitOfWork:
         session_factory: SessionFactory,
         rooms: RoomCache,
         prototypes: dict[str, ItemPrototype],
+        on_rooms_changed: Callable[[set[str]], None] | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self._factory = session_factory
         self._rooms = rooms
         self._prototypes = prototypes
+        self._on_rooms_changed = on_rooms_changed
+        self._read_only = read_only
+        self._touches = RoomTouches()
         self._session: AsyncSession | None = None
         self._after_commit: list[AfterCommit] = []
 
@@ -60,14 +68,18 @@ class UnitOfWork:
             raise RuntimeError("a unit of work cannot be entered twice")
         session = self._factory()
         self._session = session
+        self._touches = RoomTouches()
+        if self._read_only:
+            # Tells the SQLite engine to open a plain (deferred) transaction: see engine.py.
+            await session.connection(execution_options={READ_ONLY: True})
         self.accounts = AccountRepository(session)
         self.players = PlayerRepository(session)
         self.rooms = RoomRepository(self._rooms)
         self.health = HealthRepository(session)
         self.experience = ExperienceRepository(session)
         self.professions = ProfessionRepository(session)
-        self.containers = ContainerRepository(session)
-        self.items = ItemRepository(session, self._prototypes)
+        self.containers = ContainerRepository(session, self._touches)
+        self.items = ItemRepository(session, self._prototypes, self._touches)
         self.exploration = ExplorationRepository(session)
         return self
 
@@ -95,6 +107,8 @@ class UnitOfWork:
         if exc is not None and isinstance(exc, SQLAlchemyError):
             raise translate(exc) from exc
         if exc_type is None:
+            if self._touches.rooms and self._on_rooms_changed is not None:
+                self._on_rooms_changed(self._touches.rooms)
             callbacks, self._after_commit = self._after_commit, []
             for callback in callbacks:
                 try:

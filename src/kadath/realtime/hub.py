@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import structlog
 
 from kadath.realtime.protocol import CLOSE_REPLACED, CLOSE_RESTART
-from kadath.realtime.session import Session
+from kadath.realtime.session import Session, encode
 from kadath.services import messenger as frames
 from kadath.services.entry import WorldEntry
 from kadath.services.messenger import Frame
@@ -39,13 +39,19 @@ class Hub:
 
     def to_room(self, room_id: str, frame: Frame, *, exclude: Iterable[uuid.UUID] = ()) -> None:
         skip = set(exclude)
-        for player_id in self._presence.ids_in_room(room_id):
-            if player_id not in skip:
-                self.to_player(player_id, frame)
+        self._fan_out((p for p in self._presence.ids_in_room(room_id) if p not in skip), frame)
 
     def to_world(self, frame: Frame) -> None:
-        for player_id in list(self._sessions):
-            self.to_player(player_id, frame)
+        self._fan_out(list(self._sessions), frame)
+
+    def _fan_out(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
+        body: str | None = None
+        for player_id in player_ids:
+            session = self._sessions.get(player_id)
+            if session is not None:
+                body = body or encode(frame)  # serialised once, only if anyone listens
+                session.send_encoded(body)
+                self.frames_sent += 1
 
     # -- sessions ----------------------------------------------------------------------------
     def attach(self, session: Session) -> None:

@@ -23,6 +23,13 @@ QUEUE_LIMIT = 2000
 _CLOSE = object()
 
 
+def encode(frame: Frame) -> str:
+    """A frame as compact JSON (a non-empty object), ready for ``send_encoded``."""
+    if not frame:
+        raise ValueError("a frame needs at least a type")
+    return json.dumps(frame, separators=(",", ":"), default=str)
+
+
 class Session:
     def __init__(self, transport: Transport, account: Account, player_id: uuid.UUID) -> None:
         self.transport = transport
@@ -39,12 +46,16 @@ class Session:
 
     def send(self, frame: Frame) -> None:
         """Queue a frame; numbers it with this connection's next ``seq``."""
+        self.send_encoded(encode(frame))
+
+    def send_encoded(self, body: str) -> None:
+        """Queue a frame already encoded by ``encode`` (so a frame sent to a whole room is
+        serialised once); the ``seq`` is spliced in front."""
         if self._close is not None:
             return
         self.seq += 1
-        payload = {**frame, "seq": self.seq}
         try:
-            self._queue.put_nowait(json.dumps(payload, separators=(",", ":"), default=str))
+            self._queue.put_nowait(f'{{"seq":{self.seq},{body[1:]}')
         except asyncio.QueueFull:
             log.warning("client_too_slow", player_id=str(self.player_id))
             self.close(CLOSE_TOO_SLOW, "too slow to keep up")

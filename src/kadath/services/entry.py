@@ -6,6 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
+import structlog
+
+from kadath.domain.errors import InfrastructureError
 from kadath.domain.events import PlayerLoggedIn, PlayerLoggedOut
 from kadath.domain.player import Player
 from kadath.domain.world import World
@@ -14,6 +17,8 @@ from kadath.services import messenger as frames
 from kadath.services.events import EventBus
 from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
+
+log = structlog.get_logger(__name__)
 
 
 class WorldEntry:
@@ -72,12 +77,21 @@ class WorldEntry:
                 await uow.players.save_positions([(p.id, p.room_id) for p in moved])
         return len(moved)
 
-    async def leave_all(self) -> int:
-        """Take everyone out of play and save them in one transaction (shutdown)."""
+    async def leave_all(self, attempts: int = 5) -> int:
+        """Take everyone out of play and save them in one transaction (shutdown). A busy
+        database is retried with backoff before giving up loudly."""
         players = self._presence.all()
         for player in players:
             self._presence.leave(player.id)
-        await self._save(players)
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._save(players)
+                return len(players)
+            except InfrastructureError:
+                if attempt == attempts:
+                    raise
+                log.warning("shutdown_save_retry", attempt=attempt, players=len(players))
+                await asyncio.sleep(0.2 * 2**attempt)
         return len(players)
 
     async def _save(self, players: list[Player]) -> None:

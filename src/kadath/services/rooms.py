@@ -18,29 +18,54 @@ _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
 class RoomDescriber:
+    """Renders rooms. What lies on each floor is cached and forgotten when a committed unit
+    of work changes that room (``forget``), so a busy room costs one query, not one a look."""
+
     def __init__(
         self,
         world: World,
         presence: Presence,
         npcs: NpcRoster,
-        uow: Callable[[], UnitOfWork],
+        reading: Callable[[], UnitOfWork],
         rng: Rng,
     ) -> None:
-        self._world, self._presence, self._npcs, self._uow, self._rng = (
+        self._world, self._presence, self._npcs, self._reading, self._rng = (
             world,
             presence,
             npcs,
-            uow,
+            reading,
             rng,
         )
+        self._contents: dict[str, tuple[list[str], list[str]]] = {}
+        self._versions: dict[str, int] = {}
+
+    def forget(self, room_ids: set[str]) -> None:
+        """The floor or containers of these rooms changed."""
+        for room_id in room_ids:
+            self._contents.pop(room_id, None)
+            self._versions[room_id] = self._versions.get(room_id, 0) + 1
+
+    async def contents(self, room_id: str) -> tuple[list[str], list[str]]:
+        """The names of the items on the floor and of the containers in a room."""
+        cached = self._contents.get(room_id)
+        if cached is not None:
+            return cached
+        version = self._versions.get(room_id, 0)
+        async with self._reading() as uow:
+            floor = await uow.items.items_at_floor(room_id)
+            containers = await uow.containers.get_containers_in_room(room_id)
+        found = (
+            [self._world.items[i.prototype_id].name for i in floor],
+            [c.name for c in containers],
+        )
+        if self._versions.get(room_id, 0) == version:  # nothing changed while we read
+            self._contents[room_id] = found
+        return found
 
     async def describe(self, viewer: Player) -> tuple[dict[str, Any], str]:
         """The room the viewer stands in, as a structured view and as text."""
         room = self._world.rooms[viewer.room_id]
-        async with self._uow() as uow:
-            floor = await uow.items.items_at_floor(room.id)
-            containers = await uow.containers.get_containers_in_room(room.id)
-        items = [self._world.items[i.prototype_id].name for i in floor]
+        items, container_names = await self.contents(room.id)
         view = {
             "id": room.id,
             "name": room.name,
@@ -49,8 +74,8 @@ class RoomDescriber:
             "exits": [d.value for d in room.exits],
             "players": [p.name for p in self._presence.in_room(room.id) if p.id != viewer.id],
             "npcs": [n.name for n in self._npcs.in_room(room.id) if n.alive],
-            "items": items,
-            "containers": [c.name for c in containers],
+            "items": list(items),
+            "containers": list(container_names),
             "flags": sorted(room.flags),
         }
         return view, self.render(room, view, viewer)

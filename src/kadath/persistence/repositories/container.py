@@ -43,11 +43,13 @@ from kadath.persistence.mapping import (
     location_values,
 )
 from kadath.persistence.models import ContainerRow, ItemRow, PlayerRow, utcnow
+from kadath.persistence.touches import RoomTouches
 
 
 class ContainerRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, touches: RoomTouches | None = None) -> None:
         self._session = session
+        self._touches = touches or RoomTouches()
 
     async def create_container(
         self,
@@ -84,6 +86,7 @@ class ContainerRepository:
         )
         self._session.add(row)
         await self._session.flush()
+        self._touches.room(room_id)
         return container_from_row(row)
 
     async def get_container(self, container_id: uuid.UUID) -> Container:
@@ -135,9 +138,11 @@ class ContainerRepository:
         if room_id is not None:
             values["room_id"] = room_id
         row = await self._row(container_id)
+        self._touches.room(row.room_id)
         for key, value in values.items():
             setattr(row, key, value)
         await self._session.flush()
+        self._touches.room(row.room_id)
         return container_from_row(row)
 
     async def delete_container(self, container_id: uuid.UUID) -> None:
@@ -203,6 +208,8 @@ class ContainerRepository:
             if await self._session.get(ItemRow, item_id) is None:
                 raise ItemNotFound("That item does not exist.")
             raise ItemMoved("It is no longer there.")
+        self._touches.location(source)
+        self._touches.location(destination)
         return item_from_row(row)
 
     async def _check_room_for_one(

@@ -16,12 +16,19 @@ from kadath.domain.world import ItemPrototype
 from kadath.persistence.dialect import insert_ignore
 from kadath.persistence.mapping import item_from_row, location_filter, location_values
 from kadath.persistence.models import ContainerRow, ItemRow, WorldSeedRow, utcnow
+from kadath.persistence.touches import RoomTouches
 
 
 class ItemRepository:
-    def __init__(self, session: AsyncSession, prototypes: dict[str, ItemPrototype]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        prototypes: dict[str, ItemPrototype],
+        touches: RoomTouches | None = None,
+    ) -> None:
         self._session = session
         self._prototypes = prototypes
+        self._touches = touches or RoomTouches()
 
     def get_prototype(self, prototype_id: str) -> ItemPrototype:
         """Raises ItemNotFound."""
@@ -41,6 +48,7 @@ class ItemRepository:
         )
         self._session.add(row)
         await self._session.flush()
+        self._touches.location(location)
         return item_from_row(row)
 
     async def create_items(self, prototype_ids: Sequence[str], location: Location) -> int:
@@ -56,6 +64,7 @@ class ItemRepository:
             for p in prototype_ids
         ]
         await self._session.execute(sa.insert(ItemRow), rows)
+        self._touches.location(location)
         return len(rows)
 
     async def get_item(self, item_id: uuid.UUID) -> ItemInstance:
@@ -82,6 +91,9 @@ class ItemRepository:
     async def move_item(self, item_id: uuid.UUID, location: Location) -> ItemInstance:
         """Put an item somewhere without capacity checks (world code, admins); takes it off.
         Raises ItemNotFound."""
+        self._touches.room(
+            await self._session.scalar(sa.select(ItemRow.room_id).where(ItemRow.id == item_id))
+        )
         result = await self._session.execute(
             sa.update(ItemRow)
             .execution_options(synchronize_session=False)
@@ -92,6 +104,7 @@ class ItemRepository:
         row = result.scalar_one_or_none()
         if row is None:
             raise ItemNotFound("That item does not exist.")
+        self._touches.location(location)
         return item_from_row(row)
 
     async def move_all(self, source: Location, destination: Location) -> int:
@@ -104,7 +117,11 @@ class ItemRepository:
             .values(worn_slot=None, **location_values(destination))
             .returning(ItemRow.id)
         )
-        return len(result.all())
+        moved = len(result.all())
+        if moved:
+            self._touches.location(source)
+            self._touches.location(destination)
+        return moved
 
     async def set_worn(self, item_id: uuid.UUID, player_id: uuid.UUID, slot: str | None) -> None:
         """Wear (or with None, remove) an item the player carries. Raises ItemNotFound."""
@@ -122,10 +139,12 @@ class ItemRepository:
         """Delete an item, and the container it is, with its contents. Raises ItemNotFound."""
         await self._session.execute(sa.delete(ContainerRow).where(ContainerRow.item_id == item_id))
         result = await self._session.execute(
-            sa.delete(ItemRow).where(ItemRow.id == item_id).returning(ItemRow.id)
+            sa.delete(ItemRow).where(ItemRow.id == item_id).returning(ItemRow.room_id)
         )
-        if result.first() is None:
+        row = result.first()
+        if row is None:
             raise ItemNotFound("That item does not exist.")
+        self._touches.room(row[0])
 
     async def ensure_seeded(self, key: str) -> bool:
         """Claim a one-time world seed ``key``; True the first time only (even when several
