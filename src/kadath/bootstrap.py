@@ -14,6 +14,7 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
+from kadath.commands.admin_world import admin_world_commands
 from kadath.commands.base import Command, Dispatcher
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
@@ -170,6 +171,7 @@ def _wire(
     extra += install_npcs(game, loop, spawning=settings.npc_spawning)
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     extra += install_combat(game, loop, corpse_rules)
+    extra += admin_world_commands()
     game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)
     dispatcher = Dispatcher(build_command_table(*extra), game)
 

@@ -85,7 +85,11 @@ class CommandTable:
         word = word.lower()
         command = self.commands.get(word)
         if command is None:
-            matches = {c for c in self.ordered if c.names[0].startswith(word) and len(word) >= 2}
+            matches = {
+                c
+                for c in self.ordered
+                if (admin or not c.admin) and c.names[0].startswith(word) and len(word) >= 2
+            }
             command = matches.pop() if len(matches) == 1 else None
         if command is not None and command.admin and not admin:
             return None

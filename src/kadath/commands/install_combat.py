@@ -27,6 +27,7 @@ def install_combat(game: Game, loop: GameLoop, rules: CorpseRules) -> list[Comma
     game.features["combat"] = combat
     game.features["death"] = death
     game.features["corpse_guard"] = corpses.guard
-    loop.add_step("combat-round", combat.run_round, every=ROUND_SECONDS)
-    loop.add_step("corpse-decay", corpses.decay_step, every=DECAY_CHECK_SECONDS)
+    # Both wait on the database, so they run beside the tick rather than inside it.
+    loop.add_step("combat-round", combat.run_round, every=ROUND_SECONDS, detached=True)
+    loop.add_step("corpse-decay", corpses.decay_step, every=DECAY_CHECK_SECONDS, detached=True)
     return [Attack(combat), Flee(combat), Consider(), Rest(rest)]

@@ -3,7 +3,11 @@
 Steps run in order each tick; a step with ``every`` runs on its own schedule. Each step is
 timed; a failing step is logged and the loop goes on; the schedule is drift-compensated (the
 next tick is due one period after the last one was due, not after it finished), and a tick
-that overruns its period is counted, not queued up."""
+that overruns its period is counted, not queued up.
+
+A ``detached`` step (one that waits on the database, like a combat round) runs as a task the
+loop owns, so the tick never waits for it; if the previous run is still going when it is due
+again, that run is skipped and counted. The loop cancels and awaits it when it stops."""
 
 from __future__ import annotations
 
@@ -26,8 +30,11 @@ class Step:
     name: str
     run: StepFn
     every: float | None = None
+    detached: bool = False
     due: float = 0.0
     failures: int = 0
+    skipped: int = 0
+    task: asyncio.Task[None] | None = None
     durations: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
 
 
@@ -43,11 +50,14 @@ class GameLoop:
         self.durations: deque[float] = deque(maxlen=WINDOW)
         self.lateness: deque[float] = deque(maxlen=WINDOW)
 
-    def add_step(self, name: str, run: StepFn, *, every: float | None = None) -> None:
-        """Run ``run(now)`` every tick, or every ``every`` seconds."""
+    def add_step(
+        self, name: str, run: StepFn, *, every: float | None = None, detached: bool = False
+    ) -> None:
+        """Run ``run(now)`` every tick, or every ``every`` seconds; ``detached`` ones beside
+        the tick rather than inside it."""
         if any(s.name == name for s in self._steps):
             raise ValueError(f"step {name!r} added twice")
-        self._steps.append(Step(name, run, every))
+        self._steps.append(Step(name, run, every, detached))
 
     async def tick(self, now: float) -> None:
         """Run the steps due at ``now`` once (the loop calls this; tests may too)."""
@@ -57,18 +67,30 @@ class GameLoop:
                 if now < step.due:
                     continue
                 step.due = now + step.every
-            step_start = time.perf_counter()
-            try:
-                await step.run(now)
-            except Exception:
-                step.failures += 1
-                log.exception("tick_step_failed", step=step.name)
-            step.durations.append(time.perf_counter() - step_start)
+            if not step.detached:
+                await _timed(step, now)
+            elif step.task is not None and not step.task.done():
+                step.skipped += 1
+            else:
+                step.task = asyncio.create_task(_timed(step, now), name=f"step-{step.name}")
         self.ticks += 1
         self.durations.append(time.perf_counter() - started)
 
+    async def stop_detached(self) -> None:
+        """Cancel and await the detached steps still running."""
+        tasks = [s.task for s in self._steps if s.task is not None and not s.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def run(self) -> None:
         """Tick forever at the configured rate (cancel to stop)."""
+        try:
+            await self._run()
+        finally:
+            await self.stop_detached()
+
+    async def _run(self) -> None:
         next_due = self._clock()
         while True:
             now = self._clock()
@@ -114,9 +136,24 @@ class GameLoop:
         failures = CounterMetricFamily(
             "kadath_tick_step_failures", "Failed runs of each tick step", labels=["step"]
         )
+        skipped = CounterMetricFamily(
+            "kadath_tick_step_skipped", "Detached step runs skipped: still busy", labels=["step"]
+        )
         for step in self._steps:
             last = step.durations[-1] * 1000 if step.durations else 0.0
             steps.add_metric([step.name], round(last, 3))
             failures.add_metric([step.name], step.failures)
+            skipped.add_metric([step.name], step.skipped)
         yield steps
         yield failures
+        yield skipped
+
+
+async def _timed(step: Step, now: float) -> None:
+    started = time.perf_counter()
+    try:
+        await step.run(now)
+    except Exception:
+        step.failures += 1
+        log.exception("tick_step_failed", step=step.name)
+    step.durations.append(time.perf_counter() - started)

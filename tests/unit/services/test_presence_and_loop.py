@@ -135,3 +135,28 @@ def test_percentiles_of_latencies() -> None:
     assert percentiles([]) == {"p50": 0.0, "p95": 0.0, "p99": 0.0}
     result = percentiles([i / 1000 for i in range(1, 101)])
     assert result["p50"] == 51.0 and result["p99"] == 100.0
+
+
+async def test_a_detached_step_never_holds_up_the_tick_and_is_skipped_while_busy() -> None:
+    loop = GameLoop(rate=10)
+    release = asyncio.Event()
+    started: list[float] = []
+
+    async def slow(now: float) -> None:
+        started.append(now)
+        await release.wait()
+
+    loop.add_step("slow", slow, detached=True)
+    async with asyncio.timeout(1):
+        await loop.tick(0.0)
+        await asyncio.sleep(0)
+        await loop.tick(0.1)  # would hang here if the step ran inside the tick
+    assert started == [0.0]
+    assert loop.stats()["ticks"] == 2.0
+    assert any(m.name == "kadath_tick_step_skipped" for m in loop.metrics())
+    release.set()
+    await asyncio.sleep(0.01)
+    await loop.tick(0.2)
+    await asyncio.sleep(0)
+    assert started == [0.0, 0.2]
+    await loop.stop_detached()
