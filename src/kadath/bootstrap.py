@@ -170,7 +170,7 @@ def _wire(
     extra: list[Command] = install_items(game)
     extra += install_npcs(game, loop, spawning=settings.npc_spawning)
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
-    extra += install_combat(game, loop, corpse_rules)
+    extra += install_combat(game, loop, corpse_rules, round_seconds=settings.combat_round_seconds)
     extra += admin_world_commands()
     game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)
     dispatcher = Dispatcher(build_command_table(*extra), game)

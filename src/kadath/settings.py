@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     reconnect_grace_seconds: float = Field(default=30.0, ge=0)
 
     tick_rate: float = Field(default=10.0, gt=0, le=100)
+    combat_round_seconds: float = Field(default=2.0, gt=0, le=60)
     corpse_owner_grace_seconds: float = Field(default=300.0, ge=0)
     corpse_decay_seconds: float = Field(default=1800.0, ge=0)
     npc_spawning: bool = True

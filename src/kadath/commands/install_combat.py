@@ -13,7 +13,9 @@ from kadath.services.game_loop import GameLoop
 from kadath.services.lucidity import RestService
 
 
-def install_combat(game: Game, loop: GameLoop, rules: CorpseRules) -> list[Command]:
+def install_combat(
+    game: Game, loop: GameLoop, rules: CorpseRules, *, round_seconds: float = ROUND_SECONDS
+) -> list[Command]:
     """Register the combat features on `game`, add their loop steps; returns the commands.
 
     Features: ``combat`` (CombatService: engage_npc, in_combat, players_fighting,
@@ -28,6 +30,6 @@ def install_combat(game: Game, loop: GameLoop, rules: CorpseRules) -> list[Comma
     game.features["death"] = death
     game.features["corpse_guard"] = corpses.guard
     # Both wait on the database, so they run beside the tick rather than inside it.
-    loop.add_step("combat-round", combat.run_round, every=ROUND_SECONDS, detached=True)
+    loop.add_step("combat-round", combat.run_round, every=round_seconds, detached=True)
     loop.add_step("corpse-decay", corpses.decay_step, every=DECAY_CHECK_SECONDS, detached=True)
     return [Attack(combat), Flee(combat), Consider(), Rest(rest)]

@@ -5,6 +5,7 @@ Password hashing runs in a thread (a bounded pool), never on the event loop."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,13 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from kadath.domain.account import Account, Invite
-from kadath.domain.errors import AuthenticationFailed, InvalidInput, NotAllowed, RateLimited
+from kadath.domain.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+)
 from kadath.domain.ratelimit import KeyedLimiter, parse_rate
 from kadath.persistence.uow import UnitOfWork
 from kadath.services.clock import Clock
@@ -25,6 +32,7 @@ from kadath.services.clock import Clock
 USERNAME_MIN, USERNAME_MAX = 3, 32
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ALGORITHM = "HS256"
+_INVITE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class PasswordHasher:
@@ -100,14 +108,18 @@ class AuthService:
         capacity, rate = parse_rate(login_rate)
         self._by_ip = KeyedLimiter(capacity * 3, rate * 3)
         self._by_account = KeyedLimiter(capacity, rate)
+        self._registering = asyncio.Lock()
 
     async def register(self, username: str, password: str, invite_code: str | None) -> Account:
         """A new account; the very first one is an admin. Raises InvalidInput, DuplicateName,
         NotAllowed (invite needed or spent)."""
         validate_username(username)
         validate_password(password)
+        if invite_code is not None and not _INVITE_RE.match(invite_code):
+            raise NotAllowed("That invite code is unknown or already used.")
         password_hash = await self._hasher.hash(password)
-        async with self._uow() as uow:
+        # One registration at a time decides who is first (and so the admin).
+        async with self._registering, self._uow() as uow:
             first = await uow.accounts.count_accounts() == 0
             if self.registration == "invite" and not first and not invite_code:
                 raise NotAllowed("Registration needs an invite code.")
@@ -115,7 +127,7 @@ class AuthService:
             if invite_code and not first:
                 try:
                     await uow.accounts.use_invite(invite_code, account.id, self._clock.now())
-                except Exception as exc:
+                except NotFound as exc:
                     raise NotAllowed(str(exc)) from exc
         return account
 
@@ -123,11 +135,13 @@ class AuthService:
         """An access token for correct credentials. Raises RateLimited, AuthenticationFailed."""
         now = self._clock.monotonic()
         if not self._by_ip.allow(client_ip, now) or not self._by_account.allow(
-            username.casefold(), now
+            username.casefold()[:USERNAME_MAX], now
         ):
             raise RateLimited("Too many login attempts; wait a minute and try again.")
-        async with self._uow() as uow:
-            account = await uow.accounts.find_by_username(username)
+        account = None
+        if _is_username(username):
+            async with self._uow() as uow:
+                account = await uow.accounts.find_by_username(username)
         ok = await self._hasher.verify(password, account.password_hash if account else None)
         if account is None or not ok:
             raise AuthenticationFailed("Wrong username or password.")
@@ -162,6 +176,14 @@ def validate_username(username: object) -> str:
     if not all(c.isalnum() or c in "_.-" for c in username) or not username.isascii():
         raise InvalidInput("A username may hold letters, digits, '.', '-' and '_' only.")
     return username
+
+
+def _is_username(text: str) -> bool:
+    try:
+        validate_username(text)
+    except InvalidInput:
+        return False
+    return True
 
 
 def validate_password(password: object) -> str:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from kadath.domain.account import Account, Profession
-from kadath.domain.errors import InvalidInput, NotOwner
+from kadath.domain.errors import InvalidInput, InvalidName, NotOwner, PlayerNotFound
 from kadath.domain.player import Player, validate_name
 from kadath.domain.rng import Rng
 from kadath.domain.stats import (
@@ -100,6 +100,10 @@ class CharacterService:
 
     async def by_name(self, account: Account, name: str) -> Player:
         """The named character, if this account may play it. Raises PlayerNotFound, NotOwner."""
+        try:
+            validate_name(name)
+        except InvalidName:
+            raise PlayerNotFound(f"There is no character called {name[:30]!r}.") from None
         async with self._uow() as uow:
             player = await uow.players.get_player_by_name(name)
         check_owner(account, player)

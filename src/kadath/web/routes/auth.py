@@ -11,7 +11,7 @@ from kadath.web.dependencies import AccountDep, AdminDep, RuntimeDep
 from kadath.web.schemas import AccountOut, InviteOut, RegisterIn, TokenOut, error_responses
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-_ERRORS = error_responses(401, 403, 409, 422, 429)
+_ERRORS = error_responses(400, 401, 403, 409, 422, 429)
 
 
 @router.post(

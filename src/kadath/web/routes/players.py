@@ -15,7 +15,7 @@ from kadath.web.runtime import Runtime
 from kadath.web.schemas import PlayerCreateIn, PlayerOut, error_responses
 
 router = APIRouter(prefix="/api/players", tags=["players"])
-_ERRORS = error_responses(401, 403, 404, 409, 422)
+_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 
 
 async def _out(runtime: Runtime, player: Player) -> PlayerOut:
