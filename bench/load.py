@@ -912,6 +912,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if server is not None:
             log("stopping the server")
             report["server"]["exit_code"] = await server.stop()
+            report["server"]["log_warnings"] = warning_summary(server.log_path)
             if server.cprofile is not None and server.cprofile.exists():
                 report["server"]["cprofile"] = server_profile_top(server.cprofile)
     return report
@@ -967,6 +968,20 @@ def server_report(
         "rss_per_player_kib": per_player,
         "vmhwm_kib": proc_memory_kib(pid).get("VmHWM"),
     }
+
+
+def warning_summary(path: Path) -> dict[str, Any]:
+    """The server runs at log level WARNING: count its warnings by event, keep a few lines."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    events: Counter[str] = Counter()
+    for line in lines:
+        words = [w for w in line.split() if w.isidentifier() and "_" in w]
+        if "[warning" in line or "[error" in line or "Traceback" in line:
+            events[words[0] if words else line[:60]] += 1
+    return {"lines": len(lines), "events": dict(events.most_common(10)), "last": lines[-8:]}
 
 
 def stats_delta(

@@ -22,7 +22,7 @@ class KadathServer(uvicorn.Server):
     """uvicorn, but players are told and their connections closed before uvicorn drops them."""
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
-        app = self.config.loaded_app
+        app = self.config.app  # loaded_app may be a middleware wrapper without ``state``
         runtime = getattr(getattr(app, "state", None), "runtime", None)
         if runtime is not None:
             await runtime.hub.shutdown(SHUTDOWN_NOTICE)

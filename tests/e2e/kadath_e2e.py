@@ -41,6 +41,7 @@ def server_settings(**values: Any) -> Settings:
         "reconnect_grace_seconds": 0.5,
         "password_hash_threads": 2,
         "log_level": "WARNING",
+        "npc_spawning": False,  # creatures wander and fight: tests that want them opt in
     }
     defaults.update(values)
     return Settings(_env_file=None, **defaults)  # type: ignore[call-arg]

@@ -10,11 +10,13 @@ import asyncio
 import pytest
 from kadath_e2e import (
     Api,
+    Character,
     Connect,
     GameClient,
     NewCharacter,
     RunningServer,
     StartServer,
+    bearer,
     events,
     is_event,
     messages,
@@ -24,6 +26,7 @@ from kadath_e2e import (
 from kadath.realtime import connection
 
 START = "arkham.boarding_house"
+POKER = "a wrought-iron fireplace poker"  # lies in the parlour when the world is new
 EAST = "arkham.garrison_street"
 
 
@@ -157,7 +160,7 @@ async def test_a_second_login_kicks_the_first_and_the_new_connection_plays(
 
 
 async def test_quit_then_reconnect_puts_the_character_back_where_it_stood(
-    server: RunningServer, connect: Connect, new_character: NewCharacter
+    server: RunningServer, api: Api, connect: Connect, new_character: NewCharacter
 ) -> None:
     watcher = await connect()
     hero = await new_character()
@@ -170,6 +173,7 @@ async def test_quit_then_reconnect_puts_the_character_back_where_it_stood(
     assert reply["text"] == "The shadows close behind you. Farewell."
     code, _ = await first.wait_closed()
     assert code == 1000
+    await _until_saved_offline(api, hero, EAST)  # see the next test for not waiting
 
     again = await connect(hero)
     welcome = again.received[0]
@@ -183,6 +187,35 @@ async def test_quit_then_reconnect_puts_the_character_back_where_it_stood(
         "arrived",  # comes back
         "left",  # leaves east again
     ]
+
+
+async def test_a_reconnect_right_after_quit_finds_the_character_where_it_quit(
+    server: RunningServer,
+    connect: Connect,
+    new_character: NewCharacter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = server.app.state.runtime.entry
+    save, saved = entry._save, asyncio.Event()
+
+    async def slow_save(players: list[object]) -> None:  # the quit's commit takes a while
+        if not saved.is_set():
+            await asyncio.sleep(0.5)
+        await save(players)
+        saved.set()
+
+    monkeypatch.setattr(entry, "_save", slow_save)
+    hero = await new_character()
+    first = await connect(hero)
+    await first.command("east")
+    await first.command("quit")
+    await first.wait_closed()
+    try:
+        again = await connect(hero)  # at once, while the quit's save is still running
+
+        assert again.received[0]["room"]["id"] == EAST
+    finally:
+        await asyncio.wait_for(saved.wait(), 5)  # no save left running into the teardown
 
 
 async def test_a_dropped_connection_keeps_the_character_for_the_grace_period_and_a_quick_reconnect_is_seamless(  # noqa: E501
@@ -236,7 +269,7 @@ async def test_a_dropped_connection_that_never_comes_back_leaves_after_the_grace
     assert who_names(await watcher.command("who")) == {watcher.name}
 
 
-async def test_a_restart_keeps_characters_where_they_were(
+async def test_a_restart_keeps_characters_where_they_were_with_what_they_carry(
     server: RunningServer, api: Api, new_character: NewCharacter
 ) -> None:
     walker, sitter = await new_character(), await new_character()
@@ -244,11 +277,14 @@ async def test_a_restart_keeps_characters_where_they_were(
     await a.hello(walker.token, walker.name)
     b = await GameClient.open(server.ws_url)
     await b.hello(sitter.token, sitter.name)
+    # walker> get poker
+    taken = await a.command("get poker")
+    assert taken["ok"], taken
+    assert POKER in (await a.command("inventory"))["text"]
     await a.command("east")
     await a.command("north")
     here = [f for f in a.meanwhile if f["type"] == "room"][-1]["room"]["id"]
     assert here == "miskatonic.campus_gate"
-    has_inventory = (await a.command("help get"))["ok"]
 
     await server.restart()
     assert (await a.wait_closed())[0] == 1012
@@ -259,16 +295,15 @@ async def test_a_restart_keeps_characters_where_they_were(
     b = await GameClient.open(server.ws_url)
     try:
         assert (await a.hello(walker.token, walker.name))["room"]["id"] == here
-        assert (await b.hello(sitter.token, sitter.name))["room"]["id"] == START
-        stored = await api.http.get(
-            f"/api/players/{walker.id}", headers={"Authorization": f"Bearer {walker.token}"}
-        )
+        parlour = (await b.hello(sitter.token, sitter.name))["room"]
+        assert parlour["id"] == START
+        assert POKER not in parlour["items"]  # taken, and not seeded again by the restart
+        assert POKER in (await a.command("inventory"))["text"]
+        stored = await api.http.get(f"/api/players/{walker.id}", headers=bearer(walker.token))
         assert stored.json()["room_id"] == here
     finally:
         await a.close()
         await b.close()
-    if has_inventory:
-        pytest.fail("`get` exists now: extend this test so a carried item survives the restart")
 
 
 async def test_a_graceful_shutdown_tells_connected_players_before_closing(
@@ -398,6 +433,17 @@ async def test_a_connection_that_never_says_hello_is_closed(
     error = await client.wait_type("error")
     assert error["code"] == "hello_timeout"
     assert (await client.wait_closed())[0] == 4400
+
+
+async def _until_saved_offline(api: Api, hero: Character, room_id: str) -> None:
+    """Wait until the character is out of play and its row says it stands in ``room_id``."""
+    for _ in range(250):
+        response = await api.http.get(f"/api/players/{hero.id}", headers=bearer(hero.token))
+        body = response.json()
+        if not body["online"] and body["room_id"] == room_id:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{hero.name} was not saved offline in {room_id}: {body}")
 
 
 async def _until_connections(server: RunningServer, count: int, within: float = 5) -> None:

@@ -117,16 +117,8 @@ async def test_a_hello_for_a_character_that_does_not_exist_is_refused(
 
 
 async def test_a_hello_naming_a_character_with_a_nul_byte_is_refused_as_unknown(
-    server: RunningServer, new_character: NewCharacter, request: pytest.FixtureRequest
+    server: RunningServer, new_character: NewCharacter
 ) -> None:
-    if not server.settings.is_sqlite:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="CharacterService.by_name queries the name unvalidated; PostgreSQL "
-                "rejects the NUL byte, the handshake logs an exception and closes with 1011",
-            )
-        )
     hero = await new_character()
     hello = {"type": "hello", "token": hero.token, "player": "Bad\x00Name"}
     error, code = await refused(server, hello)

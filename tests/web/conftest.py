@@ -53,6 +53,7 @@ async def _open_app(
         "argon2_memory_cost": 1024,
         "login_rate_limit": "1000/minute",
         "log_level": "WARNING",
+        "npc_spawning": False,
         **overrides,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]

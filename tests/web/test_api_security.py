@@ -191,16 +191,8 @@ async def test_the_first_account_is_an_admin_and_later_ones_are_not(
 
 
 async def test_two_first_registrations_at_once_make_only_one_admin(
-    client: httpx2.AsyncClient, web_backend: str, request: pytest.FixtureRequest
+    client: httpx2.AsyncClient,
 ) -> None:
-    if web_backend == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises the registrations
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="AuthService.register counts accounts and inserts without a lock: "
-                "concurrent first registrations all see 0 accounts and all become admins",
-            )
-        )
 
     async def sign_up(username: str) -> httpx2.Response:
         return await client.post(
@@ -355,21 +347,10 @@ async def test_an_unknown_container_is_not_found(
 # -- text the database cannot store ------------------------------------------------------------
 
 
-def xfail_on_postgresql(web: WebApp, request: pytest.FixtureRequest, reason: str) -> None:
-    """PostgreSQL refuses NUL bytes in text; SQLite stores them, so only PostgreSQL fails."""
-    if not web.settings.is_sqlite:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 async def test_a_login_with_a_nul_byte_in_the_username_is_just_wrong_credentials(
-    web: WebApp, client: httpx2.AsyncClient, admin: User, request: pytest.FixtureRequest
+    client: httpx2.AsyncClient, admin: User
 ) -> None:
-    xfail_on_postgresql(
-        web,
-        request,
-        "AuthService.login queries the username unvalidated; PostgreSQL rejects the NUL "
-        "byte and the login answers 503 'The database refused the work: DBAPIError'",
-    )
+    # PostgreSQL refuses NUL bytes in text: the name must be refused before it gets there
     response = await client.post(
         "/api/auth/login", data={"username": "keep\x00er", "password": PASSWORD}
     )
@@ -378,15 +359,8 @@ async def test_a_login_with_a_nul_byte_in_the_username_is_just_wrong_credentials
 
 
 async def test_a_malformed_invite_code_is_refused_without_database_details(
-    web: WebApp, client: httpx2.AsyncClient, admin: User, request: pytest.FixtureRequest
+    client: httpx2.AsyncClient, admin: User
 ) -> None:
-    xfail_on_postgresql(
-        web,
-        request,
-        "AuthService.register turns any exception of use_invite into NotAllowed(str(exc)): "
-        "on PostgreSQL a NUL byte in the code answers 403 with the SQL statement and its "
-        "parameters in the detail",
-    )
     response = await client.post(
         "/api/auth/register",
         json={"username": "nulinvite", "password": PASSWORD, "invite_code": "a\x00b"},

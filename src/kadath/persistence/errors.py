@@ -23,8 +23,18 @@ def translate(exc: SQLAlchemyError) -> KadathError:
         if "foreign key" in text:
             return NotFound("Something referred to does not exist.")
         return InvalidInput("The change breaks a rule of the world and was not saved.")
+    if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith("22"):
+        # Class 22, data exceptions: text the database cannot store (a NUL byte), a number
+        # out of range. The caller sent bad input; nothing was written.
+        return InvalidInput("That input cannot be stored.")
     if isinstance(exc, PoolTimeout):
         return DatabaseUnavailable("The database is too busy; try again shortly.")
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return DatabaseUnavailable("The database connection was lost.")
     return DatabaseUnavailable(f"The database refused the work: {type(exc).__name__}")
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code or "")

@@ -141,7 +141,10 @@ class ConnectionHandler:
             try:
                 frame = parse(raw, max_line=self._limits.max_line)
             except BadFrame as exc:
-                session.send({"type": "error", "code": exc.code, "text": str(exc)})
+                error: dict[str, object] = {"type": "error", "code": exc.code, "text": str(exc)}
+                if exc.re is not None:
+                    error["re"] = exc.re
+                session.send(error)
                 continue
             if isinstance(frame, Ping):
                 session.send({"type": "pong"})

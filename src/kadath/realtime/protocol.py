@@ -18,11 +18,13 @@ MAX_ID = 64
 
 
 class BadFrame(Exception):
-    """The frame cannot be understood; ``code`` and the message go back in an error frame."""
+    """The frame cannot be understood; ``code`` and the message go back in an error frame,
+    with ``re`` when the frame was a command whose id could be read."""
 
-    def __init__(self, code: str, text: str) -> None:
+    def __init__(self, code: str, text: str, re: str | None = None) -> None:
         super().__init__(text)
         self.code = code
+        self.re = re
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,11 @@ def _command(data: dict[str, Any], max_line: int) -> CommandFrame:
     if len(frame_id) > MAX_ID:
         raise BadFrame("bad_frame", f"A command id may be at most {MAX_ID} characters.")
     if not isinstance(text, str):
-        raise BadFrame("bad_frame", "A command needs its text.")
+        raise BadFrame("bad_frame", "A command needs its text.", frame_id)
     if len(text) > max_line:
-        raise BadFrame("too_long", f"That line is too long (at most {max_line} characters).")
+        raise BadFrame(
+            "too_long", f"That line is too long (at most {max_line} characters).", frame_id
+        )
     if any(ord(c) < 32 and c not in "\t" for c in text):
         text = "".join(c for c in text if ord(c) >= 32 or c == "\t")
     return CommandFrame(id=frame_id, text=text)

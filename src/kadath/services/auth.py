@@ -139,6 +139,8 @@ class AuthService:
         ):
             raise RateLimited("Too many login attempts; wait a minute and try again.")
         account = None
+        if len(password) > PASSWORD_MAX:
+            raise AuthenticationFailed("Wrong username or password.")
         if _is_username(username):
             async with self._uow() as uow:
                 account = await uow.accounts.find_by_username(username)

@@ -32,12 +32,17 @@ class WorldEntry:
     ) -> None:
         self._world, self._presence, self._messenger = world, presence, messenger
         self._bus, self._uow = bus, uow
+        # Saves of departing characters still in flight: a quick return waits for its own.
+        self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     async def enter(self, player_id: uuid.UUID) -> Player:
         """Load a character into play, or return the one already in play. Raises PlayerNotFound."""
         online = self._presence.get(player_id)
         if online is not None:
             return online
+        saving = self._saving.get(player_id)
+        if saving is not None:
+            await asyncio.wait({saving})  # load what the last session saved, not what it had
         async with self._uow() as uow:
             player = await uow.players.get_player_by_id(player_id)
             explored = await uow.exploration.visited_rooms(player_id)
@@ -66,7 +71,13 @@ class WorldEntry:
             frames.event("left", f"{player.name} fades into the fog.", name=player.name),
             exclude=[player.id],
         )
-        await asyncio.shield(self._save([player]))
+        task = asyncio.ensure_future(self._save([player]))
+        self._saving[player_id] = task
+        try:
+            await asyncio.shield(task)  # a cancelled caller does not cancel the save
+        finally:
+            if self._saving.get(player_id) is task and task.done():
+                del self._saving[player_id]
         await self._bus.publish(PlayerLoggedOut(player.id, player.room_id))
 
     async def save_positions(self) -> int:
@@ -80,6 +91,8 @@ class WorldEntry:
     async def leave_all(self, attempts: int = 5) -> int:
         """Take everyone out of play and save them in one transaction (shutdown). A busy
         database is retried with backoff before giving up loudly."""
+        await asyncio.gather(*self._saving.values(), return_exceptions=True)
+        self._saving.clear()
         players = self._presence.all()
         for player in players:
             self._presence.leave(player.id)

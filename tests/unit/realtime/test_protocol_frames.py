@@ -60,3 +60,10 @@ def test_control_characters_are_stripped_from_commands() -> None:
         json.dumps({"type": "command", "id": "c", "text": "say \x1b[31mred"}), max_line=100
     )
     assert isinstance(frame, CommandFrame) and frame.text == "say [31mred"
+
+
+def test_a_refused_command_names_its_id_so_the_client_can_match_it() -> None:
+    raw = json.dumps({"type": "command", "id": "c9", "text": "x" * 2000})
+    with pytest.raises(BadFrame) as caught:
+        parse(raw, max_line=1000)
+    assert caught.value.re == "c9"
