@@ -76,6 +76,11 @@ class GameLoop:
         self.ticks += 1
         self.durations.append(time.perf_counter() - started)
 
+    async def settle(self) -> None:
+        """Wait for the detached steps now running to finish (tests, orderly shutdown)."""
+        tasks = [s.task for s in self._steps if s.task is not None and not s.task.done()]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def stop_detached(self) -> None:
         """Cancel and await the detached steps still running."""
         tasks = [s.task for s in self._steps if s.task is not None and not s.task.done()]

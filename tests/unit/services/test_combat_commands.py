@@ -42,6 +42,7 @@ async def test_attack_then_the_loop_runs_the_round() -> None:
         "You are already fighting the ghoul!"
     )
     await arena.loop.tick(1000.0)
+    await arena.loop.settle()  # the round runs beside the tick
 
     assert arena.game.npcs.get(ghoul.id) is None
     assert alice.experience == 50
