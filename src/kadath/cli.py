@@ -41,7 +41,11 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
         proxy_headers=False,
     )
     print(f"Kadath is starting: open http://{config.host}:{config.port}/ in a browser.")
-    KadathServer(config).run()
+    try:
+        KadathServer(config).run()
+    except KeyboardInterrupt:
+        # uvicorn has already shut down gracefully and re-raises Ctrl-C for the exit status.
+        print("Kadath has stopped; every character was saved.")
 
 
 async def _db(settings: Settings, action: str, revision: str) -> str:
