@@ -97,22 +97,32 @@ async def test_scheduled_steps_run_on_their_own_period() -> None:
         loop.add_step("slow", every_second)
 
 
-async def test_the_loop_keeps_its_rate_and_counts_overruns() -> None:
-    loop = GameLoop(rate=50)
-    slow_once = [True]
+async def test_an_overrun_is_counted_and_the_missed_ticks_are_skipped_not_bunched() -> None:
+    import time
 
-    async def step(_now: float) -> None:
-        if slow_once.pop() if slow_once else False:
-            await asyncio.sleep(0.1)
+    started, extra = time.monotonic(), [0.0]
+
+    def clock() -> float:  # real time, plus the time a "slow" step pretends to have taken
+        return time.monotonic() - started + extra[0]
+
+    loop = GameLoop(rate=10, clock=clock)
+    nows: list[float] = []
+
+    async def step(now: float) -> None:
+        nows.append(now)
+        if len(nows) == 1:
+            extra[0] += 0.35  # the first tick takes 3.5 periods
 
     loop.add_step("step", step)
     task = asyncio.create_task(loop.run())
-    await asyncio.sleep(0.5)
+    while len(nows) < 3:
+        await asyncio.sleep(0.02)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert loop.overruns >= 1
-    # 0.5 s at 50/s is 25 ticks; the overrun skips ticks rather than bunching them up.
-    assert 10 <= loop.ticks <= 26
+    # Due again at 0.4 (0.1, 0.2 and 0.3 skipped), then 0.5: never run back to back at 0.35.
+    assert nows[1] >= 0.39
+    assert nows[2] >= 0.49
 
 
 async def test_a_failing_subscriber_is_logged_not_raised() -> None:
