@@ -19,6 +19,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 from kadath.domain.account import Account, Invite
 from kadath.domain.errors import (
+    AccountNotFound,
     AuthenticationFailed,
     InvalidInput,
     NotAllowed,
@@ -155,7 +156,7 @@ class AuthService:
         async with self._uow() as uow:
             try:
                 return await uow.accounts.get_account(account_id)
-            except Exception:
+            except AccountNotFound:
                 raise AuthenticationFailed("That account no longer exists.") from None
 
     async def create_invite(self, admin: Account) -> Invite:
