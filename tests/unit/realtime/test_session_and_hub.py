@@ -108,10 +108,12 @@ async def test_a_dropped_character_leaves_after_the_grace_period() -> None:
     presence = Presence()
     hub = Hub(presence, grace_seconds=0.05)
     left: list[uuid.UUID] = []
+    gone = asyncio.Event()
 
     class Entry:
         async def leave(self, player_id: uuid.UUID) -> None:
             left.append(player_id)
+            gone.set()
 
     hub.entry = Entry()  # type: ignore[assignment]
     player = player_named("Alice")
@@ -126,8 +128,6 @@ async def test_a_dropped_character_leaves_after_the_grace_period() -> None:
     await asyncio.sleep(0.1)
     assert left == []
     hub.detach(again, quit_now=False)
-    async with asyncio.timeout(2):
-        while not left:
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(gone.wait(), 2)
     assert left == [player.id]
     await hub.shutdown("bye")

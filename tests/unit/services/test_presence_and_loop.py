@@ -107,16 +107,18 @@ async def test_an_overrun_is_counted_and_the_missed_ticks_are_skipped_not_bunche
 
     loop = GameLoop(rate=10, clock=clock)
     nows: list[float] = []
+    three = asyncio.Event()
 
     async def step(now: float) -> None:
         nows.append(now)
         if len(nows) == 1:
             extra[0] += 0.35  # the first tick takes 3.5 periods
+        if len(nows) == 3:
+            three.set()
 
     loop.add_step("step", step)
     task = asyncio.create_task(loop.run())
-    while len(nows) < 3:
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(three.wait(), 5)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert loop.overruns >= 1
