@@ -214,3 +214,12 @@ async def test_a_read_only_unit_of_work_does_not_wait_for_a_writer(
             async with persistence.reading() as reader:
                 seen = await reader.items.items_at(OnFloor("town.street"))
     assert all(i.prototype_id != "coin" for i in seen)  # and it does not see uncommitted work
+
+
+async def test_a_first_visit_updates_the_vitals_bar(table: Any) -> None:
+    game, dispatch, alice, _, _ = table
+    await dispatch.dispatch(alice, "e")
+    states = [
+        f for kind, who, f in game.messenger.sent if kind == "player" and f["type"] == "state"
+    ]
+    assert states and states[-1]["vitals"]["experience"] == 5

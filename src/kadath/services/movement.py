@@ -12,7 +12,7 @@ from kadath.domain.world import Direction, World
 from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.events import EventBus
-from kadath.services.messenger import Messenger
+from kadath.services.messenger import Frame, Messenger
 from kadath.services.presence import Presence
 
 
@@ -61,26 +61,25 @@ class MovementService:
         await self._bus.publish(PlayerEnteredRoom(player.id, room_id, old))
 
     async def _visit(self, player: Player, room_id: str) -> None:
+        """A first visit earns experience; some rooms cost lucidity. Told after the commit."""
         visited = self._presence.explored(player.id)
         cost = self._world.rooms[room_id].lucidity_cost
         first = room_id not in visited
         if not first and cost <= 0:
             return
+        notes: list[Frame] = []
         async with self._uow() as uow:
-            if first:
-                visited.add(room_id)
-                if await uow.exploration.record_visit(player.id, room_id):
-                    gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
-                    if gain.leveled_up:
-                        self._messenger.to_player(
-                            player.id,
-                            frames.event("level_up", f"You have reached level {gain.level}!"),
-                        )
+            if first and await uow.exploration.record_visit(player.id, room_id):
+                gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
+                if gain.leveled_up:
+                    notes.append(frames.event("level_up", f"You have reached level {gain.level}!"))
             if cost > 0:
                 player.lucidity = await uow.experience.update_player_stat_field(
                     player.id, "lucidity", -cost, "room"
                 )
-                self._messenger.to_player(
-                    player.id,
-                    frames.message("system", "Something here gnaws at the edges of your mind."),
+                notes.append(
+                    frames.message("system", "Something here gnaws at the edges of your mind.")
                 )
+        visited.add(room_id)
+        for note in [*notes, frames.vitals(player)]:
+            self._messenger.to_player(player.id, note)

@@ -143,6 +143,9 @@ export function initGame({ onLeave, onAuthFailed }) {
   }
 
   function renderRoom(room, text) {
+    // The server's text opens with the room's name (for plain-text clients); the heading shows it.
+    const title = room?.name ?? "";
+    if (text && title && text.startsWith(`${title}\n`)) text = text.slice(title.length + 1);
     const block = el(
       "div",
       { class: "line room-block" },
