@@ -20,10 +20,6 @@ against the rate, overruns, and tick duration p50/p99. The admin's ``tick reset`
 of the window makes the server's duration quantiles cover the window only. Prints one JSON
 document. Players, NPCs, duration and the whole run are capped; only loopback is contacted; the
 server subprocess is always stopped (and killed if it will not stop).
-
-The admin commands (``slay``/``heal``/``tick``) come from kadath.commands.admin_world; until the
-composition root registers them, the server runs through ``--serve-shim`` mode of this file,
-which adds them to the command table and then runs ``kadath serve`` unchanged.
 """
 
 from __future__ import annotations
@@ -43,7 +39,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,32 +84,9 @@ PARK = "arkham.boarding_house"  # a safe room for the admin between spawning rou
 _WORD = re.compile(r"[a-z]+")
 
 
-# -- the server, with the admin-world commands registered --------------------------------------
-def serve_shim(argv: Sequence[str]) -> int:
-    """``kadath serve`` with slay/heal/tick in the command table (if bootstrap lacks them)."""
-    import kadath.bootstrap as bootstrap
-    from kadath.cli import main
-    from kadath.commands.admin_world import admin_world_commands
-
-    original = getattr(bootstrap, "build_command_table")  # noqa: B009 - patched below
-
-    def table(*extra: Any) -> Any:
-        built = original(*extra)
-        if "tick" not in built.commands:
-            built.register(*admin_world_commands())
-        return built
-
-    setattr(bootstrap, "build_command_table", table)  # noqa: B010 - _wire looks it up late
-    if os.environ.get("KADATH_BENCH_CPROFILE"):
-        from load_serve import run as profiled  # writes the profile when the server exits
-
-        sys.argv = [sys.argv[0], *argv]
-        return profiled()
-    return main(list(argv))
-
-
+# -- the server -------------------------------------------------------------------------------
 class WorldServer(ServerProcess):
-    """bench/load.py's server process, started through this file's shim with world settings."""
+    """bench/load.py's server process, with the living world's settings."""
 
     def __init__(self, data_dir: Path, database_url: str | None, args: argparse.Namespace):
         super().__init__(data_dir, database_url, None)
@@ -137,16 +109,11 @@ class WorldServer(ServerProcess):
         env.pop("KADATH_DATABASE_URL", None)
         if self.database_url:
             env["KADATH_DATABASE_URL"] = self.database_url
-        argv = [
-            sys.executable,
-            str(SELF),
-            "--serve-shim",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
+        serve = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.args.server_cprofile:
+            argv = [sys.executable, str(SELF.parent / "load_serve.py"), *serve]
+        else:
+            argv = [sys.executable, "-m", "kadath", *serve]
         with self.log_path.open("wb") as out:
             # cwd is the data dir, so no stray .env file is read
             self.proc = await asyncio.create_subprocess_exec(
@@ -586,10 +553,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--serve-shim"]:
-        return serve_shim(argv[1:])
-    args = parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         try:
             import uvloop

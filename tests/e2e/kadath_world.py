@@ -31,7 +31,6 @@ from kadath_e2e import (
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kadath.commands.admin_world import admin_world_commands
 from kadath.domain.item import InContainer, InInventory, ItemInstance
 from kadath.persistence.models import ItemRow, PlayerRow
 from kadath.world import DEFAULT_WORLD_DIR
@@ -45,13 +44,6 @@ WORLD_DEFAULTS: dict[str, Any] = {
     "combat_round_seconds": 0.5,  # quick fights, so a loaded machine still ends them in time
 }
 CELLAR = "arkham.boarding_house_cellar"
-
-
-def install_admin_world(server: RunningServer) -> None:
-    """Register slay/heal/tick on the running server unless bootstrap already does."""
-    table = server.app.state.runtime.dispatcher.table
-    if "slay" not in table.commands:
-        table.register(*admin_world_commands())
 
 
 @dataclass
@@ -99,7 +91,6 @@ class Realm:
         """Start the server again on the same database and bring the admin back in; other
         players reconnect with ``player(character)``."""
         await self.server.start()
-        install_admin_world(self.server)
         admin = self.api.admin
         await self.api.aclose()
         self.api = Api.to(self.server.base_url)
@@ -121,7 +112,6 @@ async def open_realm(start_server: StartServer, **overrides: Any) -> Realm:
     """Start a server with ``WORLD_DEFAULTS`` (and ``overrides``), register the admin account
     first, and bring its character into the world."""
     server = await start_server(**{**WORLD_DEFAULTS, **overrides})
-    install_admin_world(server)
     api = Api.to(server.base_url)
     api.admin = await new_account(api, "keeper")
     assert api.admin.is_admin, "the first account of a fresh server must be the admin"
