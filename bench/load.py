@@ -54,7 +54,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1104,18 +1104,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return await asyncio.wait_for(run(args), args.timeout)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_main(
+    args: argparse.Namespace,
+    main_async: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+    summary: Callable[[dict[str, Any]], str],
+    *,
+    use_uvloop: bool = True,
+) -> int:
+    """Run a bench's ``main_async`` (on uvloop when available), print its JSON report and the
+    one-line summary; the exit status of the bench scripts."""
     try:
-        if args.no_uvloop:
-            report = asyncio.run(main_async(args))
-        else:
-            try:
+        runner: Any = asyncio.run
+        if use_uvloop:
+            with contextlib.suppress(ImportError):
                 import uvloop
 
-                report = uvloop.run(main_async(args))
-            except ImportError:
-                report = asyncio.run(main_async(args))
+                runner = uvloop.run
+        report = runner(main_async(args))
     except TimeoutError:
         log(f"gave up: the whole run exceeded --timeout {args.timeout:.0f} s")
         return 2
@@ -1126,8 +1131,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.output:
         Path(args.output).write_text(text + "\n")
-    print(summary_line(report), file=sys.stderr)
+    print(summary(report), file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_main(args, main_async, summary_line, use_uvloop=not args.no_uvloop)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from load import (  # noqa: E402
     log,
     postgres_database,
     require_loopback,
+    run_main,
     server_stats,
     setup_players,
     summarize_ms,
@@ -554,25 +555,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        try:
-            import uvloop
-
-            report = uvloop.run(main_async(args))
-        except ImportError:
-            report = asyncio.run(main_async(args))
-    except TimeoutError:
-        log(f"gave up: the whole run exceeded --timeout {args.timeout:.0f} s")
-        return 2
-    except asyncio.CancelledError:
-        log("interrupted")
-        return 130
-    text = json.dumps(report, indent=2, default=str)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
-    print(summary_line(report), file=sys.stderr)
-    return 0
+    return run_main(args, main_async, summary_line)
 
 
 if __name__ == "__main__":
