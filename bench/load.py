@@ -531,6 +531,7 @@ class ServerProcess:
             "KADATH_LOGIN_RATE_LIMIT": "100000/minute",
             "KADATH_COMMAND_RATE": command_rate,
             "KADATH_LOG_LEVEL": "WARNING",
+            "KADATH_TELNET_PORT": "0",  # the benchmark drives WebSockets; never bind 4000
         }
         env.pop("KADATH_DATABASE_URL", None)
         if self.database_url:

@@ -41,6 +41,7 @@ from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
 from kadath.settings import Settings
+from kadath.telnet.server import TelnetListener, TelnetOptions
 from kadath.web.app import build_app
 from kadath.web.runtime import Runtime
 from kadath.world import DEFAULT_WORLD_DIR, load_world
@@ -126,6 +127,7 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     tasks.start("game-loop", loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
+        await _start_telnet(runtime, tasks)
         yield runtime
     finally:
         await _shutdown(runtime, tasks, hasher)
@@ -196,6 +198,28 @@ def _wire(
         connections=connections,
         extras={"loop": loop},
     )
+
+
+async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
+    """Listen for MUD clients (unless ``telnet_port`` is 0); the listener is a task ``tasks``
+    owns, so shutdown closes it after the Hub has told every player."""
+    settings = runtime.settings
+    if not settings.telnet_port:
+        return
+    options = TelnetOptions(
+        host=settings.telnet_host,
+        port=settings.telnet_port,
+        max_line=settings.max_line_length,
+        login_timeout=settings.telnet_login_timeout,
+        idle_timeout=settings.telnet_idle_timeout,
+        write_timeout=settings.telnet_write_timeout,
+        connections_per_ip=settings.telnet_connections_per_ip,
+        negotiation_wait=settings.telnet_negotiation_wait,
+    )
+    telnet = TelnetListener(options, runtime.auth, runtime.characters, runtime.connections)
+    await telnet.start()
+    runtime.extras["telnet"] = telnet
+    tasks.start("telnet", telnet.run())
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:

@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     corpse_decay_seconds: float = Field(default=1800.0, ge=0)
     npc_spawning: bool = True
 
+    telnet_host: str = "127.0.0.1"
+    telnet_port: int = Field(default=4000, ge=0, le=65535, description="0 turns telnet off")
+    telnet_login_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to sign in before the connection closes"
+    )
+    telnet_idle_timeout: int = Field(
+        default=1800, ge=1, description="Seconds without input before the connection closes"
+    )
+    telnet_write_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a client may leave output unread"
+    )
+    telnet_connections_per_ip: int = Field(default=10, ge=1)
+    telnet_negotiation_wait: float = Field(
+        default=1.0, gt=0, description="Seconds to wait for option replies before the banner"
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

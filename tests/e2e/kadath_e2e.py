@@ -42,6 +42,7 @@ def server_settings(**values: Any) -> Settings:
         "password_hash_threads": 2,
         "log_level": "WARNING",
         "npc_spawning": False,  # creatures wander and fight: tests that want them opt in
+        "telnet_port": 0,  # off unless a test asks for a free port
     }
     defaults.update(values)
     return Settings(_env_file=None, **defaults)  # type: ignore[call-arg]

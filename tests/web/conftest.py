@@ -54,6 +54,7 @@ async def _open_app(
         "login_rate_limit": "1000/minute",
         "log_level": "WARNING",
         "npc_spawning": False,
+        "telnet_port": 0,
         **overrides,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,126 @@
+"""GMCP for MUD clients: the packages a client asked for, and the messages a game frame makes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from kadath.domain.world import Direction, World
+
+Message = tuple[str, Any]
+_SHORT = {
+    Direction.NORTH: "n",
+    Direction.SOUTH: "s",
+    Direction.EAST: "e",
+    Direction.WEST: "w",
+    Direction.NORTHEAST: "ne",
+    Direction.NORTHWEST: "nw",
+    Direction.SOUTHEAST: "se",
+    Direction.SOUTHWEST: "sw",
+    Direction.UP: "u",
+    Direction.DOWN: "d",
+}
+CHANNELS = ("say", "emote", "whisper")
+
+
+def room_num(room_id: str) -> int:
+    """A room's number for mappers: a hash of its id, so it is the same after a restart."""
+    digest = hashlib.blake2b(room_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF or 1
+
+
+class GmcpClient:
+    """What one client told us over GMCP: who it is and which packages it takes."""
+
+    def __init__(self) -> None:
+        self.packages: set[str] = set()
+        self.hello: dict[str, Any] = {}
+
+    def accepts(self, package: str) -> bool:
+        """Core always; others when the client listed the package or one above it."""
+        parts = package.lower().split(".")
+        if parts[0] == "core":
+            return True
+        return any(".".join(parts[:n]) in self.packages for n in range(1, len(parts) + 1))
+
+    def receive(self, package: str, data: Any) -> list[Message]:
+        """Take a client's message; returns the answers to send."""
+        name = package.lower()
+        if name == "core.hello" and isinstance(data, dict):
+            self.hello = {str(k): str(v)[:64] for k, v in list(data.items())[:8]}
+        elif name in ("core.supports.set", "core.supports.add"):
+            if name.endswith(".set"):
+                self.packages.clear()
+            self.packages.update(_names(data))
+        elif name == "core.supports.remove":
+            self.packages.difference_update(_names(data))
+        elif name == "core.ping":
+            return [("Core.Ping", None)]
+        return []
+
+
+def _names(data: Any) -> set[str]:
+    if not isinstance(data, list):
+        return set()
+    names = (str(entry).split(" ", 1)[0].lower() for entry in data[:64])
+    return {name for name in names if 0 < len(name) <= 64}
+
+
+def messages(frame: Mapping[str, Any], world: World) -> list[Message]:
+    """The GMCP messages a game frame makes (before filtering by what the client takes)."""
+    kind = frame.get("type")
+    if kind == "welcome":
+        return _welcome(frame.get("player") or {})
+    if kind == "state":
+        return [("Char.Vitals", vitals(frame.get("vitals") or {}))]
+    if kind == "room":
+        return _room(frame.get("room") or {}, world)
+    if kind == "message" and frame.get("channel") in CHANNELS:
+        text = {"channel": frame["channel"], "talker": frame.get("from"), "text": frame["text"]}
+        return [("Comm.Channel.Text", text)]
+    if kind == "event" and frame.get("event") in ("arrived", "left") and frame.get("name"):
+        package = "Room.AddPlayer" if frame["event"] == "arrived" else "Room.RemovePlayer"
+        return [(package, {"name": frame["name"], "fullname": frame["name"]})]
+    return []
+
+
+def vitals(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Char.Vitals from the game's vitals (or a welcome's player)."""
+    hp, max_hp = values.get("health"), values.get("max_health")
+    luc = values.get("lucidity")
+    return {
+        "hp": hp,
+        "maxhp": max_hp,
+        "lucidity": luc,
+        "maxlucidity": values.get("max_lucidity", 100),
+        "level": values.get("level"),
+        "xp": values.get("experience"),
+        "string": f"HP {hp}/{max_hp} Luc {luc}/{values.get('max_lucidity', 100)}",
+    }
+
+
+def _welcome(player: Mapping[str, Any]) -> list[Message]:
+    name = player.get("name")
+    status = {"level": player.get("level"), "profession": player.get("profession")}
+    return [
+        ("Char.Name", {"name": name, "fullname": name}),
+        ("Char.Status", status),
+        ("Char.Vitals", vitals(player)),
+    ]
+
+
+def _room(view: Mapping[str, Any], world: World) -> list[Message]:
+    room = world.rooms.get(str(view.get("id")))
+    if room is None:
+        return []
+    info = {
+        "num": room_num(room.id),
+        "name": room.name,
+        "area": world.zones[room.zone_id].name if room.zone_id in world.zones else room.zone_id,
+        "environment": room.zone_id,
+        "exits": {_SHORT[d]: room_num(dest) for d, dest in room.exits.items()},
+    }
+    players = [{"name": n, "fullname": n} for n in view.get("players") or []]
+    npcs = [{"name": n} for n in view.get("npcs") or []]
+    return [("Room.Info", info), ("Room.Players", players), ("Room.Npcs", npcs)]

@@ -1,0 +1,57 @@
+"""Typed lines out of a telnet byte stream: bounded, cleaned of control characters, and with
+the backspaces of character-at-a-time clients applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERASE = "\x08\x7f"
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    too_long: bool = False
+
+
+class LineBuffer:
+    """Collects text; a line over ``limit`` characters is dropped up to its end and reported
+    once as too long, so a flood never holds more than ``limit`` characters."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chars: list[str] = []
+        self._overflow = False
+        self._after_cr = False
+
+    def feed(self, text: str) -> list[Line]:
+        """The lines ``text`` completes."""
+        done: list[Line] = []
+        for char in text:
+            if char == "\n" and self._after_cr:
+                self._after_cr = False
+                continue  # CR LF is one line end
+            self._after_cr = char == "\r"
+            if char in "\r\n":
+                done.append(self._finish())
+            elif char in ERASE:
+                if self._chars and not self._overflow:
+                    self._chars.pop()
+            elif char == "\t" or (ord(char) >= 32 and not 0x7F <= ord(char) < 0xA0):
+                self._add(char)
+        return done
+
+    def _add(self, char: str) -> None:
+        if self._overflow:
+            return
+        if len(self._chars) >= self._limit:
+            self._overflow = True
+            self._chars.clear()
+            return
+        self._chars.append(char)
+
+    def _finish(self) -> Line:
+        line = Line("".join(self._chars).strip(), too_long=self._overflow)
+        self._chars.clear()
+        self._overflow = False
+        return line

@@ -1,0 +1,94 @@
+"""The telnet protocol for one connection: the options offered on connect, GMCP received,
+and the per-address connection limit applied before anything else happens."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import structlog
+from telnetlib3 import TelnetServer
+from telnetlib3.telopt import DO, EOR, GMCP, MCCP2_COMPRESS, MSSP, NAWS, SGA, WILL
+
+from kadath.telnet.gmcp import GmcpClient
+
+log = structlog.get_logger(__name__)
+REFUSED = b"Too many connections from your address; try again later.\r\n"
+
+
+class AddressGate:
+    """At most ``limit`` connections open at once from one address."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._open: Counter[str] = Counter()
+
+    def enter(self, address: str) -> bool:
+        if self._open[address] >= self._limit:
+            return False
+        self._open[address] += 1
+        return True
+
+    def leave(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]
+
+    def __len__(self) -> int:
+        return sum(self._open.values())
+
+
+class KadathTelnetProtocol(TelnetServer):
+    """telnetlib3's server protocol with Kadath's offers: everything a MUD client may want is
+    offered at once, and the shell starts when the client has answered or after
+    ``connect_maxwait`` seconds, so a client that never answers is not waited on."""
+
+    gate: AddressGate = AddressGate(10)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gmcp = GmcpClient()
+        self._address: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peer = transport.get_extra_info("peername") or ("unknown", 0)
+        if not self.gate.enter(str(peer[0])):
+            log.warning("telnet_refused_address_limit", address=peer[0])
+            transport.write(REFUSED)  # type: ignore[attr-defined]
+            transport.close()
+            return
+        self._address = str(peer[0])
+        assert self.writer is not None
+        self.writer.set_ext_callback(GMCP, self._on_gmcp)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._address is not None:
+            self.gate.leave(self._address)
+            self._address = None
+        super().connection_lost(exc)
+
+    def begin_negotiation(self) -> None:
+        if self._address is None:
+            return  # refused
+        super().begin_negotiation()  # DO TTYPE, and the timer that ends the wait
+        assert self.writer is not None
+        for command, option in (
+            (WILL, SGA),
+            (DO, NAWS),
+            (WILL, EOR),
+            (WILL, GMCP),
+            (WILL, MSSP),
+            (WILL, MCCP2_COMPRESS),
+        ):
+            self.writer.iac(command, option)
+
+    def _negotiate_echo(self) -> None:
+        """Never offer to echo: the client echoes, except while a password is typed."""
+        self._echo_negotiated = True
+
+    def _on_gmcp(self, package: str, data: Any) -> None:
+        assert self.writer is not None
+        for answer, body in self.gmcp.receive(package, data):
+            self.writer.send_gmcp(answer, body)

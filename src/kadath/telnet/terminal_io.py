@@ -1,0 +1,137 @@
+"""One telnet client's stream: typed lines in, text, prompts and GMCP out.
+
+Writes wait for the client to read (drain) at most ``write_timeout`` seconds; a client that
+never reads is then cut off, so its output never piles up in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from telnetlib3 import TelnetReaderUnicode, TelnetWriterUnicode
+from telnetlib3.telopt import ECHO, EOR, GMCP, WILL, WONT
+
+from kadath.realtime.transport import TransportClosed
+from kadath.telnet.gmcp import GmcpClient
+from kadath.telnet.lines import Line, LineBuffer
+from kadath.telnet.terminal import Terminal, terminal_of
+
+log = structlog.get_logger(__name__)
+READ_CHUNK = 4096
+
+
+class TerminalIO:
+    def __init__(
+        self,
+        reader: TelnetReaderUnicode,
+        writer: TelnetWriterUnicode,
+        *,
+        max_line: int,
+        write_timeout: float,
+    ) -> None:
+        self._reader, self._writer = reader, writer
+        self._lines = LineBuffer(max_line)
+        self._ready: list[Line] = []
+        self._write_timeout = write_timeout
+        self.gmcp: GmcpClient = getattr(writer.protocol, "gmcp", None) or GmcpClient()
+        peer = writer.get_extra_info("peername") or ("unknown", 0)
+        self.ip = str(peer[0])
+        self.remote = f"{peer[0]}:{peer[1]}"
+
+    @property
+    def terminal(self) -> Terminal:
+        return terminal_of(self._writer.get_extra_info)
+
+    @property
+    def closed(self) -> bool:
+        return self._writer.is_closing()
+
+    # -- input -------------------------------------------------------------------------------
+    async def read_line(self) -> Line:
+        """The next typed line. Raises TransportClosed."""
+        while not self._ready:
+            try:
+                chunk = await self._reader.read(READ_CHUNK)
+            except (ConnectionError, OSError):
+                raise TransportClosed from None
+            if not chunk:
+                raise TransportClosed
+            self._ready.extend(self._lines.feed(chunk))
+        return self._ready.pop(0)
+
+    # -- output ------------------------------------------------------------------------------
+    async def write_lines(self, lines: Iterable[str]) -> None:
+        """Lines of text, each ended by CR LF. Raises TransportClosed."""
+        text = "".join(f"{line}\r\n" for line in lines)
+        if text:
+            self._write(text)
+            await self.drain()
+
+    async def write_prompt(self, text: str) -> None:
+        """A prompt left open for typing; see ``show_prompt``. Raises TransportClosed."""
+        self.show_prompt(text)
+        await self.drain()
+
+    def show_prompt(self, text: str) -> None:
+        """A prompt left open for typing, marked with IAC EOR (GA where EOR was refused),
+        without waiting for the client to read it. Raises TransportClosed."""
+        self._write(text + " ")
+        if not self._writer.send_eor():
+            self._writer.send_ga()
+
+    def send_gmcp(self, package: str, data: Any) -> None:
+        """One GMCP message, when GMCP is agreed and the client takes the package."""
+        if self._gmcp_on() and self.gmcp.accepts(package):
+            self._writer.send_gmcp(package, data)
+
+    def _gmcp_on(self) -> bool:
+        return bool(self._writer.local_option.enabled(GMCP))
+
+    @property
+    def eor_on(self) -> bool:
+        return bool(self._writer.local_option.enabled(EOR))
+
+    def hide_input(self) -> None:
+        """Ask the client not to echo (for a password): IAC WILL ECHO."""
+        self._writer.iac(WILL, ECHO)
+
+    def show_input(self) -> None:
+        """Let the client echo again: IAC WONT ECHO."""
+        self._writer.iac(WONT, ECHO)
+
+    def _write(self, text: str) -> None:
+        if self._writer.is_closing():
+            raise TransportClosed
+        self._writer.write(text)
+
+    async def drain(self) -> None:
+        """Wait for the client to take our output. Raises TransportClosed (and cuts off a
+        client that has not read for ``write_timeout`` seconds)."""
+        try:
+            async with asyncio.timeout(self._write_timeout):  # no task: a burst is not split
+                await self._writer.drain()
+        except TimeoutError:
+            log.warning("telnet_client_not_reading", remote=self.remote)
+            self.abort()
+            raise TransportClosed from None
+        except (ConnectionError, OSError):
+            raise TransportClosed from None
+
+    def abort(self) -> None:
+        """Drop the connection at once, discarding unsent output."""
+        transport = self._writer.transport
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.abort()  # type: ignore[attr-defined]
+        self._writer.close()
+
+    async def close(self, goodbye: str = "") -> None:
+        """Say ``goodbye`` (as text and Core.Goodbye), then close."""
+        with contextlib.suppress(TransportClosed):
+            if goodbye:
+                self.send_gmcp("Core.Goodbye", goodbye)
+                await self.write_lines([goodbye])
+        self._writer.close()

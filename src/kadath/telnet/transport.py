@@ -1,0 +1,87 @@
+"""The game protocol spoken for a telnet client, as a Transport the real-time layer serves like
+a WebSocket: typed lines become command frames, and the JSON frames the Hub sends become
+text, a prompt and GMCP."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+from kadath.domain.world import World
+from kadath.realtime.transport import TransportClosed
+from kadath.telnet import gmcp, render
+from kadath.telnet.terminal_io import TerminalIO
+
+PROMPTED = ("welcome", "room", "reply", "message", "event", "error")
+
+
+class TelnetTransport:
+    def __init__(self, io: TerminalIO, world: World, token: str, character: str) -> None:
+        self._io, self._world = io, world
+        self.remote = io.remote
+        self._hello: str | None = json.dumps({"type": "hello", "token": token, "player": character})
+        self._ids = itertools.count(1)
+        self._vitals: dict[str, Any] = {}
+        self._prompt: asyncio.Handle | None = None
+        self._at_prompt = False
+
+    async def receive_text(self) -> str:
+        """The hello first, then each typed line as a command. Raises TransportClosed."""
+        if self._hello is not None:
+            hello, self._hello = self._hello, None
+            return hello
+        while True:
+            line = await self._io.read_line()
+            self._at_prompt = False
+            if line.too_long:
+                await self._io.write_lines(["That line is too long; it was ignored."])
+                self._prompt_soon()
+            elif not line.text:
+                self._prompt_soon()
+            else:
+                command = {"type": "command", "id": f"t{next(self._ids)}", "text": line.text}
+                return json.dumps(command)
+
+    async def send_text(self, text: str) -> None:
+        """Show one game frame. Raises TransportClosed."""
+        frame = json.loads(text)
+        self._remember_vitals(frame)
+        for package, data in gmcp.messages(frame, self._world):
+            self._io.send_gmcp(package, data)
+        lines = render.render(frame, self._io.terminal)
+        if lines and self._at_prompt:
+            lines.insert(0, "")  # do not run on after a prompt left open
+            self._at_prompt = False
+        await self._io.write_lines(lines)
+        if frame.get("type") in PROMPTED:
+            self._prompt_soon()
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._prompt is not None:
+            self._prompt.cancel()
+        if reason and not self._io.closed:
+            self._io.send_gmcp("Core.Goodbye", reason)
+        await self._io.close()
+
+    def _remember_vitals(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "welcome":
+            self._vitals.update(frame.get("player") or {})
+        elif frame.get("type") == "state":
+            self._vitals.update(frame.get("vitals") or {})
+
+    def _prompt_soon(self) -> None:
+        """One prompt after a burst of output (frames already queued are written first)."""
+        if self._prompt is None:
+            self._prompt = asyncio.get_running_loop().call_soon(self._show_prompt)
+
+    def _show_prompt(self) -> None:
+        self._prompt = None
+        if self._io.closed or not self._vitals:
+            return
+        try:
+            self._io.show_prompt(render.prompt(self._vitals, self._io.terminal))
+        except TransportClosed:
+            return
+        self._at_prompt = True

@@ -1,0 +1,100 @@
+"""Telnet fixtures: a real Kadath server (HTTP and telnet, each on a free port) per test, on
+SQLite and on PostgreSQL when ``KADATH_TEST_POSTGRES_URL`` is set."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# the end-to-end helpers (a real server, a WebSocket client) live beside the e2e tests
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+
+from kadath_e2e import RunningServer, StartServer, server_settings
+from kadath_telnet import Persona, TelnetClient
+
+PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def telnet_port(server: RunningServer) -> int:
+    return int(server.app.state.runtime.extras["telnet"].port)
+
+
+@pytest.fixture
+def telnet_backend(backend: str) -> str:
+    if backend == "postgresql" and not PG_URL:
+        pytest.skip("KADATH_TEST_POSTGRES_URL is not set")
+    return backend
+
+
+@pytest.fixture
+async def start_server(
+    telnet_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[StartServer]:
+    servers: list[RunningServer] = []
+    async with contextlib.AsyncExitStack() as databases:
+
+        async def start(**overrides: Any) -> RunningServer:
+            data_dir = tmp_path / f"server{len(servers)}"
+            if telnet_backend == "postgresql":
+                assert PG_URL is not None
+                fresh = _root_conftest(request).fresh_postgres_database
+                url = await databases.enter_async_context(fresh(PG_URL))
+            else:
+                url = f"sqlite+aiosqlite:///{data_dir / 'kadath.db'}"
+            values = {"telnet_port": free_port(), "telnet_negotiation_wait": 0.5, **overrides}
+            settings = server_settings(data_dir=data_dir, database_url=url, **values)
+            server = RunningServer(settings)
+            servers.append(server)
+            await server.start()
+            return server
+
+        try:
+            yield start
+        finally:
+            for server in reversed(servers):
+                await server.stop()
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> RunningServer:
+    return await start_server()
+
+
+@pytest.fixture
+async def telnet(server: RunningServer) -> AsyncIterator[Any]:
+    """Open telnet connections to ``server`` as a given persona; all closed at teardown."""
+    clients: list[TelnetClient] = []
+
+    async def open_client(persona: Persona | None = None, **kwargs: Any) -> TelnetClient:
+        client = await TelnetClient.open(telnet_port(server), persona or Persona(), **kwargs)
+        clients.append(client)
+        return client
+
+    try:
+        yield open_client
+    finally:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+def _root_conftest(request: pytest.FixtureRequest) -> Any:
+    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
+    for plugin in request.config.pluginmanager.get_plugins():
+        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
+            return plugin
+    raise LookupError(f"{wanted} is not loaded")

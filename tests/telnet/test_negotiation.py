@@ -1,0 +1,77 @@
+"""The bytes of option negotiation, GMCP and MSSP, read off a raw socket."""
+
+from __future__ import annotations
+
+import zlib
+
+from kadath_telnet import (
+    CHARSET,
+    DO,
+    EOR,
+    GMCP,
+    IAC,
+    MCCP2,
+    MSSP,
+    MUDLET,
+    NAWS,
+    SB,
+    SE,
+    SGA,
+    TTYPE,
+    WILL,
+    Persona,
+)
+
+
+async def test_every_option_is_offered_at_once_to_a_client_that_never_answers(telnet) -> None:
+    client = await telnet()  # answers nothing
+    await client.until("Account name", within=5)
+    offered = bytes(client.raw[: client.raw.index(b"\r\n")])
+    for cmd, opt in [
+        (DO, TTYPE),
+        (WILL, SGA),
+        (DO, NAWS),
+        (WILL, EOR),
+        (WILL, GMCP),
+        (WILL, MSSP),
+        (WILL, MCCP2),
+    ]:
+        assert bytes([IAC, cmd, opt]) in offered, (cmd, opt)
+
+
+async def test_a_mud_client_gets_charset_utf8_and_gmcp_frames(telnet) -> None:
+    client = await telnet(MUDLET)
+    await client.until("Account name")
+    assert (DO, CHARSET) in client.commands or (WILL, CHARSET) in client.commands
+    request = [p for o, p in client.subnegotiations if o == CHARSET]
+    assert request and b"UTF-8" in request[0]
+    client.gmcp("Core.Ping")
+    await client.wait_gmcp("Core.Ping")
+    assert bytes([IAC, SB, GMCP]) + b"Core.Ping" + bytes([IAC, SE]) in client.raw
+
+
+async def test_mssp_tells_a_crawler_about_the_world(telnet, server) -> None:
+    client = await telnet(Persona(accepts={MSSP}))
+    await client.until("Account name")
+    payload = next(p for o, p in client.subnegotiations if o == MSSP)
+    variables = {
+        name.decode(): value.decode()
+        for name, value in (
+            part.split(b"\x02", 1) for part in payload.split(b"\x01")[1:] if b"\x02" in part
+        )
+    }
+    assert variables["NAME"] == "Kadath"
+    assert variables["PLAYERS"] == "0"
+    assert int(variables["ROOMS"]) == len(server.app.state.runtime.game.world.rooms)
+    for name in ("UPTIME", "CODEBASE", "CONTACT", "PORT", "CRAWL DELAY", "GENRE", "GAMEPLAY"):
+        assert name in variables
+
+
+async def test_mccp2_compresses_the_game_when_the_client_agrees(telnet) -> None:
+    client = await telnet(Persona(accepts={MCCP2, SGA}))
+    await client.until("Account name")
+    start = bytes([IAC, SB, MCCP2, IAC, SE])
+    assert any(o == MCCP2 for o, _ in client.subnegotiations)
+    assert client._inflate is not None  # the rest arrived compressed and was inflated
+    assert isinstance(client._inflate, type(zlib.decompressobj()))
+    assert start in client.raw
