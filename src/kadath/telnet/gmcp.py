@@ -9,7 +9,7 @@ from typing import Any
 from kadath.domain.world import Direction, World
 
 Message = tuple[str, Any]
-_SHORT = {
+SHORT_DIRECTIONS = {
     Direction.NORTH: "n",
     Direction.SOUTH: "s",
     Direction.EAST: "e",
@@ -119,7 +119,7 @@ def _room(view: Mapping[str, Any], world: World) -> list[Message]:
         "name": room.name,
         "area": world.zones[room.zone_id].name if room.zone_id in world.zones else room.zone_id,
         "environment": room.zone_id,
-        "exits": {_SHORT[d]: room_num(dest) for d, dest in room.exits.items()},
+        "exits": {SHORT_DIRECTIONS[d]: room_num(dest) for d, dest in room.exits.items()},
     }
     players = [{"name": n, "fullname": n} for n in view.get("players") or []]
     npcs = [{"name": n} for n in view.get("npcs") or []]
