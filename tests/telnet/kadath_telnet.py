@@ -64,7 +64,8 @@ class TelnetClient:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             sock.setblocking(False)
             await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-            reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+            # a small stream limit too, so the client's own buffer stops reading early
+            reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
         else:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer, persona)

@@ -61,8 +61,8 @@ class SignIn:
     # -- account -----------------------------------------------------------------------------
     async def _log_in(self) -> str:
         for _ in range(ATTEMPTS):
-            name = await self._ask("Account name (or 'new' to create one):")
             try:
+                name = await self._ask("Account name (or 'new' to create one):")
                 if name.lower() == "new":
                     name, password = await self._register()
                 else:
