@@ -44,7 +44,7 @@ async def test_a_mud_client_gets_charset_utf8_and_gmcp_frames(telnet) -> None:
     await client.until("Account name")
     assert (DO, CHARSET) in client.commands or (WILL, CHARSET) in client.commands
     request = [p for o, p in client.subnegotiations if o == CHARSET]
-    assert request and b"UTF-8" in request[0]
+    assert request == [b"\x01 UTF-8"]  # REQUEST, separator, the one charset offered
     client.gmcp("Core.Ping")
     await client.wait_gmcp("Core.Ping")
     assert bytes([IAC, SB, GMCP]) + b"Core.Ping" + bytes([IAC, SE]) in client.raw

@@ -148,6 +148,8 @@ def test_vitals_chat_and_comings_and_goings() -> None:
     assert gmcp.messages({"type": "message", "channel": "combat", "text": "x"}, world) == []
     came = {"type": "event", "event": "arrived", "name": "Bo", "text": "Bo arrives."}
     assert gmcp.messages(came, world) == [("Room.AddPlayer", {"name": "Bo", "fullname": "Bo"})]
+    rat = {"type": "event", "event": "left", "name": "a rat", "npc": True, "text": "It goes."}
+    assert gmcp.messages(rat, world) == [("Room.RemoveNpc", {"name": "a rat"})]
 
 
 def test_only_packages_the_client_supports_are_accepted() -> None:

@@ -80,9 +80,15 @@ def messages(frame: Mapping[str, Any], world: World) -> list[Message]:
         text = {"channel": frame["channel"], "talker": frame.get("from"), "text": frame["text"]}
         return [("Comm.Channel.Text", text)]
     if kind == "event" and frame.get("event") in ("arrived", "left") and frame.get("name"):
-        package = "Room.AddPlayer" if frame["event"] == "arrived" else "Room.RemovePlayer"
-        return [(package, {"name": frame["name"], "fullname": frame["name"]})]
+        return [_coming_or_going(frame)]
     return []
+
+
+def _coming_or_going(frame: Mapping[str, Any]) -> Message:
+    verb = "Add" if frame["event"] == "arrived" else "Remove"
+    if frame.get("npc"):
+        return f"Room.{verb}Npc", {"name": frame["name"]}
+    return f"Room.{verb}Player", {"name": frame["name"], "fullname": frame["name"]}
 
 
 def vitals(values: Mapping[str, Any]) -> dict[str, Any]:

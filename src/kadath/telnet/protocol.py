@@ -84,6 +84,10 @@ class KadathTelnetProtocol(TelnetServer):
         ):
             self.writer.iac(command, option)
 
+    def on_request_charset(self) -> list[str]:
+        """Offer UTF-8 only: the world's text is UTF-8."""
+        return ["UTF-8"]
+
     def _negotiate_echo(self) -> None:
         """Never offer to echo: the client echoes, except while a password is typed."""
         self._echo_negotiated = True
