@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from kadath_telnet import (
@@ -75,3 +76,15 @@ async def test_mccp2_compresses_the_game_when_the_client_agrees(telnet) -> None:
     assert client._inflate is not None  # the rest arrived compressed and was inflated
     assert isinstance(client._inflate, type(zlib.decompressobj()))
     assert start in client.raw
+
+
+async def test_mssp_answers_a_crawler_that_asks_late(telnet) -> None:
+    client = await telnet()  # ignores the offer at first
+    await client.until("Account name")
+    assert not any(o == MSSP for o, _ in client.subnegotiations)
+    client.send(bytes([IAC, DO, MSSP]))
+    async with asyncio.timeout(5):
+        while not any(o == MSSP for o, _ in client.subnegotiations):
+            assert await client.pump()
+    payload = next(p for o, p in client.subnegotiations if o == MSSP)
+    assert payload.startswith(b"\x01NAME\x02Kadath") or b"\x01NAME\x02Kadath\x01" in payload

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from telnetlib3 import TelnetServer
+from telnetlib3 import TelnetServer, TelnetWriterUnicode
 from telnetlib3.telopt import DO, EOR, GMCP, MCCP2_COMPRESS, MSSP, NAWS, SGA, WILL
 
 from kadath.telnet.gmcp import GmcpClient
@@ -39,15 +40,36 @@ class AddressGate:
         return sum(self._open.values())
 
 
+MsspVariables = Callable[[], dict[str, str | list[str]]]
+
+
+class KadathWriter(TelnetWriterUnicode):
+    """telnetlib3's writer, answering a crawler's ``DO MSSP`` whenever it comes."""
+
+    mssp: MsspVariables | None = None
+
+    def handle_do(self, opt: bytes) -> bool:
+        agreed = bool(super().handle_do(opt))
+        if agreed and opt == MSSP and self.mssp is not None:
+            # after this returns, the option is recorded as agreed and MSSP may be sent
+            asyncio.get_running_loop().call_soon(self._send_mssp)
+        return agreed
+
+    def _send_mssp(self) -> None:
+        if self.mssp is not None and not self.is_closing():
+            self.send_mssp(self.mssp())
+
+
 class KadathTelnetProtocol(TelnetServer):
     """telnetlib3's server protocol with Kadath's offers: everything a MUD client may want is
     offered at once, and the shell starts when the client has answered or after
     ``connect_maxwait`` seconds, so a client that never answers is not waited on."""
 
     gate: AddressGate = AddressGate(10)
+    mssp: MsspVariables | None = None
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(writer_factory_encoding=KadathWriter, **kwargs)
         self.gmcp = GmcpClient()
         self._address: str | None = None
 
@@ -60,7 +82,8 @@ class KadathTelnetProtocol(TelnetServer):
             transport.close()
             return
         self._address = str(peer[0])
-        assert self.writer is not None
+        assert isinstance(self.writer, KadathWriter)
+        self.writer.mssp = self.mssp
         self.writer.set_ext_callback(GMCP, self._on_gmcp)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import structlog
 import telnetlib3
 from telnetlib3 import TelnetReader, TelnetReaderUnicode, TelnetWriter, TelnetWriterUnicode
-from telnetlib3.telopt import MSSP
 
 from kadath.domain.errors import KadathError
 from kadath.realtime.connection import ConnectionHandler
@@ -56,8 +55,12 @@ class TelnetListener:
 
     async def start(self) -> None:
         """Bind and listen. Raises OSError when the address is taken."""
-        gate = AddressGate(self._options.connections_per_ip)
-        protocol = type("KadathTelnet", (KadathTelnetProtocol,), {"gate": gate})
+        game = self._connections.game
+        attributes = {
+            "gate": AddressGate(self._options.connections_per_ip),
+            "mssp": staticmethod(lambda: mssp.variables(game, self.port)),
+        }
+        protocol = type("KadathTelnet", (KadathTelnetProtocol,), attributes)
         self._server = await telnetlib3.create_server(
             host=self._options.host,
             port=self._options.port,
@@ -112,7 +115,7 @@ class TelnetListener:
             write_timeout=self._options.write_timeout,
         )
         try:
-            await self._serve(io, writer)
+            await self._serve(io)
         except TransportClosed:
             pass
         except Exception:
@@ -122,10 +125,8 @@ class TelnetListener:
                 self._shells.discard(task)
             writer.close()
 
-    async def _serve(self, io: TerminalIO, writer: TelnetWriterUnicode) -> None:
+    async def _serve(self, io: TerminalIO) -> None:
         game = self._connections.game
-        if writer.local_option.enabled(MSSP):
-            writer.send_mssp(mssp.variables(game, self.port))
         try:
             async with asyncio.timeout(self._options.login_timeout):
                 signed = await SignIn(io, self._auth, self._characters).run()
