@@ -55,12 +55,13 @@ async def test_sign_up_create_a_character_and_play(telnet, server) -> None:
 
     client.line("quit")
     await client.wait_closed()
+    assert ("Core.Goodbye", "quit") in client.gmcp_frames()
 
 
 async def test_telnet_and_websocket_players_see_and_hear_each_other(telnet, server) -> None:
     api = Api.to(server.base_url)
     try:
-        await new_account(api, "keeper")  # the first account (the admin) is taken
+        api.admin = await new_account(api, "keeper")  # the first account: the admin
         browser_character = await new_character(api)
         browser = await GameClient.open(server.ws_url)
         await browser.hello(browser_character.token, browser_character.name)
@@ -84,7 +85,10 @@ async def test_telnet_and_websocket_players_see_and_hear_each_other(telnet, serv
         assert "and to you" in await client.until("and to you")
         talk = await client.wait_gmcp("Comm.Channel.Text")
         assert talk["channel"] == "say" and talk["talker"] == browser_character.name
-        assert server.app.state.runtime.hub.connected == 2
+        # operators see the telnet player like any other
+        assert (await api.admin_stats())["connections"] == 2
+        metrics = (await api.http.get("/metrics")).text
+        assert "kadath_connections 2.0" in metrics
         await browser.close()
     finally:
         await api.aclose()
