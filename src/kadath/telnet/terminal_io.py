@@ -20,7 +20,9 @@ from kadath.telnet.lines import Line, LineBuffer
 from kadath.telnet.terminal import Terminal, terminal_of
 
 log = structlog.get_logger(__name__)
-READ_CHUNK = 4096
+# More than the reader ever buffers (it pauses the socket past twice its limit), so each read
+# takes the whole buffer at once: telnetlib3 decodes a partial read one byte at a time.
+READ_CHUNK = 1 << 20
 
 
 class TerminalIO:
