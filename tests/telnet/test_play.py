@@ -110,3 +110,19 @@ async def test_a_colour_client_gets_colour_by_channel(telnet) -> None:
     client.line("look")
     seen = await client.until("<EOR>")
     assert "\x1b[1;38;2;" in seen  # the room title, in truecolour
+
+
+async def test_connecting_from_a_browser_replaces_the_telnet_connection(telnet, server) -> None:
+    client = await telnet()
+    account, name = unique_name("acct"), unique_name("Rp")
+    await sign_up(client, account, PASSWORD, name)
+    api = Api.to(server.base_url)
+    try:
+        browser = await GameClient.open(server.ws_url)
+        await browser.hello(await api.login(account), name)
+        await client.until("You have connected from elsewhere")
+        await client.wait_closed()
+        assert (await browser.command("look"))["ok"]
+        await browser.close()
+    finally:
+        await api.aclose()
