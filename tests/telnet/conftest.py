@@ -16,21 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 
 from kadath_e2e import RunningServer, StartServer, server_settings
-from kadath_telnet import Persona, TelnetClient
+from kadath_telnet import Persona, TelnetClient, free_port, telnet_port
 
 PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def telnet_port(server: RunningServer) -> int:
-    return int(server.app.state.runtime.extras["telnet"].port)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,8 +59,6 @@ class TelnetClient:
     @classmethod
     async def open(cls, port: int, persona: Persona = SILENT, rcvbuf: int = 0) -> TelnetClient:
         if rcvbuf:
-            import socket
-
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             sock.setblocking(False)
@@ -230,3 +229,14 @@ async def create_character(client: TelnetClient, character: str) -> None:
     await client.until("Scores:")
     client.line("15 14 13 12 10 8")
     await client.until(f"Welcome to Kadath, {character}.")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def telnet_port(server: Any) -> int:
+    """The telnet port a running test server listens on."""
+    return int(server.app.state.runtime.extras["telnet"].port)

@@ -8,9 +8,7 @@ import random
 
 import pytest
 from kadath_e2e import PASSWORD, unique_name
-from kadath_telnet import DO, IAC, NOP, SB, SILENT, TelnetClient, sign_up
-
-from conftest import telnet_port
+from kadath_telnet import DO, IAC, NOP, SB, SILENT, TelnetClient, sign_up, telnet_port
 
 
 async def _still_serving(server) -> None:

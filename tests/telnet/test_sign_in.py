@@ -4,9 +4,7 @@ characters; idle connections are closed and shutdown is announced."""
 from __future__ import annotations
 
 from kadath_e2e import PASSWORD, Api, new_account, new_character, unique_name
-from kadath_telnet import TelnetClient, sign_up
-
-from conftest import telnet_port
+from kadath_telnet import TelnetClient, sign_up, telnet_port
 
 
 async def _log_in(client: TelnetClient, username: str, password: str = PASSWORD) -> None:
