@@ -216,7 +216,9 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
         connections_per_ip=settings.telnet_connections_per_ip,
         negotiation_wait=settings.telnet_negotiation_wait,
     )
-    telnet = TelnetListener(options, runtime.auth, runtime.characters, runtime.connections)
+    telnet = TelnetListener(
+        options, runtime.auth, runtime.characters, runtime.connections, runtime.dispatcher.table
+    )
     await telnet.start()
     runtime.extras["telnet"] = telnet
     tasks.start("telnet", telnet.run())

@@ -47,6 +47,9 @@ async def test_sign_up_create_a_character_and_play(telnet, server) -> None:
     assert info["num"] == room_num(room.id)
     assert info["name"] == room.name
     assert info["exits"] == {SHORT_DIRECTIONS[d]: room_num(dest) for d, dest in room.exits.items()}
+    # what the player said shows in their own chat tab too
+    said = await client.wait_gmcp("Comm.Channel.Text")
+    assert said == {"channel": "say", "talker": name, "text": 'You say, "hello from telnet"'}
     vitals = await client.wait_gmcp("Char.Vitals")
     assert {"hp", "maxhp", "lucidity", "level", "xp", "string"} <= set(vitals)
     assert (await client.wait_gmcp("Char.Name"))["name"] == name
@@ -83,8 +86,10 @@ async def test_telnet_and_websocket_players_see_and_hear_each_other(telnet, serv
 
         await browser.command("say and to you")
         assert "and to you" in await client.until("and to you")
-        talk = await client.wait_gmcp("Comm.Channel.Text")
-        assert talk["channel"] == "say" and talk["talker"] == browser_character.name
+        # its GMCP came just before the text
+        talks = [d for p, d in client.gmcp_frames() if p == "Comm.Channel.Text"]
+        assert [t["talker"] for t in talks] == [name, browser_character.name]
+        assert talks[1]["channel"] == "say" and "and to you" in talks[1]["text"]
         # operators see the telnet player like any other
         assert (await api.admin_stats())["connections"] == 2
         metrics = (await api.http.get("/metrics")).text

@@ -166,3 +166,17 @@ def test_only_packages_the_client_supports_are_accepted() -> None:
     assert client.receive("Core.Ping", None) == [("Core.Ping", None)]
     client.receive("Core.Supports.Set", "not a list")
     assert client.packages == set()
+
+
+def test_the_channel_of_a_typed_command() -> None:
+    from kadath.commands.table import build_command_table
+    from kadath.telnet.chat import channel_finder
+
+    channel_of = channel_finder(build_command_table())
+    assert channel_of("say hello") == "say"
+    assert channel_of("'hello") == "say"
+    assert channel_of(":waves") == "emote"
+    assert channel_of("me waves") == "emote"
+    assert channel_of("tell Ann hi") == "whisper"
+    assert channel_of("look") is None
+    assert channel_of("") is None

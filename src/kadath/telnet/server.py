@@ -11,12 +11,14 @@ import structlog
 import telnetlib3
 from telnetlib3 import TelnetReader, TelnetReaderUnicode, TelnetWriter, TelnetWriterUnicode
 
+from kadath.commands.base import CommandTable
 from kadath.domain.errors import KadathError
 from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.transport import TransportClosed
 from kadath.services.auth import AuthService
 from kadath.services.characters import CharacterService
 from kadath.telnet import mssp
+from kadath.telnet.chat import channel_finder
 from kadath.telnet.protocol import AddressGate, KadathTelnetProtocol
 from kadath.telnet.signin import Goodbye, SignIn
 from kadath.telnet.terminal_io import TerminalIO
@@ -46,9 +48,11 @@ class TelnetListener:
         auth: AuthService,
         characters: CharacterService,
         connections: ConnectionHandler,
+        commands: CommandTable,
     ) -> None:
         self._options = options
         self._auth, self._characters, self._connections = auth, characters, connections
+        self._channel_of = channel_finder(commands)
         self._server: telnetlib3.Server | None = None
         self._shells: set[asyncio.Task[object]] = set()
         self.port = options.port
@@ -140,5 +144,7 @@ class TelnetListener:
             log.exception("telnet_sign_in_failed", remote=io.remote)
             await io.close("The world is unavailable; try again soon.")
             return
-        transport = TelnetTransport(io, game.world, signed.token, signed.character)
+        transport = TelnetTransport(
+            io, game.world, self._channel_of, signed.token, signed.character
+        )
         await self._connections.serve(transport)

@@ -12,16 +12,21 @@ from typing import Any
 from kadath.domain.world import World
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet import gmcp, render
+from kadath.telnet.chat import ChannelOf
 from kadath.telnet.terminal_io import TerminalIO
 
 PROMPTED = ("welcome", "room", "reply", "message", "event", "error")
 
 
 class TelnetTransport:
-    def __init__(self, io: TerminalIO, world: World, token: str, character: str) -> None:
-        self._io, self._world = io, world
+    def __init__(
+        self, io: TerminalIO, world: World, channel_of: ChannelOf, token: str, character: str
+    ) -> None:
+        self._io, self._world, self._channel_of = io, world, channel_of
         self.remote = io.remote
+        self._name = character
         self._hello: str | None = json.dumps({"type": "hello", "token": token, "player": character})
+        self._speaking: dict[str, str] = {}  # command id -> channel, until its reply
         self._ids = itertools.count(1)
         self._vitals: dict[str, Any] = {}
         self._prompt: asyncio.Handle | None = None
@@ -42,13 +47,16 @@ class TelnetTransport:
                 self._prompt_soon()
             else:
                 command = {"type": "command", "id": f"t{next(self._ids)}", "text": line.text}
+                channel = self._channel_of(line.text)
+                if channel is not None:
+                    self._speaking[command["id"]] = channel
                 return json.dumps(command)
 
     async def send_text(self, text: str) -> None:
         """Show one game frame. Raises TransportClosed."""
         frame = json.loads(text)
         self._remember_vitals(frame)
-        for package, data in gmcp.messages(frame, self._world):
+        for package, data in gmcp.messages(frame, self._world) + self._own_words(frame):
             self._io.send_gmcp(package, data)
         lines = render.render(frame, self._io.terminal)
         if lines and self._at_prompt:
@@ -64,6 +72,17 @@ class TelnetTransport:
         if reason and not self._io.closed:
             self._io.send_gmcp("Core.Goodbye", reason)
         await self._io.close()
+
+    def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
+        """What the player said, for their chat tab: the reply to a say, emote or whisper."""
+        if frame.get("type") != "reply":
+            return []
+        channel = self._speaking.pop(str(frame.get("re")), None)
+        if channel is None or not frame.get("ok") or not frame.get("text"):
+            return []
+        return [
+            ("Comm.Channel.Text", {"channel": channel, "talker": self._name, "text": frame["text"]})
+        ]
 
     def _remember_vitals(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "welcome":
