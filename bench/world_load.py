@@ -102,6 +102,7 @@ class WorldServer(ServerProcess):
             "KADATH_LOGIN_RATE_LIMIT": "100000/minute",
             "KADATH_COMMAND_RATE": command_rate,
             "KADATH_LOG_LEVEL": "WARNING",
+            "KADATH_TELNET_PORT": "0",  # never bind 4000 (another server may hold it)
             "KADATH_NPC_SPAWNING": "true" if self.args.npc_spawning else "false",
             "KADATH_TICK_RATE": str(self.args.tick_rate),
         }
