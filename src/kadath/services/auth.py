@@ -33,7 +33,7 @@ from kadath.services.clock import Clock
 USERNAME_MIN, USERNAME_MAX = 3, 32
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ALGORITHM = "HS256"
-_INVITE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_INVITE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class PasswordHasher:
@@ -116,7 +116,7 @@ class AuthService:
         NotAllowed (invite needed or spent)."""
         validate_username(username)
         validate_password(password)
-        if invite_code is not None and not _INVITE_RE.match(invite_code):
+        if invite_code is not None and not _INVITE_RE.fullmatch(invite_code):
             raise NotAllowed("That invite code is unknown or already used.")
         password_hash = await self._hasher.hash(password)
         # One registration at a time decides who is first (and so the admin).
