@@ -181,7 +181,10 @@ def _wire(
 
     burst, rate = parse_rate(settings.command_rate)
     limits = ConnectionLimits(
-        max_line=settings.max_line_length, commands_per_second=rate, burst=burst * 2
+        max_line=settings.max_line_length,
+        commands_per_second=rate,
+        burst=burst * 2,
+        send_timeout=settings.send_timeout_seconds,
     )
     connections = ConnectionHandler(hub, entry, dispatcher, authorize, limits)
     return Runtime(
@@ -201,10 +204,9 @@ def _wire(
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:
     log.info("kadath_stopping", players=len(runtime.game.presence))
     try:
-        await runtime.hub.shutdown("The server is shutting down; your character has been saved.")
+        await runtime.hub.shutdown()  # saves everyone, then tells them; bounded
         await tasks.stop()
-        saved = await runtime.entry.leave_all()
-        log.info("kadath_saved", players=saved)
+        await runtime.entry.leave_all()  # anyone whose hello was mid-way when closing began
     finally:
         hasher.close()
         await runtime.persistence.close()

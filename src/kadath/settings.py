@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_line_length: int = Field(default=1000, ge=10)
     command_rate: str = "20/second"
     reconnect_grace_seconds: float = Field(default=30.0, ge=0)
+    send_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A client whose socket takes no frame for this long is closed (4408, or "
+        "the connection is dropped) and its character goes link-dead",
+    )
 
     tick_rate: float = Field(default=10.0, gt=0, le=100)
     combat_round_seconds: float = Field(default=2.0, gt=0, le=60)

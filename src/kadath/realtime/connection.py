@@ -20,6 +20,7 @@ from kadath.realtime.protocol import (
     CLOSE_AUTH_FAILED,
     CLOSE_HELLO_TIMEOUT,
     CLOSE_NORMAL,
+    CLOSE_RESTART,
     BadFrame,
     CommandFrame,
     Hello,
@@ -34,6 +35,7 @@ from kadath.services.game import Game
 
 log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 15.0
+SHUTTING_DOWN = "The server is shutting down."
 
 # (token, character name) -> (account, player id); raises DomainError when refused
 Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
@@ -44,6 +46,7 @@ class ConnectionLimits:
     max_line: int = 1000
     commands_per_second: float = 20.0
     burst: float = 40.0
+    send_timeout: float = 5.0
 
 
 class ConnectionHandler:
@@ -64,6 +67,9 @@ class ConnectionHandler:
 
     async def serve(self, transport: Transport) -> None:
         """Run a connection to its end; never raises for a peer's behaviour."""
+        if self._hub.closing:
+            await _refuse(transport, "unavailable", SHUTTING_DOWN, CLOSE_RESTART)
+            return
         session = await self._handshake(transport)
         if session is None:
             return
@@ -97,7 +103,7 @@ class ConnectionHandler:
             log.exception("handshake_failed")
             await _refuse(transport, "unavailable", "The world is unavailable.", 1011)
             return None
-        session = Session(transport, account, player.id)
+        session = Session(transport, account, player.id, self._limits.send_timeout)
         self._hub.attach(session)
         session.start()
         await self._welcome(session, player)
@@ -158,6 +164,9 @@ class ConnectionHandler:
                     return True
 
     async def _command(self, session: Session, frame: CommandFrame) -> bool:
+        if self._hub.closing:
+            session.send(_reply(frame.id, False, SHUTTING_DOWN))
+            return False
         player = self.game.presence.get(session.player_id)
         if player is None or self._hub.session_for(session.player_id) is not session:
             session.send(_reply(frame.id, False, "You are no longer in the world."))
