@@ -114,7 +114,10 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         echo=settings.db_echo,
     )
     hasher = PasswordHasher(
-        settings.password_hash_threads, settings.argon2_time_cost, settings.argon2_memory_cost
+        settings.password_hash_threads,
+        settings.argon2_time_cost,
+        settings.argon2_memory_cost,
+        queue=settings.password_hash_queue,
     )
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
@@ -161,6 +164,7 @@ def _wire(
         clock,
         registration=settings.registration,
         login_rate=settings.login_rate_limit,
+        registration_rate=settings.registration_rate_limit,
     )
     characters = CharacterService(uow, rng, clock, world.start_room_id)
     entry = WorldEntry(world, presence, hub, bus, uow)
@@ -185,6 +189,7 @@ def _wire(
         commands_per_second=rate,
         burst=burst * 2,
         send_timeout=settings.send_timeout_seconds,
+        unauthenticated_per_address=settings.unauthenticated_connections_per_ip,
     )
     connections = ConnectionHandler(hub, entry, dispatcher, authorize, limits)
     return Runtime(

@@ -37,7 +37,21 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=24 * 60, ge=1)
     registration: Literal["open", "invite"] = "open"
     password_hash_threads: int = Field(default=2, ge=1, le=32)
-    login_rate_limit: str = "10/minute"
+    login_rate_limit: str = Field(
+        default="10/minute",
+        description="Login attempts per account (three times as many per client address)",
+    )
+    registration_rate_limit: str = Field(
+        default="5/hour",
+        description="Registrations per client address: that many at once, refilled at that rate",
+    )
+    password_hash_queue: int = Field(
+        default=16,
+        ge=1,
+        description="Password hashes that may wait for a hashing thread. A login past it, or a "
+        "registration past a quarter of it, is answered 'busy, try again' (429) at once, so a "
+        "registration flood cannot make logins wait",
+    )
     argon2_time_cost: int | None = Field(
         default=None, ge=1, description="For tests: cheaper hashing"
     )
@@ -47,6 +61,12 @@ class Settings(BaseSettings):
     log_json: bool = False
 
     max_line_length: int = Field(default=1000, ge=10)
+    unauthenticated_connections_per_ip: int = Field(
+        default=8,
+        ge=1,
+        description="WebSocket connections one address may hold open before completing hello; "
+        "more are refused with a 'busy' error frame and closed 1013 (try again later)",
+    )
     command_rate: str = "20/second"
     reconnect_grace_seconds: float = Field(default=30.0, ge=0)
     send_timeout_seconds: float = Field(

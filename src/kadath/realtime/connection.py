@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from kadath.realtime.protocol import (
     CLOSE_HELLO_TIMEOUT,
     CLOSE_NORMAL,
     CLOSE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
     BadFrame,
     CommandFrame,
     Hello,
@@ -36,6 +38,7 @@ from kadath.services.game import Game
 log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 15.0
 SHUTTING_DOWN = "The server is shutting down."
+TOO_MANY_WAITING = "Too many connections from your address have not said hello; try again later."
 
 # (token, character name) -> (account, player id); raises DomainError when refused
 Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
@@ -47,6 +50,7 @@ class ConnectionLimits:
     commands_per_second: float = 20.0
     burst: float = 40.0
     send_timeout: float = 5.0
+    unauthenticated_per_address: int = 8
 
 
 class ConnectionHandler:
@@ -60,6 +64,7 @@ class ConnectionHandler:
     ) -> None:
         self._hub, self._entry, self._dispatcher = hub, entry, dispatcher
         self._authorize, self._limits = authorize, limits
+        self._greeting: Counter[str] = Counter()  # connections yet to say hello, by address
 
     @property
     def game(self) -> Game:
@@ -70,7 +75,7 @@ class ConnectionHandler:
         if self._hub.closing:
             await _refuse(transport, "unavailable", SHUTTING_DOWN, CLOSE_RESTART)
             return
-        session = await self._handshake(transport)
+        session = await self._admit(transport)
         if session is None:
             return
         quit_now = False
@@ -81,6 +86,21 @@ class ConnectionHandler:
         finally:
             self._hub.detach(session, quit_now=quit_now)
             await session.stop()
+
+    async def _admit(self, transport: Transport) -> Session | None:
+        """The handshake, if this address does not already hold too many connections that
+        have not said hello."""
+        address = transport.remote.rpartition(":")[0] or transport.remote
+        if self._greeting[address] >= self._limits.unauthenticated_per_address:
+            await _refuse(transport, "busy", TOO_MANY_WAITING, CLOSE_TRY_AGAIN_LATER)
+            return None
+        self._greeting[address] += 1
+        try:
+            return await self._handshake(transport)
+        finally:
+            self._greeting[address] -= 1
+            if not self._greeting[address]:
+                del self._greeting[address]
 
     async def _handshake(self, transport: Transport) -> Session | None:
         try:
