@@ -27,7 +27,7 @@ from kadath.domain.rng import RandomRng
 from kadath.npc.install import install_npcs
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
-from kadath.realtime.hub import Hub
+from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
@@ -211,7 +211,10 @@ async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHa
     try:
         await runtime.hub.shutdown()  # saves everyone, then tells them; bounded
         await tasks.stop()
-        await runtime.entry.leave_all()  # anyone whose hello was mid-way when closing began
+        async with asyncio.timeout(SAVE_WITHIN):
+            await runtime.entry.leave_all()  # anyone whose hello was mid-way when closing began
+    except TimeoutError:
+        log.exception("shutdown_save_timed_out", seconds=SAVE_WITHIN)
     finally:
         hasher.close()
         await runtime.persistence.close()
