@@ -27,8 +27,8 @@ from kadath.domain.errors import (
     RateLimited,
 )
 from kadath.domain.ratelimit import KeyedLimiter, parse_rate
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.clock import Clock
+from kadath.services.unit_of_work import UnitOfWork
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 PASSWORD_MIN, PASSWORD_MAX = 8, 128

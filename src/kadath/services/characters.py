@@ -20,8 +20,8 @@ from kadath.domain.stats import (
     missing_requirements,
     point_buy,
 )
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.clock import Clock
+from kadath.services.unit_of_work import UnitOfWork
 
 MAX_CHARACTERS_PER_ACCOUNT = 10
 

@@ -11,10 +11,10 @@ from kadath.domain.inventory import match_keyword
 from kadath.domain.item import Container, ContainerKind, InContainer, InInventory, ItemInstance
 from kadath.domain.player import Player
 from kadath.domain.world import ItemPrototype, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.messenger import Messenger
 from kadath.services.rooms import join_words, summarize
+from kadath.services.unit_of_work import UnitOfWork
 
 CorpseGuard = Callable[[Player, Container], None]
 _ARTICLES = ("a ", "an ", "the ", "some ")

@@ -19,10 +19,10 @@ from kadath.domain.corpse import (
 from kadath.domain.errors import ContainerNotFound, KadathError, NotAllowed
 from kadath.domain.item import Container, ContainerKind, InContainer, OnFloor
 from kadath.domain.player import Player
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.clock import Clock
 from kadath.services.messenger import Messenger
+from kadath.services.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 DECAY_CHECK_SECONDS = 10.0

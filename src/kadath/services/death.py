@@ -18,10 +18,10 @@ from kadath.domain.item import Container, ContainerKind, InContainer, InInventor
 from kadath.domain.npc import NpcInstance, NpcState
 from kadath.domain.player import Player
 from kadath.persistence.repositories.experience import ExperienceGain
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.combat_round import definite, sentence
 from kadath.services.game import Game
+from kadath.services.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 KILL_SOURCE = "kill"

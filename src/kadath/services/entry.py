@@ -12,11 +12,11 @@ from kadath.domain.errors import InfrastructureError
 from kadath.domain.events import PlayerLoggedIn, PlayerLoggedOut
 from kadath.domain.player import Player
 from kadath.domain.world import World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.events import EventBus
 from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
+from kadath.services.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from kadath.domain.rng import Rng
 from kadath.domain.world import World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.chat import ChatService
 from kadath.services.clock import Clock
 from kadath.services.events import EventBus
@@ -17,6 +16,7 @@ from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
+from kadath.services.unit_of_work import UnitOfWork
 
 
 @dataclass

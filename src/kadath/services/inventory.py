@@ -26,7 +26,6 @@ from kadath.domain.item import (
 )
 from kadath.domain.player import Player
 from kadath.domain.world import ItemPrototype, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.containers import (
     ContainerService,
@@ -39,6 +38,7 @@ from kadath.services.containers import (
 )
 from kadath.services.messenger import Messenger
 from kadath.services.rooms import join_words, summarize
+from kadath.services.unit_of_work import UnitOfWork
 
 Source = OnFloor | InContainer
 Moved = list[tuple[ItemInstance, Container | None]]

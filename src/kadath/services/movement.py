@@ -9,11 +9,11 @@ from kadath.domain.events import PlayerEnteredRoom, PlayerLeftRoom
 from kadath.domain.experience import EXPLORATION_XP
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.events import EventBus
 from kadath.services.messenger import Frame, Messenger
 from kadath.services.presence import Presence
+from kadath.services.unit_of_work import UnitOfWork
 
 
 class MovementService:
