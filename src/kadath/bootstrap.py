@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
-from kadath.commands.base import Command, Dispatcher
+from kadath.commands.base import CommandTable, Dispatcher
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
@@ -32,6 +32,7 @@ from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
+from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
@@ -120,10 +121,9 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
     professions = await persistence.get_all_professions()
-    runtime.game.features["professions"] = {p.id: p.name for p in professions}
+    runtime.game.professions.update({p.id: p.name for p in professions})
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
-    loop: GameLoop = runtime.extras["loop"]
-    tasks.start("game-loop", loop.run())
+    tasks.start("game-loop", runtime.loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
         yield runtime
@@ -165,15 +165,9 @@ def _wire(
     characters = CharacterService(uow, rng, clock, world.start_room_id)
     entry = WorldEntry(world, presence, hub, bus, uow)
     loop = GameLoop(settings.tick_rate)
-    game.features["loop"] = loop
     persistence.room_listeners.append(game.rooms.forget)
-    extra: list[Command] = install_items(game)
-    extra += install_npcs(game, loop, spawning=settings.npc_spawning)
-    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
-    extra += install_combat(game, loop, corpse_rules, round_seconds=settings.combat_round_seconds)
-    extra += admin_world_commands()
-    game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)
-    dispatcher = Dispatcher(build_command_table(*extra), game)
+    table, combat = _install_features(settings, game, loop)
+    dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
         account = await auth.authenticate(token)
@@ -194,8 +188,37 @@ def _wire(
         entry=entry,
         dispatcher=dispatcher,
         connections=connections,
-        extras={"loop": loop},
+        loop=loop,
+        combat=combat,
     )
+
+
+def _install_features(
+    settings: Settings, game: Game, loop: GameLoop
+) -> tuple[CommandTable, CombatService]:
+    """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
+    returns the command table and the combat service."""
+    npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
+    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
+    fights = install_combat(
+        game,
+        loop,
+        corpse_rules,
+        npc_flee=npcs.brain.flee,
+        round_seconds=settings.combat_round_seconds,
+    )
+    # The one cycle: combat makes a hurt NPC flee, and the brain starts fights.
+    npcs.brain.combat = fights.combat
+    items = install_items(game, fights.corpses.guard)
+    items.inventory.gear_listeners.append(fights.combat.gear_changed)
+    table = build_command_table(
+        *items.commands,
+        *npcs.commands,
+        *fights.commands,
+        *admin_world_commands(loop, fights.combat, fights.death),
+        examine=items.inventory.examine,
+    )
+    return table, fights.combat
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:

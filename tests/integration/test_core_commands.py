@@ -172,12 +172,12 @@ async def test_who_score_explored_and_quit(table: Any) -> None:
 
 
 async def test_a_command_that_crashes_gets_a_generic_reply(table: Any) -> None:
-    game, dispatch, alice, _, _ = table
+    game, _, alice, _, _ = table
 
     async def broken(_player: object, _word: str) -> str:
         raise RuntimeError("boom")
 
-    game.features["examine"] = broken
+    dispatch = Dispatcher(build_command_table(examine=broken), game)
     reply = await dispatch.dispatch(alice, "look at lantern")
     assert not reply.ok
     assert "went wrong" in reply.text

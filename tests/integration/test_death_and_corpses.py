@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from kadath.commands.install_combat import combat_services
 from kadath.domain.corpse import CorpseRules
 from kadath.domain.errors import DomainError, NotAllowed
 from kadath.domain.events import NpcKilled, PlayerDied
@@ -94,8 +95,7 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
         chat=ChatService(presence, messenger, bus),
     )
     persistence.room_listeners[:] = [game.rooms.forget]
-    death = DeathService(game, RULES)
-    combat = CombatService(game, death)
+    death, combat = combat_services(game, RULES)
     combat.install()
     keeper = CorpseKeeper(uow, messenger, clock, RULES)
     scene = Scene(game, clock, death, combat, keeper)
@@ -273,9 +273,10 @@ async def test_a_failure_in_mid_death_moves_nothing_and_heals_nobody(
         return _FailingUnitOfWork(persistence.unit_of_work(), small_world, step)
 
     scene.game.uow = failing
+    death, _ = combat_services(scene.game, RULES)
 
     with pytest.raises(RuntimeError, match="power fails"):
-        await scene.death.player_died(alice)
+        await death.player_died(alice)
 
     assert await ids_at(persistence, InInventory(alice.id)) == things["carried"]
     assert await stored.place(things["coin"]) == InContainer(things["bag"].id)

@@ -54,7 +54,9 @@ class Session:
             chat=ChatService(presence, self.messenger, bus),
         )
         persistence.room_listeners[:] = [self.game.rooms.forget]
-        self.dispatcher = Dispatcher(build_command_table(*install_items(self.game)), self.game)
+        items = install_items(self.game)
+        table = build_command_table(*items.commands, examine=items.inventory.examine)
+        self.dispatcher = Dispatcher(table, self.game)
 
     async def enter(self, name: str, room_id: str = SQUARE) -> Player:
         player: Player = self._make_player(self._account, name=name, room_id=room_id)

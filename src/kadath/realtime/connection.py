@@ -111,8 +111,7 @@ class ConnectionHandler:
 
     async def _welcome(self, session: Session, player: Player) -> None:
         view, text = await self.game.rooms.describe(player)
-        professions = self.game.features.get("professions", {})
-        profession = professions.get(player.profession_id, str(player.profession_id))
+        profession = self.game.professions.get(player.profession_id, str(player.profession_id))
         session.send(
             {
                 "type": "welcome",

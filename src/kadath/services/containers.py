@@ -75,10 +75,9 @@ class ContainerService:
         world: World,
         uow: Callable[[], UnitOfWork],
         messenger: Messenger,
-        corpse_guard: Callable[[], CorpseGuard | None],
+        corpse_guard: CorpseGuard | None = None,
     ) -> None:
         self._world, self._uow, self._messenger = world, uow, messenger
-        # Looked up on each use: the corpse feature may be installed after this one.
         self._corpse_guard = corpse_guard
 
     def prototype(self, item: ItemInstance) -> ItemPrototype:
@@ -127,10 +126,8 @@ class ContainerService:
     def check_can_take(self, player: Player, container: Container) -> None:
         """Raises ContainerLocked, NotAllowed (closed, or a corpse still guarded)."""
         self._check_reachable(container)
-        if container.kind is ContainerKind.CORPSE:
-            guard = self._corpse_guard()
-            if guard is not None:
-                guard(player, container)
+        if container.kind is ContainerKind.CORPSE and self._corpse_guard is not None:
+            self._corpse_guard(player, container)
 
     def check_can_put(self, container: Container) -> None:
         """Raises ContainerLocked, NotAllowed (closed, or a corpse)."""

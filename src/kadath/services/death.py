@@ -17,49 +17,67 @@ from kadath.domain.experience import xp_for_kill
 from kadath.domain.item import Container, ContainerKind, InContainer, InInventory
 from kadath.domain.npc import NpcInstance, NpcState
 from kadath.domain.player import Player
+from kadath.domain.rng import Rng
 from kadath.persistence.repositories.experience import ExperienceGain
 from kadath.services import messenger as frames
+from kadath.services.clock import Clock
 from kadath.services.combat_round import definite, sentence
-from kadath.services.game import Game
-from kadath.services.unit_of_work import UnitOfWork
+from kadath.services.movement import MovementService
+from kadath.services.outbound import Outbound
+from kadath.services.realm import Realm
+from kadath.services.rooms import RoomDescriber
+from kadath.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 KILL_SOURCE = "kill"
 
 
 class DeathService:
-    def __init__(self, game: Game, rules: CorpseRules) -> None:
-        self._game, self._rules = game, rules
+    def __init__(
+        self,
+        realm: Realm,
+        out: Outbound,
+        uow: UnitOfWorkFactory,
+        rng: Rng,
+        clock: Clock,
+        movement: MovementService,
+        rooms: RoomDescriber,
+        rules: CorpseRules,
+    ) -> None:
+        self._realm, self._out, self._uow, self._rng, self._clock = realm, out, uow, rng, clock
+        self._movement, self._rooms, self._rules = movement, rooms, rules
 
     async def player_died(self, player: Player, killer: str | None = None) -> Container:
         """Leave a corpse holding all they carried, restore health, respawn; returns the corpse.
         Raises DatabaseUnavailable (and nothing has moved) when the transaction fails."""
-        game, room_id = self._game, player.room_id
-        async with game.uow() as uow:
-            corpse = await self._bury(uow, player, game.clock.now())
+        room_id = player.room_id
+        async with self._uow() as uow:
+            corpse = await self._bury(uow, player, self._clock.now())
             health = await uow.health.set_health(player.id, player.max_health)
             await uow.players.move_player(player.id, player.respawn_room_id)
         player.health = health
-        await game.movement.relocate(
+        await self._movement.relocate(
             player,
             player.respawn_room_id,
             leave_text=f"{player.name} dies.",
             arrive_text=f"{player.name} staggers out of the mist, pale and shaking.",
         )
         self._tell_the_dead(player, corpse, killer)
-        view, text = await game.rooms.describe(player)
-        game.messenger.to_player(player.id, frames.room(view, text))
-        game.messenger.to_player(player.id, frames.vitals(player))
-        await game.bus.publish(PlayerDied(player.id, room_id, corpse.id, killer))
+        view, text = await self._rooms.describe(player)
+        self._out.messenger.to_player(player.id, frames.room(view, text))
+        self._out.messenger.to_player(player.id, frames.vitals(player))
+        await self._out.bus.publish(PlayerDied(player.id, room_id, corpse.id, killer))
         return corpse
 
     async def npc_died(self, npc: NpcInstance, killer: Player | None) -> Container | None:
         """Take the NPC out of the world, leave its loot on a corpse, pay the killer, publish
         NpcKilled; returns the corpse, or None when the database refused the work."""
-        game, room_id = self._game, npc.room_id
+        room_id = npc.room_id
         npc.state, npc.health, npc.target_id = NpcState.DEAD, 0, None
-        game.npcs.remove(npc.id)
-        game.messenger.to_room(room_id, frames.message("combat", sentence(f"{_npc(npc)} dies.")))
+        self._realm.npcs.remove(npc.id)
+        self._out.messenger.to_room(
+            room_id, frames.message("combat", sentence(f"{_npc(npc)} dies."))
+        )
         corpse: Container | None = None
         gain: ExperienceGain | None = None
         amount = 0
@@ -67,7 +85,7 @@ class DeathService:
             amount = xp_for_kill(npc.definition.level, killer.level, npc.definition.xp_value)
         before = _progress(killer)
         try:
-            async with game.uow() as uow:
+            async with self._uow() as uow:
                 corpse = await self._npc_corpse(uow, npc)
                 if killer is not None:
                     gain = await uow.experience.gain_experience(killer, amount, KILL_SOURCE)
@@ -78,7 +96,7 @@ class DeathService:
             _restore(killer, before)
         if killer is not None and gain is not None:
             await self._reward(killer, npc, amount, gain)
-        await game.bus.publish(
+        await self._out.bus.publish(
             NpcKilled(
                 npc.id,
                 npc.definition.id,
@@ -109,12 +127,12 @@ class DeathService:
         return corpse
 
     async def _npc_corpse(self, uow: UnitOfWork, npc: NpcInstance) -> Container:
-        game, now = self._game, self._game.clock.now()
+        now = self._clock.now()
         drops = [
             stack.prototype_id
-            for stack in roll_loot(npc.definition.loot, game.rng)
+            for stack in roll_loot(npc.definition.loot, self._rng)
             for _ in range(stack.count)
-            if stack.prototype_id in game.world.items
+            if stack.prototype_id in self._realm.world.items
         ]
         corpse = await uow.containers.create_container(
             kind=ContainerKind.CORPSE,
@@ -134,7 +152,7 @@ class DeathService:
     async def _reward(
         self, killer: Player, npc: NpcInstance, amount: int, gain: ExperienceGain
     ) -> None:
-        messenger = self._game.messenger
+        messenger = self._out.messenger
         messenger.to_player(
             killer.id,
             frames.message("combat", f"You have slain {_npc(npc)}. (+{amount} experience)"),
@@ -151,14 +169,14 @@ class DeathService:
                 exclude=[killer.id],
             )
         messenger.to_player(killer.id, frames.vitals(killer, in_combat=False))
-        await self._game.bus.publish(
+        await self._out.bus.publish(
             ExperienceGained(killer.id, amount, gain.level, gain.leveled_up)
         )
 
     def _tell_the_dead(self, player: Player, corpse: Container, killer: str | None) -> None:
-        room = self._game.world.rooms[player.room_id]
+        room = self._realm.world.rooms[player.room_id]
         by = f" at the hands of {killer}" if killer else ""
-        self._game.messenger.to_player(
+        self._out.messenger.to_player(
             player.id,
             frames.event(
                 "died",

@@ -1,10 +1,12 @@
-"""The services a command may call, gathered once by the composition root."""
+"""The services every command may call, gathered once by the composition root.
+
+Features installed on top (items, NPCs, combat) are not registered here: the composition root
+passes each service to the commands and services that use it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from kadath.domain.rng import Rng
 from kadath.domain.world import World
@@ -32,9 +34,6 @@ class Game:
     rooms: RoomDescriber
     movement: MovementService
     chat: ChatService
-    # Features added later register themselves here by name (inventory, combat, …).
-    features: dict[str, Any] = field(default_factory=dict)
+    # Profession names by id, for the welcome; read from the database once at start-up.
+    professions: dict[int, str] = field(default_factory=dict)
     started_at: float = 0.0
-
-    def feature(self, name: str) -> Any:
-        return self.features[name]

@@ -47,15 +47,13 @@ class GameCollector(Collector):
         for state, value in rt.persistence.pool_status().items():
             pool.add_metric([state], value)
         yield pool
-        loop = rt.extras.get("loop")
-        if loop is not None:
-            yield from loop.metrics()
+        yield from rt.loop.metrics()
 
 
 def render_metrics(runtime: Runtime) -> tuple[bytes, str]:
-    registry = runtime.extras.get("registry")
+    registry = runtime.registry
     if registry is None:
         registry = CollectorRegistry()
         registry.register(GameCollector(runtime))
-        runtime.extras["registry"] = registry
+        runtime.registry = registry
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -31,6 +31,7 @@ from kadath.domain.world import (
 from kadath.persistence.repositories.experience import ExperienceGain
 from kadath.services.chat import ChatService
 from kadath.services.clock import FakeClock
+from kadath.services.containers import CorpseGuard
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
@@ -268,6 +269,7 @@ class Arena:
     clock: FakeClock
     loop: GameLoop
     events: list[object] = field(default_factory=list)
+    corpse_guard: CorpseGuard | None = None
 
     def enter(self, player: Player) -> Player:
         self.store.add_player(player)
