@@ -162,7 +162,9 @@ def _wire(
         registration=settings.registration,
         login_rate=settings.login_rate_limit,
     )
-    characters = CharacterService(uow, rng, clock, world.start_room_id)
+    characters = CharacterService(
+        uow, persistence.reading, presence, rng, clock, world.start_room_id
+    )
     entry = WorldEntry(world, presence, hub, bus, uow)
     loop = GameLoop(settings.tick_rate)
     game.features["loop"] = loop
