@@ -148,6 +148,7 @@ def _wire(
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
         chat=ChatService(presence, hub, bus),
@@ -159,6 +160,7 @@ def _wire(
         hasher,
         tokens,
         clock,
+        reading=persistence.reading,
         registration=settings.registration,
         login_rate=settings.login_rate_limit,
     )

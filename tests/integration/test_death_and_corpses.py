@@ -89,6 +89,7 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),

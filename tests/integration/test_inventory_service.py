@@ -40,7 +40,11 @@ class Items:
             lambda: self.guards.get("corpse_guard"),
         )
         self.inventory = InventoryService(
-            persistence.world, persistence.unit_of_work, self.messenger, self.containers
+            persistence.world,
+            persistence.unit_of_work,
+            self.messenger,
+            self.containers,
+            reading=persistence.reading,
         )
 
     async def place(self, prototype: str, where: Any, count: int = 1) -> list[uuid.UUID]:

@@ -28,7 +28,9 @@ def install_items(game: Game) -> list[Command]:
     containers = ContainerService(
         game.world, game.uow, game.messenger, lambda: game.features.get("corpse_guard")
     )
-    inventory = InventoryService(game.world, game.uow, game.messenger, containers)
+    inventory = InventoryService(
+        game.world, game.uow, game.messenger, containers, reading=game.reading
+    )
     game.features["containers"] = containers
     game.features["inventory"] = inventory
     game.features["examine"] = inventory.examine
