@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kadath.domain.account import Profession
 from kadath.domain.errors import DatabaseUnavailable
-from kadath.domain.item import Container, ItemInstance, Location
+from kadath.domain.item import Container, InInventory, ItemInstance, Location, OnFloor
 from kadath.domain.player import Player
 from kadath.domain.world import Room, World
 from kadath.persistence import migrate
@@ -129,7 +129,17 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.players.save_players(players))
 
     async def delete_player(self, player_id: uuid.UUID) -> None:
-        await self._run(lambda uow: uow.players.delete_player(player_id))
+        """Delete a character; what it carried is left on the floor where it stood (the
+        start room if unknown), as CharacterService.delete does. Raises PlayerNotFound."""
+
+        async def work(uow: UnitOfWork) -> None:
+            player = await uow.players.get_player_by_id(player_id)
+            known = self.room_cache.get(player.room_id) is not None
+            floor = OnFloor(player.room_id if known else self.world.start_room_id)
+            await uow.items.move_all(InInventory(player.id), floor)
+            await uow.players.delete_player(player.id)
+
+        await self._run(work)
 
     async def update_player_last_active(
         self, player_id: uuid.UUID, when: datetime | None = None
