@@ -98,7 +98,7 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
     death = DeathService(game, RULES)
     combat = CombatService(game, death)
     combat.install()
-    keeper = CorpseKeeper(uow, messenger, clock, RULES)
+    keeper = CorpseKeeper(uow, messenger, clock, RULES, reading=persistence.reading)
     scene = Scene(game, clock, death, combat, keeper)
     bus.subscribe(NpcKilled, scene.events.append)
     bus.subscribe(PlayerDied, scene.events.append)

@@ -15,7 +15,9 @@ import pytest
 import sqlalchemy as sa
 from kadath_web import User, WebApp, create_character, register
 
+from kadath.domain.corpse import CorpseRules
 from kadath.domain.item import InInventory, OnFloor
+from kadath.services.corpses import CorpseKeeper
 
 WRITER_HELD = 3.0  # seconds; busy_timeout is 5 s, so a use case that waits fails this bound
 
@@ -56,7 +58,7 @@ async def sqlite_web(web: WebApp, backend: str) -> WebApp:
 
 
 async def test_reading_use_cases_do_not_wait_for_sqlites_write_lock(
-    sqlite_web: WebApp, client: httpx2.AsyncClient
+    sqlite_web: WebApp, client: httpx2.AsyncClient, admin: User
 ) -> None:
     runtime = sqlite_web.runtime
     user = await register(client)
@@ -74,7 +76,22 @@ async def test_reading_use_cases_do_not_wait_for_sqlites_write_lock(
         assert examined.ok and "brass key" in examined.text.lower()
         listed = await client.get("/api/players", headers=user.headers)
         assert listed.status_code == 200 and listed.json()[0]["id"] == str(player_id)
+        invites = await client.get("/api/auth/invites", headers=admin.headers)
+        assert invites.status_code == 200, invites.text
+        assert await _corpse_keeper(sqlite_web).decay() == 0  # the idle check only reads
         await _facade_reads(sqlite_web, player_id)
+
+
+def _corpse_keeper(web: WebApp) -> CorpseKeeper:
+    runtime = web.runtime
+    persistence = runtime.persistence
+    return CorpseKeeper(
+        persistence.unit_of_work,
+        runtime.game.messenger,
+        runtime.game.clock,
+        CorpseRules(),
+        reading=persistence.reading,
+    )
 
 
 async def _facade_reads(web: WebApp, player_id: uuid.UUID) -> None:

@@ -24,7 +24,7 @@ def install_combat(
     death = DeathService(game, rules)
     combat = CombatService(game, death)
     combat.install()
-    corpses = CorpseKeeper(game.uow, game.messenger, game.clock, rules)
+    corpses = CorpseKeeper(game.uow, game.messenger, game.clock, rules, reading=game.reading)
     rest = RestService(game.world, game.uow, game.messenger, game.clock, combat.in_combat)
     game.features["combat"] = combat
     game.features["death"] = death

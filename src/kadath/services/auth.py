@@ -171,7 +171,7 @@ class AuthService:
     async def list_invites(self, admin: Account) -> list[Invite]:
         if not admin.is_admin:
             raise NotAllowed("Only admins see invites.")
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             return await uow.accounts.list_invites()
 
 
