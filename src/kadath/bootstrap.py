@@ -148,6 +148,7 @@ def _wire(
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
         chat=ChatService(presence, hub, bus),
@@ -159,10 +160,13 @@ def _wire(
         hasher,
         tokens,
         clock,
+        reading=persistence.reading,
         registration=settings.registration,
         login_rate=settings.login_rate_limit,
     )
-    characters = CharacterService(uow, rng, clock, world.start_room_id)
+    characters = CharacterService(
+        uow, persistence.reading, presence, rng, clock, world.start_room_id
+    )
     entry = WorldEntry(world, presence, hub, bus, uow)
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)

@@ -90,6 +90,7 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),
@@ -97,7 +98,7 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
     persistence.room_listeners[:] = [game.rooms.forget]
     death, combat = combat_services(game, RULES)
     combat.install()
-    keeper = CorpseKeeper(uow, messenger, clock, RULES)
+    keeper = CorpseKeeper(uow, messenger, clock, RULES, reading=persistence.reading)
     scene = Scene(game, clock, death, combat, keeper)
     bus.subscribe(NpcKilled, scene.events.append)
     bus.subscribe(PlayerDied, scene.events.append)

@@ -40,7 +40,11 @@ class Items:
             self._guard,
         )
         self.inventory = InventoryService(
-            persistence.world, persistence.unit_of_work, self.messenger, self.containers
+            persistence.world,
+            persistence.unit_of_work,
+            self.messenger,
+            self.containers,
+            reading=persistence.reading,
         )
 
     def _guard(self, player: Player, container: Container) -> None:

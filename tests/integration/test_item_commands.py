@@ -49,6 +49,7 @@ class Session:
             clock=FakeClock(),
             rng=rng,
             uow=uow,
+            reading=persistence.reading,
             rooms=RoomDescriber(world, presence, npcs, uow, rng),
             movement=MovementService(world, presence, self.messenger, bus, uow),
             chat=ChatService(presence, self.messenger, bus),

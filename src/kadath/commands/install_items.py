@@ -35,7 +35,9 @@ def install_items(game: Game, corpse_guard: CorpseGuard | None = None) -> ItemsF
     """Build the inventory and container services and their commands; ``corpse_guard`` (from
     the corpse keeper) refuses looting a corpse that is not yours yet."""
     containers = ContainerService(game.world, game.uow, game.messenger, corpse_guard)
-    inventory = InventoryService(game.world, game.uow, game.messenger, containers)
+    inventory = InventoryService(
+        game.world, game.uow, game.messenger, containers, reading=game.reading
+    )
     commands: list[Command] = [
         Inventory(inventory),
         Get(inventory),

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kadath.domain.account import Profession
 from kadath.domain.errors import DatabaseUnavailable
-from kadath.domain.item import Container, ItemInstance, Location
+from kadath.domain.item import Container, InInventory, ItemInstance, Location, OnFloor
 from kadath.domain.player import Player
 from kadath.domain.world import Room, World
 from kadath.persistence import migrate
@@ -77,6 +77,10 @@ class AsyncPersistenceLayer:
         async with self.unit_of_work() as uow:
             return await work(uow)
 
+    async def _read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self.reading() as uow:
+            return await work(uow)
+
     async def seed_world(self) -> int:
         """Place the world files' floor items and containers once; returns how many were placed."""
         async with self.unit_of_work() as uow:
@@ -101,22 +105,22 @@ class AsyncPersistenceLayer:
 
     # -- players ---------------------------------------------------------------------------
     async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
-        return await self._run(lambda uow: uow.players.get_player_by_id(player_id))
+        return await self._read(lambda uow: uow.players.get_player_by_id(player_id))
 
     async def get_player_by_name(self, name: str) -> Player:
-        return await self._run(lambda uow: uow.players.get_player_by_name(name))
+        return await self._read(lambda uow: uow.players.get_player_by_name(name))
 
     async def get_players_by_user(self, account_id: uuid.UUID) -> list[Player]:
-        return await self._run(lambda uow: uow.players.get_players_by_user(account_id))
+        return await self._read(lambda uow: uow.players.get_players_by_user(account_id))
 
     async def list_players(self, *, limit: int = 100, offset: int = 0) -> list[Player]:
-        return await self._run(lambda uow: uow.players.list_players(limit=limit, offset=offset))
+        return await self._read(lambda uow: uow.players.list_players(limit=limit, offset=offset))
 
     async def get_players_in_room(self, room_id: str) -> list[Player]:
-        return await self._run(lambda uow: uow.players.get_players_in_room(room_id))
+        return await self._read(lambda uow: uow.players.get_players_in_room(room_id))
 
     async def get_players_batch(self, player_ids: Sequence[uuid.UUID]) -> list[Player]:
-        return await self._run(lambda uow: uow.players.get_players_batch(player_ids))
+        return await self._read(lambda uow: uow.players.get_players_batch(player_ids))
 
     async def save_player(self, player: Player) -> None:
         await self._run(lambda uow: uow.players.save_player(player))
@@ -125,7 +129,17 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.players.save_players(players))
 
     async def delete_player(self, player_id: uuid.UUID) -> None:
-        await self._run(lambda uow: uow.players.delete_player(player_id))
+        """Delete a character; what it carried is left on the floor where it stood (the
+        start room if unknown), as CharacterService.delete does. Raises PlayerNotFound."""
+
+        async def work(uow: UnitOfWork) -> None:
+            player = await uow.players.get_player_by_id(player_id)
+            known = self.room_cache.get(player.room_id) is not None
+            floor = OnFloor(player.room_id if known else self.world.start_room_id)
+            await uow.items.move_all(InInventory(player.id), floor)
+            await uow.players.delete_player(player.id)
+
+        await self._run(work)
 
     async def update_player_last_active(
         self, player_id: uuid.UUID, when: datetime | None = None
@@ -163,20 +177,20 @@ class AsyncPersistenceLayer:
 
     # -- professions -------------------------------------------------------------------------
     async def get_all_professions(self) -> list[Profession]:
-        return await self._run(lambda uow: uow.professions.get_all_professions())
+        return await self._read(lambda uow: uow.professions.get_all_professions())
 
     async def get_profession_by_id(self, profession_id: int) -> Profession:
-        return await self._run(lambda uow: uow.professions.get_profession_by_id(profession_id))
+        return await self._read(lambda uow: uow.professions.get_profession_by_id(profession_id))
 
     # -- containers and items ----------------------------------------------------------------
     async def get_container(self, container_id: uuid.UUID) -> Container:
-        return await self._run(lambda uow: uow.containers.get_container(container_id))
+        return await self._read(lambda uow: uow.containers.get_container(container_id))
 
     async def get_containers_in_room(self, room_id: str) -> list[Container]:
-        return await self._run(lambda uow: uow.containers.get_containers_in_room(room_id))
+        return await self._read(lambda uow: uow.containers.get_containers_in_room(room_id))
 
     async def container_contents(self, container_id: uuid.UUID) -> list[ItemInstance]:
-        return await self._run(lambda uow: uow.containers.contents(container_id))
+        return await self._read(lambda uow: uow.containers.contents(container_id))
 
     async def transfer_item(
         self,
@@ -198,7 +212,7 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.items.create_item(prototype_id, location))
 
     async def get_item(self, item_id: uuid.UUID) -> ItemInstance:
-        return await self._run(lambda uow: uow.items.get_item(item_id))
+        return await self._read(lambda uow: uow.items.get_item(item_id))
 
     async def items_at(self, location: Location) -> list[ItemInstance]:
-        return await self._run(lambda uow: uow.items.items_at(location))
+        return await self._read(lambda uow: uow.items.items_at(location))

@@ -101,10 +101,12 @@ class AuthService:
         tokens: TokenIssuer,
         clock: Clock,
         *,
+        reading: Callable[[], UnitOfWork],
         registration: Literal["open", "invite"] = "open",
         login_rate: str = "10/minute",
     ) -> None:
         self._uow, self._hasher, self._tokens, self._clock = uow, hasher, tokens, clock
+        self._reading = reading  # units of work that only read: no write lock on SQLite
         self.registration = registration
         capacity, rate = parse_rate(login_rate)
         self._by_ip = KeyedLimiter(capacity * 3, rate * 3)
@@ -143,7 +145,7 @@ class AuthService:
         if len(password) > PASSWORD_MAX:
             raise AuthenticationFailed("Wrong username or password.")
         if _is_username(username):
-            async with self._uow() as uow:
+            async with self._reading() as uow:
                 account = await uow.accounts.find_by_username(username)
         ok = await self._hasher.verify(password, account.password_hash if account else None)
         if account is None or not ok:
@@ -153,7 +155,7 @@ class AuthService:
     async def authenticate(self, token: str) -> Account:
         """The account behind an access token. Raises AuthenticationFailed."""
         account_id = self._tokens.account_id(token)
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             try:
                 return await uow.accounts.get_account(account_id)
             except AccountNotFound:
@@ -169,7 +171,7 @@ class AuthService:
     async def list_invites(self, admin: Account) -> list[Invite]:
         if not admin.is_admin:
             raise NotAllowed("Only admins see invites.")
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             return await uow.accounts.list_invites()
 
 

@@ -123,6 +123,15 @@ class ContainerService:
         worn = [i for i in carried if i.worn_slot is not None and self.is_bag(i)]
         return [await self.ensure_bag(uow, item, player.id) for item in worn]
 
+    async def worn_bags_made(
+        self, uow: UnitOfWork, carried: Sequence[ItemInstance]
+    ) -> list[Container]:
+        """The containers of the worn bags among ``carried``, making none: a read-only unit
+        of work may not write (wearing a bag makes its container)."""
+        worn = [i for i in carried if i.worn_slot is not None and self.is_bag(i)]
+        found = [await uow.containers.get_container_by_item(item.id) for item in worn]
+        return [bag for bag in found if bag is not None]
+
     def check_can_take(self, player: Player, container: Container) -> None:
         """Raises ContainerLocked, NotAllowed (closed, or a corpse still guarded)."""
         self._check_reachable(container)

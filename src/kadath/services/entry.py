@@ -43,16 +43,17 @@ class WorldEntry:
         saving = self._saving.get(player_id)
         if saving is not None:
             await asyncio.wait({saving})  # load what the last session saved, not what it had
-        async with self._uow() as uow:
-            player = await uow.players.get_player_by_id(player_id)
-            explored = await uow.exploration.visited_rooms(player_id)
-            await uow.players.update_player_last_active(player_id)
-        if player.room_id not in self._world.rooms:
-            player.room_id = self._world.start_room_id
-        online = self._presence.get(player_id)  # another connection may have won the race
-        if online is not None:
-            return online
-        self._presence.enter(player, explored)
+        async with self._presence.gate(player_id):  # a delete waits, then sees it in play
+            async with self._uow() as uow:
+                player = await uow.players.get_player_by_id(player_id)
+                explored = await uow.exploration.visited_rooms(player_id)
+                await uow.players.update_player_last_active(player_id)
+            if player.room_id not in self._world.rooms:
+                player.room_id = self._world.start_room_id
+            online = self._presence.get(player_id)  # another connection may have won the race
+            if online is not None:
+                return online
+            self._presence.enter(player, explored)
         self._messenger.to_room(
             player.room_id,
             frames.event("arrived", f"{player.name} steps out of the fog.", name=player.name),

@@ -31,6 +31,7 @@ class Game:
     clock: Clock
     rng: Rng
     uow: Callable[[], UnitOfWork]
+    reading: Callable[[], UnitOfWork]  # units of work that only read
     rooms: RoomDescriber
     movement: MovementService
     chat: ChatService

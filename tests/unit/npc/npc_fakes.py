@@ -126,6 +126,7 @@ def make_game(world: World | None = None, rng: Rng | None = None) -> Game:
         clock=FakeClock(),
         rng=rng,
         uow=uow,
+        reading=uow,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),

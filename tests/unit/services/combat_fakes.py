@@ -389,6 +389,7 @@ def build_arena(rng: Rng, rules: CorpseRules | None = None) -> Arena:
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=uow,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),

@@ -18,7 +18,7 @@ RULES = CorpseRules(owner_grace_seconds=60, decay_seconds=600)
 async def test_a_decayed_corpse_spills_its_items_and_crumbles() -> None:
     arena = build_arena(FixedRng(), RULES)
     game = arena.game
-    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES)
+    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES, reading=game.reading)
     alice = arena.enter(player_named("Alice", health=0))
     items = {arena.store.give(alice, "coin").id, arena.store.give(alice, "razor", "wield").id}
     corpse = await combat_services(game, RULES)[0].player_died(alice)
@@ -41,7 +41,7 @@ async def test_a_decayed_corpse_spills_its_items_and_crumbles() -> None:
 async def test_an_empty_corpse_simply_crumbles_and_other_containers_are_left_alone() -> None:
     arena = build_arena(FixedRng(), RULES)
     game = arena.game
-    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES)
+    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES, reading=game.reading)
     async with game.uow() as uow:
         await uow.containers.create_container(
             kind=ContainerKind.CORPSE,

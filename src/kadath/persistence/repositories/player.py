@@ -95,7 +95,8 @@ class PlayerRepository:
         return len(rows)
 
     async def delete_player(self, player_id: uuid.UUID) -> None:
-        """Delete a player and what they carry. Raises PlayerNotFound."""
+        """Delete a player; items still carried go with it, so callers first leave them on
+        the floor (CharacterService.delete, the facade's delete_player). Raises PlayerNotFound."""
         result = await self._session.execute(
             sa.delete(PlayerRow).where(PlayerRow.id == _as_uuid(player_id)).returning(PlayerRow.id)
         )
