@@ -29,6 +29,7 @@ from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.burial import Undertaker
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
@@ -119,6 +120,7 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
+    await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
     professions = await persistence.get_all_professions()
     runtime.game.features["professions"] = {p.id: p.name for p in professions}
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
@@ -163,13 +165,13 @@ def _wire(
         login_rate=settings.login_rate_limit,
     )
     characters = CharacterService(uow, rng, clock, world.start_room_id)
-    entry = WorldEntry(world, presence, hub, bus, uow)
+    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
+    entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     loop = GameLoop(settings.tick_rate)
     game.features["loop"] = loop
     persistence.room_listeners.append(game.rooms.forget)
     extra: list[Command] = install_items(game)
     extra += install_npcs(game, loop, spawning=settings.npc_spawning)
-    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     extra += install_combat(game, loop, corpse_rules, round_seconds=settings.combat_round_seconds)
     extra += admin_world_commands()
     game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)

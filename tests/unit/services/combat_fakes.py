@@ -144,7 +144,6 @@ class _Health:
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
         row = self._s.players[player.id]
         row.health = max(0, row.health - amount)
-        player.health = row.health
         return row.health
 
     async def set_health(self, player_id: uuid.UUID, health: int) -> int:
@@ -162,8 +161,7 @@ class _Experience:
         old = row.level
         row.experience += amount
         row.level = max(old, level_for_xp(row.experience))
-        player.experience, player.level = row.experience, row.level
-        return ExperienceGain(row.experience, old, row.level)
+        return ExperienceGain(row.experience, old, row.level, row.max_health, row.health)
 
     async def update_player_stat_field(
         self, player_id: uuid.UUID, name: str, delta: int, reason: str
