@@ -356,6 +356,39 @@ async def test_a_failure_at_any_point_of_a_lethal_blow_leaves_memory_equal_to_th
     assert fail_at > 5  # the blow, the burial and the commit were each interrupted
 
 
+async def test_a_failure_at_any_point_of_a_slaying_moves_nothing_or_everything(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    for fail_at in itertools.count(1):
+        faults.arm(0)
+        scene = build_scene(persistence, small_world, FixedRng())
+        alice: Player = await save_player(room_id=STREET, respawn_room_id=SQUARE, health=40)
+        scene.game.presence.enter(alice, explored=set(small_world.rooms))
+        things = await carrying(persistence, alice)
+        faults.arm(fail_at)
+        with contextlib.suppress(DatabaseUnavailable):
+            await scene.death.player_died(alice, "the warden")
+        interrupted = faults.failed
+        faults.arm(0)
+
+        row = await stored.player(alice.id)
+        died = row.room_id == SQUARE
+        assert (alice.health, alice.room_id) == (row.health, row.room_id)
+        assert row.health == (100 if died else 40)
+        corpses = [c for c in await stored_corpses(persistence) if c.owner_player_id == alice.id]
+        assert len(corpses) == died
+        holder = InContainer(corpses[0].id) if died else InInventory(alice.id)
+        assert await ids_at(persistence, holder) == things["carried"]
+        assert any(isinstance(e, PlayerDied) for e in scene.events) == died
+        if not interrupted:
+            assert died
+            break
+
+
 async def test_a_failure_at_any_point_of_a_draining_blow_leaves_memory_equal_to_the_database(
     persistence: AsyncPersistenceLayer,
     small_world: World,
