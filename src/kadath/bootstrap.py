@@ -29,6 +29,7 @@ from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.burial import Undertaker
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
@@ -120,6 +121,7 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
+    await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
     professions = await persistence.get_all_professions()
     runtime.game.professions.update({p.id: p.name for p in professions})
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
@@ -167,10 +169,11 @@ def _wire(
     characters = CharacterService(
         uow, persistence.reading, presence, rng, clock, world.start_room_id
     )
-    entry = WorldEntry(world, presence, hub, bus, uow)
+    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
+    entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
-    table, combat = _install_features(settings, game, loop)
+    table, combat = _install_features(settings, game, loop, corpse_rules)
     dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
@@ -198,12 +201,11 @@ def _wire(
 
 
 def _install_features(
-    settings: Settings, game: Game, loop: GameLoop
+    settings: Settings, game: Game, loop: GameLoop, corpse_rules: CorpseRules
 ) -> tuple[CommandTable, CombatService]:
     """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
     returns the command table and the combat service."""
     npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
-    corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     fights = install_combat(
         game,
         loop,

@@ -27,7 +27,7 @@ from kadath.persistence.engine import create_engine, create_session_factory
 from kadath.persistence.repositories.experience import ExperienceGain
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
-from kadath.persistence.uow import UnitOfWork
+from kadath.persistence.uow import FaultHook, UnitOfWork
 
 T = TypeVar("T")
 
@@ -40,6 +40,7 @@ class AsyncPersistenceLayer:
         self._sessions = create_session_factory(engine)
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
+        self.fault: FaultHook | None = None  # tests inject failures through it
 
     @classmethod
     async def open(
@@ -61,7 +62,13 @@ class AsyncPersistenceLayer:
         await self.engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self.room_cache, self.world.items, self._rooms_changed)
+        return UnitOfWork(
+            self._sessions,
+            self.room_cache,
+            self.world.items,
+            self._rooms_changed,
+            fault=self.fault,
+        )
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it never waits for the writer."""
@@ -155,9 +162,11 @@ class AsyncPersistenceLayer:
 
     # -- health and experience ---------------------------------------------------------------
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
+        """The new health (``player`` is not changed)."""
         return await self._run(lambda uow: uow.health.damage_player(player, amount, damage_type))
 
     async def heal_player(self, player: Player, amount: int) -> int:
+        """The new health (``player`` is not changed)."""
         return await self._run(lambda uow: uow.health.heal_player(player, amount))
 
     async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
@@ -166,6 +175,7 @@ class AsyncPersistenceLayer:
         )
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
+        """The row's new values (``player`` is not changed)."""
         return await self._run(lambda uow: uow.experience.gain_experience(player, amount, source))
 
     async def update_player_stat_field(

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import structlog
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +29,9 @@ from kadath.persistence.touches import RoomTouches
 SessionFactory = async_sessionmaker[AsyncSession]
 READ_ONLY = "kadath_read_only"
 AfterCommit = Callable[[], Awaitable[None]]
+# Tests only: called with "execute" before each statement and "commit" before the commit;
+# raising from it injects a failure at that point. None (the default) costs nothing.
+FaultHook = Callable[[str], None]
 log = structlog.get_logger(__name__)
 
 
@@ -53,12 +57,14 @@ class UnitOfWork:
         on_rooms_changed: Callable[[set[str]], None] | None = None,
         *,
         read_only: bool = False,
+        fault: FaultHook | None = None,
     ) -> None:
         self._factory = session_factory
         self._rooms = rooms
         self._prototypes = prototypes
         self._on_rooms_changed = on_rooms_changed
         self._read_only = read_only
+        self._fault = fault
         self._touches = RoomTouches()
         self._session: AsyncSession | None = None
         self._after_commit: list[AfterCommit] = []
@@ -69,6 +75,8 @@ class UnitOfWork:
         session = self._factory()
         self._session = session
         self._touches = RoomTouches()
+        if self._fault is not None:
+            _install_fault(session, self._fault)
         if self._read_only:
             # Tells the SQLite engine to open a plain (deferred) transaction: see engine.py.
             await session.connection(execution_options={READ_ONLY: True})
@@ -127,3 +135,8 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not open")
         return self._session
+
+
+def _install_fault(session: AsyncSession, fault: FaultHook) -> None:
+    event.listen(session.sync_session, "do_orm_execute", lambda _state: fault("execute"))
+    event.listen(session.sync_session, "before_commit", lambda _session: fault("commit"))

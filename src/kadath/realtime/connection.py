@@ -163,10 +163,19 @@ class ConnectionHandler:
             session.close(CLOSE_NORMAL, "not in the world")
             return True
         reply = await self._dispatcher.dispatch(player, frame.text)
+        if reply.quit:
+            await self._leave(player)  # quit saves, then replies (docs/protocol.md)
         session.send(_reply(frame.id, reply.ok, reply.text))
         if reply.quit:
             session.close(CLOSE_NORMAL, "quit")
         return reply.quit
+
+    async def _leave(self, player: Player) -> None:
+        try:
+            await self._entry.leave(player.id)
+        except KadathError:
+            # Only the position and last-active time are at stake; the rest is committed.
+            log.exception("quit_save_failed", player_id=str(player.id))
 
 
 def _reply(frame_id: str, ok: bool, text: str) -> dict[str, object]:

@@ -1,9 +1,10 @@
 """Fights: who is fighting whom, and the rounds the game loop runs between them.
 
 Fights live in memory only. Every consequence of a blow (damage, lucidity, a death with its
-corpse, experience) is its own committed atomic statement or unit of work, so a restart in
-mid-fight loses no item or experience and duplicates nothing: the fight simply ends, and
-everyone wakes where the last committed change left them.
+corpse, experience) is committed before memory changes, and a lethal blow commits together with
+the death it causes, so a restart in mid-fight loses no item or experience, duplicates nothing
+and leaves nobody dead on their feet: the fight simply ends, and everyone wakes where the last
+committed change left them.
 
 Walking away while engaged is refused (flee instead); any other way out of the room (a
 teleport, a respawn, logging out) ends that character's part in the fight.
@@ -29,7 +30,7 @@ from kadath.domain.errors import DomainError, KadathError, NotAllowed, NotFound
 from kadath.domain.events import CombatEnded, PlayerLeftRoom, PlayerLoggedOut
 from kadath.domain.item import InInventory
 from kadath.domain.npc import NpcInstance, NpcState
-from kadath.domain.player import Player
+from kadath.domain.player import HEALTH_FLOOR, Player
 from kadath.domain.rng import Rng
 from kadath.domain.world import Direction, NpcKind
 from kadath.services import messenger as frames
@@ -75,7 +76,6 @@ class CombatService:
         self._realm, self._out, self._uow, self._rng = realm, out, uow, rng
         self._movement, self._death, self._npc_flee = movement, death, npc_flee
         self._table = FightTable(realm.presence, realm.npcs, rng)
-        self._unburied: dict[uuid.UUID, str | None] = {}
 
     def install(self) -> None:
         """Hook into movement and the event bus (once, at start-up)."""
@@ -242,7 +242,6 @@ class CombatService:
     # -- the round --------------------------------------------------------------------------
     async def run_round(self, _tick: float = 0.0) -> None:
         """One round everywhere: each engaged fighter, by initiative, strikes its target."""
-        await self._bury_the_unburied()
         for room_id in self._table.rooms():
             for fighter in self._table.turn_order(room_id):
                 if self._table.holds(fighter) and fighter.engaged:
@@ -294,44 +293,36 @@ class CombatService:
         damage: int,
         striker: Player | NpcInstance,
     ) -> None:
-        async with self._uow() as uow:
-            await uow.health.damage_player(player, damage, DAMAGE_REASON)
-            drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
-            if drain > 0 and not player.is_dead:
-                player.lucidity = await uow.experience.update_player_stat_field(
-                    player.id, "lucidity", -drain, DAMAGE_REASON
-                )
-                self._out.messenger.to_player(
-                    player.id,
-                    frames.message("combat", "Something in its touch unmoors your thoughts."),
-                )
-        self._vitals(player)
-        if player.is_dead:
-            target.become(CombatState.DEAD)
-            self._table.forget(target)
-            await self._publish_end(target, "death")
-            killer = definite(attacker.name) if attacker.is_npc else attacker.name
-            await self._player_died(player, killer)
-
-    async def _player_died(self, player: Player, name: str) -> None:
+        drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
+        lucidity, burial = player.lucidity, None
         try:
-            await self._death.player_died(player, name)
+            async with self._uow() as uow:
+                health = await uow.health.damage_player(player, damage, DAMAGE_REASON)
+                if drain > 0 and health > HEALTH_FLOOR:
+                    lucidity = await uow.experience.update_player_stat_field(
+                        player.id, "lucidity", -drain, DAMAGE_REASON
+                    )
+                if health <= HEALTH_FLOOR:
+                    # The lethal blow and the death commit together: nobody is dead on their feet.
+                    burial = await self._death.bury(uow, player)
         except KadathError:
-            # Nothing moved; try again next round rather than leave them dead on their feet.
-            log.exception("player_death_failed", player=str(player.id))
-            self._unburied[player.id] = name
-
-    async def _bury_the_unburied(self) -> None:
-        pending, self._unburied = self._unburied, {}
-        for player_id, killer in pending.items():
-            player = self._realm.presence.get(player_id)
-            if player is None or not player.is_dead:
-                continue
-            try:
-                await self._death.player_died(player, killer)
-            except KadathError:
-                log.exception("player_death_failed", player=str(player_id))
-                self._unburied[player_id] = killer
+            log.exception("blow_not_stored", player=str(player.id))
+            return  # nothing committed: the blow is lost, memory still equals the database
+        if lucidity != player.lucidity:
+            player.lucidity = lucidity
+            self._out.messenger.to_player(
+                player.id,
+                frames.message("combat", "Something in its touch unmoors your thoughts."),
+            )
+        if burial is None:
+            player.health = health
+            self._vitals(player)
+            return
+        target.become(CombatState.DEAD)
+        self._table.forget(target)
+        await self._publish_end(target, "death")
+        killer = definite(attacker.name) if attacker.is_npc else attacker.name
+        await self._death.after_burial(player, burial, killer)
 
     async def _npc_flees(self, fighter: Fighter, npc: NpcInstance) -> None:
         flee = self._npc_flee
@@ -413,6 +404,8 @@ class CombatService:
             await self._settle(fighter.room_id)
 
     async def _on_logged_out(self, event: PlayerLoggedOut) -> None:
+        if event.player_id in self._realm.presence:
+            return  # already back: the fight is theirs again
         fighter = self._table.get(event.player_id)
         if fighter is not None and fighter.engaged:
             await self._retire(fighter, "logout")

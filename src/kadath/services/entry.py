@@ -13,6 +13,7 @@ from kadath.domain.events import PlayerLoggedIn, PlayerLoggedOut
 from kadath.domain.player import Player
 from kadath.domain.world import World
 from kadath.services import messenger as frames
+from kadath.services.burial import Undertaker
 from kadath.services.events import EventBus
 from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
@@ -29,9 +30,11 @@ class WorldEntry:
         messenger: Messenger,
         bus: EventBus,
         uow: Callable[[], UnitOfWork],
+        undertaker: Undertaker | None = None,
     ) -> None:
         self._world, self._presence, self._messenger = world, presence, messenger
         self._bus, self._uow = bus, uow
+        self._undertaker = undertaker
         # Saves of departing characters still in flight: a quick return waits for its own.
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
 
@@ -46,6 +49,11 @@ class WorldEntry:
         async with self._presence.gate(player_id):  # a delete waits, then sees it in play
             async with self._uow() as uow:
                 player = await uow.players.get_player_by_id(player_id)
+                if player.is_dead and self._undertaker is not None:
+                    # A death a crash or an older version never finished: give it now.
+                    burial = await self._undertaker.bury(uow, player)
+                    burial.apply_to(player)
+                    player.room_id = burial.respawn_room_id
                 explored = await uow.exploration.visited_rooms(player_id)
                 await uow.players.update_player_last_active(player_id)
             if player.room_id not in self._world.rooms:
@@ -73,13 +81,24 @@ class WorldEntry:
             exclude=[player.id],
         )
         task = asyncio.ensure_future(self._save([player]))
-        self._saving[player_id] = task
+        self._saving[player_id] = task  # registered first: a quick return waits for it
         try:
+            # Told as it leaves, not after the save: by then it may be back and fighting anew.
+            await self._bus.publish(PlayerLoggedOut(player.id, player.room_id))
             await asyncio.shield(task)  # a cancelled caller does not cancel the save
         finally:
             if self._saving.get(player_id) is task and task.done():
                 del self._saving[player_id]
-        await self._bus.publish(PlayerLoggedOut(player.id, player.room_id))
+
+    async def bury_the_fallen(self) -> int:
+        """Give every stored character left at health 0 its death (start-up); returns how many."""
+        if self._undertaker is None:
+            return 0
+        async with self._uow() as uow:
+            burials = await self._undertaker.bury_the_fallen(uow)
+        if burials:
+            log.warning("fallen_buried", players=len(burials))
+        return len(burials)
 
     async def save_positions(self) -> int:
         """Store where every moved character stands (one statement); returns how many."""
@@ -111,4 +130,4 @@ class WorldEntry:
     async def _save(self, players: list[Player]) -> None:
         if players:
             async with self._uow() as uow:
-                await uow.players.save_players(players)
+                await uow.players.save_lazy_columns(players)

@@ -68,18 +68,22 @@ class MovementService:
         if not first and cost <= 0:
             return
         notes: list[Frame] = []
+        gain, lucidity = None, player.lucidity
         async with self._uow() as uow:
             if first and await uow.exploration.record_visit(player.id, room_id):
                 gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
                 if gain.leveled_up:
                     notes.append(frames.event("level_up", f"You have reached level {gain.level}!"))
             if cost > 0:
-                player.lucidity = await uow.experience.update_player_stat_field(
+                lucidity = await uow.experience.update_player_stat_field(
                     player.id, "lucidity", -cost, "room"
                 )
                 notes.append(
                     frames.message("system", "Something here gnaws at the edges of your mind.")
                 )
+        if gain is not None:
+            gain.apply_to(player)
+        player.lucidity = lucidity
         visited.add(room_id)
         for note in [*notes, frames.vitals(player)]:
             self._messenger.to_player(player.id, note)

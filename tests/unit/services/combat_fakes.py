@@ -172,7 +172,6 @@ class _Health:
         self._s.trip("damage_player")
         row = self._t.players[player.id]
         row.health = max(0, row.health - amount)
-        player.health = row.health  # as the real repository does today (branch state changes it)
         return row.health
 
     async def set_health(self, player_id: uuid.UUID, health: int) -> int:
@@ -190,8 +189,7 @@ class _Experience:
         old = row.level
         row.experience += amount
         row.level = max(old, level_for_xp(row.experience))
-        player.experience, player.level = row.experience, row.level  # as the real one, today
-        return ExperienceGain(row.experience, old, row.level)
+        return ExperienceGain(row.experience, old, row.level, row.max_health, row.health)
 
     async def update_player_stat_field(
         self, player_id: uuid.UUID, name: str, delta: int, reason: str

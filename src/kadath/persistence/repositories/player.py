@@ -143,6 +143,31 @@ class PlayerRepository:
         rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in positions]
         await self._session.execute(stmt, rows)
 
+    async def save_lazy_columns(self, players: Sequence[Player]) -> None:
+        """Store what is written lazily (room, last active, extra) for many characters in one
+        executemany UPDATE; health, lucidity, experience and level belong to atomic statements
+        and are never written here. A deleted character is not brought back."""
+        if not players:
+            return
+        now = utcnow()
+        table = cast(sa.Table, PlayerRow.__table__)
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("pid"))
+            .values(
+                room_id=sa.bindparam("rid"),
+                last_active_at=sa.bindparam("seen"),
+                extra=sa.bindparam("xtra", type_=table.c.extra.type),
+            )
+        )
+        rows = [{"pid": p.id, "rid": p.room_id, "seen": now, "xtra": p.extra} for p in players]
+        await self._session.execute(stmt, rows)
+
+    async def fallen(self) -> list[Player]:
+        """Characters stored at health 0: a death that never happened (crash, older version)."""
+        rows = await self._session.scalars(sa.select(PlayerRow).where(PlayerRow.health <= 0))
+        return [player_from_row(r) for r in rows]
+
     async def count_players(self) -> int:
         return int(await self._session.scalar(sa.select(sa.func.count(PlayerRow.id))) or 0)
 
