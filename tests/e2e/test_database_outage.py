@@ -207,6 +207,9 @@ async def test_a_database_outage_is_survived_and_nothing_committed_is_lost(
         recoveries = [e for e in logs if e["event"] == "database_recovered"]
         assert 1 <= len(outages) == len(recoveries) <= 2, [e["event"] for e in logs]
         assert f"kadath_database_outages_total {float(len(outages))}" in metrics
+        edges = {"database_unavailable", "database_recovered"}
+        loud = [e["event"] for e in logs if e["log_level"] != "debug" and e["event"] not in edges]
+        assert collections.Counter(loud) == {}, "an outage is logged once, not per failure"
         tracebacks = [(e["event"], e.get("step")) for e in logs if e.get("exc_info")]
         tracebacks += [(r.name, r.getMessage()[:80]) for r in caplog.records if r.exc_info]
         assert tracebacks == [], "an outage is logged once, not as a traceback per failure"

@@ -195,7 +195,7 @@ def _refusal(exc: Exception) -> tuple[str, str, int]:
     """The error code, sentence and close code for a hello that failed with ``exc``: an
     outage says try again later; anything else is a bug, logged with its traceback."""
     if isinstance(exc, DatabaseUnavailable):
-        log.info("hello_refused_database_unavailable")
+        log.debug("hello_refused_database_unavailable")  # the outage is logged once
         return "unavailable", str(exc), CLOSE_TRY_AGAIN_LATER
     log.error("handshake_failed", exc_info=exc)
     return "internal", BUG_TEXT, CLOSE_INTERNAL_ERROR
