@@ -1,5 +1,5 @@
-"""A PostgreSQL outage with 20 players in the world: a private cluster is stopped for 15 s and
-started again while a real server keeps running.
+"""A PostgreSQL outage with 20 players in the world: a private cluster is stopped (fast, then
+as after a crash: immediate) for 15 s and started again while a real server keeps running.
 
 The server stays up; commands that need the database get one clear reply; commands that need
 only memory keep working; hellos, logins and the readiness probe say "try again later"; once
@@ -125,8 +125,12 @@ async def refused_hello(server: RunningServer, character: Character) -> tuple[di
     return frame, closed[0]
 
 
+@pytest.mark.parametrize("stop_mode", ["fast", "immediate"])
 async def test_a_database_outage_is_survived_and_nothing_committed_is_lost(
-    cluster: PrivateCluster, outage_server: RunningServer, caplog: pytest.LogCaptureFixture
+    stop_mode: str,
+    cluster: PrivateCluster,
+    outage_server: RunningServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = outage_server
     api = Api.to(server.base_url)
@@ -148,7 +152,7 @@ async def test_a_database_outage_is_survived_and_nothing_committed_is_lost(
 
         with capture_logs() as logs:
             # Players keep typing while the database stops under them: one reply each.
-            stopping = asyncio.create_task(cluster.stop("fast"))
+            stopping = asyncio.create_task(cluster.stop(stop_mode))
             racing = await ledger.all(clients, "inventory")
             await stopping
             assert all(r["ok"] or r["text"] == WAVERS for r in racing), racing
