@@ -21,6 +21,7 @@ from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.corpse import CorpseRules
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
@@ -83,6 +84,8 @@ class BackgroundTasks:
                 await asyncio.sleep(seconds)
                 try:
                     await work()
+                except DatabaseUnavailable:
+                    log.debug("periodic_task_skipped_database_unavailable", task=name)
                 except Exception:
                     log.exception("periodic_task_failed", task=name)
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import structlog
 
-from kadath.domain.errors import DomainError, InvalidInput, KadathError
+from kadath.domain.errors import DatabaseUnavailable, DomainError, InvalidInput, KadathError
 from kadath.domain.player import Player
 from kadath.services.game import Game
 
@@ -133,6 +133,9 @@ class Dispatcher:
             text = await command.run(ctx)
         except DomainError as exc:
             return Reply(False, str(exc))
+        except DatabaseUnavailable:
+            # Logged once per outage by the database's availability, not once per command.
+            return Reply(False, "The world wavers; try that again in a moment.")
         except KadathError as exc:
             log.warning("command_infrastructure_error", command=command.names[0], error=str(exc))
             return Reply(False, "The world wavers; try that again in a moment.")

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +23,9 @@ from kadath.domain.item import Container, InInventory, ItemInstance, Location, O
 from kadath.domain.player import Player
 from kadath.domain.world import Room, World
 from kadath.persistence import migrate
+from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.engine import create_engine, create_session_factory
+from kadath.persistence.errors import UNAVAILABLE, is_outage
 from kadath.persistence.repositories.experience import ExperienceGain
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
@@ -38,6 +40,9 @@ class AsyncPersistenceLayer:
         self.world = world
         self.room_cache = RoomCache(world)
         self._sessions = create_session_factory(engine)
+        self.availability = DatabaseAvailability()
+        # A checkout follows the pool's pre-ping or a fresh connect: the database answers.
+        event.listen(engine.sync_engine, "checkout", self._checked_out)
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
         self.fault: FaultHook | None = None  # tests inject failures through it
@@ -68,13 +73,23 @@ class AsyncPersistenceLayer:
             self.world.items,
             self._rooms_changed,
             fault=self.fault,
+            availability=self.availability,
         )
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it never waits for the writer."""
         return UnitOfWork(
-            self._sessions, self.room_cache, self.world.items, self._rooms_changed, read_only=True
+            self._sessions,
+            self.room_cache,
+            self.world.items,
+            self._rooms_changed,
+            read_only=True,
+            fault=self.fault,
+            availability=self.availability,
         )
+
+    def _checked_out(self, *_args: Any) -> None:
+        self.availability.answered()
 
     def _rooms_changed(self, rooms: set[str]) -> None:
         for listener in self.room_listeners:
@@ -94,12 +109,16 @@ class AsyncPersistenceLayer:
             return await seed_world(uow, self.world)
 
     async def ping(self) -> None:
-        """Raises DatabaseUnavailable when the database does not answer."""
+        """Raises DatabaseUnavailable when the database does not answer; any other
+        failure is a bug, raised as it is."""
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
-            raise DatabaseUnavailable("The database does not answer.") from exc
+            if not is_outage(exc):
+                raise
+            self.availability.lost(exc)
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
 
     def pool_status(self) -> dict[str, int]:
         pool: Any = self.engine.pool

@@ -10,7 +10,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kadath.domain.errors import DatabaseUnavailable, KadathError
 from kadath.domain.world import ItemPrototype
+from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.errors import translate
 from kadath.persistence.repositories import (
     AccountRepository,
@@ -58,8 +60,10 @@ class UnitOfWork:
         *,
         read_only: bool = False,
         fault: FaultHook | None = None,
+        availability: DatabaseAvailability | None = None,
     ) -> None:
         self._factory = session_factory
+        self._availability = availability
         self._rooms = rooms
         self._prototypes = prototypes
         self._on_rooms_changed = on_rooms_changed
@@ -79,7 +83,13 @@ class UnitOfWork:
             _install_fault(session, self._fault)
         if self._read_only:
             # Tells the SQLite engine to open a plain (deferred) transaction: see engine.py.
-            await session.connection(execution_options={READ_ONLY: True})
+            try:
+                await session.connection(execution_options={READ_ONLY: True})
+            except BaseException as exc:
+                self._session = None
+                await session.close()
+                self._raise_translated(exc)
+                raise
         self.accounts = AccountRepository(session)
         self.players = PlayerRepository(session)
         self.rooms = RoomRepository(self._rooms)
@@ -104,16 +114,17 @@ class UnitOfWork:
                 await session.commit()
             else:
                 self._after_commit.clear()
-                await session.rollback()
-        except SQLAlchemyError as err:
+                await self._close_quietly(session)
+        except (SQLAlchemyError, OSError) as err:
             self._after_commit.clear()
-            await session.rollback()
-            raise translate(err) from err
+            await self._close_quietly(session)
+            self._raise_translated(err)
+            raise
         finally:
             await session.close()
             self._session = None
-        if exc is not None and isinstance(exc, SQLAlchemyError):
-            raise translate(exc) from exc
+        if exc is not None:
+            self._raise_translated(exc)  # else a bug or a refusal: propagates as it is
         if exc_type is None:
             if self._touches.rooms and self._on_rooms_changed is not None:
                 self._on_rooms_changed(self._touches.rooms)
@@ -124,6 +135,24 @@ class UnitOfWork:
                 except Exception:
                     # The change is committed; a failing follower must not undo the reply.
                     log.exception("after_commit_failed", callback=repr(callback))
+
+    def _raise_translated(self, exc: BaseException) -> None:
+        """Raise the Kadath error for a database failure (noting an outage); return for
+        anything else, which the caller re-raises as it is."""
+        translated = exc if isinstance(exc, KadathError) else translate(exc)
+        if isinstance(translated, DatabaseUnavailable) and self._availability is not None:
+            self._availability.lost(translated.__cause__ or translated)
+        if translated is None or translated is exc:
+            return
+        raise translated from exc
+
+    @staticmethod
+    async def _close_quietly(session: AsyncSession) -> None:
+        # A rollback on a lost connection fails too: the first error is the one to report.
+        try:
+            await session.rollback()
+        except (SQLAlchemyError, OSError):
+            log.debug("rollback_after_failure_failed")
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` after a successful commit (events, notifications)."""

@@ -12,7 +12,7 @@ import structlog
 
 from kadath.commands.base import Dispatcher
 from kadath.domain.account import Account
-from kadath.domain.errors import DomainError, KadathError
+from kadath.domain.errors import DatabaseUnavailable, DomainError
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import TokenBucket
 from kadath.realtime.hub import Hub
@@ -34,6 +34,9 @@ from kadath.services.game import Game
 
 log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 15.0
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+BUG_TEXT = "Something went wrong; it has been logged."
 
 # (token, character name) -> (account, player id); raises DomainError when refused
 Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
@@ -93,15 +96,33 @@ class ConnectionHandler:
         except DomainError as exc:
             await _refuse(transport, "auth_failed", str(exc), CLOSE_AUTH_FAILED)
             return None
-        except KadathError:
-            log.exception("handshake_failed")
-            await _refuse(transport, "unavailable", "The world is unavailable.", 1011)
+        except Exception as exc:
+            await _refuse(transport, *_refusal(exc))
             return None
         session = Session(transport, account, player.id)
         self._hub.attach(session)
         session.start()
-        await self._welcome(session, player)
+        try:
+            await self._welcome(session, player)
+        except Exception as exc:
+            await self._abandon(session, exc)
+            return None
         return session
+
+    async def _abandon(self, session: Session, exc: Exception) -> None:
+        """The welcome failed after the session was attached: refuse through the session's
+        writer, detach it, take the character out of play and wait for the writer to end."""
+        code, text, close_code = _refusal(exc)
+        session.send({"type": "error", "code": code, "text": text})
+        session.close(close_code, text[:120])
+        self._hub.detach(session, quit_now=True)
+        try:
+            await self._entry.leave(session.player_id)  # out of play first, then the save
+        except DatabaseUnavailable:
+            log.info("save_after_failed_welcome_skipped", player_id=str(session.player_id))
+        except Exception:
+            log.exception("leave_after_failed_welcome_failed", player_id=str(session.player_id))
+        await session.stop()
 
     def _parse_hello(self, raw: str) -> Hello:
         hello = parse(raw, max_line=self._limits.max_line)
@@ -176,6 +197,16 @@ class ConnectionHandler:
         except KadathError:
             # Only the position and last-active time are at stake; the rest is committed.
             log.exception("quit_save_failed", player_id=str(player.id))
+
+
+def _refusal(exc: Exception) -> tuple[str, str, int]:
+    """The error code, sentence and close code for a hello that failed with ``exc``: an
+    outage says try again later; anything else is a bug, logged with its traceback."""
+    if isinstance(exc, DatabaseUnavailable):
+        log.debug("hello_refused_database_unavailable")  # the outage is logged once
+        return "unavailable", str(exc), CLOSE_TRY_AGAIN_LATER
+    log.error("handshake_failed", exc_info=exc)
+    return "internal", BUG_TEXT, CLOSE_INTERNAL_ERROR
 
 
 def _reply(frame_id: str, ok: bool, text: str) -> dict[str, object]:

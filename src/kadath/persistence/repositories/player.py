@@ -91,7 +91,10 @@ class PlayerRepository:
         try:
             await self._session.execute(stmt, rows)
         except SQLAlchemyError as exc:
-            raise translate(exc) from exc
+            translated = translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
         return len(rows)
 
     async def delete_player(self, player_id: uuid.UUID) -> None:
