@@ -51,6 +51,13 @@ class DeferredQueueHandler(logging.handlers.QueueHandler):
             self.dropped += 1
 
 
+class Listener(logging.handlers.QueueListener):
+    """Waits for room for its stop sentinel (the stdlib one raises on a full queue)."""
+
+    def enqueue_sentinel(self) -> None:
+        self.queue.put(self._sentinel)  # type: ignore[attr-defined]
+
+
 class ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
     """Renders in the listener thread; whatever the line holds, no secret leaves it."""
 
@@ -69,7 +76,7 @@ class LogPipeline:
         writer = logging.StreamHandler(stream)
         writer.setFormatter(formatter)
         self._writer = writer
-        self._listener = logging.handlers.QueueListener(self._queue, writer)
+        self._listener = Listener(self._queue, writer)
         self._level = level
         self._stopped = True
 
@@ -83,6 +90,8 @@ class LogPipeline:
 
     def flush(self) -> None:
         """Wait until every queued record is written."""
+        if self._stopped:
+            return
         self._queue.join()
         self._writer.flush()
 
@@ -124,7 +133,7 @@ def configure_logging(
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,  # a re-configuration (tests) reaches every logger
     )
     _current = LogPipeline(numeric, _formatter(as_json), stream)
     _current.start()

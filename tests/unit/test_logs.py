@@ -15,7 +15,7 @@ import structlog
 
 from kadath.log_redaction import scrub
 from kadath.log_repeats import RepeatLimiter
-from kadath.logs import LogPipeline, configure_logging
+from kadath.logs import QUEUE_SIZE, LogPipeline, configure_logging
 
 log = structlog.get_logger("kadath.test")
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
@@ -196,3 +196,26 @@ def test_scrub_keeps_what_is_not_secret(line: str, kept: str) -> None:
     scrubbed = scrub(line)
     assert kept in scrubbed
     assert "abc" not in scrubbed and "p4ss" not in scrubbed and "dXNlcjpwYXNz" not in scrubbed
+
+
+class Stuck(Recording):
+    """A stream whose writes wait until released, as a full pipe would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.released.wait(30)
+        return super().write(text)
+
+
+def test_a_stuck_stream_never_blocks_the_caller_records_are_dropped_and_counted() -> None:
+    stream = Stuck()
+    pipeline = configure_logging("INFO", stream=stream)
+    for n in range(QUEUE_SIZE + 100):
+        log.info("busy", n=n)
+    assert pipeline.handler.dropped >= 99
+    stream.released.set()
+    pipeline.stop()
+    assert len(stream.getvalue().splitlines()) == QUEUE_SIZE + 100 - pipeline.handler.dropped
