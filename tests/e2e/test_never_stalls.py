@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import pytest
 from kadath_e2e import Api, Connect, GameClient, RunningServer, bearer, new_character
 
@@ -93,12 +95,16 @@ async def test_no_token_or_fragment_of_one_reaches_the_logs(
     token = character.token
     _header, payload, signature = token.split(".")
     tampered = f"{_header}.{payload}.{signature[::-1]}"
+    secret = (server.settings.data_dir / "secret_key").read_text().strip()
+    claims = jwt.decode(token, secret, algorithms=["HS256"])
+    claims["exp"] = datetime.now(UTC) - timedelta(hours=1)
+    expired = jwt.encode(claims, secret, algorithm="HS256")
 
     async def trouble(_token: str, _name: str) -> object:
         raise HandshakeTrouble("the pool timed out")
 
     # A refused token, a hello that fails on infrastructure, a token in a URL and a header.
-    for hello_token in (tampered, token):
+    for hello_token in (tampered, expired, token):
         client = await GameClient.open(server.ws_url + f"?token={hello_token}")
         if hello_token is token:
             server.app.state.runtime.connections._authorize = trouble
@@ -111,5 +117,6 @@ async def test_no_token_or_fragment_of_one_reaches_the_logs(
     written = production_logs()
     assert "handshake_failed" in written
     assert "/api/players" in written
-    for fragment in (token, payload, signature, tampered, payload[:12], signature[:8]):
+    for fragment in (token, payload, signature, tampered, expired, payload[:12], signature[:8]):
         assert fragment not in written
+    assert expired.split(".")[2][:8] not in written
