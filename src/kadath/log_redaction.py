@@ -12,7 +12,11 @@ SECRET_KEY = re.compile(r"token|password|passwd|secret|authorization|cookie|api[
 # secret-named fields in query strings, JSON, reprs and headers: 'token=…', '"password": "…"'.
 _SHAPES = (
     (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}"), REDACTED),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"',;]+"), rf"\1\2{REDACTED}"),
+    (
+        # a credential has a digit, a capital or a symbol: "basic training" stays
+        re.compile(r"\b([Bb]earer|[Bb]asic|BEARER|BASIC)(\s+)(?=\S*[0-9A-Z+/=_-])[\w.~+/=-]{8,}"),
+        rf"\1\2{REDACTED}",
+    ),
     (
         re.compile(
             r"(?i)((?:access_|refresh_)?token|password|passwd|secret|authorization|api[_-]?key)"

@@ -4,6 +4,7 @@ written at most ``limit`` times per window; the rest are counted and summed up i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,8 +38,13 @@ class RepeatLimiter(logging.Filter):
         self._summary, self._limit, self._window, self._clock = summary, limit, window, clock
         self._windows: dict[Key, _Window] = {}
         self._next_sweep = 0.0
+        self._lock = threading.Lock()  # records come from the loop and from worker threads
 
     def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            return self._admit(record)
+
+    def _admit(self, record: logging.LogRecord) -> bool:
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now)
@@ -58,9 +64,10 @@ class RepeatLimiter(logging.Filter):
 
     def flush(self) -> None:
         """Sum up every window that suppressed something, closed or not."""
-        for key, window in list(self._windows.items()):
-            self._summarise(key, window)
-        self._windows.clear()
+        with self._lock:
+            for key, window in list(self._windows.items()):
+                self._summarise(key, window)
+            self._windows.clear()
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + min(1.0, self._window)
