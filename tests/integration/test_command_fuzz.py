@@ -186,3 +186,13 @@ async def test_every_command_answers_drawn_arguments_with_a_sentence(world: Worl
 async def test_the_fuzzed_table_is_the_whole_table(world: World) -> None:
     names = {c.names[0] for c in world.commands}
     assert {"get", "help", "north", "attack", "spawn", "slay", "teleport", "quit"} <= names
+
+
+async def test_odd_whole_lines_are_answered_with_a_sentence(world: World) -> None:
+    lines = ORDINALS + ODD + ["'", '"', ":", "' ", ": \u202e", "\u00a0look", "LOOK", "LoOk ².COIN"]
+    lines += [f"{prefix}{odd}" for prefix in ("'", ":", "he", "g", "x") for odd in ORDINALS[:3]]
+    found: list[str] = []
+    for who in (world.admin, world.player):
+        for line in lines:
+            found += failures(line, await world.dispatcher.dispatch(who, line))
+    assert not found, "\n".join(found[:40])
