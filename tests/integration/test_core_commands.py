@@ -140,6 +140,16 @@ async def test_help_lists_commands_and_explains_one(table: Any) -> None:
     assert not (await dispatch.dispatch(alice, "help teleport")).ok
 
 
+async def test_help_explains_every_direction_and_every_command(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    north = await dispatch.dispatch(alice, "help north")
+    assert north.ok
+    assert north.text.startswith("Usage: north")
+    assert "Also: n" in north.text
+    for word in ("n", "south", "up", "d", "southwest", "go"):
+        assert (await dispatch.dispatch(alice, f"help {word}")).ok, word
+
+
 async def test_admin_commands_are_hidden_from_players(table: Any) -> None:
     _, dispatch, alice, bob, admin = table
     refused = await dispatch.dispatch(alice, "teleport bob harbour.dock")

@@ -384,3 +384,35 @@ async def test_a_crowd_looting_one_crate_at_once_leaves_every_item_in_one_place(
 
 async def stored_floor(session: Session) -> list[Any]:
     return await session.persistence.items_at(OnFloor(SQUARE))
+
+
+ODD_ORDINALS = ("².coin", "٣.coin", "0.coin", "-1.coin", "99999999999999999999.coin")
+ORDINAL_VERBS = (
+    "get",
+    "drop",
+    "wear",
+    "wield",
+    "remove",
+    "examine",
+    "look",
+    "open",
+    "close",
+    "lock",
+    "unlock",
+    "put",
+    "get coin from",
+    "put coin in",
+)
+
+
+@pytest.mark.parametrize("ordinal", ODD_ORDINALS)
+async def test_odd_ordinals_are_answered_with_a_sentence_by_every_item_command(
+    session: Session, ordinal: str
+) -> None:
+    alice = await session.enter("Alice")
+    await session.give(alice, "coin", "coin")
+    for verb in ORDINAL_VERBS:
+        reply = await session.type(alice, f"{verb} {ordinal}")
+        assert not reply.ok, (verb, reply.text)
+        assert "went wrong" not in reply.text, (verb, reply.text)
+        assert reply.text.endswith((".", "?", ">")), (verb, reply.text)

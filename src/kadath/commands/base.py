@@ -54,11 +54,11 @@ class Command:
     async def run(self, ctx: Context) -> str:
         raise NotImplementedError
 
-    @classmethod
-    def help_text(cls) -> str:
-        doc = inspect.cleandoc(cls.__doc__ or "No help yet.")
-        aliases = ", ".join(cls.names[1:])
-        lines = [f"Usage: {cls.usage}" if cls.usage else cls.names[0], doc]
+    def help_text(self) -> str:
+        """The in-game help; an instance method, as some commands set their names per instance."""
+        doc = inspect.cleandoc(self.__doc__ or "No help yet.")
+        aliases = ", ".join(self.names[1:])
+        lines = [f"Usage: {self.usage}" if self.usage else self.names[0], doc]
         if aliases:
             lines.append(f"Also: {aliases}")
         return "\n".join(lines)

@@ -12,7 +12,7 @@ import structlog
 
 from kadath.commands.base import Dispatcher
 from kadath.domain.account import Account
-from kadath.domain.errors import DatabaseUnavailable, DomainError
+from kadath.domain.errors import DatabaseUnavailable, DomainError, KadathError
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import TokenBucket
 from kadath.realtime.hub import Hub
