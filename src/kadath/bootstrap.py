@@ -15,12 +15,13 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
-from kadath.commands.base import Command, Dispatcher
+from kadath.commands.base import CommandTable, Dispatcher
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.corpse import CorpseRules
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
@@ -29,9 +30,11 @@ from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.burial import Undertaker
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
+from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
@@ -81,6 +84,8 @@ class BackgroundTasks:
                 await asyncio.sleep(seconds)
                 try:
                     await work()
+                except DatabaseUnavailable:
+                    log.debug("periodic_task_skipped_database_unavailable", task=name)
                 except Exception:
                     log.exception("periodic_task_failed", task=name)
 
@@ -122,11 +127,11 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
+    await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
     professions = await persistence.get_all_professions()
-    runtime.game.features["professions"] = {p.id: p.name for p in professions}
+    runtime.game.professions.update({p.id: p.name for p in professions})
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
-    loop: GameLoop = runtime.extras["loop"]
-    tasks.start("game-loop", loop.run())
+    tasks.start("game-loop", runtime.loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
         yield runtime
@@ -151,6 +156,7 @@ def _wire(
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
         chat=ChatService(presence, hub, bus),
@@ -162,22 +168,20 @@ def _wire(
         hasher,
         tokens,
         clock,
+        reading=persistence.reading,
         registration=settings.registration,
         login_rate=settings.login_rate_limit,
         registration_rate=settings.registration_rate_limit,
     )
-    characters = CharacterService(uow, rng, clock, world.start_room_id)
-    entry = WorldEntry(world, presence, hub, bus, uow)
-    loop = GameLoop(settings.tick_rate)
-    game.features["loop"] = loop
-    persistence.room_listeners.append(game.rooms.forget)
-    extra: list[Command] = install_items(game)
-    extra += install_npcs(game, loop, spawning=settings.npc_spawning)
+    characters = CharacterService(
+        uow, persistence.reading, presence, rng, clock, world.start_room_id
+    )
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
-    extra += install_combat(game, loop, corpse_rules, round_seconds=settings.combat_round_seconds)
-    extra += admin_world_commands()
-    game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)
-    dispatcher = Dispatcher(build_command_table(*extra), game)
+    entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
+    loop = GameLoop(settings.tick_rate)
+    persistence.room_listeners.append(game.rooms.forget)
+    table, combat = _install_features(settings, game, loop, corpse_rules)
+    dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
         account = await auth.authenticate(token)
@@ -202,8 +206,36 @@ def _wire(
         entry=entry,
         dispatcher=dispatcher,
         connections=connections,
-        extras={"loop": loop},
+        loop=loop,
+        combat=combat,
     )
+
+
+def _install_features(
+    settings: Settings, game: Game, loop: GameLoop, corpse_rules: CorpseRules
+) -> tuple[CommandTable, CombatService]:
+    """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
+    returns the command table and the combat service."""
+    npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
+    fights = install_combat(
+        game,
+        loop,
+        corpse_rules,
+        npc_flee=npcs.brain.flee,
+        round_seconds=settings.combat_round_seconds,
+    )
+    # The one cycle: combat makes a hurt NPC flee, and the brain starts fights.
+    npcs.brain.combat = fights.combat
+    items = install_items(game, fights.corpses.guard)
+    items.inventory.gear_listeners.append(fights.combat.gear_changed)
+    table = build_command_table(
+        *items.commands,
+        *npcs.commands,
+        *fights.commands,
+        *admin_world_commands(loop, fights.combat, fights.death),
+        examine=items.inventory.examine,
+    )
+    return table, fights.combat
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:

@@ -35,7 +35,7 @@ class KadathServer(uvicorn.Server):
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
-    configure_logging(settings.log_level, json=settings.log_json)
+    logs = configure_logging(settings.log_level, json=settings.log_json)
     config = uvicorn.Config(
         create_app(settings),
         host=host or settings.host,
@@ -51,6 +51,8 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully and re-raises Ctrl-C for the exit status.
         print("Kadath has stopped; every character was saved.")
+    finally:
+        logs.stop()
 
 
 async def _db(settings: Settings, action: str, revision: str) -> str:

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     argon2_memory_cost: int | None = Field(default=None, ge=8)
 
     log_level: str = "INFO"
-    log_json: bool = False
+    log_json: bool | None = Field(default=None, description="JSON lines; default: unless a TTY")
 
     max_line_length: int = Field(default=1000, ge=10)
     unauthenticated_connections_per_ip: int = Field(

@@ -29,8 +29,8 @@ from kadath.domain.errors import (
     RateLimited,
 )
 from kadath.domain.ratelimit import KeyedLimiter, parse_rate
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.clock import Clock
+from kadath.services.unit_of_work import UnitOfWork
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -129,11 +129,13 @@ class AuthService:
         tokens: TokenIssuer,
         clock: Clock,
         *,
+        reading: Callable[[], UnitOfWork],
         registration: Literal["open", "invite"] = "open",
         login_rate: str = "10/minute",
         registration_rate: str = "5/hour",
     ) -> None:
         self._uow, self._hasher, self._tokens, self._clock = uow, hasher, tokens, clock
+        self._reading = reading  # units of work that only read: no write lock on SQLite
         self.registration = registration
         capacity, rate = parse_rate(login_rate)
         self._by_ip = KeyedLimiter(capacity * 3, rate * 3)
@@ -178,7 +180,7 @@ class AuthService:
         if len(password) > PASSWORD_MAX:
             raise AuthenticationFailed("Wrong username or password.")
         if _is_username(username):
-            async with self._uow() as uow:
+            async with self._reading() as uow:
                 account = await uow.accounts.find_by_username(username)
         ok = await self._hasher.verify(password, account.password_hash if account else None)
         if account is None or not ok:
@@ -188,7 +190,7 @@ class AuthService:
     async def authenticate(self, token: str) -> Account:
         """The account behind an access token. Raises AuthenticationFailed."""
         account_id = self._tokens.account_id(token)
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             try:
                 return await uow.accounts.get_account(account_id)
             except AccountNotFound:
@@ -204,7 +206,7 @@ class AuthService:
     async def list_invites(self, admin: Account) -> list[Invite]:
         if not admin.is_admin:
             raise NotAllowed("Only admins see invites.")
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             return await uow.accounts.list_invites()
 
 
