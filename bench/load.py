@@ -529,6 +529,9 @@ class ServerProcess:
             "KADATH_ARGON2_TIME_COST": "1",
             "KADATH_ARGON2_MEMORY_COST": "8",
             "KADATH_LOGIN_RATE_LIMIT": "100000/minute",
+            "KADATH_REGISTRATION_RATE_LIMIT": "100000/minute",
+            "KADATH_PASSWORD_HASH_QUEUE": "100000",
+            "KADATH_UNAUTHENTICATED_CONNECTIONS_PER_IP": "100000",
             "KADATH_COMMAND_RATE": command_rate,
             "KADATH_LOG_LEVEL": "WARNING",
             "KADATH_TELNET_PORT": "0",  # the benchmark drives WebSockets; never bind 4000

@@ -75,7 +75,7 @@ def build_game() -> Game:
     world, presence, roster = build_world(), Presence(), NpcRoster()
     messenger, bus, rng = CountingMessenger(), LocalEventBus(), RandomRng(1)
     return Game(
-        world, presence, roster, messenger, bus, FakeClock(), rng, no_database,
+        world, presence, roster, messenger, bus, FakeClock(), rng, no_database, no_database,
         RoomDescriber(world, presence, roster, no_database, rng),
         MovementService(world, presence, messenger, bus, no_database),
         ChatService(presence, messenger, bus),

@@ -242,6 +242,7 @@ def build_game(persistence: AsyncPersistenceLayer, messenger: object | None = No
         clock=FakeClock(),
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=describer,
         movement=MovementService(world, presence, fake, bus, uow),  # type: ignore[arg-type]
         chat=ChatService(presence, fake, bus),  # type: ignore[arg-type]

@@ -15,23 +15,26 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
-from kadath.commands.base import Command, Dispatcher
+from kadath.commands.base import CommandTable, Dispatcher
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.corpse import CorpseRules
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
 from kadath.npc.install import install_npcs
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
-from kadath.realtime.hub import Hub
+from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.burial import Undertaker
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
+from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
@@ -82,6 +85,8 @@ class BackgroundTasks:
                 await asyncio.sleep(seconds)
                 try:
                     await work()
+                except DatabaseUnavailable:
+                    log.debug("periodic_task_skipped_database_unavailable", task=name)
                 except Exception:
                     log.exception("periodic_task_failed", task=name)
 
@@ -115,16 +120,19 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         echo=settings.db_echo,
     )
     hasher = PasswordHasher(
-        settings.password_hash_threads, settings.argon2_time_cost, settings.argon2_memory_cost
+        settings.password_hash_threads,
+        settings.argon2_time_cost,
+        settings.argon2_memory_cost,
+        queue=settings.password_hash_queue,
     )
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
+    await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
     professions = await persistence.get_all_professions()
-    runtime.game.features["professions"] = {p.id: p.name for p in professions}
+    runtime.game.professions.update({p.id: p.name for p in professions})
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
-    loop: GameLoop = runtime.extras["loop"]
-    tasks.start("game-loop", loop.run())
+    tasks.start("game-loop", runtime.loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
         await _start_telnet(runtime, tasks)
@@ -150,6 +158,7 @@ def _wire(
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
         chat=ChatService(presence, hub, bus),
@@ -161,21 +170,20 @@ def _wire(
         hasher,
         tokens,
         clock,
+        reading=persistence.reading,
         registration=settings.registration,
         login_rate=settings.login_rate_limit,
+        registration_rate=settings.registration_rate_limit,
     )
-    characters = CharacterService(uow, rng, clock, world.start_room_id)
-    entry = WorldEntry(world, presence, hub, bus, uow)
-    loop = GameLoop(settings.tick_rate)
-    game.features["loop"] = loop
-    persistence.room_listeners.append(game.rooms.forget)
-    extra: list[Command] = install_items(game)
-    extra += install_npcs(game, loop, spawning=settings.npc_spawning)
+    characters = CharacterService(
+        uow, persistence.reading, presence, rng, clock, world.start_room_id
+    )
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
-    extra += install_combat(game, loop, corpse_rules, round_seconds=settings.combat_round_seconds)
-    extra += admin_world_commands()
-    game.features["inventory"].gear_listeners.append(game.features["combat"].gear_changed)
-    dispatcher = Dispatcher(build_command_table(*extra), game)
+    entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
+    loop = GameLoop(settings.tick_rate)
+    persistence.room_listeners.append(game.rooms.forget)
+    table, combat = _install_features(settings, game, loop, corpse_rules)
+    dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
         account = await auth.authenticate(token)
@@ -183,7 +191,11 @@ def _wire(
 
     burst, rate = parse_rate(settings.command_rate)
     limits = ConnectionLimits(
-        max_line=settings.max_line_length, commands_per_second=rate, burst=burst * 2
+        max_line=settings.max_line_length,
+        commands_per_second=rate,
+        burst=burst * 2,
+        send_timeout=settings.send_timeout_seconds,
+        unauthenticated_per_address=settings.unauthenticated_connections_per_ip,
     )
     connections = ConnectionHandler(hub, entry, dispatcher, authorize, limits)
     return Runtime(
@@ -196,7 +208,8 @@ def _wire(
         entry=entry,
         dispatcher=dispatcher,
         connections=connections,
-        extras={"loop": loop},
+        loop=loop,
+        combat=combat,
     )
 
 
@@ -220,17 +233,46 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
         options, runtime.auth, runtime.characters, runtime.connections, runtime.dispatcher.table
     )
     await telnet.start()
-    runtime.extras["telnet"] = telnet
+    runtime.telnet_port = telnet.port
     tasks.start("telnet", telnet.run())
+
+
+def _install_features(
+    settings: Settings, game: Game, loop: GameLoop, corpse_rules: CorpseRules
+) -> tuple[CommandTable, CombatService]:
+    """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
+    returns the command table and the combat service."""
+    npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
+    fights = install_combat(
+        game,
+        loop,
+        corpse_rules,
+        npc_flee=npcs.brain.flee,
+        round_seconds=settings.combat_round_seconds,
+    )
+    # The one cycle: combat makes a hurt NPC flee, and the brain starts fights.
+    npcs.brain.combat = fights.combat
+    items = install_items(game, fights.corpses.guard)
+    items.inventory.gear_listeners.append(fights.combat.gear_changed)
+    table = build_command_table(
+        *items.commands,
+        *npcs.commands,
+        *fights.commands,
+        *admin_world_commands(loop, fights.combat, fights.death),
+        examine=items.inventory.examine,
+    )
+    return table, fights.combat
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:
     log.info("kadath_stopping", players=len(runtime.game.presence))
     try:
-        await runtime.hub.shutdown("The server is shutting down; your character has been saved.")
+        await runtime.hub.shutdown()  # saves everyone, then tells them; bounded
         await tasks.stop()
-        saved = await runtime.entry.leave_all()
-        log.info("kadath_saved", players=saved)
+        async with asyncio.timeout(SAVE_WITHIN):
+            await runtime.entry.leave_all()  # anyone whose hello was mid-way when closing began
+    except TimeoutError:
+        log.exception("shutdown_save_timed_out", seconds=SAVE_WITHIN)
     finally:
         hasher.close()
         await runtime.persistence.close()

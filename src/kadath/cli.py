@@ -14,23 +14,28 @@ from kadath.logs import configure_logging
 from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 from kadath.settings import Settings
-
-SHUTDOWN_NOTICE = "The server is shutting down; your character has been saved."
+from kadath.web.websocket_protocol import AbortableWebSocketProtocol
 
 
 class KadathServer(uvicorn.Server):
-    """uvicorn, but players are told and their connections closed before uvicorn drops them."""
+    """uvicorn, but players are told and their connections closed before uvicorn drops them,
+    and a stuck WebSocket can be aborted by the game (``AbortableWebSocketProtocol``)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        if config.ws == "auto":
+            config.ws = AbortableWebSocketProtocol
+        super().__init__(config)
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         app = self.config.app  # loaded_app may be a middleware wrapper without ``state``
         runtime = getattr(getattr(app, "state", None), "runtime", None)
         if runtime is not None:
-            await runtime.hub.shutdown(SHUTDOWN_NOTICE)
+            await runtime.hub.shutdown()  # save everyone, then tell and close them
         await super().shutdown(sockets)  # type: ignore[arg-type]
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
-    configure_logging(settings.log_level, json=settings.log_json)
+    logs = configure_logging(settings.log_level, json=settings.log_json)
     config = uvicorn.Config(
         create_app(settings),
         host=host or settings.host,
@@ -46,6 +51,8 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully and re-raises Ctrl-C for the exit status.
         print("Kadath has stopped; every character was saved.")
+    finally:
+        logs.stop()
 
 
 async def _db(settings: Settings, action: str, revision: str) -> str:

@@ -37,18 +37,44 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=24 * 60, ge=1)
     registration: Literal["open", "invite"] = "open"
     password_hash_threads: int = Field(default=2, ge=1, le=32)
-    login_rate_limit: str = "10/minute"
+    login_rate_limit: str = Field(
+        default="10/minute",
+        description="Login attempts per account (three times as many per client address)",
+    )
+    registration_rate_limit: str = Field(
+        default="5/hour",
+        description="Registrations per client address: that many at once, refilled at that rate",
+    )
+    password_hash_queue: int = Field(
+        default=16,
+        ge=1,
+        description="Password hashes that may wait for a hashing thread. A login past it, or a "
+        "registration past a quarter of it, is answered 'busy, try again' (429) at once, so a "
+        "registration flood cannot make logins wait",
+    )
     argon2_time_cost: int | None = Field(
         default=None, ge=1, description="For tests: cheaper hashing"
     )
     argon2_memory_cost: int | None = Field(default=None, ge=8)
 
     log_level: str = "INFO"
-    log_json: bool = False
+    log_json: bool | None = Field(default=None, description="JSON lines; default: unless a TTY")
 
     max_line_length: int = Field(default=1000, ge=10)
+    unauthenticated_connections_per_ip: int = Field(
+        default=8,
+        ge=1,
+        description="WebSocket connections one address may hold open before completing hello; "
+        "more are refused with a 'busy' error frame and closed 1013 (try again later)",
+    )
     command_rate: str = "20/second"
     reconnect_grace_seconds: float = Field(default=30.0, ge=0)
+    send_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A client whose socket takes no frame for this long is closed (4408, or "
+        "the connection is dropped) and its character goes link-dead",
+    )
 
     tick_rate: float = Field(default=10.0, gt=0, le=100)
     combat_round_seconds: float = Field(default=2.0, gt=0, le=60)

@@ -38,6 +38,7 @@ def server_settings(**values: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_cost": 1024,
         "login_rate_limit": "1000/minute",
+        "registration_rate_limit": "1000/minute",
         "reconnect_grace_seconds": 0.5,
         "password_hash_threads": 2,
         "log_level": "WARNING",

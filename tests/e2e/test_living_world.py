@@ -222,7 +222,7 @@ async def test_a_restart_in_mid_fight_loses_and_duplicates_nothing(realms: OpenR
     assert (await client.command("attack orderly"))["ok"]
     await client.wait_for(swung, within=10)
     before = await player_record(realm.api, hero)
-    assert realm.runtime.game.features["combat"].in_combat(uuid.UUID(hero.id))
+    assert realm.runtime.combat.in_combat(uuid.UUID(hero.id))
 
     # the server stops gracefully in mid-fight, and starts again on the same database
     await realm.stop()
@@ -246,7 +246,7 @@ async def test_a_restart_in_mid_fight_loses_and_duplicates_nothing(realms: OpenR
     assert "heavy wool overcoat" in inventory
     assert sorted(i.id for i in await carried(realm, hero.id)) == things
     # the fight did not survive the restart
-    assert not realm.runtime.game.features["combat"].in_combat(uuid.UUID(hero.id))
+    assert not realm.runtime.combat.in_combat(uuid.UUID(hero.id))
 
 
 # -- crowding ------------------------------------------------------------------------------

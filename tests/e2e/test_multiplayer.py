@@ -218,6 +218,33 @@ async def test_a_reconnect_right_after_quit_finds_the_character_where_it_quit(
         await asyncio.wait_for(saved.wait(), 5)  # no save left running into the teardown
 
 
+async def test_quit_replies_only_once_the_character_is_saved(
+    server: RunningServer,
+    connect: Connect,
+    new_character: NewCharacter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = server.app.state.runtime.entry
+    save, saved = entry._save, asyncio.Event()
+
+    async def slow_save(players: list[object]) -> None:  # the quit's commit takes a while
+        await asyncio.sleep(0.3)
+        await save(players)
+        saved.set()
+
+    monkeypatch.setattr(entry, "_save", slow_save)
+    hero = await new_character()
+    first = await connect(hero)
+    await first.command("east")
+
+    reply = await first.command("quit")
+
+    assert reply["ok"]
+    assert saved.is_set()  # docs/protocol.md: quit saves, then replies
+    code, _ = await first.wait_closed()
+    assert code == 1000
+
+
 async def test_a_dropped_connection_keeps_the_character_for_the_grace_period_and_a_quick_reconnect_is_seamless(  # noqa: E501
     start_server: StartServer,
 ) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from kadath.domain.account import Account
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.item import Container, ContainerKind, Location
 from kadath.domain.player import Player
 from kadath.persistence.layer import AsyncPersistenceLayer
@@ -94,6 +95,33 @@ def save_player(
         return player
 
     return save
+
+
+class Faults:
+    """The unit of work's fault hook: counts the points it passes (each statement and each
+    commit) and fails the ``fail_at``-th one, the way a lost connection would."""
+
+    def __init__(self) -> None:
+        self.seen, self.fail_at, self.failed = 0, 0, False
+
+    def arm(self, fail_at: int) -> None:
+        """Count from zero again and fail at point ``fail_at`` (0: never)."""
+        self.seen, self.fail_at, self.failed = 0, fail_at, False
+
+    def __call__(self, point: str) -> None:
+        self.seen += 1
+        if self.seen == self.fail_at:
+            self.failed = True
+            raise DatabaseUnavailable(f"injected failure before {point} #{self.seen}")
+
+
+@pytest.fixture
+def faults(persistence: AsyncPersistenceLayer) -> Iterator[Faults]:
+    """A fault hook installed on the layer's units of work (disarmed until ``arm``)."""
+    hook = Faults()
+    persistence.fault = hook
+    yield hook
+    persistence.fault = None
 
 
 @pytest.fixture

@@ -140,6 +140,16 @@ async def test_help_lists_commands_and_explains_one(table: Any) -> None:
     assert not (await dispatch.dispatch(alice, "help teleport")).ok
 
 
+async def test_help_explains_every_direction_and_every_command(table: Any) -> None:
+    _, dispatch, alice, _, _ = table
+    north = await dispatch.dispatch(alice, "help north")
+    assert north.ok
+    assert north.text.startswith("Usage: north")
+    assert "Also: n" in north.text
+    for word in ("n", "south", "up", "d", "southwest", "go"):
+        assert (await dispatch.dispatch(alice, f"help {word}")).ok, word
+
+
 async def test_admin_commands_are_hidden_from_players(table: Any) -> None:
     _, dispatch, alice, bob, admin = table
     refused = await dispatch.dispatch(alice, "teleport bob harbour.dock")
@@ -172,12 +182,12 @@ async def test_who_score_explored_and_quit(table: Any) -> None:
 
 
 async def test_a_command_that_crashes_gets_a_generic_reply(table: Any) -> None:
-    game, dispatch, alice, _, _ = table
+    game, _, alice, _, _ = table
 
     async def broken(_player: object, _word: str) -> str:
         raise RuntimeError("boom")
 
-    game.features["examine"] = broken
+    dispatch = Dispatcher(build_command_table(examine=broken), game)
     reply = await dispatch.dispatch(alice, "look at lantern")
     assert not reply.ok
     assert "went wrong" in reply.text

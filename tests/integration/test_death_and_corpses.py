@@ -5,6 +5,9 @@ Every claim is checked by reading the tables back, not by trusting what a servic
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import itertools
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
@@ -16,9 +19,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from kadath.commands.install_combat import combat_services
 from kadath.domain.corpse import CorpseRules
-from kadath.domain.errors import DomainError, NotAllowed
-from kadath.domain.events import NpcKilled, PlayerDied
+from kadath.domain.errors import DatabaseUnavailable, DomainError, NotAllowed
+from kadath.domain.events import NpcKilled, PlayerDied, PlayerLoggedOut
 from kadath.domain.experience import xp_for_kill
 from kadath.domain.item import (
     Container,
@@ -42,6 +46,7 @@ from kadath.services.clock import FakeClock
 from kadath.services.combat import CombatService
 from kadath.services.corpses import CorpseKeeper
 from kadath.services.death import DeathService
+from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
 from kadath.services.messenger import FakeMessenger
@@ -66,6 +71,22 @@ RAT = NpcDefinition(
     loot=(LootEntry("coin", 1.0, 2),),
 )
 
+# Hits hard and drains the mind; enough health to outlast any round.
+BRUTE = dataclasses.replace(RAT, id="brute", damage=(10, 10), lucidity_damage=5, health=500)
+
+
+class Certain:
+    """Every swing lands for its most; ties everywhere else."""
+
+    def randint(self, a: int, b: int) -> int:
+        return b
+
+    def random(self) -> float:
+        return 0.0
+
+    def choice(self, seq: Any) -> Any:
+        return seq[0]
+
 
 @dataclass
 class Scene:
@@ -89,15 +110,15 @@ def build_scene(persistence: AsyncPersistenceLayer, world: World, rng: Rng) -> S
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),
     )
     persistence.room_listeners[:] = [game.rooms.forget]
-    death = DeathService(game, RULES)
-    combat = CombatService(game, death)
+    death, combat = combat_services(game, RULES)
     combat.install()
-    keeper = CorpseKeeper(uow, messenger, clock, RULES)
+    keeper = CorpseKeeper(uow, messenger, clock, RULES, reading=persistence.reading)
     scene = Scene(game, clock, death, combat, keeper)
     bus.subscribe(NpcKilled, scene.events.append)
     bus.subscribe(PlayerDied, scene.events.append)
@@ -141,7 +162,7 @@ async def dead_player(
 ) -> Player:
     player: Player = await save_player(room_id=STREET, respawn_room_id=SQUARE, **fields)
     scene.game.presence.enter(player, explored=set(scene.game.world.rooms))
-    await persistence.damage_player(player, player.max_health, "combat")
+    player.health = await persistence.damage_player(player, player.max_health, "combat")
     return player
 
 
@@ -273,9 +294,10 @@ async def test_a_failure_in_mid_death_moves_nothing_and_heals_nobody(
         return _FailingUnitOfWork(persistence.unit_of_work(), small_world, step)
 
     scene.game.uow = failing
+    death, _ = combat_services(scene.game, RULES)
 
     with pytest.raises(RuntimeError, match="power fails"):
-        await scene.death.player_died(alice)
+        await death.player_died(alice)
 
     assert await ids_at(persistence, InInventory(alice.id)) == things["carried"]
     assert await stored.place(things["coin"]) == InContainer(things["bag"].id)
@@ -284,6 +306,142 @@ async def test_a_failure_in_mid_death_moves_nothing_and_heals_nobody(
     assert (row.health, row.room_id) == (0, STREET)
     assert (alice.health, alice.room_id) == (0, STREET)
     assert not scene.events
+
+
+async def brute_fight(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, health: int
+) -> tuple[Scene, Player, dict[str, Any]]:
+    """Alice, carrying things, fighting a brute in the street."""
+    scene = build_scene(persistence, small_world, Certain())
+    alice: Player = await save_player(room_id=STREET, respawn_room_id=SQUARE, health=health)
+    scene.game.presence.enter(alice, explored=set(small_world.rooms))
+    things = await carrying(persistence, alice)
+    brute = NpcInstance(uuid.uuid4(), BRUTE, STREET, BRUTE.health)
+    scene.game.npcs.add(brute)
+    scene.combat.engage_npc(brute, alice)
+    return scene, alice, things
+
+
+async def test_a_failure_at_any_point_of_a_lethal_blow_leaves_memory_equal_to_the_database(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    for fail_at in itertools.count(1):
+        faults.arm(0)
+        scene, alice, things = await brute_fight(persistence, small_world, save_player, 5)
+        faults.arm(fail_at)
+        with contextlib.suppress(DatabaseUnavailable):
+            await scene.combat.run_round()
+        interrupted = faults.failed
+        faults.arm(0)
+
+        row = await stored.player(alice.id)
+        died = row.health > 0 and row.room_id == SQUARE
+        assert row.health > 0, "committed at health 0 without the death"
+        assert (alice.health, alice.lucidity, alice.room_id) == (
+            row.health,
+            row.lucidity,
+            row.room_id,
+        )
+        corpses = [c for c in await stored_corpses(persistence) if c.owner_player_id == alice.id]
+        holder = InInventory(alice.id) if not died else InContainer(corpses[0].id)
+        assert len(corpses) == died
+        assert await ids_at(persistence, holder) == things["carried"]
+        assert await stored.place(things["coin"]) == InContainer(things["bag"].id)
+        assert any(isinstance(e, PlayerDied) for e in scene.events) == died
+        if not interrupted:
+            assert died, "the brute's blow should kill"
+            break
+    assert fail_at > 5  # the blow, the burial and the commit were each interrupted
+
+
+async def test_a_failure_at_any_point_of_a_slaying_moves_nothing_or_everything(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    for fail_at in itertools.count(1):
+        faults.arm(0)
+        scene = build_scene(persistence, small_world, FixedRng())
+        alice: Player = await save_player(room_id=STREET, respawn_room_id=SQUARE, health=40)
+        scene.game.presence.enter(alice, explored=set(small_world.rooms))
+        things = await carrying(persistence, alice)
+        faults.arm(fail_at)
+        with contextlib.suppress(DatabaseUnavailable):
+            await scene.death.player_died(alice, "the warden")
+        interrupted = faults.failed
+        faults.arm(0)
+
+        row = await stored.player(alice.id)
+        died = row.room_id == SQUARE
+        assert (alice.health, alice.room_id) == (row.health, row.room_id)
+        assert row.health == (100 if died else 40)
+        corpses = [c for c in await stored_corpses(persistence) if c.owner_player_id == alice.id]
+        assert len(corpses) == died
+        holder = InContainer(corpses[0].id) if died else InInventory(alice.id)
+        assert await ids_at(persistence, holder) == things["carried"]
+        assert any(isinstance(e, PlayerDied) for e in scene.events) == died
+        if not interrupted:
+            assert died
+            break
+
+
+async def test_a_failure_at_any_point_of_a_draining_blow_leaves_memory_equal_to_the_database(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    for fail_at in itertools.count(1):
+        faults.arm(0)
+        scene, alice, _things = await brute_fight(persistence, small_world, save_player, 100)
+        faults.arm(fail_at)
+        with contextlib.suppress(DatabaseUnavailable):
+            await scene.combat.run_round()
+        interrupted = faults.failed
+        faults.arm(0)
+
+        row = await stored.player(alice.id)
+        assert (alice.health, alice.lucidity) == (row.health, row.lucidity)
+        told = scene.game.messenger.texts_for("player")  # type: ignore[attr-defined]
+        assert any("unmoors" in t for t in told) == (row.lucidity < 100)
+        if not interrupted:
+            assert (row.health, row.lucidity) == (91, 95)  # 10 less the rat's weak arm
+            break
+
+
+async def test_a_player_back_before_the_logout_is_handled_keeps_the_new_fight(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any
+) -> None:
+    game = build_scene(persistence, small_world, Certain()).game
+    game.bus = bus = LocalEventBus()
+    entry = WorldEntry(small_world, game.presence, game.messenger, bus, game.uow)
+    alice: Player = await save_player(room_id=STREET)
+    await entry.enter(alice.id)
+    game.npcs.add(NpcInstance(uuid.uuid4(), BRUTE, STREET, BRUTE.health))
+    came_back: list[Player] = []
+
+    async def come_back_and_fight(_event: PlayerLoggedOut) -> None:
+        # Another connection brings Alice back, and she attacks, before combat hears of it.
+        came_back.append(await entry.enter(alice.id))
+        with contextlib.suppress(NotAllowed):  # "already fighting": the old fight goes on
+            await combat.attack(came_back[0], "rat")
+
+    bus.subscribe(PlayerLoggedOut, come_back_and_fight)
+    _death, combat = combat_services(game, RULES)
+    combat.install()
+    await combat.attack(alice, "rat")
+
+    await entry.leave(alice.id)
+
+    assert came_back[0].id in game.presence
+    assert combat.in_combat(came_back[0].id)
 
 
 # -- looting ----------------------------------------------------------------------------------

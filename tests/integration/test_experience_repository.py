@@ -49,7 +49,25 @@ async def test_crossing_a_threshold_levels_up_and_restores_health(
     assert (row.experience, row.level) == (100, 2)
     assert row.max_health == max_health_for(STATS, 2)
     assert row.health == row.max_health
-    assert (novice.level, novice.experience, novice.health) == (2, 100, row.max_health)
+    assert (gain.max_health, gain.health) == (row.max_health, row.health)
+
+
+async def test_a_gain_returns_the_new_values_and_leaves_the_callers_player_alone(
+    persistence: AsyncPersistenceLayer, stored: Any, novice: Any
+) -> None:
+    before = dataclasses.replace(novice)
+
+    async with persistence.unit_of_work() as uow:
+        gain = await uow.experience.gain_experience(novice, xp_for_level(3), "ghoul")
+
+    assert novice == before  # memory is the use case's to update, after the commit
+    row = await stored.player(novice.id)
+    assert (gain.experience, gain.level, gain.max_health, gain.health) == (
+        row.experience,
+        row.level,
+        row.max_health,
+        row.health,
+    )
 
 
 async def test_one_large_gain_can_cross_several_thresholds(

@@ -23,8 +23,20 @@ async def test_damage_takes_health_and_records_it(
 
     assert await persistence.damage_player(player, 30, "claw") == 50
 
-    assert player.health == 50
     assert await stored.health(player.id) == 50
+
+
+async def test_damage_and_healing_return_values_and_leave_the_callers_player_alone(
+    persistence: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    player = await save_player(health=80, max_health=100)
+
+    async with persistence.unit_of_work() as uow:
+        assert await uow.health.damage_player(player, 30, "claw") == 50
+        assert await uow.health.heal_player(player, 10) == 60
+
+    assert player.health == 80  # memory is the use case's to update, after the commit
+    assert await stored.health(player.id) == 60
 
 
 async def test_damage_never_takes_health_below_zero(
@@ -36,7 +48,6 @@ async def test_damage_never_takes_health_below_zero(
     assert await persistence.damage_player(player, MAX_AMOUNT, "fall") == 0
 
     assert await stored.health(player.id) == 0
-    assert player.is_dead
 
 
 async def test_healing_never_exceeds_max_health(

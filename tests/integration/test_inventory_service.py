@@ -5,6 +5,8 @@ Every claim is checked against what the tables hold afterwards, not only the rep
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import re
 import uuid
 from collections import Counter
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kadath.domain.errors import ContainerFull, DomainError, NotAllowed
+from kadath.domain.errors import ContainerFull, DatabaseUnavailable, DomainError, NotAllowed
 from kadath.domain.inventory import BASE_CARRY_SLOTS
 from kadath.domain.item import Container, ContainerKind, InContainer, InInventory, OnFloor
 from kadath.domain.player import Player
@@ -37,11 +39,20 @@ class Items:
             persistence.world,
             persistence.unit_of_work,
             self.messenger,
-            lambda: self.guards.get("corpse_guard"),
+            self._guard,
         )
         self.inventory = InventoryService(
-            persistence.world, persistence.unit_of_work, self.messenger, self.containers
+            persistence.world,
+            persistence.unit_of_work,
+            self.messenger,
+            self.containers,
+            reading=persistence.reading,
         )
+
+    def _guard(self, player: Player, container: Container) -> None:
+        check = self.guards.get("corpse_guard")  # a test turns the guard on and off
+        if check is not None:
+            check(player, container)
 
     async def place(self, prototype: str, where: Any, count: int = 1) -> list[uuid.UUID]:
         async with self.persistence.unit_of_work() as uow:
@@ -323,3 +334,42 @@ def _coins_claimed(reply: str) -> int:
         return 1
     words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
     return words.get(found.group(1)) or int(found.group(1))
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["loot", "drop"])
+async def test_a_failure_at_any_point_of_looting_or_dropping_moves_each_item_whole(
+    items: Items, stored: Any, save_player: Any, faults: Any, command: str
+) -> None:
+    changed: list[set[str]] = []
+    items.persistence.room_listeners.append(changed.append)
+    try:
+        for fail_at in itertools.count(1):
+            faults.arm(0)
+            alice = await save_player(room_id=SQUARE)
+            key = f"corpse{chr(97 + fail_at)}"
+            corpse = await items.box(3, kind=ContainerKind.CORPSE, name="a corpse", keywords=[key])
+            source = InContainer(corpse.id) if command == "loot" else InInventory(alice.id)
+            things = set(await items.place("coin", source, 3))
+            changed.clear()
+            faults.arm(fail_at)
+            with contextlib.suppress(DatabaseUnavailable):
+                if command == "loot":
+                    await items.inventory.get(alice, "all", key)
+                else:
+                    await items.inventory.drop(alice, "all")
+            interrupted = faults.failed
+            faults.arm(0)
+
+            places = await stored.places(list(things))
+            assert set(places) == things  # each item whole, in exactly one place
+            moved = {i for i, p in places.items() if p != source}
+            if command == "drop":  # the room's cached view is dropped once a drop committed
+                assert bool(moved) == any(SQUARE in rooms for rooms in changed)
+            if not interrupted:
+                assert moved == things
+                break
+    finally:
+        items.persistence.room_listeners.remove(changed.append)

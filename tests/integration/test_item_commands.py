@@ -49,12 +49,15 @@ class Session:
             clock=FakeClock(),
             rng=rng,
             uow=uow,
+            reading=persistence.reading,
             rooms=RoomDescriber(world, presence, npcs, uow, rng),
             movement=MovementService(world, presence, self.messenger, bus, uow),
             chat=ChatService(presence, self.messenger, bus),
         )
         persistence.room_listeners[:] = [self.game.rooms.forget]
-        self.dispatcher = Dispatcher(build_command_table(*install_items(self.game)), self.game)
+        items = install_items(self.game)
+        table = build_command_table(*items.commands, examine=items.inventory.examine)
+        self.dispatcher = Dispatcher(table, self.game)
 
     async def enter(self, name: str, room_id: str = SQUARE) -> Player:
         player: Player = self._make_player(self._account, name=name, room_id=room_id)
@@ -381,3 +384,35 @@ async def test_a_crowd_looting_one_crate_at_once_leaves_every_item_in_one_place(
 
 async def stored_floor(session: Session) -> list[Any]:
     return await session.persistence.items_at(OnFloor(SQUARE))
+
+
+ODD_ORDINALS = ("².coin", "٣.coin", "0.coin", "-1.coin", "99999999999999999999.coin")
+ORDINAL_VERBS = (
+    "get",
+    "drop",
+    "wear",
+    "wield",
+    "remove",
+    "examine",
+    "look",
+    "open",
+    "close",
+    "lock",
+    "unlock",
+    "put",
+    "get coin from",
+    "put coin in",
+)
+
+
+@pytest.mark.parametrize("ordinal", ODD_ORDINALS)
+async def test_odd_ordinals_are_answered_with_a_sentence_by_every_item_command(
+    session: Session, ordinal: str
+) -> None:
+    alice = await session.enter("Alice")
+    await session.give(alice, "coin", "coin")
+    for verb in ORDINAL_VERBS:
+        reply = await session.type(alice, f"{verb} {ordinal}")
+        assert not reply.ok, (verb, reply.text)
+        assert "went wrong" not in reply.text, (verb, reply.text)
+        assert reply.text.endswith((".", "?", ">")), (verb, reply.text)

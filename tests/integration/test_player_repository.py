@@ -18,7 +18,7 @@ from kadath.domain.errors import (
     NotFound,
     PlayerNotFound,
 )
-from kadath.domain.item import InInventory
+from kadath.domain.item import InInventory, OnFloor
 from kadath.domain.stats import Stats
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import ExplorationRow, ItemRow
@@ -324,11 +324,11 @@ async def test_save_players_accepts_a_batch_of_loaded_and_new_players(
     assert (await stored.player(loaded.id)).health == 5
 
 
-async def test_delete_player_removes_the_player_and_what_they_carry(
+async def test_delete_player_removes_the_player_and_leaves_what_they_carried_on_the_floor(
     persistence: AsyncPersistenceLayer, stored: Any, save_player: Any
 ) -> None:
-    doomed, bystander = await save_player(), await save_player()
-    await persistence.create_item("coin", InInventory(doomed.id))
+    doomed, bystander = await save_player(room_id="harbour.dock"), await save_player()
+    left = await persistence.create_item("coin", InInventory(doomed.id))
     kept = await persistence.create_item("coin", InInventory(bystander.id))
     async with persistence.unit_of_work() as uow:
         await uow.exploration.record_visit(doomed.id, "town.square")
@@ -339,6 +339,7 @@ async def test_delete_player_removes_the_player_and_what_they_carry(
     assert await stored.items(ItemRow.owner_player_id == doomed.id) == 0
     assert await stored.count(ExplorationRow, ExplorationRow.player_id == doomed.id) == 0
     assert (await persistence.get_item(kept.id)).location == InInventory(bystander.id)
+    assert (await persistence.get_item(left.id)).location == OnFloor("harbour.dock")
     with pytest.raises(PlayerNotFound):
         await persistence.get_player_by_id(doomed.id)
 

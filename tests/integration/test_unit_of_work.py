@@ -6,9 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from kadath.domain.errors import DatabaseUnavailable, ItemMoved
+from kadath.domain.errors import ItemMoved
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import ExplorationRow, ItemRow
@@ -90,22 +89,6 @@ async def test_a_refusal_half_way_through_rolls_back_the_earlier_steps(
     assert await stored.health(alice.id) == 100
     assert await stored.place(coin.id) == DOCK
     assert await stored.place(gone.id) == InInventory(bob.id)
-
-
-async def test_a_database_error_inside_is_translated_and_rolls_back(
-    persistence: AsyncPersistenceLayer, stored: Any, save_player: Any
-) -> None:
-    player = await save_player(health=100)
-
-    async def work() -> None:
-        async with persistence.unit_of_work() as uow:
-            await uow.health.damage_player(player, 10, "trap")
-            await uow.session.execute(sa.text("SELECT * FROM no_such_table"))
-
-    with pytest.raises(DatabaseUnavailable):
-        await work()
-
-    assert await stored.health(player.id) == 100
 
 
 async def test_after_commit_callbacks_run_in_order_once_the_data_is_committed(

@@ -239,4 +239,4 @@ def free_port() -> int:
 
 def telnet_port(server: Any) -> int:
     """The telnet port a running test server listens on."""
-    return int(server.app.state.runtime.extras["telnet"].port)
+    return int(server.app.state.runtime.telnet_port)

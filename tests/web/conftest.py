@@ -52,6 +52,7 @@ async def _open_app(
         "argon2_time_cost": 1,
         "argon2_memory_cost": 1024,
         "login_rate_limit": "1000/minute",
+        "registration_rate_limit": "1000/minute",
         "log_level": "WARNING",
         "npc_spawning": False,
         "telnet_port": 0,

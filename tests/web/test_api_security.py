@@ -202,7 +202,8 @@ async def test_two_first_registrations_at_once_make_only_one_admin(
     responses = await asyncio.gather(*(sign_up(unique_name("u")) for _ in range(8)))
 
     created = [r.json() for r in responses if r.status_code == 201]
-    assert all(r.status_code in (201, 503) for r in responses), [r.text for r in responses]
+    # 503: the database was busy; 429: too many passwords were waiting to be hashed
+    assert all(r.status_code in (201, 429, 503) for r in responses), [r.text for r in responses]
     assert sum(a["is_admin"] for a in created) == 1
 
 

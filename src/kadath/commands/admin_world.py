@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from kadath.commands.base import Command, Context
 from kadath.domain.errors import NotFound, PlayerNotFound
 from kadath.domain.npc import NpcInstance
@@ -27,10 +25,13 @@ class Slay(Command):
     admin = True
     category = "admin"
 
+    def __init__(self, death: DeathService) -> None:
+        self._death = death
+
     async def run(self, ctx: Context) -> str:
         if len(ctx.words()) != 1:
             raise self.usage_error()
-        death = cast(DeathService, ctx.game.features["death"])
+        death = self._death
         victim = ctx.game.presence.find(ctx.args)
         npc = _npc_here(ctx, ctx.args)
         # A player's full name wins; then an NPC here; a bare name prefix only last, so
@@ -53,6 +54,9 @@ class Heal(Command):
     admin = True
     category = "admin"
 
+    def __init__(self, combat: CombatService) -> None:
+        self._combat = combat
+
     async def run(self, ctx: Context) -> str:
         if len(ctx.words()) != 1:
             raise self.usage_error()
@@ -67,8 +71,7 @@ class Heal(Command):
                 target.id, "lucidity", MAX_LUCIDITY, HEAL_REASON
             )
         target.health, target.lucidity = health, lucidity
-        combat = cast(CombatService | None, game.features.get("combat"))
-        fighting = combat is not None and combat.in_combat(target.id)
+        fighting = self._combat.in_combat(target.id)
         game.messenger.to_player(target.id, frames.vitals(target, in_combat=fighting))
         if target.id != ctx.player.id:
             text = "A warmth floods through you: your wounds close and your thoughts clear."
@@ -85,12 +88,13 @@ class Tick(Command):
     admin = True
     category = "admin"
 
+    def __init__(self, loop: GameLoop) -> None:
+        self._loop = loop
+
     async def run(self, ctx: Context) -> str:
         if ctx.args not in ("", "reset"):
             raise self.usage_error()
-        loop = cast(GameLoop | None, ctx.game.features.get("loop"))
-        if loop is None:
-            return "The game loop is not registered (game.features['loop'])."
+        loop = self._loop
         if ctx.args == "reset":
             loop.durations.clear()
             loop.lateness.clear()
@@ -113,6 +117,8 @@ def _npc_here(ctx: Context, word: str) -> NpcInstance | None:
     return None
 
 
-def admin_world_commands() -> list[Command]:
+def admin_world_commands(
+    loop: GameLoop, combat: CombatService, death: DeathService
+) -> list[Command]:
     """The commands of this module, to add to the command table."""
-    return [Slay(), Heal(), Tick()]
+    return [Slay(death), Heal(combat), Tick(loop)]

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import structlog
 
-from kadath.domain.errors import DomainError, InvalidInput, KadathError
+from kadath.domain.errors import DatabaseUnavailable, DomainError, InvalidInput, KadathError
 from kadath.domain.player import Player
 from kadath.services.game import Game
 
@@ -54,11 +54,11 @@ class Command:
     async def run(self, ctx: Context) -> str:
         raise NotImplementedError
 
-    @classmethod
-    def help_text(cls) -> str:
-        doc = inspect.cleandoc(cls.__doc__ or "No help yet.")
-        aliases = ", ".join(cls.names[1:])
-        lines = [f"Usage: {cls.usage}" if cls.usage else cls.names[0], doc]
+    def help_text(self) -> str:
+        """The in-game help; an instance method, as some commands set their names per instance."""
+        doc = inspect.cleandoc(self.__doc__ or "No help yet.")
+        aliases = ", ".join(self.names[1:])
+        lines = [f"Usage: {self.usage}" if self.usage else self.names[0], doc]
         if aliases:
             lines.append(f"Also: {aliases}")
         return "\n".join(lines)
@@ -133,6 +133,9 @@ class Dispatcher:
             text = await command.run(ctx)
         except DomainError as exc:
             return Reply(False, str(exc))
+        except DatabaseUnavailable:
+            # Logged once per outage by the database's availability, not once per command.
+            return Reply(False, "The world wavers; try that again in a moment.")
         except KadathError as exc:
             log.warning("command_infrastructure_error", command=command.names[0], error=str(exc))
             return Reply(False, "The world wavers; try that again in a moment.")

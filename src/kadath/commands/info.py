@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from kadath.commands.base import Command, CommandTable, Context
 from kadath.domain.errors import NotFound
 from kadath.domain.experience import xp_to_next_level
 from kadath.domain.lucidity import band_for
+from kadath.domain.player import Player
 from kadath.domain.stats import STAT_NAMES
 from kadath.services import messenger as frames
 
 WHO_LIMIT = 60
+Examiner = Callable[[Player, str], Awaitable[str]]
 
 
 class Look(Command):
@@ -21,17 +24,20 @@ class Look(Command):
     usage = "look [target]"
     category = "world"
 
+    def __init__(self, examine: Examiner | None = None) -> None:
+        self._examine = examine  # the items feature's, for things that are not beings
+
     async def run(self, ctx: Context) -> str:
         game = ctx.game
         if ctx.args:
             word = ctx.args.removeprefix("at ").strip()
-            return await look_at(ctx, word)
+            return await look_at(ctx, word, self._examine)
         view, text = await game.rooms.describe(ctx.player)
         game.messenger.to_player(ctx.player.id, frames.room(view, text))
         return ""
 
 
-async def look_at(ctx: Context, word: str) -> str:
+async def look_at(ctx: Context, word: str, examine: Examiner | None) -> str:
     game, me = ctx.game, ctx.player
     key = word.casefold()
     for other in game.presence.in_room(me.room_id):
@@ -41,10 +47,8 @@ async def look_at(ctx: Context, word: str) -> str:
     for npc in game.npcs.in_room(me.room_id):
         if any(k.startswith(key) for k in npc.definition.keywords):
             return npc.definition.description
-    examine = game.features.get("examine")
     if examine is not None:
-        text: str = await examine(me, word)
-        return text
+        return await examine(me, word)
     raise NotFound(f"You see no '{word}' here.")
 
 

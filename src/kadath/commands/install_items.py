@@ -1,6 +1,8 @@
-"""Installing the items feature: its services, the hooks other commands use, its commands."""
+"""Installing the items feature: its services (for the composition root to wire), its commands."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from kadath.commands.base import Command
 from kadath.commands.items import (
@@ -17,22 +19,26 @@ from kadath.commands.items import (
     Wear,
     Wield,
 )
-from kadath.services.containers import ContainerService
+from kadath.services.containers import ContainerService, CorpseGuard
 from kadath.services.game import Game
 from kadath.services.inventory import InventoryService
 
 
-def install_items(game: Game) -> list[Command]:
-    """Build the inventory and container services, register them (and ``examine``, which
-    ``look <thing>`` falls back on) in ``game.features``, and return the commands."""
-    containers = ContainerService(
-        game.world, game.uow, game.messenger, lambda: game.features.get("corpse_guard")
+@dataclass(frozen=True)
+class ItemsFeature:
+    inventory: InventoryService
+    containers: ContainerService
+    commands: list[Command]
+
+
+def install_items(game: Game, corpse_guard: CorpseGuard | None = None) -> ItemsFeature:
+    """Build the inventory and container services and their commands; ``corpse_guard`` (from
+    the corpse keeper) refuses looting a corpse that is not yours yet."""
+    containers = ContainerService(game.world, game.uow, game.messenger, corpse_guard)
+    inventory = InventoryService(
+        game.world, game.uow, game.messenger, containers, reading=game.reading
     )
-    inventory = InventoryService(game.world, game.uow, game.messenger, containers)
-    game.features["containers"] = containers
-    game.features["inventory"] = inventory
-    game.features["examine"] = inventory.examine
-    return [
+    commands: list[Command] = [
         Inventory(inventory),
         Get(inventory),
         Drop(inventory),
@@ -46,3 +52,4 @@ def install_items(game: Game) -> list[Command]:
         Unlock(containers),
         Lock(containers),
     ]
+    return ItemsFeature(inventory, containers, commands)

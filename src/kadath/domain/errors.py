@@ -22,6 +22,7 @@ KadathError
 │   ├── NotAllowed
 │   ├── AuthenticationFailed     bad credentials, bad or expired token
 │   └── RateLimited              too many attempts; try again later
+│       └── Busy                 the server has too much of this work queued; try again shortly
 └── InfrastructureError
     └── DatabaseUnavailable      the database could not be reached or refused the work
 """
@@ -114,6 +115,10 @@ class AuthenticationFailed(DomainError):
 
 
 class RateLimited(DomainError):
+    pass
+
+
+class Busy(RateLimited):
     pass
 
 

@@ -39,8 +39,13 @@ def match_keyword(word: str, candidates: Sequence[tuple[str, tuple[str, ...]]]) 
     return None
 
 
+MAX_ORDINAL_DIGITS = 6
+
+
 def _split_ordinal(word: str) -> tuple[int, str]:
+    """ "2.sword" → (2, "sword"); only ASCII digits count ("².sword" names nothing), and an
+    absurdly long ordinal is 0, which matches nothing (int() refuses over 4300 digits)."""
     prefix, dot, rest = word.partition(".")
-    if dot and prefix.isdigit():
-        return int(prefix), rest
+    if dot and prefix.isascii() and prefix.isdecimal():
+        return (int(prefix) if len(prefix) <= MAX_ORDINAL_DIGITS else 0), rest
     return 1, word

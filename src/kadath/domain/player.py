@@ -12,7 +12,9 @@ from kadath.domain.stats import MAX_LUCIDITY, Stats
 
 NAME_MIN = 3
 NAME_MAX = 20
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z'-]*[A-Za-z]$")
+# ASCII letters only, so no invisible, bidi, combining or look-alike character can slip in and
+# ``casefold`` is a complete key for uniqueness. Matched with ``fullmatch``: "$" accepts "Name\n".
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]")
 HEALTH_FLOOR = 0
 MAX_AMOUNT = 1_000_000
 
@@ -61,8 +63,10 @@ def validate_name(name: object) -> str:
         raise InvalidName("A name must be text.")
     if not NAME_MIN <= len(name) <= NAME_MAX:
         raise InvalidName(f"A name must be {NAME_MIN} to {NAME_MAX} letters long.")
-    if not _NAME_RE.match(name):
-        raise InvalidName("A name may hold only letters, with an apostrophe or hyphen inside.")
+    if not _NAME_RE.fullmatch(name):
+        raise InvalidName(
+            "A name may hold only the letters A to Z, with an apostrophe or hyphen inside."
+        )
     return name
 
 

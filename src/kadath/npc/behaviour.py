@@ -8,8 +8,9 @@ Aggressive NPCs engage players who walk in, and players in the rooms they wander
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 import structlog
 
@@ -25,9 +26,19 @@ from kadath.services.game import Game
 log = structlog.get_logger(__name__)
 
 
+class Combat(Protocol):
+    """What the brain needs of the combat service."""
+
+    def in_combat(self, entity_id: uuid.UUID) -> bool: ...
+
+    def engage_npc(self, npc: NpcInstance, player: Player) -> None: ...
+
+
 class NpcBrain:
-    def __init__(self, game: Game, territory: Territory) -> None:
+    def __init__(self, game: Game, territory: Territory, combat: Combat | None = None) -> None:
         self._game, self._territory = game, territory
+        # Set by the composition root once combat is built (combat needs ``flee`` first).
+        self.combat = combat
         self.failures = 0
         self._handlers: dict[NpcState, Callable[[NpcInstance, float], None]] = {
             NpcState.IDLE: self.idle,
@@ -76,7 +87,7 @@ class NpcBrain:
         transition(npc, NpcState.FIGHTING if self.in_combat(npc) else NpcState.IDLE)
 
     def flee(self, npc: NpcInstance) -> bool:
-        """``game.features["npc_flee"]``: run through a random exit of the home zone, if any."""
+        """Combat's ``npc_flee``: run through a random exit of the home zone, if any."""
         exits = self._territory.exits_within(npc.room_id, self._territory.home_of(npc))
         if not npc.alive or not exits or not transition(npc, NpcState.FLEEING):
             return False
@@ -90,8 +101,7 @@ class NpcBrain:
         return d.wander_chance > 0 and now - npc.last_moved >= d.wander_min_interval
 
     def in_combat(self, npc: NpcInstance) -> bool:
-        combat = self._combat()
-        return combat is not None and bool(combat.in_combat(npc.id))
+        return self.combat is not None and self.combat.in_combat(npc.id)
 
     def busy(self, npc: NpcInstance) -> bool:
         return npc.state is NpcState.FIGHTING or self.in_combat(npc)
@@ -111,7 +121,7 @@ class NpcBrain:
 
     def engage(self, npc: NpcInstance, player: Player) -> None:
         """Start a fight through the combat feature, or only threaten when there is none."""
-        combat = self._combat()
+        combat = self.combat
         if combat is None:
             threat = voice.acts(npc, f"glares at {player.name} with murderous intent.")
             self._game.messenger.to_room(npc.room_id, threat)
@@ -139,9 +149,6 @@ class NpcBrain:
         self._game.npcs.move(npc, dest)
         arrive = f"{voice.capitalised(npc)} arrives {direction.arrival}."
         messenger.to_room(dest, voice.arrived(npc, arrive))
-
-    def _combat(self) -> Any:
-        return self._game.features.get("combat")
 
 
 def is_hostile(npc: NpcInstance) -> bool:

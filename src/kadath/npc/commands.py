@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import cast
 
 from kadath.commands.base import Command, Context
 from kadath.domain.errors import NotFound
@@ -13,11 +12,12 @@ from kadath.npc.spawner import NpcSpawner
 LIST_LIMIT = 40
 
 
-def _spawner(ctx: Context) -> NpcSpawner:
-    return cast(NpcSpawner, ctx.game.features["npcs"])
+class _SpawnerCommand(Command):
+    def __init__(self, spawner: NpcSpawner) -> None:
+        self._spawner = spawner
 
 
-class Spawn(Command):
+class Spawn(_SpawnerCommand):
     """Bring a new NPC into the room you stand in, by its id in the world files."""
 
     names = ("spawn",)
@@ -28,11 +28,11 @@ class Spawn(Command):
     async def run(self, ctx: Context) -> str:
         if len(ctx.words()) != 1:
             raise self.usage_error()
-        npc = _spawner(ctx).spawn(ctx.args.lower(), ctx.player.room_id)
+        npc = self._spawner.spawn(ctx.args.lower(), ctx.player.room_id)
         return f"You call forth {npc.name}."
 
 
-class Despawn(Command):
+class Despawn(_SpawnerCommand):
     """Remove an NPC in your room from the world: no corpse, no loot, no respawn."""
 
     names = ("despawn",)
@@ -48,12 +48,12 @@ class Despawn(Command):
             if npc.definition.id == word or any(
                 k.startswith(word) for k in npc.definition.keywords
             ):
-                _spawner(ctx).despawn(npc.id)
+                self._spawner.despawn(npc.id)
                 return f"{voice.capitalised(npc)} is gone."
         raise NotFound(f"You see no '{ctx.args[:30]}' here.")
 
 
-class Npcs(Command):
+class Npcs(_SpawnerCommand):
     """List the NPCs alive: counts by kind, or each one in a zone or of an id (npcs ghoul)."""
 
     names = ("npcs",)
@@ -62,7 +62,7 @@ class Npcs(Command):
     category = "admin"
 
     async def run(self, ctx: Context) -> str:
-        spawner, game = _spawner(ctx), ctx.game
+        spawner, game = self._spawner, ctx.game
         stats = spawner.stats()
         header = f"{stats['alive']} NPCs alive, {stats['pending_respawns']} waiting to respawn."
         if not ctx.args:

@@ -1,6 +1,8 @@
-"""Wiring NPCs into a running game: features, event subscriptions, loop steps, admin commands."""
+"""Wiring NPCs into a running game: spawner and brain, event subscriptions, loop steps, commands."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from kadath.commands.base import Command
 from kadath.domain.events import NpcKilled, PlayerEnteredRoom, PlayerSpoke
@@ -18,8 +20,16 @@ BEHAVIOUR_EVERY = 1.0
 EMOTE_EVERY = 5.0
 
 
-def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> list[Command]:
-    """Bring the world's NPCs to life; returns the admin commands to add to the table.
+@dataclass(frozen=True)
+class NpcFeature:
+    spawner: NpcSpawner
+    brain: NpcBrain
+    commands: list[Command]
+
+
+def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> NpcFeature:
+    """Bring the world's NPCs to life; returns the spawner, the brain (give it combat once
+    built: ``brain.combat``) and the admin commands to add to the table.
 
     With ``spawning`` the first tick fills the world (start-up never waits for it), a step
     tops rules up every 30 s, and killed NPCs respawn after their delay. Steps and event
@@ -28,8 +38,6 @@ def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> list[C
     spawner = NpcSpawner(game, territory)
     brain = NpcBrain(game, territory)
     dialogue = NpcDialogue(game)
-    game.features["npcs"] = spawner
-    game.features["npc_flee"] = brain.flee
     game.bus.subscribe(PlayerEnteredRoom, brain.on_player_entered)
     game.bus.subscribe(PlayerEnteredRoom, dialogue.on_player_entered)
     game.bus.subscribe(PlayerSpoke, dialogue.on_player_spoke)
@@ -40,4 +48,4 @@ def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> list[C
     loop.add_step("npc-behaviour", brain.step, every=BEHAVIOUR_EVERY)
     loop.add_step("npc-emote", dialogue.emote_step, every=EMOTE_EVERY)
     loop.add_step("npc-speech", dialogue.flush_step)
-    return [Spawn(), Despawn(), Npcs()]
+    return NpcFeature(spawner, brain, [Spawn(spawner), Despawn(spawner), Npcs(spawner)])

@@ -39,7 +39,7 @@ class Respawn:
 
 
 class NpcSpawner:
-    """``game.features["npcs"]``: spawn, despawn and keep the spawn rules' populations."""
+    """Spawn, despawn and keep the spawn rules' populations."""
 
     def __init__(self, game: Game, territory: Territory) -> None:
         self._game, self._territory = game, territory

@@ -13,6 +13,7 @@ from kadath.persistence.uow import READ_ONLY, SessionFactory
 
 SQLITE_POOL_SIZE = 1
 SQLITE_MAX_OVERFLOW = 2
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def create_engine(
@@ -34,7 +35,8 @@ def create_engine(
             f"unsupported database URL {parsed.drivername!r}: "
             "use sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
-    connect_args: dict[str, Any] = {}
+    # A database that does not answer fails a connect in seconds, not asyncpg's default minute.
+    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_SECONDS}
     if statement_timeout_ms:
         connect_args["server_settings"] = {"statement_timeout": str(statement_timeout_ms)}
     return create_async_engine(

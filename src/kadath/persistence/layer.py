@@ -13,21 +13,23 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kadath.domain.account import Profession
 from kadath.domain.errors import DatabaseUnavailable
-from kadath.domain.item import Container, ItemInstance, Location
+from kadath.domain.item import Container, InInventory, ItemInstance, Location, OnFloor
 from kadath.domain.player import Player
 from kadath.domain.world import Room, World
 from kadath.persistence import migrate
+from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.engine import create_engine, create_session_factory
+from kadath.persistence.errors import UNAVAILABLE, is_outage
 from kadath.persistence.repositories.experience import ExperienceGain
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
-from kadath.persistence.uow import UnitOfWork
+from kadath.persistence.uow import FaultHook, UnitOfWork
 
 T = TypeVar("T")
 
@@ -38,8 +40,12 @@ class AsyncPersistenceLayer:
         self.world = world
         self.room_cache = RoomCache(world)
         self._sessions = create_session_factory(engine)
+        self.availability = DatabaseAvailability()
+        # A checkout follows the pool's pre-ping or a fresh connect: the database answers.
+        event.listen(engine.sync_engine, "checkout", self._checked_out)
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
+        self.fault: FaultHook | None = None  # tests inject failures through it
 
     @classmethod
     async def open(
@@ -61,13 +67,29 @@ class AsyncPersistenceLayer:
         await self.engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self.room_cache, self.world.items, self._rooms_changed)
+        return UnitOfWork(
+            self._sessions,
+            self.room_cache,
+            self.world.items,
+            self._rooms_changed,
+            fault=self.fault,
+            availability=self.availability,
+        )
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it never waits for the writer."""
         return UnitOfWork(
-            self._sessions, self.room_cache, self.world.items, self._rooms_changed, read_only=True
+            self._sessions,
+            self.room_cache,
+            self.world.items,
+            self._rooms_changed,
+            read_only=True,
+            fault=self.fault,
+            availability=self.availability,
         )
+
+    def _checked_out(self, *_args: Any) -> None:
+        self.availability.answered()
 
     def _rooms_changed(self, rooms: set[str]) -> None:
         for listener in self.room_listeners:
@@ -77,18 +99,26 @@ class AsyncPersistenceLayer:
         async with self.unit_of_work() as uow:
             return await work(uow)
 
+    async def _read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self.reading() as uow:
+            return await work(uow)
+
     async def seed_world(self) -> int:
         """Place the world files' floor items and containers once; returns how many were placed."""
         async with self.unit_of_work() as uow:
             return await seed_world(uow, self.world)
 
     async def ping(self) -> None:
-        """Raises DatabaseUnavailable when the database does not answer."""
+        """Raises DatabaseUnavailable when the database does not answer; any other
+        failure is a bug, raised as it is."""
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
-            raise DatabaseUnavailable("The database does not answer.") from exc
+            if not is_outage(exc):
+                raise
+            self.availability.lost(exc)
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
 
     def pool_status(self) -> dict[str, int]:
         pool: Any = self.engine.pool
@@ -101,22 +131,22 @@ class AsyncPersistenceLayer:
 
     # -- players ---------------------------------------------------------------------------
     async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
-        return await self._run(lambda uow: uow.players.get_player_by_id(player_id))
+        return await self._read(lambda uow: uow.players.get_player_by_id(player_id))
 
     async def get_player_by_name(self, name: str) -> Player:
-        return await self._run(lambda uow: uow.players.get_player_by_name(name))
+        return await self._read(lambda uow: uow.players.get_player_by_name(name))
 
     async def get_players_by_user(self, account_id: uuid.UUID) -> list[Player]:
-        return await self._run(lambda uow: uow.players.get_players_by_user(account_id))
+        return await self._read(lambda uow: uow.players.get_players_by_user(account_id))
 
     async def list_players(self, *, limit: int = 100, offset: int = 0) -> list[Player]:
-        return await self._run(lambda uow: uow.players.list_players(limit=limit, offset=offset))
+        return await self._read(lambda uow: uow.players.list_players(limit=limit, offset=offset))
 
     async def get_players_in_room(self, room_id: str) -> list[Player]:
-        return await self._run(lambda uow: uow.players.get_players_in_room(room_id))
+        return await self._read(lambda uow: uow.players.get_players_in_room(room_id))
 
     async def get_players_batch(self, player_ids: Sequence[uuid.UUID]) -> list[Player]:
-        return await self._run(lambda uow: uow.players.get_players_batch(player_ids))
+        return await self._read(lambda uow: uow.players.get_players_batch(player_ids))
 
     async def save_player(self, player: Player) -> None:
         await self._run(lambda uow: uow.players.save_player(player))
@@ -125,7 +155,17 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.players.save_players(players))
 
     async def delete_player(self, player_id: uuid.UUID) -> None:
-        await self._run(lambda uow: uow.players.delete_player(player_id))
+        """Delete a character; what it carried is left on the floor where it stood (the
+        start room if unknown), as CharacterService.delete does. Raises PlayerNotFound."""
+
+        async def work(uow: UnitOfWork) -> None:
+            player = await uow.players.get_player_by_id(player_id)
+            known = self.room_cache.get(player.room_id) is not None
+            floor = OnFloor(player.room_id if known else self.world.start_room_id)
+            await uow.items.move_all(InInventory(player.id), floor)
+            await uow.players.delete_player(player.id)
+
+        await self._run(work)
 
     async def update_player_last_active(
         self, player_id: uuid.UUID, when: datetime | None = None
@@ -141,9 +181,11 @@ class AsyncPersistenceLayer:
 
     # -- health and experience ---------------------------------------------------------------
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
+        """The new health (``player`` is not changed)."""
         return await self._run(lambda uow: uow.health.damage_player(player, amount, damage_type))
 
     async def heal_player(self, player: Player, amount: int) -> int:
+        """The new health (``player`` is not changed)."""
         return await self._run(lambda uow: uow.health.heal_player(player, amount))
 
     async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
@@ -152,6 +194,7 @@ class AsyncPersistenceLayer:
         )
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
+        """The row's new values (``player`` is not changed)."""
         return await self._run(lambda uow: uow.experience.gain_experience(player, amount, source))
 
     async def update_player_stat_field(
@@ -163,20 +206,20 @@ class AsyncPersistenceLayer:
 
     # -- professions -------------------------------------------------------------------------
     async def get_all_professions(self) -> list[Profession]:
-        return await self._run(lambda uow: uow.professions.get_all_professions())
+        return await self._read(lambda uow: uow.professions.get_all_professions())
 
     async def get_profession_by_id(self, profession_id: int) -> Profession:
-        return await self._run(lambda uow: uow.professions.get_profession_by_id(profession_id))
+        return await self._read(lambda uow: uow.professions.get_profession_by_id(profession_id))
 
     # -- containers and items ----------------------------------------------------------------
     async def get_container(self, container_id: uuid.UUID) -> Container:
-        return await self._run(lambda uow: uow.containers.get_container(container_id))
+        return await self._read(lambda uow: uow.containers.get_container(container_id))
 
     async def get_containers_in_room(self, room_id: str) -> list[Container]:
-        return await self._run(lambda uow: uow.containers.get_containers_in_room(room_id))
+        return await self._read(lambda uow: uow.containers.get_containers_in_room(room_id))
 
     async def container_contents(self, container_id: uuid.UUID) -> list[ItemInstance]:
-        return await self._run(lambda uow: uow.containers.contents(container_id))
+        return await self._read(lambda uow: uow.containers.contents(container_id))
 
     async def transfer_item(
         self,
@@ -198,7 +241,7 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.items.create_item(prototype_id, location))
 
     async def get_item(self, item_id: uuid.UUID) -> ItemInstance:
-        return await self._run(lambda uow: uow.items.get_item(item_id))
+        return await self._read(lambda uow: uow.items.get_item(item_id))
 
     async def items_at(self, location: Location) -> list[ItemInstance]:
-        return await self._run(lambda uow: uow.items.items_at(location))
+        return await self._read(lambda uow: uow.items.items_at(location))

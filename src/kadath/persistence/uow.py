@@ -6,10 +6,13 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import structlog
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kadath.domain.errors import DatabaseUnavailable, KadathError
 from kadath.domain.world import ItemPrototype
+from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.errors import translate
 from kadath.persistence.repositories import (
     AccountRepository,
@@ -28,6 +31,9 @@ from kadath.persistence.touches import RoomTouches
 SessionFactory = async_sessionmaker[AsyncSession]
 READ_ONLY = "kadath_read_only"
 AfterCommit = Callable[[], Awaitable[None]]
+# Tests only: called with "execute" before each statement and "commit" before the commit;
+# raising from it injects a failure at that point. None (the default) costs nothing.
+FaultHook = Callable[[str], None]
 log = structlog.get_logger(__name__)
 
 
@@ -53,12 +59,16 @@ class UnitOfWork:
         on_rooms_changed: Callable[[set[str]], None] | None = None,
         *,
         read_only: bool = False,
+        fault: FaultHook | None = None,
+        availability: DatabaseAvailability | None = None,
     ) -> None:
         self._factory = session_factory
+        self._availability = availability
         self._rooms = rooms
         self._prototypes = prototypes
         self._on_rooms_changed = on_rooms_changed
         self._read_only = read_only
+        self._fault = fault
         self._touches = RoomTouches()
         self._session: AsyncSession | None = None
         self._after_commit: list[AfterCommit] = []
@@ -69,9 +79,17 @@ class UnitOfWork:
         session = self._factory()
         self._session = session
         self._touches = RoomTouches()
+        if self._fault is not None:
+            _install_fault(session, self._fault)
         if self._read_only:
             # Tells the SQLite engine to open a plain (deferred) transaction: see engine.py.
-            await session.connection(execution_options={READ_ONLY: True})
+            try:
+                await session.connection(execution_options={READ_ONLY: True})
+            except BaseException as exc:
+                self._session = None
+                await session.close()
+                self._raise_translated(exc)
+                raise
         self.accounts = AccountRepository(session)
         self.players = PlayerRepository(session)
         self.rooms = RoomRepository(self._rooms)
@@ -96,16 +114,17 @@ class UnitOfWork:
                 await session.commit()
             else:
                 self._after_commit.clear()
-                await session.rollback()
-        except SQLAlchemyError as err:
+                await self._close_quietly(session)
+        except (SQLAlchemyError, OSError) as err:
             self._after_commit.clear()
-            await session.rollback()
-            raise translate(err) from err
+            await self._close_quietly(session)
+            self._raise_translated(err)
+            raise
         finally:
             await session.close()
             self._session = None
-        if exc is not None and isinstance(exc, SQLAlchemyError):
-            raise translate(exc) from exc
+        if exc is not None:
+            self._raise_translated(exc)  # else a bug or a refusal: propagates as it is
         if exc_type is None:
             if self._touches.rooms and self._on_rooms_changed is not None:
                 self._on_rooms_changed(self._touches.rooms)
@@ -117,6 +136,24 @@ class UnitOfWork:
                     # The change is committed; a failing follower must not undo the reply.
                     log.exception("after_commit_failed", callback=repr(callback))
 
+    def _raise_translated(self, exc: BaseException) -> None:
+        """Raise the Kadath error for a database failure (noting an outage); return for
+        anything else, which the caller re-raises as it is."""
+        translated = exc if isinstance(exc, KadathError) else translate(exc)
+        if isinstance(translated, DatabaseUnavailable) and self._availability is not None:
+            self._availability.lost(translated.__cause__ or translated)
+        if translated is None or translated is exc:
+            return
+        raise translated from exc
+
+    @staticmethod
+    async def _close_quietly(session: AsyncSession) -> None:
+        # A rollback on a lost connection fails too: the first error is the one to report.
+        try:
+            await session.rollback()
+        except (SQLAlchemyError, OSError):
+            log.debug("rollback_after_failure_failed")
+
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` after a successful commit (events, notifications)."""
         self._after_commit.append(callback)
@@ -127,3 +164,8 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not open")
         return self._session
+
+
+def _install_fault(session: AsyncSession, fault: FaultHook) -> None:
+    event.listen(session.sync_session, "do_orm_execute", lambda _state: fault("execute"))
+    event.listen(session.sync_session, "before_commit", lambda _session: fault("commit"))

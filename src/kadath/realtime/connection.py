@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ import structlog
 
 from kadath.commands.base import Dispatcher
 from kadath.domain.account import Account
-from kadath.domain.errors import DomainError, KadathError
+from kadath.domain.errors import DatabaseUnavailable, DomainError, KadathError
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import TokenBucket
 from kadath.realtime.hub import Hub
@@ -20,6 +21,8 @@ from kadath.realtime.protocol import (
     CLOSE_AUTH_FAILED,
     CLOSE_HELLO_TIMEOUT,
     CLOSE_NORMAL,
+    CLOSE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
     BadFrame,
     CommandFrame,
     Hello,
@@ -34,6 +37,10 @@ from kadath.services.game import Game
 
 log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 15.0
+SHUTTING_DOWN = "The server is shutting down."
+TOO_MANY_WAITING = "Too many connections from your address have not said hello; try again later."
+CLOSE_INTERNAL_ERROR = 1011
+BUG_TEXT = "Something went wrong; it has been logged."
 
 # (token, character name) -> (account, player id); raises DomainError when refused
 Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
@@ -44,6 +51,8 @@ class ConnectionLimits:
     max_line: int = 1000
     commands_per_second: float = 20.0
     burst: float = 40.0
+    send_timeout: float = 5.0
+    unauthenticated_per_address: int = 8
 
 
 class ConnectionHandler:
@@ -57,6 +66,7 @@ class ConnectionHandler:
     ) -> None:
         self._hub, self._entry, self._dispatcher = hub, entry, dispatcher
         self._authorize, self._limits = authorize, limits
+        self._greeting: Counter[str] = Counter()  # connections yet to say hello, by address
 
     @property
     def game(self) -> Game:
@@ -64,7 +74,10 @@ class ConnectionHandler:
 
     async def serve(self, transport: Transport) -> None:
         """Run a connection to its end; never raises for a peer's behaviour."""
-        session = await self._handshake(transport)
+        if self._hub.closing:
+            await _refuse(transport, "unavailable", SHUTTING_DOWN, CLOSE_RESTART)
+            return
+        session = await self._admit(transport)
         if session is None:
             return
         quit_now = False
@@ -75,6 +88,21 @@ class ConnectionHandler:
         finally:
             self._hub.detach(session, quit_now=quit_now)
             await session.stop()
+
+    async def _admit(self, transport: Transport) -> Session | None:
+        """The handshake, if this address does not already hold too many connections that
+        have not said hello."""
+        address = transport.remote.rpartition(":")[0] or transport.remote
+        if self._greeting[address] >= self._limits.unauthenticated_per_address:
+            await _refuse(transport, "busy", TOO_MANY_WAITING, CLOSE_TRY_AGAIN_LATER)
+            return None
+        self._greeting[address] += 1
+        try:
+            return await self._handshake(transport)
+        finally:
+            self._greeting[address] -= 1
+            if not self._greeting[address]:
+                del self._greeting[address]
 
     async def _handshake(self, transport: Transport) -> Session | None:
         try:
@@ -93,15 +121,33 @@ class ConnectionHandler:
         except DomainError as exc:
             await _refuse(transport, "auth_failed", str(exc), CLOSE_AUTH_FAILED)
             return None
-        except KadathError:
-            log.exception("handshake_failed")
-            await _refuse(transport, "unavailable", "The world is unavailable.", 1011)
+        except Exception as exc:
+            await _refuse(transport, *_refusal(exc))
             return None
-        session = Session(transport, account, player.id)
+        session = Session(transport, account, player.id, self._limits.send_timeout)
         self._hub.attach(session)
         session.start()
-        await self._welcome(session, player)
+        try:
+            await self._welcome(session, player)
+        except Exception as exc:
+            await self._abandon(session, exc)
+            return None
         return session
+
+    async def _abandon(self, session: Session, exc: Exception) -> None:
+        """The welcome failed after the session was attached: refuse through the session's
+        writer, detach it, take the character out of play and wait for the writer to end."""
+        code, text, close_code = _refusal(exc)
+        session.send({"type": "error", "code": code, "text": text})
+        session.close(close_code, text[:120])
+        self._hub.detach(session, quit_now=True)
+        try:
+            await self._entry.leave(session.player_id)  # out of play first, then the save
+        except DatabaseUnavailable:
+            log.info("save_after_failed_welcome_skipped", player_id=str(session.player_id))
+        except Exception:
+            log.exception("leave_after_failed_welcome_failed", player_id=str(session.player_id))
+        await session.stop()
 
     def _parse_hello(self, raw: str) -> Hello:
         hello = parse(raw, max_line=self._limits.max_line)
@@ -111,8 +157,7 @@ class ConnectionHandler:
 
     async def _welcome(self, session: Session, player: Player) -> None:
         view, text = await self.game.rooms.describe(player)
-        professions = self.game.features.get("professions", {})
-        profession = professions.get(player.profession_id, str(player.profession_id))
+        profession = self.game.professions.get(player.profession_id, str(player.profession_id))
         session.send(
             {
                 "type": "welcome",
@@ -158,16 +203,38 @@ class ConnectionHandler:
                     return True
 
     async def _command(self, session: Session, frame: CommandFrame) -> bool:
+        if self._hub.closing:
+            session.send(_reply(frame.id, False, SHUTTING_DOWN))
+            return False
         player = self.game.presence.get(session.player_id)
         if player is None or self._hub.session_for(session.player_id) is not session:
             session.send(_reply(frame.id, False, "You are no longer in the world."))
             session.close(CLOSE_NORMAL, "not in the world")
             return True
         reply = await self._dispatcher.dispatch(player, frame.text)
+        if reply.quit:
+            await self._leave(player)  # quit saves, then replies (docs/protocol.md)
         session.send(_reply(frame.id, reply.ok, reply.text))
         if reply.quit:
             session.close(CLOSE_NORMAL, "quit")
         return reply.quit
+
+    async def _leave(self, player: Player) -> None:
+        try:
+            await self._entry.leave(player.id)
+        except KadathError:
+            # Only the position and last-active time are at stake; the rest is committed.
+            log.exception("quit_save_failed", player_id=str(player.id))
+
+
+def _refusal(exc: Exception) -> tuple[str, str, int]:
+    """The error code, sentence and close code for a hello that failed with ``exc``: an
+    outage says try again later; anything else is a bug, logged with its traceback."""
+    if isinstance(exc, DatabaseUnavailable):
+        log.debug("hello_refused_database_unavailable")  # the outage is logged once
+        return "unavailable", str(exc), CLOSE_TRY_AGAIN_LATER
+    log.error("handshake_failed", exc_info=exc)
+    return "internal", BUG_TEXT, CLOSE_INTERNAL_ERROR
 
 
 def _reply(frame_id: str, ok: bool, text: str) -> dict[str, object]:

@@ -1,7 +1,8 @@
 """The Hub: which session speaks for which character, and the Messenger that reaches them.
 
 It also keeps a dropped character in the world for a grace period, so a quick reconnect is
-seamless; the timers are tasks the Hub owns and cancels on shutdown."""
+seamless; the timers are tasks the Hub owns and cancels on shutdown. ``shutdown`` stops taking
+commands, saves everyone, and only then tells each player so and closes: every step bounded."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 
 import structlog
 
+from kadath.domain.errors import KadathError
 from kadath.realtime.protocol import CLOSE_REPLACED, CLOSE_RESTART
 from kadath.realtime.session import Session, encode
 from kadath.services import messenger as frames
@@ -19,6 +21,10 @@ from kadath.services.messenger import Frame
 from kadath.services.presence import Presence
 
 log = structlog.get_logger(__name__)
+SAVED_NOTICE = "The server is shutting down; your character has been saved."
+UNSAVED_NOTICE = "The server is shutting down."
+SAVE_WITHIN = 20.0  # seconds the shutdown save may take before the server stops regardless
+CLOSE_WITHIN = 3.0  # seconds a client has to take its last frames before it is cut off
 
 
 class Hub:
@@ -29,6 +35,7 @@ class Hub:
         self._linkdead: dict[uuid.UUID, asyncio.Task[None]] = {}
         self.entry: WorldEntry | None = None
         self.frames_sent = 0
+        self.closing = False  # shutting down: no new command or character is taken
 
     # -- Messenger ---------------------------------------------------------------------------
     def to_player(self, player_id: uuid.UUID, frame: Frame) -> None:
@@ -94,15 +101,35 @@ class Hub:
             except Exception:
                 log.exception("leave_failed", player_id=str(player_id))
 
-    async def shutdown(self, text: str) -> None:
-        """Tell everyone, close every connection, and stop every grace timer."""
-        for session in list(self._sessions.values()):
-            session.send(frames.event("shutdown", text))
-            session.close(CLOSE_RESTART, "server shutting down")
-        await asyncio.gather(*(s.stop() for s in list(self._sessions.values())))
+    async def shutdown(self) -> None:
+        """Stop taking commands, save everyone, then tell each player and close every
+        connection (a client that takes no close frame is aborted). Safe to call twice."""
+        self.closing = True
+        await self._stop_timers()
+        saved = await self._save_everyone()
+        notice = frames.event("shutdown", SAVED_NOTICE if saved else UNSAVED_NOTICE)
+        sessions = list(self._sessions.values())
         self._sessions.clear()
+        for session in sessions:
+            session.send(notice)
+            session.close(CLOSE_RESTART, "server shutting down")
+        await asyncio.gather(*(s.stop(CLOSE_WITHIN) for s in sessions))
+
+    async def _save_everyone(self) -> bool:
+        if self.entry is None:
+            return True
+        try:
+            async with asyncio.timeout(SAVE_WITHIN):
+                count = await self.entry.leave_all()
+        except (KadathError, TimeoutError):
+            log.exception("shutdown_save_failed")
+            return False
+        log.info("kadath_saved", players=count)
+        return True
+
+    async def _stop_timers(self) -> None:
         timers = list(self._linkdead.values())
+        self._linkdead.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
-        self._linkdead.clear()

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_AUTH_FAILED = 4401
 CLOSE_REPLACED = 4409
 CLOSE_TOO_SLOW = 4408
 CLOSE_HELLO_TIMEOUT = 4400
 
 MAX_ID = 64
+MAX_DEPTH = 32  # game frames are flat; deeper nesting is refused before the parser recurses
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class BadFrame(Exception):
@@ -51,9 +56,11 @@ def parse(raw: str, *, max_line: int) -> ClientFrame:
     """One client frame. Raises BadFrame."""
     if len(raw) > max_line * 4 + 256:
         raise BadFrame("too_long", f"That frame is too long; lines may be {max_line} characters.")
+    if _too_deep(raw):
+        raise BadFrame("bad_frame", f"Frames may nest at most {MAX_DEPTH} levels deep.")
     try:
         data: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadFrame("bad_frame", "Frames must be JSON objects.") from None
     if not isinstance(data, dict):
         raise BadFrame("bad_frame", "Frames must be JSON objects.")
@@ -86,3 +93,15 @@ def _command(data: dict[str, Any], max_line: int) -> CommandFrame:
     if any(ord(c) < 32 and c not in "\t" for c in text):
         text = "".join(c for c in text if ord(c) >= 32 or c == "\t")
     return CommandFrame(id=frame_id, text=text)
+
+
+def _too_deep(raw: str) -> bool:
+    """Whether brackets outside strings nest deeper than MAX_DEPTH (without recursing)."""
+    if raw.count("[") + raw.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", raw)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False

@@ -1,7 +1,8 @@
 """One connected character: numbering and queueing its outbound frames, written by one task.
 
 Senders never wait on a socket: ``send`` queues the frame and returns. A client that falls so
-far behind that its queue fills is disconnected rather than allowed to hold memory forever."""
+far behind that its queue fills, or whose socket takes no frame for ``send_timeout`` seconds, is
+disconnected (4408 if the socket still takes a close frame, else the connection is aborted)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from kadath.services.messenger import Frame
 
 log = structlog.get_logger(__name__)
 QUEUE_LIMIT = 2000
+SEND_TIMEOUT = 5.0
 _CLOSE = object()
 
 
@@ -31,8 +33,15 @@ def encode(frame: Frame) -> str:
 
 
 class Session:
-    def __init__(self, transport: Transport, account: Account, player_id: uuid.UUID) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        account: Account,
+        player_id: uuid.UUID,
+        send_timeout: float = SEND_TIMEOUT,
+    ) -> None:
         self.transport = transport
+        self.send_timeout = send_timeout
         self.account = account
         self.player_id = player_id
         self.seq = 0
@@ -40,6 +49,11 @@ class Session:
         self._writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self._close: tuple[int, str] | None = None
+
+    @property
+    def backlog(self) -> int:
+        """Frames queued and not yet written to the socket."""
+        return self._queue.qsize()
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name=f"writer-{self.player_id}")
@@ -75,27 +89,54 @@ class Session:
         self._queue.put_nowait(_CLOSE)
 
     async def _write(self) -> None:
+        stuck = False
         try:
             while True:
                 item = await self._queue.get()
                 if item is _CLOSE:
                     break
-                await self.transport.send_text(item)
+                async with asyncio.timeout(self.send_timeout):
+                    await self.transport.send_text(item)
         except TransportClosed:
             pass
+        except TimeoutError:
+            log.warning("client_send_timeout", player_id=str(self.player_id))
+            stuck = True
+        except asyncio.CancelledError:
+            stuck = True  # stopped while a send hung: nothing more will get through
+            raise
         finally:
-            code, reason = self._close or (1000, "")
-            with contextlib.suppress(Exception):
-                await self.transport.close(code, reason)
+            await self._finish(abort=stuck)
+
+    async def _finish(self, *, abort: bool) -> None:
+        """Close with the code asked for, or abort when the socket takes no close frame."""
+        code, reason = self._close or (
+            (CLOSE_TOO_SLOW, "too slow to keep up") if abort else (1000, "")
+        )
+        self._close = (code, reason)
+        try:
+            if not abort:
+                async with asyncio.timeout(self.send_timeout):
+                    await self.transport.close(code, reason)
+        except TimeoutError:
+            abort = True
+        except Exception as exc:  # the peer is gone or going: nothing left to tell it
+            log.debug("close_failed", player_id=str(self.player_id), error=repr(exc))
+        finally:
+            if abort:
+                self.transport.abort()
             self.closed.set()
 
-    async def stop(self) -> None:
-        """Wait briefly for the writer to flush, then cancel it."""
+    async def stop(self, within: float | None = None) -> None:
+        """Wait ``within`` seconds (default twice the send timeout) for the writer to flush
+        and close; then abort the connection."""
         if self._writer is None:
             return
         if self._close is None:
             self.close(1000, "")
-        done, _ = await asyncio.wait({self._writer}, timeout=2)
+        wait = 2 * self.send_timeout if within is None else within
+        done, _ = await asyncio.wait({self._writer}, timeout=wait)
         if not done:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
+            self.transport.abort()

@@ -1,6 +1,7 @@
 """Accounts: registration (open or by invite), login, access tokens, invite codes.
 
-Password hashing runs in a thread (a bounded pool), never on the event loop."""
+Password hashing runs in a thread (a bounded pool with a bounded queue), never on the event
+loop. Registrations are limited per client address and yield the hashing queue to logins."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 import jwt
 from pwdlib import PasswordHash
@@ -21,47 +22,74 @@ from kadath.domain.account import Account, Invite
 from kadath.domain.errors import (
     AccountNotFound,
     AuthenticationFailed,
+    Busy,
     InvalidInput,
     NotAllowed,
     NotFound,
     RateLimited,
 )
 from kadath.domain.ratelimit import KeyedLimiter, parse_rate
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.clock import Clock
+from kadath.services.unit_of_work import UnitOfWork
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ALGORITHM = "HS256"
-_INVITE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_T = TypeVar("_T")
+_INVITE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class PasswordHasher:
-    """argon2id hashing on a small thread pool, so logins never stall the game."""
+    """argon2id hashing on a small thread pool, so logins never stall the game.
+
+    At most ``threads + queue`` hashes are in flight; a login past that, or a registration
+    past ``threads + queue // 4``, is refused with Busy at once rather than queued, so a flood
+    of registrations can never make a login wait behind it for long."""
 
     def __init__(
-        self, threads: int = 2, time_cost: int | None = None, memory_cost: int | None = None
+        self,
+        threads: int = 2,
+        time_cost: int | None = None,
+        memory_cost: int | None = None,
+        queue: int = 16,
     ) -> None:
         hasher = Argon2Hasher(
             time_cost=time_cost or 3, memory_cost=memory_cost or 65536, parallelism=1
         )
         self._hash = PasswordHash((hasher,))
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kadath-argon2")
+        self._login_limit = threads + queue
+        self._registration_limit = threads + queue // 4
+        self._in_flight = 0
         # A decoy hash so an unknown username costs as much as a wrong password; made on
         # first need, in the pool, so start-up never hashes on the event loop.
         self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._hash.hash, password)
+        """A new hash (registration). Raises Busy."""
+        return await self._run(self._registration_limit, self._hash.hash, password)
 
     async def verify(self, password: str, hashed: str | None) -> bool:
+        """Raises Busy."""
         if hashed is None:
             if self._decoy is None:
-                self._decoy = await self.hash(secrets.token_hex(8))
+                self._decoy = await self._run(
+                    self._login_limit, self._hash.hash, secrets.token_hex(8)
+                )
             hashed = self._decoy
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._hash.verify, password, hashed)
+        return await self._run(self._login_limit, self._hash.verify, password, hashed)
+
+    async def _run(self, limit: int, work: Callable[..., _T], *args: str) -> _T:
+        if self._in_flight >= limit:
+            raise Busy("The server is busy; try again shortly.")
+        self._in_flight += 1
+        job = asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        job.add_done_callback(self._release)
+        # shielded: a caller that goes away does not free the slot while its hash still runs
+        return await asyncio.shield(job)
+
+    def _release(self, _job: object) -> None:
+        self._in_flight -= 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -101,22 +129,30 @@ class AuthService:
         tokens: TokenIssuer,
         clock: Clock,
         *,
+        reading: Callable[[], UnitOfWork],
         registration: Literal["open", "invite"] = "open",
         login_rate: str = "10/minute",
+        registration_rate: str = "5/hour",
     ) -> None:
         self._uow, self._hasher, self._tokens, self._clock = uow, hasher, tokens, clock
+        self._reading = reading  # units of work that only read: no write lock on SQLite
         self.registration = registration
         capacity, rate = parse_rate(login_rate)
         self._by_ip = KeyedLimiter(capacity * 3, rate * 3)
         self._by_account = KeyedLimiter(capacity, rate)
+        self._registrations_by_ip = KeyedLimiter(*parse_rate(registration_rate))
         self._registering = asyncio.Lock()
 
-    async def register(self, username: str, password: str, invite_code: str | None) -> Account:
-        """A new account; the very first one is an admin. Raises InvalidInput, DuplicateName,
-        NotAllowed (invite needed or spent)."""
+    async def register(
+        self, username: str, password: str, invite_code: str | None, client_ip: str
+    ) -> Account:
+        """A new account; the very first one is an admin. Raises RateLimited (Busy),
+        InvalidInput, DuplicateName, NotAllowed (invite needed or spent)."""
+        if not self._registrations_by_ip.allow(client_ip, self._clock.monotonic()):
+            raise RateLimited("Too many registrations from your address; try again later.")
         validate_username(username)
         validate_password(password)
-        if invite_code is not None and not _INVITE_RE.match(invite_code):
+        if invite_code is not None and not _INVITE_RE.fullmatch(invite_code):
             raise NotAllowed("That invite code is unknown or already used.")
         password_hash = await self._hasher.hash(password)
         # One registration at a time decides who is first (and so the admin).
@@ -133,7 +169,8 @@ class AuthService:
         return account
 
     async def login(self, username: str, password: str, client_ip: str) -> str:
-        """An access token for correct credentials. Raises RateLimited, AuthenticationFailed."""
+        """An access token for correct credentials. Raises RateLimited (Busy),
+        AuthenticationFailed."""
         now = self._clock.monotonic()
         if not self._by_ip.allow(client_ip, now) or not self._by_account.allow(
             username.casefold()[:USERNAME_MAX], now
@@ -143,7 +180,7 @@ class AuthService:
         if len(password) > PASSWORD_MAX:
             raise AuthenticationFailed("Wrong username or password.")
         if _is_username(username):
-            async with self._uow() as uow:
+            async with self._reading() as uow:
                 account = await uow.accounts.find_by_username(username)
         ok = await self._hasher.verify(password, account.password_hash if account else None)
         if account is None or not ok:
@@ -153,7 +190,7 @@ class AuthService:
     async def authenticate(self, token: str) -> Account:
         """The account behind an access token. Raises AuthenticationFailed."""
         account_id = self._tokens.account_id(token)
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             try:
                 return await uow.accounts.get_account(account_id)
             except AccountNotFound:
@@ -169,7 +206,7 @@ class AuthService:
     async def list_invites(self, admin: Account) -> list[Invite]:
         if not admin.is_admin:
             raise NotAllowed("Only admins see invites.")
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             return await uow.accounts.list_invites()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from kadath.domain.errors import InvalidInput, NotAllowed, PlayerNotFound
 from kadath.domain.events import PlayerSpoke
 from kadath.domain.player import Player
@@ -11,6 +13,8 @@ from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
 
 MAX_SPEECH = 500
+# Bidi embeddings, overrides, isolates and marks: they could reverse what others' screens show.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x61C)}
 
 
 class ChatService:
@@ -63,9 +67,14 @@ class ChatService:
 
 
 def _speech(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_visible(text).split())
     if not text:
         raise InvalidInput("Say what?")
     if len(text) > MAX_SPEECH:
         raise InvalidInput(f"That is too long to say (at most {MAX_SPEECH} characters).")
     return text
+
+
+def _visible(text: str) -> str:
+    """``text`` with C0/C1 controls turned into spaces and bidi controls dropped."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text if c not in _BIDI)

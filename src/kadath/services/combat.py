@@ -1,9 +1,10 @@
 """Fights: who is fighting whom, and the rounds the game loop runs between them.
 
 Fights live in memory only. Every consequence of a blow (damage, lucidity, a death with its
-corpse, experience) is its own committed atomic statement or unit of work, so a restart in
-mid-fight loses no item or experience and duplicates nothing: the fight simply ends, and
-everyone wakes where the last committed change left them.
+corpse, experience) is committed before memory changes, and a lethal blow commits together with
+the death it causes, so a restart in mid-fight loses no item or experience, duplicates nothing
+and leaves nobody dead on their feet: the fight simply ends, and everyone wakes where the last
+committed change left them.
 
 Walking away while engaged is refused (flee instead); any other way out of the room (a
 teleport, a respawn, logging out) ends that character's part in the fight.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -28,7 +30,8 @@ from kadath.domain.errors import DomainError, KadathError, NotAllowed, NotFound
 from kadath.domain.events import CombatEnded, PlayerLeftRoom, PlayerLoggedOut
 from kadath.domain.item import InInventory
 from kadath.domain.npc import NpcInstance, NpcState
-from kadath.domain.player import Player
+from kadath.domain.player import HEALTH_FLOOR, Player
+from kadath.domain.rng import Rng
 from kadath.domain.world import Direction, NpcKind
 from kadath.services import messenger as frames
 from kadath.services.combat_round import (
@@ -45,7 +48,10 @@ from kadath.services.combat_round import (
     strike_lines,
 )
 from kadath.services.death import DeathService
-from kadath.services.game import Game
+from kadath.services.movement import MovementService
+from kadath.services.outbound import Outbound
+from kadath.services.realm import Realm
+from kadath.services.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 ROUND_SECONDS = 2.0
@@ -53,17 +59,29 @@ DAMAGE_REASON = "combat"
 _PEACEFUL = frozenset({NpcKind.SHOPKEEPER, NpcKind.QUESTGIVER})
 
 
+NpcFlee = Callable[[NpcInstance], bool | Awaitable[bool]]
+
+
 class CombatService:
-    def __init__(self, game: Game, death: DeathService) -> None:
-        self._game, self._death = game, death
-        self._table = FightTable(game.presence, game.npcs, game.rng)
-        self._unburied: dict[uuid.UUID, str | None] = {}
+    def __init__(
+        self,
+        realm: Realm,
+        out: Outbound,
+        uow: UnitOfWorkFactory,
+        rng: Rng,
+        movement: MovementService,
+        death: DeathService,
+        npc_flee: NpcFlee | None = None,
+    ) -> None:
+        self._realm, self._out, self._uow, self._rng = realm, out, uow, rng
+        self._movement, self._death, self._npc_flee = movement, death, npc_flee
+        self._table = FightTable(realm.presence, realm.npcs, rng)
 
     def install(self) -> None:
         """Hook into movement and the event bus (once, at start-up)."""
-        self._game.movement.guards.append(self.guard_movement)
-        self._game.bus.subscribe(PlayerLeftRoom, self._on_left_room)
-        self._game.bus.subscribe(PlayerLoggedOut, self._on_logged_out)
+        self._movement.guards.append(self.guard_movement)
+        self._out.bus.subscribe(PlayerLeftRoom, self._on_left_room)
+        self._out.bus.subscribe(PlayerLoggedOut, self._on_logged_out)
 
     # -- what others ask ---------------------------------------------------------------------
     def in_combat(self, entity_id: uuid.UUID) -> bool:
@@ -87,17 +105,16 @@ class CombatService:
     # -- starting a fight -------------------------------------------------------------------
     async def attack(self, player: Player, word: str) -> str:
         """Start fighting whatever `word` names here. Raises NotFound, NotAllowed."""
-        game = self._game
         if player.is_dead:
             raise NotAllowed("You are in no state to fight.")
-        room = game.world.rooms[player.room_id]
+        room = self._realm.world.rooms[player.room_id]
         if room.safe:
             raise NotAllowed("This is a place of peace; you cannot fight here.")
         key = word.casefold()
         npc = next(
             (
                 n
-                for n in game.npcs.in_room(room.id)
+                for n in self._realm.npcs.in_room(room.id)
                 if n.alive and any(k.casefold().startswith(key) for k in n.definition.keywords)
             ),
             None,
@@ -105,7 +122,7 @@ class CombatService:
         if npc is not None:
             return self._attack_npc(player, npc)
         other = next(
-            (p for p in game.presence.in_room(room.id) if p.name.casefold().startswith(key)),
+            (p for p in self._realm.presence.in_room(room.id) if p.name.casefold().startswith(key)),
             None,
         )
         if other is None:
@@ -118,16 +135,16 @@ class CombatService:
 
     def engage_npc(self, npc: NpcInstance, player: Player) -> None:
         """An NPC starts a fight with a player in its room (aggression); no-op when it cannot."""
-        room = self._game.world.rooms.get(npc.room_id)
+        room = self._realm.world.rooms.get(npc.room_id)
         if room is None or room.safe or not npc.alive or player.is_dead:
             return
-        if player.room_id != npc.room_id or player.id not in self._game.presence:
+        if player.room_id != npc.room_id or player.id not in self._realm.presence:
             return
         self._enlist_npc(npc, player.id)
         self._enlist_player(player, npc.id)
         name = sentence(definite(npc.name))
-        self._game.messenger.to_player(player.id, frames.message("combat", f"{name} attacks you!"))
-        self._game.messenger.to_room(
+        self._out.messenger.to_player(player.id, frames.message("combat", f"{name} attacks you!"))
+        self._out.messenger.to_room(
             npc.room_id,
             frames.message("combat", f"{name} attacks {player.name}!"),
             exclude=[player.id],
@@ -142,7 +159,7 @@ class CombatService:
             raise NotAllowed(f"You are already fighting {definite(npc.name)}!")
         self._enlist_player(player, npc.id, retarget=True)
         self._enlist_npc(npc, player.id)
-        self._game.messenger.to_room(
+        self._out.messenger.to_room(
             player.room_id,
             frames.message("combat", f"{player.name} attacks {definite(npc.name)}!"),
             exclude=[player.id],
@@ -158,7 +175,7 @@ class CombatService:
             raise NotAllowed(f"You are already fighting {other.name}!")
         self._enlist_player(player, other.id, retarget=True)
         self._enlist_player(other, player.id)
-        messenger = self._game.messenger
+        messenger = self._out.messenger
         messenger.to_player(other.id, frames.message("combat", f"{player.name} attacks you!"))
         messenger.to_room(
             player.room_id,
@@ -172,14 +189,14 @@ class CombatService:
     def _enlist_player(self, player: Player, target: uuid.UUID, *, retarget: bool = False) -> None:
         fighter = self._table.get(player.id)
         if fighter is None:
-            roll = initiative(player.stats.dexterity, self._game.rng)
+            roll = initiative(player.stats.dexterity, self._rng)
             fighter = self._table.add(Fighter(player.id, player.name, False, player.room_id, roll))
         self._engage(fighter, target, retarget)
 
     def _enlist_npc(self, npc: NpcInstance, target: uuid.UUID) -> None:
         fighter = self._table.get(npc.id)
         if fighter is None:
-            roll = initiative(npc_dexterity(npc), self._game.rng)
+            roll = initiative(npc_dexterity(npc), self._rng)
             fighter = self._table.add(Fighter(npc.id, npc.name, True, npc.room_id, roll))
         self._engage(fighter, target, retarget=False)
         npc.state, npc.target_id = NpcState.FIGHTING, fighter.target_id
@@ -194,29 +211,28 @@ class CombatService:
     # -- fleeing ----------------------------------------------------------------------------
     async def flee(self, player: Player) -> Direction:
         """Try to run through a random exit; returns the way taken. Raises NotAllowed."""
-        game = self._game
         fighter = self._table.get(player.id)
         if fighter is None or not fighter.engaged:
             raise NotAllowed("You are not fighting anyone.")
-        exits = list(game.world.rooms[player.room_id].exits)
+        exits = list(self._realm.world.rooms[player.room_id].exits)
         if not exits:
             raise NotAllowed("There is nowhere to run!")
-        if not flee_succeeds(player.stats.dexterity, game.rng):
-            game.messenger.to_room(
+        if not flee_succeeds(player.stats.dexterity, self._rng):
+            self._out.messenger.to_room(
                 player.room_id,
                 frames.message("combat", f"{player.name} tries to flee, but cannot get away!"),
                 exclude=[player.id],
             )
             raise NotAllowed("You try to flee, but cannot get away!")
-        direction = game.rng.choice(exits)
+        direction = self._rng.choice(exits)
         room_id = player.room_id
         fighter.become(CombatState.FLED)
         try:
-            await game.movement.go(player, direction)
+            await self._movement.go(player, direction)
         except DomainError:
             fighter.become(CombatState.ENGAGED)
             raise
-        game.messenger.to_room(
+        self._out.messenger.to_room(
             room_id, frames.message("combat", f"{player.name} flees {direction.value}!")
         )
         await self._retire(fighter, "fled")
@@ -226,7 +242,6 @@ class CombatService:
     # -- the round --------------------------------------------------------------------------
     async def run_round(self, _tick: float = 0.0) -> None:
         """One round everywhere: each engaged fighter, by initiative, strikes its target."""
-        await self._bury_the_unburied()
         for room_id in self._table.rooms():
             for fighter in self._table.turn_order(room_id):
                 if self._table.holds(fighter) and fighter.engaged:
@@ -245,7 +260,7 @@ class CombatService:
         outcome = resolve_attack(
             await self._combatant(fighter, attacker),
             await self._combatant(target, defender),
-            self._game.rng,
+            self._rng,
         )
         self._announce(fighter, target, strike_lines(fighter, target, outcome))
         if not outcome.hit:
@@ -263,7 +278,7 @@ class CombatService:
         if npc.health <= 0:
             target.become(CombatState.DEAD)
             self._table.forget(target)
-            killer = None if attacker.is_npc else self._game.presence.get(attacker.id)
+            killer = None if attacker.is_npc else self._realm.presence.get(attacker.id)
             await self._death.npc_died(npc, killer)
             await self._publish_end(target, "death")
             return
@@ -278,47 +293,39 @@ class CombatService:
         damage: int,
         striker: Player | NpcInstance,
     ) -> None:
-        async with self._game.uow() as uow:
-            await uow.health.damage_player(player, damage, DAMAGE_REASON)
-            drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
-            if drain > 0 and not player.is_dead:
-                player.lucidity = await uow.experience.update_player_stat_field(
-                    player.id, "lucidity", -drain, DAMAGE_REASON
-                )
-                self._game.messenger.to_player(
-                    player.id,
-                    frames.message("combat", "Something in its touch unmoors your thoughts."),
-                )
-        self._vitals(player)
-        if player.is_dead:
-            target.become(CombatState.DEAD)
-            self._table.forget(target)
-            await self._publish_end(target, "death")
-            killer = definite(attacker.name) if attacker.is_npc else attacker.name
-            await self._player_died(player, killer)
-
-    async def _player_died(self, player: Player, name: str) -> None:
+        drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
+        lucidity, burial = player.lucidity, None
         try:
-            await self._death.player_died(player, name)
+            async with self._uow() as uow:
+                health = await uow.health.damage_player(player, damage, DAMAGE_REASON)
+                if drain > 0 and health > HEALTH_FLOOR:
+                    lucidity = await uow.experience.update_player_stat_field(
+                        player.id, "lucidity", -drain, DAMAGE_REASON
+                    )
+                if health <= HEALTH_FLOOR:
+                    # The lethal blow and the death commit together: nobody is dead on their feet.
+                    burial = await self._death.bury(uow, player)
         except KadathError:
-            # Nothing moved; try again next round rather than leave them dead on their feet.
-            log.exception("player_death_failed", player=str(player.id))
-            self._unburied[player.id] = name
-
-    async def _bury_the_unburied(self) -> None:
-        pending, self._unburied = self._unburied, {}
-        for player_id, killer in pending.items():
-            player = self._game.presence.get(player_id)
-            if player is None or not player.is_dead:
-                continue
-            try:
-                await self._death.player_died(player, killer)
-            except KadathError:
-                log.exception("player_death_failed", player=str(player_id))
-                self._unburied[player_id] = killer
+            log.exception("blow_not_stored", player=str(player.id))
+            return  # nothing committed: the blow is lost, memory still equals the database
+        if lucidity != player.lucidity:
+            player.lucidity = lucidity
+            self._out.messenger.to_player(
+                player.id,
+                frames.message("combat", "Something in its touch unmoors your thoughts."),
+            )
+        if burial is None:
+            player.health = health
+            self._vitals(player)
+            return
+        target.become(CombatState.DEAD)
+        self._table.forget(target)
+        await self._publish_end(target, "death")
+        killer = definite(attacker.name) if attacker.is_npc else attacker.name
+        await self._death.after_burial(player, burial, killer)
 
     async def _npc_flees(self, fighter: Fighter, npc: NpcInstance) -> None:
-        flee = self._game.features.get("npc_flee")
+        flee = self._npc_flee
         if flee is None:
             return
         # The NPC side announces the flight as it moves the NPC.
@@ -345,12 +352,12 @@ class CombatService:
         return player_combatant(being, fighter.gear)
 
     async def _load_gear(self, player_id: uuid.UUID) -> Gear:
-        async with self._game.uow() as uow:
+        async with self._uow() as uow:
             carried = await uow.items.items_at(InInventory(player_id))
-        return gear_from(carried, self._game.world.items)
+        return gear_from(carried, self._realm.world.items)
 
     def _announce(self, attacker: Fighter, defender: Fighter, lines: StrikeLines) -> None:
-        messenger = self._game.messenger
+        messenger = self._out.messenger
         if not attacker.is_npc:
             messenger.to_player(attacker.id, frames.message("combat", lines.attacker))
         if not defender.is_npc:
@@ -367,14 +374,14 @@ class CombatService:
             fighter.become(CombatState.IDLE)
         self._table.forget(fighter)
         if fighter.is_npc:
-            npc = self._game.npcs.get(fighter.id)
+            npc = self._realm.npcs.get(fighter.id)
             if npc is not None and npc.state is NpcState.FIGHTING:
                 npc.state, npc.target_id = NpcState.IDLE, None
         else:
-            player = self._game.presence.get(fighter.id)
+            player = self._realm.presence.get(fighter.id)
             if player is not None:
                 if reason == "no_opponent":
-                    self._game.messenger.to_player(
+                    self._out.messenger.to_player(
                         player.id, frames.message("combat", "The fight is over.")
                     )
                 self._vitals(player)
@@ -382,10 +389,10 @@ class CombatService:
 
     async def _publish_end(self, fighter: Fighter, reason: str) -> None:
         ids = (fighter.id,) if fighter.target_id is None else (fighter.id, fighter.target_id)
-        await self._game.bus.publish(CombatEnded(ids, fighter.room_id, reason))
+        await self._out.bus.publish(CombatEnded(ids, fighter.room_id, reason))
 
     def _vitals(self, player: Player) -> None:
-        self._game.messenger.to_player(
+        self._out.messenger.to_player(
             player.id, frames.vitals(player, in_combat=self.in_combat(player.id))
         )
 
@@ -397,6 +404,8 @@ class CombatService:
             await self._settle(fighter.room_id)
 
     async def _on_logged_out(self, event: PlayerLoggedOut) -> None:
+        if event.player_id in self._realm.presence:
+            return  # already back: the fight is theirs again
         fighter = self._table.get(event.player_id)
         if fighter is not None and fighter.engaged:
             await self._retire(fighter, "logout")

@@ -11,10 +11,10 @@ from kadath.domain.inventory import match_keyword
 from kadath.domain.item import Container, ContainerKind, InContainer, InInventory, ItemInstance
 from kadath.domain.player import Player
 from kadath.domain.world import ItemPrototype, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.messenger import Messenger
 from kadath.services.rooms import join_words, summarize
+from kadath.services.unit_of_work import UnitOfWork
 
 CorpseGuard = Callable[[Player, Container], None]
 _ARTICLES = ("a ", "an ", "the ", "some ")
@@ -75,10 +75,9 @@ class ContainerService:
         world: World,
         uow: Callable[[], UnitOfWork],
         messenger: Messenger,
-        corpse_guard: Callable[[], CorpseGuard | None],
+        corpse_guard: CorpseGuard | None = None,
     ) -> None:
         self._world, self._uow, self._messenger = world, uow, messenger
-        # Looked up on each use: the corpse feature may be installed after this one.
         self._corpse_guard = corpse_guard
 
     def prototype(self, item: ItemInstance) -> ItemPrototype:
@@ -124,13 +123,20 @@ class ContainerService:
         worn = [i for i in carried if i.worn_slot is not None and self.is_bag(i)]
         return [await self.ensure_bag(uow, item, player.id) for item in worn]
 
+    async def worn_bags_made(
+        self, uow: UnitOfWork, carried: Sequence[ItemInstance]
+    ) -> list[Container]:
+        """The containers of the worn bags among ``carried``, making none: a read-only unit
+        of work may not write (wearing a bag makes its container)."""
+        worn = [i for i in carried if i.worn_slot is not None and self.is_bag(i)]
+        found = [await uow.containers.get_container_by_item(item.id) for item in worn]
+        return [bag for bag in found if bag is not None]
+
     def check_can_take(self, player: Player, container: Container) -> None:
         """Raises ContainerLocked, NotAllowed (closed, or a corpse still guarded)."""
         self._check_reachable(container)
-        if container.kind is ContainerKind.CORPSE:
-            guard = self._corpse_guard()
-            if guard is not None:
-                guard(player, container)
+        if container.kind is ContainerKind.CORPSE and self._corpse_guard is not None:
+            self._corpse_guard(player, container)
 
     def check_can_put(self, container: Container) -> None:
         """Raises ContainerLocked, NotAllowed (closed, or a corpse)."""

@@ -19,10 +19,10 @@ from kadath.domain.corpse import (
 from kadath.domain.errors import ContainerNotFound, KadathError, NotAllowed
 from kadath.domain.item import Container, ContainerKind, InContainer, OnFloor
 from kadath.domain.player import Player
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.clock import Clock
 from kadath.services.messenger import Messenger
+from kadath.services.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 DECAY_CHECK_SECONDS = 10.0
@@ -36,8 +36,11 @@ class CorpseKeeper:
         messenger: Messenger,
         clock: Clock,
         rules: CorpseRules,
+        *,
+        reading: Callable[[], UnitOfWork],
     ) -> None:
         self._uow, self._messenger, self._clock, self._rules = uow, messenger, clock, rules
+        self._reading = reading  # finding what is due only reads: most checks find nothing
 
     def guard(self, player: Player, container: Container) -> None:
         """Call before taking from a container. Raises NotAllowed while a corpse is not theirs."""
@@ -56,7 +59,7 @@ class CorpseKeeper:
 
     async def decay(self) -> int:
         """Spill and remove every corpse whose time has come; returns how many went."""
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             due = await uow.containers.list_decayed(self._clock.now())
         gone = 0
         for corpse in due:

@@ -1,73 +1,100 @@
 """Dying: a player leaves a corpse with everything they carried and wakes in their respawn room;
 an NPC leaves a corpse with its loot, pays its killer experience, and is announced as killed.
 
-Each death is one unit of work, so a crash mid-way moves nothing: the items are either all on
-the corpse with health restored, or still carried. Messages and events follow the commit."""
+Each death is one unit of work (a lethal blow's own, see ``bury``), so a crash mid-way moves
+nothing: the items are either all on the corpse with health restored, or still carried.
+Memory, messages and events follow the commit."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 
-from kadath.domain.corpse import CorpseRules, corpse_keywords, corpse_name, decays_at, roll_loot
+from kadath.domain.corpse import CorpseRules, corpse_name, decays_at, roll_loot
 from kadath.domain.errors import KadathError
 from kadath.domain.events import ExperienceGained, NpcKilled, PlayerDied
 from kadath.domain.experience import xp_for_kill
-from kadath.domain.item import Container, ContainerKind, InContainer, InInventory
+from kadath.domain.item import Container, ContainerKind, InContainer
 from kadath.domain.npc import NpcInstance, NpcState
 from kadath.domain.player import Player
+from kadath.domain.rng import Rng
 from kadath.persistence.repositories.experience import ExperienceGain
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
+from kadath.services.burial import Burial, Undertaker
+from kadath.services.clock import Clock
 from kadath.services.combat_round import definite, sentence
-from kadath.services.game import Game
+from kadath.services.movement import MovementService
+from kadath.services.outbound import Outbound
+from kadath.services.realm import Realm
+from kadath.services.rooms import RoomDescriber
+from kadath.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 KILL_SOURCE = "kill"
 
 
 class DeathService:
-    def __init__(self, game: Game, rules: CorpseRules) -> None:
-        self._game, self._rules = game, rules
+    def __init__(
+        self,
+        realm: Realm,
+        out: Outbound,
+        uow: UnitOfWorkFactory,
+        rng: Rng,
+        clock: Clock,
+        movement: MovementService,
+        rooms: RoomDescriber,
+        rules: CorpseRules,
+    ) -> None:
+        self._realm, self._out, self._uow, self._rng, self._clock = realm, out, uow, rng, clock
+        self._movement, self._rooms, self._rules = movement, rooms, rules
 
     async def player_died(self, player: Player, killer: str | None = None) -> Container:
         """Leave a corpse holding all they carried, restore health, respawn; returns the corpse.
         Raises DatabaseUnavailable (and nothing has moved) when the transaction fails."""
-        game, room_id = self._game, player.room_id
-        async with game.uow() as uow:
-            corpse = await self._bury(uow, player, game.clock.now())
-            health = await uow.health.set_health(player.id, player.max_health)
-            await uow.players.move_player(player.id, player.respawn_room_id)
-        player.health = health
-        await game.movement.relocate(
-            player,
-            player.respawn_room_id,
-            leave_text=f"{player.name} dies.",
-            arrive_text=f"{player.name} staggers out of the mist, pale and shaking.",
-        )
-        self._tell_the_dead(player, corpse, killer)
-        view, text = await game.rooms.describe(player)
-        game.messenger.to_player(player.id, frames.room(view, text))
-        game.messenger.to_player(player.id, frames.vitals(player))
-        await game.bus.publish(PlayerDied(player.id, room_id, corpse.id, killer))
-        return corpse
+        async with self._uow() as uow:
+            burial = await self.bury(uow, player)
+        await self.after_burial(player, burial, killer)
+        return burial.corpse
+
+    async def bury(self, uow: UnitOfWork, player: Player) -> Burial:
+        """The database half of the death, in the caller's unit of work (a lethal blow's own):
+        corpse, items, health and respawn room. Memory is untouched until after_burial."""
+        return await Undertaker(self._rules, self._clock).bury(uow, player)
+
+    async def after_burial(self, player: Player, burial: Burial, killer: str | None) -> None:
+        """Once the burial committed: restore and move the player in memory, tell everyone."""
+        room_id = player.room_id
+        burial.apply_to(player)
+        try:
+            await self._movement.relocate(
+                player,
+                burial.respawn_room_id,
+                leave_text=f"{player.name} dies.",
+                arrive_text=f"{player.name} staggers out of the mist, pale and shaking.",
+            )
+        finally:
+            # The death is committed: it is told even if a first visit's bookkeeping failed.
+            self._tell_the_dead(player, burial.corpse, killer)
+            await self._out.bus.publish(PlayerDied(player.id, room_id, burial.corpse.id, killer))
+        view, text = await self._rooms.describe(player)
+        self._out.messenger.to_player(player.id, frames.room(view, text))
+        self._out.messenger.to_player(player.id, frames.vitals(player))
 
     async def npc_died(self, npc: NpcInstance, killer: Player | None) -> Container | None:
         """Take the NPC out of the world, leave its loot on a corpse, pay the killer, publish
         NpcKilled; returns the corpse, or None when the database refused the work."""
-        game, room_id = self._game, npc.room_id
+        room_id = npc.room_id
         npc.state, npc.health, npc.target_id = NpcState.DEAD, 0, None
-        game.npcs.remove(npc.id)
-        game.messenger.to_room(room_id, frames.message("combat", sentence(f"{_npc(npc)} dies.")))
+        self._realm.npcs.remove(npc.id)
+        self._out.messenger.to_room(
+            room_id, frames.message("combat", sentence(f"{_npc(npc)} dies."))
+        )
         corpse: Container | None = None
         gain: ExperienceGain | None = None
         amount = 0
         if killer is not None:
             amount = xp_for_kill(npc.definition.level, killer.level, npc.definition.xp_value)
-        before = _progress(killer)
         try:
-            async with game.uow() as uow:
+            async with self._uow() as uow:
                 corpse = await self._npc_corpse(uow, npc)
                 if killer is not None:
                     gain = await uow.experience.gain_experience(killer, amount, KILL_SOURCE)
@@ -75,10 +102,10 @@ class DeathService:
             # The NPC is dead in memory either way: still announce it, or it never respawns.
             log.exception("npc_death_not_stored", npc=npc.definition.id)
             corpse, gain = None, None
-            _restore(killer, before)
         if killer is not None and gain is not None:
+            gain.apply_to(killer)
             await self._reward(killer, npc, amount, gain)
-        await game.bus.publish(
+        await self._out.bus.publish(
             NpcKilled(
                 npc.id,
                 npc.definition.id,
@@ -89,32 +116,13 @@ class DeathService:
         )
         return corpse
 
-    async def _bury(self, uow: UnitOfWork, player: Player, now: datetime) -> Container:
-        carried = await uow.items.items_at(InInventory(player.id))
-        corpse = await uow.containers.create_container(
-            kind=ContainerKind.CORPSE,
-            name=corpse_name(player.name),
-            capacity=max(len(carried), 1),
-            room_id=player.room_id,
-            owner_player_id=player.id,
-            decays_at=decays_at(now, self._rules),
-            metadata={
-                "keywords": list(corpse_keywords(player.name)),
-                "owner_name": player.name,
-                "died_at": now.isoformat(),
-            },
-        )
-        # Worn bags travel whole: their contents hang off the bag's container, not the player.
-        await uow.items.move_all(InInventory(player.id), InContainer(corpse.id))
-        return corpse
-
     async def _npc_corpse(self, uow: UnitOfWork, npc: NpcInstance) -> Container:
-        game, now = self._game, self._game.clock.now()
+        now = self._clock.now()
         drops = [
             stack.prototype_id
-            for stack in roll_loot(npc.definition.loot, game.rng)
+            for stack in roll_loot(npc.definition.loot, self._rng)
             for _ in range(stack.count)
-            if stack.prototype_id in game.world.items
+            if stack.prototype_id in self._realm.world.items
         ]
         corpse = await uow.containers.create_container(
             kind=ContainerKind.CORPSE,
@@ -134,7 +142,7 @@ class DeathService:
     async def _reward(
         self, killer: Player, npc: NpcInstance, amount: int, gain: ExperienceGain
     ) -> None:
-        messenger = self._game.messenger
+        messenger = self._out.messenger
         messenger.to_player(
             killer.id,
             frames.message("combat", f"You have slain {_npc(npc)}. (+{amount} experience)"),
@@ -151,14 +159,14 @@ class DeathService:
                 exclude=[killer.id],
             )
         messenger.to_player(killer.id, frames.vitals(killer, in_combat=False))
-        await self._game.bus.publish(
+        await self._out.bus.publish(
             ExperienceGained(killer.id, amount, gain.level, gain.leveled_up)
         )
 
     def _tell_the_dead(self, player: Player, corpse: Container, killer: str | None) -> None:
-        room = self._game.world.rooms[player.room_id]
+        room = self._realm.world.rooms[player.room_id]
         by = f" at the hands of {killer}" if killer else ""
-        self._game.messenger.to_player(
+        self._out.messenger.to_player(
             player.id,
             frames.event(
                 "died",
@@ -168,21 +176,6 @@ class DeathService:
                 room_id=corpse.room_id,
             ),
         )
-
-
-_Progress = tuple[int, int, int, int]
-
-
-def _progress(player: Player | None) -> _Progress | None:
-    if player is None:
-        return None
-    return player.experience, player.level, player.health, player.max_health
-
-
-def _restore(player: Player | None, before: _Progress | None) -> None:
-    """Undo in memory what a rolled-back experience gain wrote to the online player."""
-    if player is not None and before is not None:
-        player.experience, player.level, player.health, player.max_health = before
 
 
 def _npc(npc: NpcInstance) -> str:

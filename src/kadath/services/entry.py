@@ -12,11 +12,12 @@ from kadath.domain.errors import InfrastructureError
 from kadath.domain.events import PlayerLoggedIn, PlayerLoggedOut
 from kadath.domain.player import Player
 from kadath.domain.world import World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
+from kadath.services.burial import Undertaker
 from kadath.services.events import EventBus
 from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
+from kadath.services.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +30,11 @@ class WorldEntry:
         messenger: Messenger,
         bus: EventBus,
         uow: Callable[[], UnitOfWork],
+        undertaker: Undertaker | None = None,
     ) -> None:
         self._world, self._presence, self._messenger = world, presence, messenger
         self._bus, self._uow = bus, uow
+        self._undertaker = undertaker
         # Saves of departing characters still in flight: a quick return waits for its own.
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
 
@@ -43,16 +46,22 @@ class WorldEntry:
         saving = self._saving.get(player_id)
         if saving is not None:
             await asyncio.wait({saving})  # load what the last session saved, not what it had
-        async with self._uow() as uow:
-            player = await uow.players.get_player_by_id(player_id)
-            explored = await uow.exploration.visited_rooms(player_id)
-            await uow.players.update_player_last_active(player_id)
-        if player.room_id not in self._world.rooms:
-            player.room_id = self._world.start_room_id
-        online = self._presence.get(player_id)  # another connection may have won the race
-        if online is not None:
-            return online
-        self._presence.enter(player, explored)
+        async with self._presence.gate(player_id):  # a delete waits, then sees it in play
+            async with self._uow() as uow:
+                player = await uow.players.get_player_by_id(player_id)
+                if player.is_dead and self._undertaker is not None:
+                    # A death a crash or an older version never finished: give it now.
+                    burial = await self._undertaker.bury(uow, player)
+                    burial.apply_to(player)
+                    player.room_id = burial.respawn_room_id
+                explored = await uow.exploration.visited_rooms(player_id)
+                await uow.players.update_player_last_active(player_id)
+            if player.room_id not in self._world.rooms:
+                player.room_id = self._world.start_room_id
+            online = self._presence.get(player_id)  # another connection may have won the race
+            if online is not None:
+                return online
+            self._presence.enter(player, explored)
         self._messenger.to_room(
             player.room_id,
             frames.event("arrived", f"{player.name} steps out of the fog.", name=player.name),
@@ -72,13 +81,24 @@ class WorldEntry:
             exclude=[player.id],
         )
         task = asyncio.ensure_future(self._save([player]))
-        self._saving[player_id] = task
+        self._saving[player_id] = task  # registered first: a quick return waits for it
         try:
+            # Told as it leaves, not after the save: by then it may be back and fighting anew.
+            await self._bus.publish(PlayerLoggedOut(player.id, player.room_id))
             await asyncio.shield(task)  # a cancelled caller does not cancel the save
         finally:
             if self._saving.get(player_id) is task and task.done():
                 del self._saving[player_id]
-        await self._bus.publish(PlayerLoggedOut(player.id, player.room_id))
+
+    async def bury_the_fallen(self) -> int:
+        """Give every stored character left at health 0 its death (start-up); returns how many."""
+        if self._undertaker is None:
+            return 0
+        async with self._uow() as uow:
+            burials = await self._undertaker.bury_the_fallen(uow)
+        if burials:
+            log.warning("fallen_buried", players=len(burials))
+        return len(burials)
 
     async def save_positions(self) -> int:
         """Store where every moved character stands (one statement); returns how many."""
@@ -110,4 +130,4 @@ class WorldEntry:
     async def _save(self, players: list[Player]) -> None:
         if players:
             async with self._uow() as uow:
-                await uow.players.save_players(players)
+                await uow.players.save_lazy_columns(players)

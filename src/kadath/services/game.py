@@ -1,14 +1,15 @@
-"""The services a command may call, gathered once by the composition root."""
+"""The services every command may call, gathered once by the composition root.
+
+Features installed on top (items, NPCs, combat) are not registered here: the composition root
+passes each service to the commands and services that use it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from kadath.domain.rng import Rng
 from kadath.domain.world import World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.chat import ChatService
 from kadath.services.clock import Clock
 from kadath.services.events import EventBus
@@ -17,6 +18,7 @@ from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
+from kadath.services.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -29,12 +31,10 @@ class Game:
     clock: Clock
     rng: Rng
     uow: Callable[[], UnitOfWork]
+    reading: Callable[[], UnitOfWork]  # units of work that only read
     rooms: RoomDescriber
     movement: MovementService
     chat: ChatService
-    # Features added later register themselves here by name (inventory, combat, …).
-    features: dict[str, Any] = field(default_factory=dict)
+    # Profession names by id, for the welcome; read from the database once at start-up.
+    professions: dict[int, str] = field(default_factory=dict)
     started_at: float = 0.0
-
-    def feature(self, name: str) -> Any:
-        return self.features[name]

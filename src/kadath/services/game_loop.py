@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from kadath.domain.errors import DatabaseUnavailable
+
 log = structlog.get_logger(__name__)
 StepFn = Callable[[float], Awaitable[None]]
 WINDOW = 2000
@@ -158,6 +160,8 @@ async def _timed(step: Step, now: float) -> None:
     started = time.perf_counter()
     try:
         await step.run(now)
+    except DatabaseUnavailable:
+        step.failures += 1  # the outage itself is logged once, by the database's availability
     except Exception:
         step.failures += 1
         log.exception("tick_step_failed", step=step.name)

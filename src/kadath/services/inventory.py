@@ -26,7 +26,6 @@ from kadath.domain.item import (
 )
 from kadath.domain.player import Player
 from kadath.domain.world import ItemPrototype, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.containers import (
     ContainerService,
@@ -39,6 +38,7 @@ from kadath.services.containers import (
 )
 from kadath.services.messenger import Messenger
 from kadath.services.rooms import join_words, summarize
+from kadath.services.unit_of_work import UnitOfWork
 
 Source = OnFloor | InContainer
 Moved = list[tuple[ItemInstance, Container | None]]
@@ -51,8 +51,11 @@ class InventoryService:
         uow: Callable[[], UnitOfWork],
         messenger: Messenger,
         containers: ContainerService,
+        *,
+        reading: Callable[[], UnitOfWork],
     ) -> None:
         self._world, self._uow, self._messenger = world, uow, messenger
+        self._reading = reading  # for looking, which never writes
         self._containers = containers
         # Told the player's id whenever worn or wielded gear changes (combat caches gear).
         self.gear_listeners: list[Callable[[uuid.UUID], None]] = []
@@ -65,11 +68,11 @@ class InventoryService:
 
     async def inventory(self, player: Player) -> str:
         """What the player holds, wears, and carries in worn bags."""
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             carried = await uow.items.items_at(InInventory(player.id))
             bags = [
                 (bag, await uow.containers.contents(bag.id))
-                for bag in await self._containers.worn_bags(uow, player)
+                for bag in await self._containers.worn_bags_made(uow, carried)
             ]
         hands = [i for i in carried if i.worn_slot is None]
         slots = f"{len(hands)}/{BASE_CARRY_SLOTS} slots"
@@ -91,7 +94,7 @@ class InventoryService:
         word = word.strip()
         if word.lower().startswith("in "):
             return await self._containers.look_in(player, word[3:].strip())
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             carried = _hands_first(await uow.items.items_at(InInventory(player.id)))
             floor = await uow.items.items_at_floor(player.room_id)
             fixed = await uow.containers.get_containers_in_room(player.room_id)

@@ -10,10 +10,10 @@ from kadath.domain.lucidity import rest_recovery
 from kadath.domain.player import Player
 from kadath.domain.stats import MAX_LUCIDITY
 from kadath.domain.world import World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.clock import Clock
 from kadath.services.messenger import Messenger
+from kadath.services.unit_of_work import UnitOfWork
 
 REST_COOLDOWN_SECONDS = 30.0
 REST_REASON = "rest"

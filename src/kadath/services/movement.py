@@ -9,11 +9,11 @@ from kadath.domain.events import PlayerEnteredRoom, PlayerLeftRoom
 from kadath.domain.experience import EXPLORATION_XP
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services import messenger as frames
 from kadath.services.events import EventBus
 from kadath.services.messenger import Frame, Messenger
 from kadath.services.presence import Presence
+from kadath.services.unit_of_work import UnitOfWork
 
 
 class MovementService:
@@ -68,18 +68,22 @@ class MovementService:
         if not first and cost <= 0:
             return
         notes: list[Frame] = []
+        gain, lucidity = None, player.lucidity
         async with self._uow() as uow:
             if first and await uow.exploration.record_visit(player.id, room_id):
                 gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
                 if gain.leveled_up:
                     notes.append(frames.event("level_up", f"You have reached level {gain.level}!"))
             if cost > 0:
-                player.lucidity = await uow.experience.update_player_stat_field(
+                lucidity = await uow.experience.update_player_stat_field(
                     player.id, "lucidity", -cost, "room"
                 )
                 notes.append(
                     frames.message("system", "Something here gnaws at the edges of your mind.")
                 )
+        if gain is not None:
+            gain.apply_to(player)
+        player.lucidity = lucidity
         visited.add(room_id)
         for note in [*notes, frames.vitals(player)]:
             self._messenger.to_player(player.id, note)

@@ -5,7 +5,10 @@ indexed by id, by name and by room, so a ``look`` or a ``say`` needs no query.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 from kadath.domain.player import Player, name_key
 
@@ -17,6 +20,21 @@ class Presence:
         self._rooms: dict[str, dict[uuid.UUID, None]] = {}
         self._dirty: set[uuid.UUID] = set()
         self._explored: dict[uuid.UUID, set[str]] = {}
+        self._gates: dict[uuid.UUID, _Gate] = {}
+
+    @contextlib.asynccontextmanager
+    async def gate(self, player_id: uuid.UUID) -> AsyncIterator[None]:
+        """Hold one character's gate: entering play and deleting the character each hold it,
+        so a delete never slips between an entry's load and its arrival (one process only)."""
+        gate = self._gates.setdefault(player_id, _Gate())
+        gate.users += 1
+        try:
+            async with gate.lock:
+                yield
+        finally:
+            gate.users -= 1
+            if gate.users == 0:
+                del self._gates[player_id]
 
     def enter(self, player: Player, explored: set[str] | None = None) -> None:
         """Put a character into play (replacing a stale copy of the same one)."""
@@ -91,3 +109,9 @@ class Presence:
             occupants.pop(player_id, None)
             if not occupants:
                 del self._rooms[room_id]
+
+
+class _Gate:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0

@@ -10,9 +10,9 @@ from kadath.domain.lucidity import band_for, tint_description
 from kadath.domain.player import Player
 from kadath.domain.rng import Rng
 from kadath.domain.world import Room, World
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
+from kadath.services.unit_of_work import UnitOfWork
 
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 

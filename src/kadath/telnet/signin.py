@@ -80,7 +80,7 @@ class SignIn:
         password = await self._secret("Choose a password:")
         if await self._secret("Type the password again:") != password:
             raise _Mismatch("The passwords differ.")
-        account = await self._auth.register(name, password, invite or None)
+        account = await self._auth.register(name, password, invite or None, self._io.ip)
         await self._say(f"Account {account.username} created.")
         return name, password
 

@@ -73,6 +73,12 @@ class TelnetTransport:
             self._io.send_gmcp("Core.Goodbye", reason)
         await self._io.close()
 
+    def abort(self) -> None:
+        """Drop the connection at once (the session's writer gave up on a stuck client)."""
+        if self._prompt is not None:
+            self._prompt.cancel()
+        self._io.abort()
+
     def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """What the player said, for their chat tab: the reply to a say, emote or whisper."""
         if frame.get("type") != "reply":

@@ -43,19 +43,26 @@ class GameCollector(Collector):
         for q, value in percentiles(rt.dispatcher.latencies).items():
             latency.add_metric([q], value)
         yield latency
+        availability = rt.persistence.availability
+        yield GaugeMetricFamily(
+            "kadath_database_up",
+            "1 while the database answers, 0 during an outage",
+            int(availability.up),
+        )
+        yield CounterMetricFamily(
+            "kadath_database_outages", "Database outages since start-up", availability.outages
+        )
         pool = GaugeMetricFamily("kadath_db_pool", "Database pool", labels=["state"])
         for state, value in rt.persistence.pool_status().items():
             pool.add_metric([state], value)
         yield pool
-        loop = rt.extras.get("loop")
-        if loop is not None:
-            yield from loop.metrics()
+        yield from rt.loop.metrics()
 
 
 def render_metrics(runtime: Runtime) -> tuple[bytes, str]:
-    registry = runtime.extras.get("registry")
+    registry = runtime.registry
     if registry is None:
         registry = CollectorRegistry()
         registry.register(GameCollector(runtime))
-        runtime.extras["registry"] = registry
+        runtime.registry = registry
     return generate_latest(registry), CONTENT_TYPE_LATEST

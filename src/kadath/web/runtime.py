@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
 
 from kadath.commands.base import Dispatcher
 from kadath.persistence.layer import AsyncPersistenceLayer
@@ -11,8 +12,10 @@ from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.hub import Hub
 from kadath.services.auth import AuthService
 from kadath.services.characters import CharacterService
+from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
 from kadath.services.game import Game
+from kadath.services.game_loop import GameLoop
 from kadath.settings import Settings
 
 
@@ -27,4 +30,7 @@ class Runtime:
     entry: WorldEntry
     dispatcher: Dispatcher
     connections: ConnectionHandler
-    extras: dict[str, Any] = field(default_factory=dict)
+    loop: GameLoop
+    combat: CombatService
+    registry: CollectorRegistry | None = None  # built by the first /metrics scrape
+    telnet_port: int | None = None  # where MUD clients connect, once listening

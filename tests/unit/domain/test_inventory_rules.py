@@ -70,3 +70,13 @@ def test_empty_or_malformed_words_match_nothing(word: str) -> None:
 def test_a_dot_without_a_number_is_part_of_the_word() -> None:
     candidates = [("a tome", ("tome",)), ("Dr. Armitage", ("dr.", "armitage"))]
     assert match_keyword("dr.", candidates) == 1
+
+
+def test_a_unicode_digit_prefix_is_not_an_ordinal_and_never_raises() -> None:
+    for word in ("².sword", "٣.sword", "𝟚.sword", "½.sword"):
+        assert match_keyword(word, CANDIDATES) is None
+
+
+def test_zero_negative_and_absurd_ordinals_match_nothing() -> None:
+    for word in ("0.sword", "-1.sword", "99999999999999999999.sword", "9" * 5000 + ".sword"):
+        assert match_keyword(word, CANDIDATES) is None

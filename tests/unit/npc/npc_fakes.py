@@ -20,7 +20,6 @@ from kadath.domain.world import (
     World,
     Zone,
 )
-from kadath.persistence.uow import UnitOfWork
 from kadath.services.chat import ChatService
 from kadath.services.clock import FakeClock
 from kadath.services.events import LocalEventBus
@@ -30,6 +29,7 @@ from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
+from kadath.services.unit_of_work import UnitOfWork
 
 N, S, E, W, U, D = (
     Direction.NORTH,
@@ -106,7 +106,7 @@ def build_npc_world(spawns: tuple[SpawnRule, ...] = ()) -> World:
 
 
 class RefusingUnitOfWork:
-    """NPC logic must never open a transaction."""
+    """NPC logic must never open a transaction (so this fake needs no commit or rollback)."""
 
     def __call__(self) -> UnitOfWork:
         raise AssertionError("NPC code opened a unit of work")
@@ -126,6 +126,7 @@ def make_game(world: World | None = None, rng: Rng | None = None) -> Game:
         clock=FakeClock(),
         rng=rng,
         uow=uow,
+        reading=uow,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),

@@ -7,16 +7,16 @@ from npc_fakes import FakeCombat, clock_of, make_game, make_player, room_texts
 from kadath.domain.events import PlayerEnteredRoom
 from kadath.domain.npc import NpcState
 from kadath.domain.rng import FixedRng, RandomRng
-from kadath.npc.behaviour import NpcBrain
+from kadath.npc.behaviour import Combat, NpcBrain
 from kadath.npc.spawner import NpcSpawner
 from kadath.npc.state import can_transition, transition
 from kadath.npc.territory import Territory
 from kadath.services.game import Game
 
 
-def brain_and_spawner(game: Game) -> tuple[NpcBrain, NpcSpawner]:
+def brain_and_spawner(game: Game, combat: Combat | None = None) -> tuple[NpcBrain, NpcSpawner]:
     territory = Territory(game.world)
-    return NpcBrain(game, territory), NpcSpawner(game, territory)
+    return NpcBrain(game, territory, combat), NpcSpawner(game, territory)
 
 
 async def ticks(game: Game, brain: NpcBrain, count: int, seconds: float = 1.0) -> None:
@@ -80,8 +80,7 @@ async def test_a_failed_roll_keeps_the_npc_where_it_is() -> None:
 async def test_no_wandering_while_the_combat_feature_holds_the_npc() -> None:
     game = make_game(rng=FixedRng(floats=[0.0] * 10))
     combat = FakeCombat()
-    game.features["combat"] = combat
-    brain, spawner = brain_and_spawner(game)
+    brain, spawner = brain_and_spawner(game, combat)
     ghoul = spawner.spawn("ghoul", "yard.gate")
     combat.fighting.add(ghoul.id)
 
@@ -121,8 +120,7 @@ async def test_a_fighting_state_without_a_fight_settles_to_idle() -> None:
 async def test_an_aggressive_npc_engages_a_player_who_walks_in() -> None:
     game = make_game()
     combat = FakeCombat()
-    game.features["combat"] = combat
-    brain, spawner = brain_and_spawner(game)
+    brain, spawner = brain_and_spawner(game, combat)
     ghoul = spawner.spawn("ghoul", "yard.gate")
     librarian = spawner.spawn("librarian", "yard.gate")
     player = make_player("yard.gate")
@@ -153,8 +151,7 @@ async def test_without_combat_an_aggressive_npc_only_threatens() -> None:
 async def test_no_one_is_attacked_in_a_safe_room() -> None:
     game = make_game()
     combat = FakeCombat()
-    game.features["combat"] = combat
-    brain, spawner = brain_and_spawner(game)
+    brain, spawner = brain_and_spawner(game, combat)
     spawner.spawn("rat", "town.square")
     player = make_player("town.square")
     game.presence.enter(player)
@@ -167,8 +164,7 @@ async def test_no_one_is_attacked_in_a_safe_room() -> None:
 async def test_an_aggressive_wanderer_attacks_the_players_it_finds() -> None:
     game = make_game(rng=FixedRng(floats=[0.0]))
     combat = FakeCombat()
-    game.features["combat"] = combat
-    brain, spawner = brain_and_spawner(game)
+    brain, spawner = brain_and_spawner(game, combat)
     ghoul = spawner.spawn("ghoul", "yard.gate")
     player = make_player("yard.crypt")
     game.presence.enter(player)
@@ -217,8 +213,7 @@ def test_the_dead_neither_flee_nor_come_back_to_life() -> None:
 async def test_one_failing_npc_does_not_stop_the_others() -> None:
     game = make_game(rng=RandomRng(5))
     combat = FakeCombat()
-    game.features["combat"] = combat
-    brain, spawner = brain_and_spawner(game)
+    brain, spawner = brain_and_spawner(game, combat)
     broken = spawner.spawn("rat", "town.alley")
     others = [spawner.spawn("rat", "town.alley") for _ in range(3)]
     combat.broken.add(broken.id)

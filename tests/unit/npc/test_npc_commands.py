@@ -15,7 +15,7 @@ from kadath.services.game_loop import GameLoop
 @pytest.fixture
 def world_of_npcs() -> tuple[Game, Dispatcher]:
     game = make_game()
-    commands = install_npcs(game, GameLoop(), spawning=False)
+    commands = install_npcs(game, GameLoop(), spawning=False).commands
     return game, Dispatcher(build_command_table(*commands), game)
 
 

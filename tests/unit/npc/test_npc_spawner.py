@@ -176,10 +176,9 @@ async def test_a_kill_published_on_the_bus_respawns_through_the_loop() -> None:
 async def test_without_spawning_nothing_is_populated() -> None:
     game = make_game(build_npc_world((LIBRARIAN,)), FixedRng())
     loop = GameLoop()
-    install_npcs(game, loop, spawning=False)
+    installed = install_npcs(game, loop, spawning=False)
 
     await loop.tick(clock_of(game).monotonic())
 
     assert len(game.npcs) == 0
-    assert "npcs" in game.features
-    assert "npc_flee" in game.features
+    assert [c.names[0] for c in installed.commands] == ["spawn", "despawn", "npcs"]

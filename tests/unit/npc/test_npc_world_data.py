@@ -21,7 +21,7 @@ async def test_the_shipped_world_fills_within_its_rules_and_npcs_stay_home() -> 
     world = shipped_world()
     game = make_game(world, RandomRng(11))
     loop = GameLoop()
-    install_npcs(game, loop)
+    spawner = install_npcs(game, loop).spawner
     clock = clock_of(game)
 
     for _ in range(200):  # ten minutes of ticks, three seconds apart
@@ -29,7 +29,6 @@ async def test_the_shipped_world_fills_within_its_rules_and_npcs_stay_home() -> 
         await loop.tick(clock.monotonic())
 
     alive = Counter(n.spawn_key for n in game.npcs.all())
-    spawner = game.features["npcs"]
     for key, rule in spawner.rules.items():
         assert alive[key] <= rule.max_population
         if rule.required:

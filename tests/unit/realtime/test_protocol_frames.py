@@ -67,3 +67,16 @@ def test_a_refused_command_names_its_id_so_the_client_can_match_it() -> None:
     with pytest.raises(BadFrame) as caught:
         parse(raw, max_line=1000)
     assert caught.value.re == "c9"
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_a_bad_frame(depth: int) -> None:
+    for raw in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        with pytest.raises(BadFrame) as caught:
+            parse(raw, max_line=1_000_000)
+        assert caught.value.code == "bad_frame"
+
+
+def test_a_command_nested_a_little_is_still_understood() -> None:
+    raw = json.dumps({"type": "command", "id": "c1", "text": "look", "extra": [[[{"a": [1]}]]]})
+    assert parse(raw, max_line=1000) == CommandFrame(id="c1", text="look")

@@ -7,9 +7,10 @@ import uuid
 from testkit import player_named
 
 from kadath.domain.account import Account
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.realtime.hub import Hub
-from kadath.realtime.protocol import CLOSE_REPLACED
-from kadath.realtime.session import Session
+from kadath.realtime.protocol import CLOSE_REPLACED, CLOSE_RESTART
+from kadath.realtime.session import QUEUE_LIMIT, Session
 from kadath.realtime.transport import TransportClosed
 from kadath.services.presence import Presence
 
@@ -31,6 +32,26 @@ class FakeTransport:
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class StuckTransport(FakeTransport):
+    """A peer that stopped reading: every send and close waits forever."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aborted = False
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, code: int, reason: str) -> None:
+        await asyncio.Event().wait()
+
+    def abort(self) -> None:
+        self.aborted = True
 
 
 ACCOUNT = Account(uuid.uuid4(), "someone", "x")
@@ -77,7 +98,7 @@ async def test_a_newer_session_replaces_the_older_one() -> None:
     assert hub.session_for(player.id) is new
     hub.detach(old, quit_now=True)  # the old one's end must not remove the new one
     assert hub.session_for(player.id) is new
-    await hub.shutdown("bye")
+    await hub.shutdown()
     assert second.sent[-1]["event"] == "shutdown"
 
 
@@ -98,7 +119,7 @@ async def test_room_messages_skip_the_excluded_and_other_rooms() -> None:
         session.start()
     hub.to_room(alice.room_id, {"type": "message", "text": "hi"}, exclude=[alice.id])
     hub.to_world({"type": "message", "text": "all"})
-    await hub.shutdown("bye")
+    await hub.shutdown()
     texts = {name: [f.get("text") for f in t.sent] for name, t in transports.items()}
     assert "hi" in texts["Bob"] and "hi" not in texts["Alice"] and "hi" not in texts["Carol"]
     assert all("all" in t for t in texts.values())
@@ -115,6 +136,9 @@ async def test_a_dropped_character_leaves_after_the_grace_period() -> None:
             left.append(player_id)
             gone.set()
 
+        async def leave_all(self) -> int:
+            return 0
+
     hub.entry = Entry()  # type: ignore[assignment]
     player = player_named("Alice")
     presence.enter(player)
@@ -130,4 +154,91 @@ async def test_a_dropped_character_leaves_after_the_grace_period() -> None:
     hub.detach(again, quit_now=False)
     await asyncio.wait_for(gone.wait(), 2)
     assert left == [player.id]
-    await hub.shutdown("bye")
+    await hub.shutdown()
+
+
+async def test_a_send_that_hangs_aborts_the_connection_within_the_send_timeout() -> None:
+    transport = StuckTransport()
+    session = Session(transport, ACCOUNT, uuid.uuid4(), send_timeout=0.1)
+    session.start()
+    session.send({"type": "message", "text": "into the void"})
+    await asyncio.wait_for(session.closed.wait(), 2)
+    assert transport.aborted
+    await asyncio.wait_for(session.stop(), 1)
+
+
+async def test_an_overflowing_queue_behind_a_stuck_socket_is_aborted() -> None:
+    transport = StuckTransport()
+    session = Session(transport, ACCOUNT, uuid.uuid4(), send_timeout=0.2)
+    session.start()
+    for i in range(QUEUE_LIMIT + 10):
+        session.send({"type": "message", "text": str(i)})
+    await asyncio.wait_for(session.closed.wait(), 2)
+    assert transport.aborted
+
+
+class RecordingEntry:
+    """Records what each transport had been sent when everyone was saved."""
+
+    def __init__(self, transports: list[FakeTransport], *, fail: bool = False) -> None:
+        self.transports, self.fail = transports, fail
+        self.seen_at_save: list[list[dict[str, object]]] = []
+
+    async def leave(self, player_id: uuid.UUID) -> None:
+        pass
+
+    async def leave_all(self) -> int:
+        self.seen_at_save = [list(t.sent) for t in self.transports]
+        if self.fail:
+            raise DatabaseUnavailable("The world wavers.")
+        return len(self.transports)
+
+
+def _online(hub: Hub, presence: Presence, transport: FakeTransport, **kw: float) -> Session:
+    player = player_named(f"P{uuid.uuid4().hex[:6]}".replace("0", "a"))
+    presence.enter(player)
+    session = Session(transport, ACCOUNT, player.id, **kw)
+    hub.attach(session)
+    session.start()
+    return session
+
+
+async def test_players_are_told_they_were_saved_only_after_the_save() -> None:
+    presence = Presence()
+    hub = Hub(presence, grace_seconds=30)
+    transports = [FakeTransport(), FakeTransport()]
+    entry = RecordingEntry(transports)
+    hub.entry = entry  # type: ignore[assignment]
+    for transport in transports:
+        _online(hub, presence, transport)
+    await asyncio.wait_for(hub.shutdown(), 5)
+    assert entry.seen_at_save == [[], []]  # nobody was told anything before the save
+    for transport in transports:
+        assert transport.sent[-1]["event"] == "shutdown"
+        assert "saved" in str(transport.sent[-1]["text"])
+        assert transport.closed is not None and transport.closed[0] == CLOSE_RESTART
+
+
+async def test_a_failed_save_is_not_announced_as_a_save() -> None:
+    presence = Presence()
+    hub = Hub(presence, grace_seconds=30)
+    transport = FakeTransport()
+    hub.entry = RecordingEntry([transport], fail=True)  # type: ignore[assignment]
+    _online(hub, presence, transport)
+    await asyncio.wait_for(hub.shutdown(), 5)
+    assert transport.sent[-1]["event"] == "shutdown"
+    assert "saved" not in str(transport.sent[-1]["text"])
+
+
+async def test_shutdown_completes_within_a_bound_while_a_client_never_reads() -> None:
+    presence = Presence()
+    hub = Hub(presence, grace_seconds=30)
+    stuck, fine = StuckTransport(), FakeTransport()
+    entry = RecordingEntry([stuck, fine])
+    hub.entry = entry  # type: ignore[assignment]
+    _online(hub, presence, stuck, send_timeout=0.2)
+    _online(hub, presence, fine, send_timeout=0.2)
+    await asyncio.wait_for(hub.shutdown(), 3)
+    assert stuck.aborted
+    assert entry.seen_at_save and fine.sent[-1]["event"] == "shutdown"
+    assert hub.connected == 0

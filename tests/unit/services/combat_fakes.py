@@ -1,9 +1,11 @@
-"""Test doubles for combat tests: an in-memory unit of work over a tiny store, a small world with
-a crypt, a chapel (safe) and an arena (PvP), and a Game wired from fakes."""
+"""Test doubles for combat tests: an in-memory unit of work with commit and rollback over a
+tiny store, a small world with a crypt, a chapel (safe) and an arena (PvP), and a Game wired
+from fakes."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -31,6 +33,7 @@ from kadath.domain.world import (
 from kadath.persistence.repositories.experience import ExperienceGain
 from kadath.services.chat import ChatService
 from kadath.services.clock import FakeClock
+from kadath.services.containers import CorpseGuard
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
@@ -109,128 +112,157 @@ def player_named(name: str, room: str = "crypt", **fields: Any) -> Player:
 
 
 @dataclass
-class FakeStore:
-    """The 'database': rows as plain objects, and a count of the queries that matter."""
+class Tables:
+    """Rows as plain objects: the committed 'database', or one unit of work's view of it."""
 
     players: dict[uuid.UUID, Player] = field(default_factory=dict)
     items: dict[uuid.UUID, ItemInstance] = field(default_factory=dict)
     containers: dict[uuid.UUID, Container] = field(default_factory=dict)
+
+    def copy(self) -> Tables:
+        """A private copy: players are mutable rows; items and containers are frozen."""
+        players = {k: replace(v, extra=dict(v.extra)) for k, v in self.players.items()}
+        return Tables(players, dict(self.items), dict(self.containers))
+
+    def at(self, location: Location) -> list[ItemInstance]:
+        return [i for i in self.items.values() if i.location == location]
+
+
+@dataclass
+class FakeStore(Tables):
+    """The committed state, what the tests arrange and assert on, and counts that matter."""
+
     commits: int = 0
+    rollbacks: int = 0
     item_queries: int = 0
     failing: set[str] = field(default_factory=set)
+    failed_callbacks: list[Exception] = field(default_factory=list)
 
     def trip(self, operation: str) -> None:
-        """Fail once, the way a lost connection would, if the test asked for it."""
+        """Fail once, the way a lost connection would, if the test asked for it ("commit" too)."""
         if operation in self.failing:
             self.failing.discard(operation)
             raise DatabaseUnavailable("The database does not answer.")
 
     def add_player(self, player: Player) -> None:
-        self.players[player.id] = replace(player, stats=player.stats)
+        self.players[player.id] = replace(player, stats=player.stats, extra=dict(player.extra))
 
     def give(self, player: Player, prototype_id: str, worn_slot: str | None = None) -> ItemInstance:
         item = ItemInstance(uuid.uuid4(), prototype_id, InInventory(player.id), worn_slot)
         self.items[item.id] = item
         return item
 
-    def at(self, location: Location) -> list[ItemInstance]:
-        return [i for i in self.items.values() if i.location == location]
+    def merge(self, before: Tables, after: Tables) -> None:
+        """Commit: apply the rows one unit of work changed since it began (row-level, so two
+        units of work that touched different rows both keep their writes)."""
+        for name in ("players", "items", "containers"):
+            was, now, committed = getattr(before, name), getattr(after, name), getattr(self, name)
+            for key in was.keys() - now.keys():
+                committed.pop(key, None)
+            for key, row in now.items():
+                if key not in was or was[key] != row:
+                    committed[key] = row
 
 
 class _Health:
-    def __init__(self, store: FakeStore) -> None:
-        self._s = store
+    def __init__(self, store: FakeStore, rows: Tables) -> None:
+        self._s, self._t = store, rows
 
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
-        row = self._s.players[player.id]
+        self._s.trip("damage_player")
+        row = self._t.players[player.id]
         row.health = max(0, row.health - amount)
-        player.health = row.health
         return row.health
 
     async def set_health(self, player_id: uuid.UUID, health: int) -> int:
-        row = self._s.players[player_id]
+        row = self._t.players[player_id]
         row.health = min(health, row.max_health)
         return row.health
 
 
 class _Experience:
-    def __init__(self, store: FakeStore) -> None:
-        self._s = store
+    def __init__(self, store: FakeStore, rows: Tables) -> None:
+        self._s, self._t = store, rows
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
-        row = self._s.players[player.id]
+        row = self._t.players[player.id]
         old = row.level
         row.experience += amount
         row.level = max(old, level_for_xp(row.experience))
-        player.experience, player.level = row.experience, row.level
-        return ExperienceGain(row.experience, old, row.level)
+        return ExperienceGain(row.experience, old, row.level, row.max_health, row.health)
 
     async def update_player_stat_field(
         self, player_id: uuid.UUID, name: str, delta: int, reason: str
     ) -> int:
         assert name == "lucidity"
-        row = self._s.players[player_id]
+        self._s.trip("update_player_stat_field")
+        row = self._t.players[player_id]
         row.lucidity = max(0, min(MAX_LUCIDITY, row.lucidity + delta))
         return row.lucidity
 
 
 class _Items:
-    def __init__(self, store: FakeStore) -> None:
-        self._s = store
+    def __init__(self, store: FakeStore, rows: Tables) -> None:
+        self._s, self._t = store, rows
 
     async def items_at(self, location: Location) -> list[ItemInstance]:
         self._s.item_queries += 1
-        return self._s.at(location)
+        return self._t.at(location)
 
     async def items_at_floor(self, room_id: str) -> list[ItemInstance]:
-        return self._s.at(OnFloor(room_id))
+        return self._t.at(OnFloor(room_id))
 
     async def move_all(self, source: Location, destination: Location) -> int:
-        moving = self._s.at(source)
+        moving = self._t.at(source)
         for item in moving:
-            self._s.items[item.id] = replace(item, location=destination, worn_slot=None)
+            self._t.items[item.id] = replace(item, location=destination, worn_slot=None)
+        self._s.trip("move_all")
         return len(moving)
 
     async def create_items(self, prototype_ids: list[str], location: Location) -> int:
         for proto in prototype_ids:
             item = ItemInstance(uuid.uuid4(), proto, location)
-            self._s.items[item.id] = item
+            self._t.items[item.id] = item
         return len(prototype_ids)
 
 
 class _Containers:
-    def __init__(self, store: FakeStore) -> None:
-        self._s = store
+    def __init__(self, store: FakeStore, rows: Tables) -> None:
+        self._s, self._t = store, rows
 
     async def create_container(self, **fields: Any) -> Container:
         self._s.trip("create_container")
         container = Container(id=uuid.uuid4(), **fields)
-        self._s.containers[container.id] = container
+        self._t.containers[container.id] = container
         return container
 
     async def get_containers_in_room(self, room_id: str) -> list[Container]:
-        return [c for c in self._s.containers.values() if c.room_id == room_id]
+        return [c for c in self._t.containers.values() if c.room_id == room_id]
 
     async def list_decayed(self, now: datetime) -> list[Container]:
         return [
-            c for c in self._s.containers.values() if c.decays_at is not None and c.decays_at <= now
+            c for c in self._t.containers.values() if c.decays_at is not None and c.decays_at <= now
         ]
 
     async def update_container(self, container_id: uuid.UUID, *, locked: bool) -> Container:
-        container = replace(self._s.containers[container_id], locked=locked)
-        self._s.containers[container_id] = container
+        container = replace(self._t.containers[container_id], locked=locked)
+        self._t.containers[container_id] = container
         return container
 
     async def delete_container(self, container_id: uuid.UUID) -> None:
-        del self._s.containers[container_id]
+        del self._t.containers[container_id]
 
 
 class _Players:
-    def __init__(self, store: FakeStore) -> None:
-        self._s = store
+    def __init__(self, store: FakeStore, rows: Tables) -> None:
+        self._s, self._t = store, rows
+
+    async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
+        return replace(self._t.players[player_id])  # a copy, as a fresh row would be
 
     async def move_player(self, player_id: uuid.UUID, room_id: str) -> None:
-        self._s.players[player_id].room_id = room_id
+        self._t.players[player_id].room_id = room_id
+        self._s.trip("move_player")
 
 
 class _Exploration:
@@ -238,24 +270,58 @@ class _Exploration:
         return False
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
 class FakeUnitOfWork:
-    """Writes straight to the store (no rollback: the integration tests cover atomicity)."""
+    """A transaction over the store: writes go to a private copy of the rows, reach the store
+    (and other units of work) only on commit, and are dropped when the block raises or the
+    commit fails (``store.failing.add("commit")``). ``after_commit`` callbacks run only after a
+    successful commit; one that fails is recorded in ``store.failed_callbacks`` and the others
+    still run, as the real unit of work logs it and goes on."""
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
-        self.health = _Health(store)
-        self.experience = _Experience(store)
-        self.items = _Items(store)
-        self.containers = _Containers(store)
-        self.players = _Players(store)
-        self.exploration = _Exploration()
+        self._before: Tables | None = None
+        self._rows: Tables | None = None
+        self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> FakeUnitOfWork:
+        if self._rows is not None:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        self._before = self._store.copy()
+        rows = self._rows = self._before.copy()
+        store = self._store
+        self.health = _Health(store, rows)
+        self.experience = _Experience(store, rows)
+        self.items = _Items(store, rows)
+        self.containers = _Containers(store, rows)
+        self.players = _Players(store, rows)
+        self.exploration = _Exploration()
         return self
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self._store.commits += 1
+        before, rows, callbacks = self._before, self._rows, self._after_commit
+        self._before, self._rows, self._after_commit = None, None, []
+        assert before is not None and rows is not None, "the unit of work is not open"
+        if exc_type is not None:
+            self._store.rollbacks += 1
+            return
+        try:
+            self._store.trip("commit")
+        except DatabaseUnavailable:
+            self._store.rollbacks += 1
+            raise
+        self._store.merge(before, rows)
+        self._store.commits += 1
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception as error:  # the real one logs it: the change stays committed
+                self._store.failed_callbacks.append(error)
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._after_commit.append(callback)
 
 
 @dataclass
@@ -268,6 +334,7 @@ class Arena:
     clock: FakeClock
     loop: GameLoop
     events: list[object] = field(default_factory=list)
+    corpse_guard: CorpseGuard | None = None
 
     def enter(self, player: Player) -> Player:
         self.store.add_player(player)
@@ -320,6 +387,7 @@ def build_arena(rng: Rng, rules: CorpseRules | None = None) -> Arena:
         clock=clock,
         rng=rng,
         uow=uow,
+        reading=uow,
         rooms=RoomDescriber(world, presence, npcs, uow, rng),
         movement=MovementService(world, presence, messenger, bus, uow),
         chat=ChatService(presence, messenger, bus),

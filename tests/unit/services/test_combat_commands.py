@@ -23,8 +23,9 @@ RULES = CorpseRules(owner_grace_seconds=60, decay_seconds=600)
 
 def wire(rng: FixedRng) -> tuple[Arena, Dispatcher]:
     arena = build_arena(rng, RULES)
-    commands = install_combat(arena.game, arena.loop, RULES)
-    return arena, Dispatcher(build_command_table(*commands), arena.game)
+    fights = install_combat(arena.game, arena.loop, RULES)
+    arena.corpse_guard = fights.corpses.guard
+    return arena, Dispatcher(build_command_table(*fights.commands), arena.game)
 
 
 async def typed(dispatcher: Dispatcher, player: Player, line: str) -> Reply:
@@ -139,7 +140,7 @@ def corpse_of(owner: Player | None, arena: Arena) -> Container:
 
 async def test_the_corpse_guard_keeps_strangers_out_until_the_grace_ends() -> None:
     arena, _ = wire(FixedRng())
-    guard = arena.game.features["corpse_guard"]
+    guard = arena.corpse_guard
     alice, bob = player_named("Alice"), player_named("Bob")
     corpse = corpse_of(alice, arena)
 
@@ -155,7 +156,7 @@ async def test_the_corpse_guard_keeps_strangers_out_until_the_grace_ends() -> No
 
 async def test_npc_corpses_and_other_containers_are_anyones() -> None:
     arena, _ = wire(FixedRng())
-    guard = arena.game.features["corpse_guard"]
+    guard = arena.corpse_guard
     bob = player_named("Bob")
     guard(bob, corpse_of(None, arena))
     chest = corpse_of(player_named("Alice"), arena)

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from combat_fakes import build_arena, player_named
 
+from kadath.commands.install_combat import combat_services
 from kadath.domain.corpse import CorpseRules
 from kadath.domain.item import ContainerKind, InContainer, OnFloor
 from kadath.domain.rng import FixedRng
 from kadath.services.corpses import CorpseKeeper
-from kadath.services.death import DeathService
 
 RULES = CorpseRules(owner_grace_seconds=60, decay_seconds=600)
 
@@ -18,10 +18,10 @@ RULES = CorpseRules(owner_grace_seconds=60, decay_seconds=600)
 async def test_a_decayed_corpse_spills_its_items_and_crumbles() -> None:
     arena = build_arena(FixedRng(), RULES)
     game = arena.game
-    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES)
+    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES, reading=game.reading)
     alice = arena.enter(player_named("Alice", health=0))
     items = {arena.store.give(alice, "coin").id, arena.store.give(alice, "razor", "wield").id}
-    corpse = await DeathService(game, RULES).player_died(alice)
+    corpse = await combat_services(game, RULES)[0].player_died(alice)
 
     arena.clock.advance(RULES.decay_seconds - 1)
     assert await keeper.decay() == 0
@@ -41,7 +41,7 @@ async def test_a_decayed_corpse_spills_its_items_and_crumbles() -> None:
 async def test_an_empty_corpse_simply_crumbles_and_other_containers_are_left_alone() -> None:
     arena = build_arena(FixedRng(), RULES)
     game = arena.game
-    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES)
+    keeper = CorpseKeeper(game.uow, game.messenger, game.clock, RULES, reading=game.reading)
     async with game.uow() as uow:
         await uow.containers.create_container(
             kind=ContainerKind.CORPSE,

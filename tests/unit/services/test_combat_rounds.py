@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from combat_fakes import ITEMS, Arena, build_arena, player_named
 
+from kadath.commands.install_combat import combat_services
 from kadath.domain.corpse import CorpseRules
 from kadath.domain.errors import NotAllowed, NotFound
 from kadath.domain.events import (
@@ -22,18 +23,21 @@ from kadath.domain.item import InContainer, InInventory, ItemInstance
 from kadath.domain.npc import NpcState
 from kadath.domain.rng import FixedRng
 from kadath.domain.world import Direction, NpcKind
-from kadath.services.combat import CombatService
+from kadath.services.combat import CombatService, NpcFlee
 from kadath.services.combat_round import Fighter, Gear, choose_npc_target, gear_from
-from kadath.services.death import DeathService
 
 RULES = CorpseRules(owner_grace_seconds=60, decay_seconds=600)
 
 
-def setup(rng: FixedRng) -> tuple[Arena, CombatService]:
+def setup(rng: FixedRng, npc_flee: NpcFlee | None = None) -> tuple[Arena, CombatService]:
     arena = build_arena(rng, RULES)
-    combat = CombatService(arena.game, DeathService(arena.game, RULES))
+    return arena, fight_in(arena, npc_flee)
+
+
+def fight_in(arena: Arena, npc_flee: NpcFlee | None = None) -> CombatService:
+    _, combat = combat_services(arena.game, RULES, npc_flee)
     combat.install()
-    return arena, combat
+    return combat
 
 
 def of_type(arena: Arena, kind: type) -> list[Any]:
@@ -167,8 +171,8 @@ async def test_a_player_killed_in_a_round_leaves_a_corpse_and_respawns() -> None
     assert ghoul.state is NpcState.IDLE
 
 
-async def test_a_death_the_database_refused_is_retried_next_round() -> None:
-    rng = FixedRng(ints=[1, 20, 4], floats=[0.0])
+async def test_a_lethal_blow_the_database_refused_leaves_the_player_standing() -> None:
+    rng = FixedRng(ints=[1, 20, 4, 1, 20, 4], floats=[0.0] * 4)
     arena, combat = setup(rng)
     alice = arena.enter(player_named("Alice", health=3))
     arena.spawn()
@@ -176,8 +180,7 @@ async def test_a_death_the_database_refused_is_retried_next_round() -> None:
     arena.store.failing.add("create_container")
 
     await combat.run_round()
-    assert alice.is_dead
-    assert alice.room_id == "crypt"
+    assert (alice.health, alice.room_id) == (3, "crypt")  # the blow and the death are one
     assert not arena.store.containers
 
     await combat.run_round()
@@ -242,9 +245,7 @@ async def test_in_a_round_the_npc_strikes_the_one_who_hurt_it_most() -> None:
 
 async def test_a_badly_hurt_npc_flees_through_the_npc_feature_and_the_fight_ends() -> None:
     rng = FixedRng(ints=[15, 5, 3], floats=[0.0])
-    arena, combat = setup(rng)
-    alice = arena.enter(player_named("Alice"))
-    ghoul = arena.spawn(health=6, flee_below=0.5)
+    arena = build_arena(rng, RULES)
     fled: list[Any] = []
 
     async def npc_flee(npc: Any) -> bool:
@@ -252,7 +253,9 @@ async def test_a_badly_hurt_npc_flees_through_the_npc_feature_and_the_fight_ends
         arena.game.npcs.move(npc, "hall")
         return True
 
-    arena.game.features["npc_flee"] = npc_flee
+    combat = fight_in(arena, npc_flee)
+    alice = arena.enter(player_named("Alice"))
+    ghoul = arena.spawn(health=6, flee_below=0.5)
     await combat.attack(alice, "ghoul")
 
     await combat.run_round()
@@ -266,10 +269,9 @@ async def test_a_badly_hurt_npc_flees_through_the_npc_feature_and_the_fight_ends
 
 async def test_an_npc_that_cannot_get_away_fights_on() -> None:
     rng = FixedRng(ints=[15, 5, 3], floats=[0.0, 0.99])
-    arena, combat = setup(rng)
+    arena, combat = setup(rng, npc_flee=lambda npc: False)
     alice = arena.enter(player_named("Alice"))
     ghoul = arena.spawn(health=6, flee_below=0.5)
-    arena.game.features["npc_flee"] = lambda npc: False
     await combat.attack(alice, "ghoul")
 
     await combat.run_round()

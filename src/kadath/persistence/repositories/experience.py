@@ -24,13 +24,22 @@ STAT_FIELDS["lucidity"] = (0, MAX_LUCIDITY)
 
 @dataclass(frozen=True, slots=True)
 class ExperienceGain:
+    """What a gain left in the row: the caller applies it to memory after the commit."""
+
     experience: int
     old_level: int
     level: int
+    max_health: int
+    health: int
 
     @property
     def leveled_up(self) -> bool:
         return self.level > self.old_level
+
+    def apply_to(self, player: Player) -> None:
+        """Copy the committed values onto the in-memory player (after the commit)."""
+        player.experience, player.level = self.experience, self.level
+        player.max_health, player.health = self.max_health, self.health
 
 
 class ExperienceRepository:
@@ -38,35 +47,39 @@ class ExperienceRepository:
         self._session = session
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
-        """Add experience and raise the level it earns, in one transaction.
-        Raises InvalidAmount, PlayerNotFound."""
+        """Add experience and raise the level it earns; returns the row's new values (``player``
+        is not changed). Raises InvalidAmount, PlayerNotFound."""
         validate_amount(amount)
         _check_reason(source)
+        returned = (PlayerRow.experience, PlayerRow.level, PlayerRow.max_health, PlayerRow.health)
         row = (
             await self._session.execute(
                 sa.update(PlayerRow)
                 .execution_options(synchronize_session=False)
                 .where(PlayerRow.id == player.id)
                 .values(experience=PlayerRow.experience + amount)
-                .returning(PlayerRow.experience, PlayerRow.level)
+                .returning(*returned)
             )
         ).one_or_none()
         if row is None:
             raise PlayerNotFound("No such character.")
-        experience, old_level = int(row[0]), int(row[1])
+        experience, old_level, max_health, health = (int(v) for v in row)
         level = min(level_for_xp(experience), MAX_LEVEL)
         if level > old_level:
             # "level < new" keeps concurrent gains from lowering a level another one raised.
-            max_health = max_health_for(player.stats, level)
-            await self._session.execute(
-                sa.update(PlayerRow)
-                .execution_options(synchronize_session=False)
-                .where(PlayerRow.id == player.id, PlayerRow.level < level)
-                .values(level=level, max_health=max_health, health=max_health)
-            )
-            player.max_health = player.health = max_health
-        player.experience, player.level = experience, max(level, old_level)
-        return ExperienceGain(experience=experience, old_level=old_level, level=player.level)
+            top = max_health_for(player.stats, level)
+            raised = (
+                await self._session.execute(
+                    sa.update(PlayerRow)
+                    .execution_options(synchronize_session=False)
+                    .where(PlayerRow.id == player.id, PlayerRow.level < level)
+                    .values(level=level, max_health=top, health=top)
+                    .returning(PlayerRow.max_health, PlayerRow.health)
+                )
+            ).one_or_none()
+            if raised is not None:
+                max_health, health = int(raised[0]), int(raised[1])
+        return ExperienceGain(experience, old_level, max(level, old_level), max_health, health)
 
     async def update_player_stat_field(
         self, player_id: uuid.UUID, field: str, delta: int, reason: str

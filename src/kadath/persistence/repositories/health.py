@@ -23,21 +23,17 @@ class HealthRepository:
         self._session = session
 
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
-        """Take ``amount`` health, never below the floor; returns and records the new value.
-        Raises InvalidAmount, PlayerNotFound."""
+        """Take ``amount`` health, never below the floor; returns the new value (``player`` is
+        not changed). Raises InvalidAmount, PlayerNotFound."""
         validate_amount(amount)
         _check_reason(damage_type)
-        health = await self._apply(player.id, -amount)
-        player.health = health
-        return health
+        return await self._apply(player.id, -amount)
 
     async def heal_player(self, player: Player, amount: int) -> int:
-        """Give back ``amount`` health, never above max health; returns the new value.
-        Raises InvalidAmount, PlayerNotFound."""
+        """Give back ``amount`` health, never above max health; returns the new value (``player``
+        is not changed). Raises InvalidAmount, PlayerNotFound."""
         validate_amount(amount)
-        health = await self._apply(player.id, amount)
-        player.health = health
-        return health
+        return await self._apply(player.id, amount)
 
     async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
         """Add ``delta`` (negative to harm) to health, clamped; returns the new value.

@@ -91,11 +91,15 @@ class PlayerRepository:
         try:
             await self._session.execute(stmt, rows)
         except SQLAlchemyError as exc:
-            raise translate(exc) from exc
+            translated = translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
         return len(rows)
 
     async def delete_player(self, player_id: uuid.UUID) -> None:
-        """Delete a player and what they carry. Raises PlayerNotFound."""
+        """Delete a player; items still carried go with it, so callers first leave them on
+        the floor (CharacterService.delete, the facade's delete_player). Raises PlayerNotFound."""
         result = await self._session.execute(
             sa.delete(PlayerRow).where(PlayerRow.id == _as_uuid(player_id)).returning(PlayerRow.id)
         )
@@ -141,6 +145,31 @@ class PlayerRepository:
         )
         rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in positions]
         await self._session.execute(stmt, rows)
+
+    async def save_lazy_columns(self, players: Sequence[Player]) -> None:
+        """Store what is written lazily (room, last active, extra) for many characters in one
+        executemany UPDATE; health, lucidity, experience and level belong to atomic statements
+        and are never written here. A deleted character is not brought back."""
+        if not players:
+            return
+        now = utcnow()
+        table = cast(sa.Table, PlayerRow.__table__)
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("pid"))
+            .values(
+                room_id=sa.bindparam("rid"),
+                last_active_at=sa.bindparam("seen"),
+                extra=sa.bindparam("xtra", type_=table.c.extra.type),
+            )
+        )
+        rows = [{"pid": p.id, "rid": p.room_id, "seen": now, "xtra": p.extra} for p in players]
+        await self._session.execute(stmt, rows)
+
+    async def fallen(self) -> list[Player]:
+        """Characters stored at health 0: a death that never happened (crash, older version)."""
+        rows = await self._session.scalars(sa.select(PlayerRow).where(PlayerRow.health <= 0))
+        return [player_from_row(r) for r in rows]
 
     async def count_players(self) -> int:
         return int(await self._session.scalar(sa.select(sa.func.count(PlayerRow.id))) or 0)

@@ -34,10 +34,6 @@ async def ready(runtime: RuntimeDep) -> ReadyOut:
 async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
     """Admins: players online, commands handled, command latency percentiles, database pool."""
     game = runtime.game
-    extra: dict[str, float] = {}
-    loop = runtime.extras.get("loop")
-    if loop is not None:
-        extra.update(loop.stats())
     return StatsOut(
         players_online=len(game.presence),
         connections=runtime.hub.connected,
@@ -46,7 +42,7 @@ async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
         database_pool=runtime.persistence.pool_status(),
         uptime_seconds=round(time.monotonic() - game.started_at, 1),
         npcs=len(game.npcs),
-        extra=extra,
+        extra=runtime.loop.stats(),
     )
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from kadath.domain.errors import Conflict
 from kadath.domain.player import Player
 from kadath.web.dependencies import AccountDep, RuntimeDep
 from kadath.web.runtime import Runtime
@@ -18,11 +17,10 @@ router = APIRouter(prefix="/api/players", tags=["players"])
 _ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 
 
-async def _out(runtime: Runtime, player: Player) -> PlayerOut:
+def _out(runtime: Runtime, player: Player, professions: dict[int, str]) -> PlayerOut:
     online = runtime.game.presence.get(player.id)
     shown = online or player
     room = runtime.game.world.rooms.get(shown.room_id)
-    professions = {p.id: p.name for p in await runtime.characters.professions()}
     return PlayerOut.of(
         shown,
         profession=professions.get(shown.profession_id),
@@ -41,10 +39,14 @@ async def list_players(
 ) -> list[PlayerOut]:
     """Your characters (admins may ask for everyone's with ``?all=true``)."""
     if all_accounts and account.is_admin:
-        players = await runtime.persistence.list_players(limit=1000)
+        roster = await runtime.characters.everyone(limit=1000)
     else:
-        players = await runtime.characters.owned(account)
-    return [await _out(runtime, p) for p in players]
+        roster = await runtime.characters.roster(account)
+    return [_out(runtime, p, roster.professions) for p in roster.players]
+
+
+async def _profession_names(runtime: Runtime) -> dict[int, str]:
+    return {p.id: p.name for p in await runtime.characters.professions()}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PlayerOut, responses=_ERRORS)
@@ -57,13 +59,14 @@ async def create_player(
     player = await runtime.characters.create(
         account, body.name, body.profession_id, body.stats_method, bought
     )
-    return await _out(runtime, player)
+    return _out(runtime, player, await _profession_names(runtime))
 
 
 @router.get("/{player_id}", response_model=PlayerOut, responses=_ERRORS)
 async def get_player(player_id: uuid.UUID, account: AccountDep, runtime: RuntimeDep) -> PlayerOut:
     """One of your characters."""
-    return await _out(runtime, await runtime.characters.get(account, player_id))
+    player = await runtime.characters.get(account, player_id)
+    return _out(runtime, player, await _profession_names(runtime))
 
 
 @router.delete(
@@ -73,9 +76,7 @@ async def get_player(player_id: uuid.UUID, account: AccountDep, runtime: Runtime
     responses=_ERRORS,
 )
 async def delete_player(player_id: uuid.UUID, account: AccountDep, runtime: RuntimeDep) -> Response:
-    """Delete one of your characters, with everything it carries. Not while it is in play."""
-    player = await runtime.characters.get(account, player_id)
-    if player.id in runtime.game.presence:
-        raise Conflict("That character is in the world; quit first.")
+    """Delete one of your characters (not while it is in play: quit first). What it carried,
+    worn bags and their contents too, is left on the floor where it last stood."""
     await runtime.characters.delete(account, player_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

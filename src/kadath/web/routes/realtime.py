@@ -8,6 +8,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from kadath.realtime.transport import TransportClosed
+from kadath.web.websocket_protocol import ABORT_EXTENSION
 
 router = APIRouter()
 
@@ -43,8 +44,14 @@ class WebSocketTransport:
 
     async def close(self, code: int, reason: str) -> None:
         if self._ws.application_state != WebSocketState.DISCONNECTED:
-            with contextlib.suppress(RuntimeError, OSError):
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
                 await self._ws.close(code, reason)
+
+    def abort(self) -> None:
+        """Drop the TCP connection, if the server offers a way (see websocket_protocol)."""
+        extension = (self._ws.scope.get("extensions") or {}).get(ABORT_EXTENSION)
+        if extension is not None:
+            extension["abort"]()
 
 
 @router.websocket("/ws")
