@@ -31,6 +31,7 @@ from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
 from kadath.services.burial import Undertaker
+from kadath.services.carried import CarriedItems
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
@@ -229,8 +230,14 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
         connections_per_ip=settings.telnet_connections_per_ip,
         negotiation_wait=settings.telnet_negotiation_wait,
     )
+    carried = CarriedItems(runtime.game.world, runtime.persistence.reading)
     telnet = TelnetListener(
-        options, runtime.auth, runtime.characters, runtime.connections, runtime.dispatcher.table
+        options,
+        runtime.auth,
+        runtime.characters,
+        runtime.connections,
+        runtime.dispatcher.table,
+        carried.of,
     )
     await telnet.start()
     runtime.telnet_port = telnet.port

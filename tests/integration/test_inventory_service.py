@@ -20,6 +20,7 @@ from kadath.domain.item import Container, ContainerKind, InContainer, InInventor
 from kadath.domain.player import Player
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import ItemRow
+from kadath.services.carried import CarriedItem, CarriedItems
 from kadath.services.containers import ContainerService, CorpseGuard
 from kadath.services.inventory import InventoryService
 from kadath.services.messenger import FakeMessenger
@@ -373,3 +374,22 @@ async def test_a_failure_at_any_point_of_looting_or_dropping_moves_each_item_who
                 break
     finally:
         items.persistence.room_listeners.remove(changed.append)
+
+
+# -- as data (GMCP's Char.Items.List) ------------------------------------------------------
+
+
+async def test_carried_items_lists_held_and_worn_things_as_data(
+    items: Items, save_player: Any
+) -> None:
+    alice = await save_player()
+    carried = CarriedItems(items.persistence.world, items.persistence.reading)
+    assert await carried.of(alice.id) == []
+    satchel = await items.wearing_satchel(alice)
+    [coin] = await items.place("coin", InInventory(alice.id))
+
+    listed = sorted(await carried.of(alice.id), key=lambda i: i.name)
+    assert listed == [
+        CarriedItem(str(satchel), "a leather satchel", "waist", wearable=True, container=True),
+        CarriedItem(str(coin), "a silver coin", None, wearable=False, container=False),
+    ]

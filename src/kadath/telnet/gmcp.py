@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kadath.domain.world import Direction, World
+from kadath.services.carried import CarriedItem
 
 Message = tuple[str, Any]
 SHORT_DIRECTIONS = {
@@ -36,6 +37,8 @@ class GmcpClient:
     def __init__(self) -> None:
         self.packages: set[str] = set()
         self.hello: dict[str, Any] = {}
+        # called when the client asks for its inventory (Char.Items.Inv), once signed in
+        self.on_items_request: Callable[[], None] | None = None
 
     def accepts(self, package: str) -> bool:
         """Core always; others when the client listed the package or one above it."""
@@ -57,6 +60,8 @@ class GmcpClient:
             self.packages.difference_update(_names(data))
         elif name == "core.ping":
             return [("Core.Ping", None)]
+        elif name == "char.items.inv" and self.on_items_request is not None:
+            self.on_items_request()
         return []
 
 
@@ -130,3 +135,25 @@ def _room(view: Mapping[str, Any], world: World) -> list[Message]:
     players = [{"name": n, "fullname": n} for n in view.get("players") or []]
     npcs = [{"name": n} for n in view.get("npcs") or []]
     return [("Room.Info", info), ("Room.Players", players), ("Room.Npcs", npcs)]
+
+
+def items_list(carried: Sequence[CarriedItem]) -> dict[str, Any]:
+    """Char.Items.List for the inventory, in IRE's form: ``attrib`` letters ``w`` worn, ``W``
+    wearable, ``l`` wielded, ``c`` container (left out when none applies)."""
+    return {"location": "inv", "items": [_item(item) for item in carried]}
+
+
+def _item(item: CarriedItem) -> dict[str, str]:
+    attrib = ""
+    if item.worn_slot == "wield":
+        attrib = "l"
+    elif item.worn_slot is not None:
+        attrib = "w"
+    elif item.wearable:
+        attrib = "W"
+    if item.container:
+        attrib += "c"
+    entry = {"id": item.id, "name": item.name}
+    if attrib:
+        entry["attrib"] = attrib
+    return entry

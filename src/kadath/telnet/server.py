@@ -19,10 +19,11 @@ from kadath.services.auth import AuthService
 from kadath.services.characters import CharacterService
 from kadath.telnet import mssp
 from kadath.telnet.chat import channel_finder
+from kadath.telnet.inventory import ItemsOf, item_command_finder
 from kadath.telnet.protocol import AddressGate, KadathTelnetProtocol
 from kadath.telnet.signin import Goodbye, SignIn
 from kadath.telnet.terminal_io import TerminalIO
-from kadath.telnet.transport import TelnetTransport
+from kadath.telnet.transport import GameView, TelnetTransport
 
 log = structlog.get_logger(__name__)
 READ_LIMIT = 8192
@@ -49,10 +50,16 @@ class TelnetListener:
         characters: CharacterService,
         connections: ConnectionHandler,
         commands: CommandTable,
+        items_of: ItemsOf,
     ) -> None:
         self._options = options
         self._auth, self._characters, self._connections = auth, characters, connections
-        self._channel_of = channel_finder(commands)
+        self._view = GameView(
+            connections.game.world,
+            channel_finder(commands),
+            item_command_finder(commands),
+            items_of,
+        )
         self._server: telnetlib3.Server | None = None
         self._shells: set[asyncio.Task[object]] = set()
         self.port = options.port
@@ -130,7 +137,6 @@ class TelnetListener:
             writer.close()
 
     async def _serve(self, io: TerminalIO) -> None:
-        game = self._connections.game
         try:
             async with asyncio.timeout(self._options.login_timeout):
                 signed = await SignIn(io, self._auth, self._characters).run()
@@ -144,7 +150,5 @@ class TelnetListener:
             log.exception("telnet_sign_in_failed", remote=io.remote)
             await io.close("The world is unavailable; try again soon.")
             return
-        transport = TelnetTransport(
-            io, game.world, self._channel_of, signed.token, signed.character
-        )
+        transport = TelnetTransport(io, self._view, signed.token, signed.character)
         await self._connections.serve(transport)

@@ -86,8 +86,12 @@ class TerminalIO:
 
     def send_gmcp(self, package: str, data: Any) -> None:
         """One GMCP message, when GMCP is agreed and the client takes the package."""
-        if self._gmcp_on() and self.gmcp.accepts(package):
+        if self.takes_gmcp(package):
             self._writer.send_gmcp(package, data)
+
+    def takes_gmcp(self, package: str) -> bool:
+        """Whether GMCP is agreed and the client takes ``package``."""
+        return self._gmcp_on() and self.gmcp.accepts(package)
 
     def _gmcp_on(self) -> bool:
         return bool(self._writer.local_option.enabled(GMCP))

@@ -7,26 +7,40 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from kadath.domain.world import World
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet import gmcp, render
 from kadath.telnet.chat import ChannelOf
+from kadath.telnet.inventory import ChangesItems, InventoryFeed, ItemsOf
 from kadath.telnet.terminal_io import TerminalIO
 
 PROMPTED = ("welcome", "room", "reply", "message", "event", "error")
 
 
+@dataclass(frozen=True)
+class GameView:
+    """What every telnet connection reads of the game besides its frames."""
+
+    world: World
+    channel_of: ChannelOf
+    changes_items: ChangesItems
+    items_of: ItemsOf
+
+
 class TelnetTransport:
-    def __init__(
-        self, io: TerminalIO, world: World, channel_of: ChannelOf, token: str, character: str
-    ) -> None:
-        self._io, self._world, self._channel_of = io, world, channel_of
+    def __init__(self, io: TerminalIO, game: GameView, token: str, character: str) -> None:
+        self._io, self._world, self._channel_of = io, game.world, game.channel_of
+        self._changes_items = game.changes_items
+        self._items = InventoryFeed(io, game.items_of)
         self.remote = io.remote
         self._name = character
         self._hello: str | None = json.dumps({"type": "hello", "token": token, "player": character})
         self._speaking: dict[str, str] = {}  # command id -> channel, until its reply
+        self._handling: set[str] = set()  # ids of commands that may change the inventory
         self._ids = itertools.count(1)
         self._vitals: dict[str, Any] = {}
         self._prompt: asyncio.Handle | None = None
@@ -50,13 +64,17 @@ class TelnetTransport:
                 channel = self._channel_of(line.text)
                 if channel is not None:
                     self._speaking[command["id"]] = channel
+                elif self._changes_items(line.text):
+                    self._handling.add(command["id"])
                 return json.dumps(command)
 
     async def send_text(self, text: str) -> None:
         """Show one game frame. Raises TransportClosed."""
         frame = json.loads(text)
+        status = self._status_change(frame)
         self._remember_vitals(frame)
-        for package, data in gmcp.messages(frame, self._world) + self._own_words(frame):
+        self._follow_items(frame)
+        for package, data in gmcp.messages(frame, self._world) + self._own_words(frame) + status:
             self._io.send_gmcp(package, data)
         lines = render.render(frame, self._io.terminal)
         if lines and self._at_prompt:
@@ -67,6 +85,7 @@ class TelnetTransport:
             self._prompt_soon()
 
     async def close(self, code: int, reason: str) -> None:
+        self._items.stop()
         if self._prompt is not None:
             self._prompt.cancel()
         if reason and not self._io.closed:
@@ -75,6 +94,7 @@ class TelnetTransport:
 
     def abort(self) -> None:
         """Drop the connection at once (the session's writer gave up on a stuck client)."""
+        self._items.stop()
         if self._prompt is not None:
             self._prompt.cancel()
         self._io.abort()
@@ -89,6 +109,25 @@ class TelnetTransport:
         return [
             ("Comm.Channel.Text", {"channel": channel, "talker": self._name, "text": frame["text"]})
         ]
+
+    def _follow_items(self, frame: dict[str, Any]) -> None:
+        """Char.Items.List on entering, after an item command's reply and after a death."""
+        kind = frame.get("type")
+        if kind == "welcome":
+            self._items.start(uuid.UUID(str((frame.get("player") or {}).get("id"))))
+        elif kind == "reply" and str(frame.get("re")) in self._handling:
+            self._handling.discard(str(frame.get("re")))
+            if frame.get("ok"):
+                self._items.refresh()
+        elif kind == "event" and frame.get("event") == "died":
+            self._items.refresh()
+
+    def _status_change(self, frame: dict[str, Any]) -> list[gmcp.Message]:
+        """Char.Status again when a state frame brings a new level."""
+        level = (frame.get("vitals") or {}).get("level") if frame.get("type") == "state" else None
+        if level is None or level == self._vitals.get("level"):
+            return []
+        return [("Char.Status", {"level": level, "profession": self._vitals.get("profession")})]
 
     def _remember_vitals(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "welcome":
