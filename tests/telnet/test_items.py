@@ -75,3 +75,19 @@ async def test_char_status_is_sent_again_when_the_level_changes(telnet, server) 
         assert await client.pump()
     statuses = [d for p, d in client.gmcp_frames() if p == "Char.Status"]
     assert statuses == [status, {**status, "level": 2}]
+
+
+async def test_a_script_can_ask_for_an_acknowledgement_after_each_reply(telnet) -> None:
+    client = await telnet(replace(MUDLET, gmcp_supports=("Kadath.Reply 1",)))
+    await sign_up(client, unique_name("acct"), PASSWORD, unique_name("Ak"))
+    client.line("say one")
+    client.line("xyzzy")
+    await client.until("Unknown command")
+    while sum(p == "Kadath.Reply" for p, _ in client.gmcp_frames()) < 2:
+        assert await client.pump()
+    acks = [d for p, d in client.gmcp_frames() if p == "Kadath.Reply"]
+    assert acks == [{"n": 1, "ok": True}, {"n": 2, "ok": False}]
+    # each after its reply's text
+    said = client.raw.index(b'You say, "one"')
+    first = client.raw.index(_frame("Kadath.Reply", {"n": 1, "ok": True}))
+    assert said < first < client.raw.index(b"Unknown command")

@@ -81,6 +81,8 @@ class TelnetTransport:
             lines.insert(0, "")  # do not run on after a prompt left open
             self._at_prompt = False
         await self._io.write_lines(lines)
+        if frame.get("type") == "reply":
+            self._acknowledge(frame)
         if frame.get("type") in PROMPTED:
             self._prompt_soon()
 
@@ -98,6 +100,13 @@ class TelnetTransport:
         if self._prompt is not None:
             self._prompt.cancel()
         self._io.abort()
+
+    def _acknowledge(self, frame: dict[str, Any]) -> None:
+        """``Kadath.Reply`` after a reply's text, for scripts that match replies to the lines
+        they typed (numbered from 1, counting the lines that became commands)."""
+        number = str(frame.get("re"))[1:]
+        if number.isdigit():
+            self._io.send_gmcp("Kadath.Reply", {"n": int(number), "ok": bool(frame.get("ok"))})
 
     def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """What the player said, for their chat tab: the reply to a say, emote or whisper."""
