@@ -57,7 +57,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx2
@@ -462,6 +462,190 @@ class Bot:
             await asyncio.gather(self.reader, return_exceptions=True)
 
 
+# -- one simulated telnet player ----------------------------------------------------------------
+T_IAC, T_SB, T_SE, T_WILL, T_WONT, T_DO, T_DONT = 255, 250, 240, 251, 252, 253, 254
+T_EOR, T_SGA, T_EOR_CMD, T_GMCP = 25, 3, 239, 201
+T_ACCEPT = {T_SGA, T_EOR, T_GMCP}  # everything else (MCCP2, TTYPE, NAWS, CHARSET…) refused
+LONG_DIRECTIONS = {
+    "n": "north",
+    "s": "south",
+    "e": "east",
+    "w": "west",
+    "ne": "northeast",
+    "nw": "northwest",
+    "se": "southeast",
+    "sw": "southwest",
+    "u": "up",
+    "d": "down",
+}
+
+
+def room_ids_by_num() -> dict[int, str]:
+    """Room.Info's ``num`` → room id, for routing telnet players like WebSocket ones."""
+    from kadath.telnet.gmcp import room_num
+    from kadath.world import DEFAULT_WORLD_DIR, load_world
+
+    return {room_num(r): r for r in load_world(DEFAULT_WORLD_DIR).rooms}
+
+
+class TelnetBot(Bot):
+    """A player over telnet: signs in in-band (account, password, character), types commands
+    as lines, and matches each reply to its line by the ``Kadath.Reply`` GMCP acknowledgement
+    the server sends after the reply's text (lines are numbered 1, 2, … per connection; the
+    server answers them in order). Room.Info gives the exits for walking."""
+
+    rooms: ClassVar[dict[int, str]] = {}
+    port: ClassVar[int] = 0
+
+    def __init__(self, *args: Any, account: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.stream: asyncio.StreamWriter | None = None
+        self.text = ""  # only until signed in
+        self.signed_in = False
+        self.prompts: list[tuple[str, str]] = []  # (question, answer), in order
+        self._pending = b""
+
+    async def connect(self, ws_url: str, compression: str | None, wait_s: float) -> None:
+        reader, self.stream = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20), wait_s
+        )
+        self.alive = True
+        self.prompts = [
+            ("Account name", self.account),
+            ("Password:", PASSWORD),
+            ("to play, or 'new':", self.name),
+        ]
+        self.reader = asyncio.create_task(self._read_telnet(reader))
+        await asyncio.wait_for(asyncio.shield(self.welcomed), wait_s)
+
+    async def _read_telnet(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while chunk := await reader.read(1 << 16):
+                self._feed(chunk, time.perf_counter())
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.alive = False
+            if not self.closing:
+                self.rec.disconnects += 1
+            if not self.welcomed.done():
+                self.welcomed.set_exception(ConnectionError(f"closed: {self.text[-200:]!r}"))
+            for waiter in self.waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError("connection closed"))
+            self.waiters.clear()
+
+    def _feed(self, chunk: bytes, now: float) -> None:
+        data = self._pending + chunk
+        text = bytearray()
+        i = 0
+        while True:
+            at = data.find(b"\xff", i)
+            if at < 0:
+                text += data[i:]
+                i = len(data)
+                break
+            text += data[i:at]
+            if at + 1 >= len(data):
+                break
+            cmd = data[at + 1]
+            if cmd in (T_WILL, T_WONT, T_DO, T_DONT):
+                if at + 2 >= len(data):
+                    break
+                self._answer(cmd, data[at + 2])
+                i = at + 3
+            elif cmd == T_SB:
+                end = data.find(b"\xff\xf0", at)
+                if end < 0:
+                    break
+                if data[at + 2] == T_GMCP:
+                    self._on_gmcp(data[at + 3 : end].replace(b"\xff\xff", b"\xff"), now)
+                i = end + 2
+            else:
+                if cmd == T_EOR_CMD:
+                    self.rec.on_frame("prompt", now)
+                elif cmd == T_IAC:
+                    text.append(T_IAC)
+                i = at + 2
+        self._pending = data[i:]
+        if not self.signed_in and text:
+            self._sign_in(text.decode("utf-8", "replace"))
+
+    def _answer(self, cmd: int, option: int) -> None:
+        assert self.stream is not None
+        if cmd == T_WILL:
+            yes = option in T_ACCEPT
+            self.stream.write(bytes([T_IAC, T_DO if yes else T_DONT, option]))
+            if yes and option == T_GMCP:
+                supports = json.dumps(["Room 1", "Kadath.Reply 1"])
+                body = f"Core.Supports.Set {supports}".encode()
+                self.stream.write(bytes([T_IAC, T_SB, T_GMCP]) + body + bytes([T_IAC, T_SE]))
+        elif cmd == T_DO:
+            self.stream.write(bytes([T_IAC, T_WONT, option]))
+
+    def _sign_in(self, text: str) -> None:
+        assert self.stream is not None
+        self.text += text
+        while self.prompts and self.prompts[0][0] in self.text:
+            question, answer = self.prompts.pop(0)
+            self.text = self.text[self.text.index(question) + len(question) :]
+            self.stream.write(answer.encode() + b"\r\n")
+        if "Welcome to Kadath" in self.text:
+            self.signed_in, self.text = True, ""
+
+    def _on_gmcp(self, payload: bytes, now: float) -> None:
+        package, _, body = payload.decode("utf-8", "replace").partition(" ")
+        if package == "Kadath.Reply":
+            ack = json.loads(body)
+            self._on_frame(json.dumps({"type": "reply", "re": str(ack["n"]), "ok": ack["ok"]}), now)
+            return
+        self.rec.on_frame(f"gmcp {package}", now)
+        if package == "Room.Info":
+            info = json.loads(body)
+            self.room = self.rooms.get(int(info.get("num", 0)), self.room)
+            self.exits = [LONG_DIRECTIONS.get(e, e) for e in info.get("exits", {})]
+            if not self.welcomed.done():
+                self.welcomed.set_result(None)
+
+    async def send(
+        self, kind: str, text: str, *, wait: bool = False
+    ) -> asyncio.Future[None] | None:
+        """Type one line; with ``wait``, return a future resolved by its reply."""
+        if not self.alive or self.stream is None:
+            return None
+        self.counter += 1
+        frame_id = str(self.counter)
+        waiter: asyncio.Future[None] | None = None
+        if wait:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters[frame_id] = waiter
+        now = time.perf_counter()
+        self.pending[frame_id] = (now, kind)
+        self.rec.on_send(now)
+        try:
+            self.stream.write(text.encode() + b"\r\n")
+            await self.stream.drain()
+        except (ConnectionError, OSError):
+            self.rec.send_failures += 1
+            self.rec.on_unsent(now)
+            self.pending.pop(frame_id, None)
+            self.waiters.pop(frame_id, None)
+            return None
+        return waiter
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.stream is not None:
+            with contextlib.suppress(Exception):
+                self.stream.write(b"quit\r\n")
+                self.stream.close()
+                await asyncio.wait_for(self.stream.wait_closed(), 3)
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+
 # -- the server --------------------------------------------------------------------------------
 def require_loopback(host: str | None, what: str) -> str:
     if not host:
@@ -515,6 +699,7 @@ class ServerProcess:
         self.data_dir, self.database_url, self.cprofile = data_dir, database_url, cprofile
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.telnet_port = 0  # set to a free port by start(telnet=True)
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = data_dir / "server.log"
 
@@ -522,7 +707,7 @@ class ServerProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    async def start(self, command_rate: str) -> None:
+    async def start(self, command_rate: str, *, telnet: bool = False) -> None:
         env = {
             **os.environ,
             "KADATH_DATA_DIR": str(self.data_dir),
@@ -534,8 +719,13 @@ class ServerProcess:
             "KADATH_UNAUTHENTICATED_CONNECTIONS_PER_IP": "100000",
             "KADATH_COMMAND_RATE": command_rate,
             "KADATH_LOG_LEVEL": "WARNING",
-            "KADATH_TELNET_PORT": "0",  # the benchmark drives WebSockets; never bind 4000
+            "KADATH_TELNET_PORT": "0",  # off unless --transport telnet; never bind 4000
         }
+        if telnet:
+            self.telnet_port = free_port()
+            env["KADATH_TELNET_HOST"] = "127.0.0.1"
+            env["KADATH_TELNET_PORT"] = str(self.telnet_port)
+            env["KADATH_TELNET_CONNECTIONS_PER_IP"] = "100000"  # every bot is 127.0.0.1
         env.pop("KADATH_DATABASE_URL", None)
         if self.database_url:
             env["KADATH_DATABASE_URL"] = self.database_url
@@ -602,6 +792,14 @@ def letters(n: int) -> str:
         out = chr(97 + digit) + out
         if n == 0:
             return out
+
+
+def account_of(name: str, tag: str) -> str:
+    """The account ``setup_players`` made for a character, with one character per account."""
+    index = 0
+    for char in name[len(f"Lb{tag}") :]:
+        index = index * 26 + ord(char) - 97
+    return f"lb{tag}{index}"
 
 
 async def register_and_login(client: httpx2.AsyncClient, username: str) -> str:
@@ -839,8 +1037,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             server = ServerProcess(data_dir, database_url, cprofile)
             stack.callback(server.kill_now)
             stack.push_async_callback(server.stop)
-            await server.start(args.command_rate)
+            await server.start(args.command_rate, telnet=args.transport == "telnet")
             base_url, server_pid = server.url, server.pid
+            TelnetBot.port = server.telnet_port
         else:
             base_url = args.url.rstrip("/")
         ws_url = "ws" + base_url[len("http") :] + "/ws"
@@ -863,10 +1062,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if not made:
             raise RuntimeError("no character could be created")
         rec = Recorder(reply_timeout=args.reply_timeout)
-        bots = [Bot(i, name, token, rec, mix, args.seed) for i, (token, name) in enumerate(made)]
+        if args.transport == "telnet":
+            TelnetBot.rooms = await asyncio.to_thread(room_ids_by_num)
+            bots: list[Bot] = [
+                TelnetBot(i, name, token, rec, mix, args.seed, account=account_of(name, tag))
+                for i, (token, name) in enumerate(made)
+            ]
+        else:
+            bots = [
+                Bot(i, name, token, rec, mix, args.seed) for i, (token, name) in enumerate(made)
+            ]
         await asyncio.sleep(1.0)
         before_connect = Snapshot.take(server_pid)
-        log(f"connecting {len(bots)} WebSockets and spreading them out")
+        log(f"connecting {len(bots)} {args.transport} players and spreading them out")
         try:
             bots, report["setup_ws"] = await connect_bots(bots, ws_url, args)
             await asyncio.sleep(1.0)
@@ -1010,7 +1218,7 @@ def summary_line(report: dict[str, Any]) -> str:
     lat, rate = load["latency_ms"], load["offered_rate_per_player"]
     backend = report["config"]["backend"] if report["config"]["url"] is None else "external"
     return (
-        f"{load['players']} players {load['mode']}"
+        f"{load['players']} {report['config']['transport']} players {load['mode']}"
         f"{'' if rate is None else f' @{rate}/s'}"
         f" [{backend}]: {load['replies_per_s']} replies/s, p50 {lat.get('p50')} ms,"
         f" p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms,"
@@ -1056,6 +1264,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reply-timeout", type=float, default=10.0)
     parser.add_argument("--command-rate", default="1000/second", help="server's per-player cap")
     parser.add_argument("--compression", choices=["none", "deflate"], default="none")
+    parser.add_argument(
+        "--transport",
+        choices=["websocket", "telnet"],
+        default="websocket",
+        help="players over WebSockets, or over telnet (signing in in-band; needs --start-server\n"
+        "and --chars-per-account 1)",
+    )
     parser.add_argument("--timeout", type=float, help=f"whole-run cap (≤ {MAX_OVERALL:.0f} s)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--server-cprofile", help="write the server's cProfile stats here")
@@ -1092,6 +1307,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         require_loopback(parts.hostname, "--url")
     else:
         require_loopback(urlsplit(args.pg_url).hostname, "--pg-url")
+    if args.transport == "telnet" and (args.url is not None or args.chars_per_account != 1):
+        parser.error("--transport telnet needs --start-server and --chars-per-account 1")
     if args.server_cprofile:
         args.server_cprofile = Path(args.server_cprofile).resolve()
     budget = 180.0 + args.players * 0.15 + args.warmup + args.duration
