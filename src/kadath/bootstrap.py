@@ -241,6 +241,7 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
     )
     await telnet.start()
     runtime.telnet_port = telnet.port
+    runtime.telnet_connections = telnet.open_connections
     tasks.start("telnet", telnet.run())
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 
 import pytest
-from kadath_e2e import PASSWORD, unique_name
+from kadath_e2e import PASSWORD, Api, new_account, unique_name
 from kadath_telnet import DO, IAC, NOP, SB, SILENT, TelnetClient, sign_up, telnet_port
 
 
@@ -126,3 +127,50 @@ async def test_quit_at_the_first_question_says_goodbye(telnet, answer: bytes) ->
     client.send(answer)
     await client.until("Goodbye.")
     await client.wait_closed()
+
+
+async def _open_from(port: int, address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.bind((address, 0))
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    return await asyncio.open_connection(sock=sock)
+
+
+async def test_a_thousand_half_open_connections_leave_players_served_and_operators_see_them(
+    start_server,
+) -> None:
+    server = await start_server(telnet_connections_per_ip=10)
+    port = telnet_port(server)
+    api = Api.to(server.base_url)
+    try:
+        api.admin = await new_account(api, "keeper")
+        player = await TelnetClient.open(port)
+        await sign_up(player, unique_name("acct"), PASSWORD, unique_name("Hb"))
+        # 1,000 connections from 100 addresses that never answer, and 200 more refused
+        silent = [
+            await _open_from(port, f"127.0.{1 + n // 250}.{1 + n % 250}") for n in range(1000)
+        ]
+        refused = [await _open_from(port, "127.0.9.9") for _ in range(210)]
+        assert b"Too many connections" in await refused[-1][0].read(200)
+        # the player in the world is still answered at once, and a newcomer is greeted
+        started = asyncio.get_running_loop().time()
+        player.line("say still here")
+        await player.until('You say, "still here"', within=5)
+        assert asyncio.get_running_loop().time() - started < 0.5  # generous: "not stalled"
+        await _still_serving(server)
+        stats = await api.admin_stats()
+        assert stats["telnet_connections"] >= 1000  # the half-open ones count, refused ones not
+        assert stats["telnet_connections"] < 1000 + 20
+        metrics = (await api.http.get("/metrics")).text
+        assert "kadath_telnet_connections " in metrics
+        for _, writer in silent + refused:
+            writer.transport.abort()
+        for _ in range(100):  # the server notices each close
+            if (await api.admin_stats())["telnet_connections"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert (await api.admin_stats())["telnet_connections"] == 1
+        await player.close()
+    finally:
+        await api.aclose()

@@ -91,6 +91,8 @@ async def test_telnet_and_websocket_players_see_and_hear_each_other(telnet, serv
         assert [t["talker"] for t in talks] == [name, browser_character.name]
         assert talks[1]["channel"] == "say" and "and to you" in talks[1]["text"]
         # operators see the telnet player like any other
+        assert name in (await browser.command("who"))["text"]
+        assert (await api.admin_stats())["telnet_connections"] == 1
         assert (await api.admin_stats())["connections"] == 2
         metrics = (await api.http.get("/metrics")).text
         assert "kadath_connections 2.0" in metrics

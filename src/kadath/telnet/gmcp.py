@@ -37,15 +37,20 @@ class GmcpClient:
     def __init__(self) -> None:
         self.packages: set[str] = set()
         self.hello: dict[str, Any] = {}
+        self._accepted: dict[str, bool] = {}  # package -> accepts(package), until a change
         # called when the client asks for its inventory (Char.Items.Inv), once signed in
         self.on_items_request: Callable[[], None] | None = None
 
     def accepts(self, package: str) -> bool:
         """Core always; others when the client listed the package or one above it."""
-        parts = package.lower().split(".")
-        if parts[0] == "core":
-            return True
-        return any(".".join(parts[:n]) in self.packages for n in range(1, len(parts) + 1))
+        known = self._accepted.get(package)
+        if known is None:
+            parts = package.lower().split(".")
+            known = parts[0] == "core" or any(
+                ".".join(parts[:n]) in self.packages for n in range(1, len(parts) + 1)
+            )
+            self._accepted[package] = known
+        return known
 
     def receive(self, package: str, data: Any) -> list[Message]:
         """Take a client's message; returns the answers to send."""
@@ -56,8 +61,10 @@ class GmcpClient:
             if name.endswith(".set"):
                 self.packages.clear()
             self.packages.update(_names(data))
+            self._accepted.clear()
         elif name == "core.supports.remove":
             self.packages.difference_update(_names(data))
+            self._accepted.clear()
         elif name == "core.ping":
             return [("Core.Ping", None)]
         elif name == "char.items.inv" and self.on_items_request is not None:

@@ -44,9 +44,41 @@ MsspVariables = Callable[[], dict[str, str | list[str]]]
 
 
 class KadathWriter(TelnetWriterUnicode):
-    """telnetlib3's writer, answering a crawler's ``DO MSSP`` whenever it comes."""
+    """telnetlib3's writer, answering a crawler's ``DO MSSP`` whenever it comes, and able to
+    hold its output for a moment so that a burst (text, GMCP, prompt, EOR) leaves as one
+    socket write instead of one per piece."""
 
     mssp: MsspVariables | None = None
+    _held: list[bytes] | None = None
+
+    def hold(self) -> None:
+        """Keep what is written until ``release``, which runs by itself on the next turn of
+        the event loop (so held output never waits longer than the burst that wrote it)."""
+        if self._held is None:
+            self._held = []
+            asyncio.get_running_loop().call_soon(self.release)
+
+    def release(self) -> None:
+        """Write what was held, as one piece."""
+        held, self._held = self._held, None
+        if held:
+            super().send_iac(b"".join(held))  # already escaped: written as it is
+
+    def _write(self, buf: bytes, escape_iac: bool = True) -> None:
+        if self._held is None or self.is_closing():
+            super()._write(buf, escape_iac)
+        else:
+            self._held.append(self._escape_iac(buf) if escape_iac else bytes(buf))
+
+    def send_iac(self, buf: bytes) -> None:
+        if self._held is None or self.is_closing():
+            super().send_iac(buf)
+        else:
+            self._held.append(bytes(buf))
+
+    def close(self) -> None:
+        self.release()
+        super().close()
 
     def handle_do(self, opt: bytes) -> bool:
         agreed = bool(super().handle_do(opt))

@@ -49,6 +49,9 @@ def wrap(text: str, width: int) -> list[str]:
     """Each line of ``text`` wrapped to ``width`` columns; blank lines kept."""
     out: list[str] = []
     for line in text.splitlines() or [""]:
+        if len(line) <= width and "\t" not in line:
+            out.append(line.rstrip(" \t\n\r\x0b\x0c"))  # as textwrap would, at no cost
+            continue
         out.extend(textwrap.wrap(line, width, break_on_hyphens=False, drop_whitespace=True) or [""])
     return out
 

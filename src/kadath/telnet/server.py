@@ -61,6 +61,7 @@ class TelnetListener:
             items_of,
         )
         self._server: telnetlib3.Server | None = None
+        self._gate = AddressGate(options.connections_per_ip)
         self._shells: set[asyncio.Task[object]] = set()
         self.port = options.port
 
@@ -68,7 +69,7 @@ class TelnetListener:
         """Bind and listen. Raises OSError when the address is taken."""
         game = self._connections.game
         attributes = {
-            "gate": AddressGate(self._options.connections_per_ip),
+            "gate": self._gate,
             "mssp": staticmethod(lambda: mssp.variables(game, self.port)),
         }
         protocol = type("KadathTelnet", (KadathTelnetProtocol,), attributes)
@@ -88,6 +89,10 @@ class TelnetListener:
         sockets = self._server.sockets or ()
         self.port = sockets[0].getsockname()[1] if sockets else self._options.port
         log.info("telnet_listening", host=self._options.host, port=self.port)
+
+    def open_connections(self) -> int:
+        """Telnet connections open now, signed in or not (refused ones are not counted)."""
+        return len(self._gate)
 
     async def run(self) -> None:
         """Serve until cancelled, then close every telnet connection."""

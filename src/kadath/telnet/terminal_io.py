@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,12 +18,14 @@ from telnetlib3.telopt import ECHO, EOR, GMCP, WILL, WONT
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet.gmcp import GmcpClient
 from kadath.telnet.lines import Line, LineBuffer
+from kadath.telnet.protocol import KadathWriter
 from kadath.telnet.terminal import Terminal, terminal_of
 
 log = structlog.get_logger(__name__)
 # More than the reader ever buffers (it pauses the socket past twice its limit), so each read
 # takes the whole buffer at once: telnetlib3 decodes a partial read one byte at a time.
 READ_CHUNK = 1 << 20
+TERMINAL_REFRESH = 1.0
 
 
 class TerminalIO:
@@ -38,6 +41,8 @@ class TerminalIO:
         self._lines = LineBuffer(max_line)
         self._ready: list[Line] = []
         self._write_timeout = write_timeout
+        self._terminal: Terminal | None = None
+        self._terminal_at = 0.0
         self.gmcp: GmcpClient = getattr(writer.protocol, "gmcp", None) or GmcpClient()
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         self.ip = str(peer[0])
@@ -45,7 +50,13 @@ class TerminalIO:
 
     @property
     def terminal(self) -> Terminal:
-        return terminal_of(self._writer.get_extra_info)
+        """As negotiated, read again at most every ``TERMINAL_REFRESH`` seconds (a window
+        resized shows within a second; reading it per frame cost more than the frame)."""
+        now = time.monotonic()
+        if self._terminal is None or now - self._terminal_at >= TERMINAL_REFRESH:
+            self._terminal = terminal_of(self._writer.get_extra_info)
+            self._terminal_at = now
+        return self._terminal
 
     @property
     def closed(self) -> bool:
@@ -99,6 +110,11 @@ class TerminalIO:
     @property
     def eor_on(self) -> bool:
         return bool(self._writer.local_option.enabled(EOR))
+
+    def hold(self) -> None:
+        """Gather the output of this turn of the event loop into one socket write."""
+        if isinstance(self._writer, KadathWriter):
+            self._writer.hold()
 
     def hide_input(self) -> None:
         """Ask the client not to echo (for a password): IAC WILL ECHO."""

@@ -71,6 +71,9 @@ class TelnetTransport:
     async def send_text(self, text: str) -> None:
         """Show one game frame. Raises TransportClosed."""
         frame = json.loads(text)
+        if frame.get("type") in PROMPTED:
+            self._prompt_soon()  # before the hold: the prompt joins the burst's one write
+        self._io.hold()
         status = self._status_change(frame)
         self._remember_vitals(frame)
         self._follow_items(frame)
@@ -83,8 +86,6 @@ class TelnetTransport:
         await self._io.write_lines(lines)
         if frame.get("type") == "reply":
             self._acknowledge(frame)
-        if frame.get("type") in PROMPTED:
-            self._prompt_soon()
 
     async def close(self, code: int, reason: str) -> None:
         self._items.stop()

@@ -35,6 +35,11 @@ class GameCollector(Collector):
             "kadath_players_online", "Characters in the world", len(rt.game.presence)
         )
         yield GaugeMetricFamily("kadath_connections", "Open game connections", rt.hub.connected)
+        yield GaugeMetricFamily(
+            "kadath_telnet_connections",
+            "Open telnet connections, signed in or not",
+            rt.telnet_connections(),
+        )
         yield GaugeMetricFamily("kadath_npcs", "NPCs alive", len(rt.game.npcs))
         yield CounterMetricFamily("kadath_commands", "Commands handled", rt.dispatcher.handled)
         latency = GaugeMetricFamily(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -19,6 +20,10 @@ from kadath.services.game_loop import GameLoop
 from kadath.settings import Settings
 
 
+def _none_open() -> int:
+    return 0
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -34,3 +39,5 @@ class Runtime:
     combat: CombatService
     registry: CollectorRegistry | None = None  # built by the first /metrics scrape
     telnet_port: int | None = None  # where MUD clients connect, once listening
+    # telnet connections open, signed in or not (set once telnet listens)
+    telnet_connections: Callable[[], int] = _none_open

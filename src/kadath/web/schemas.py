@@ -155,6 +155,7 @@ class ReadyOut(BaseModel):
 class StatsOut(BaseModel):
     players_online: int
     connections: int
+    telnet_connections: int = 0  # open, signed in or not (also counted in connections once in)
     commands_handled: int
     command_latency_ms: dict[str, float]
     database_pool: dict[str, int]

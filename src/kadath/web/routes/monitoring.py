@@ -37,6 +37,7 @@ async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
     return StatsOut(
         players_online=len(game.presence),
         connections=runtime.hub.connected,
+        telnet_connections=runtime.telnet_connections(),
         commands_handled=runtime.dispatcher.handled,
         command_latency_ms=percentiles(runtime.dispatcher.latencies),
         database_pool=runtime.persistence.pool_status(),
