@@ -91,3 +91,12 @@ async def test_mssp_answers_a_crawler_that_asks_late(telnet) -> None:
             assert await client.pump()
     payload = next(p for o, p in client.subnegotiations if o == MSSP)
     assert payload.startswith(b"\x01NAME\x02Kadath") or b"\x01NAME\x02Kadath\x01" in payload
+
+
+async def test_terminal_types_are_cycled_until_the_mtts_bits(telnet) -> None:
+    client = await telnet(MUDLET)  # MUDLET, ANSI-TRUECOLOR, then MTTS 2349
+    await sign_up(client, unique_name("acct"), PASSWORD, unique_name("Tt"))
+    sends = [p for o, p in client.subnegotiations if o == TTYPE]
+    assert sends.count(b"\x01") >= 3  # IAC SB TTYPE SEND IAC SE, once per name
+    client.line("look")
+    assert "\x1b[1;38;2;255;255;255m" in await client.until("<EOR>")  # truecolour, from MTTS

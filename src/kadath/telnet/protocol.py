@@ -50,6 +50,7 @@ class KadathWriter(TelnetWriterUnicode):
 
     mssp: MsspVariables | None = None
     _held: list[bytes] | None = None
+    _burst_encoding: str | None = None
 
     def hold(self) -> None:
         """Keep what is written until ``release``, which runs by itself on the next turn of
@@ -58,9 +59,18 @@ class KadathWriter(TelnetWriterUnicode):
             self._held = []
             asyncio.get_running_loop().call_soon(self.release)
 
+    def encode(self, string: str, errors: str | None = None) -> bytes:
+        """As telnetlib3 does, but the encoding is looked up once per held burst."""
+        if self._held is None:
+            return super().encode(string, errors)
+        if self._burst_encoding is None:
+            self._burst_encoding = self.fn_encoding(outgoing=True)
+        return bytes(string, self._burst_encoding, errors or self.encoding_errors)
+
     def release(self) -> None:
         """Write what was held, as one piece."""
         held, self._held = self._held, None
+        self._burst_encoding = None
         if held:
             super().send_iac(b"".join(held))  # already escaped: written as it is
 

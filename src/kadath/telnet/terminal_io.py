@@ -26,6 +26,7 @@ log = structlog.get_logger(__name__)
 # takes the whole buffer at once: telnetlib3 decodes a partial read one byte at a time.
 READ_CHUNK = 1 << 20
 TERMINAL_REFRESH = 1.0
+QUICK_DRAIN = 16 * 1024  # bytes in the socket's buffer below which a drain never waits
 
 
 class TerminalIO:
@@ -132,6 +133,13 @@ class TerminalIO:
     async def drain(self) -> None:
         """Wait for the client to take our output. Raises TransportClosed (and cuts off a
         client that has not read for ``write_timeout`` seconds)."""
+        transport = self._writer.transport
+        if (
+            transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() < QUICK_DRAIN  # type: ignore[attr-defined]
+        ):
+            return  # far below the high-water mark: draining would not wait
         try:
             async with asyncio.timeout(self._write_timeout):  # no task: a burst is not split
                 await self._writer.drain()
