@@ -29,6 +29,11 @@ errors and timeouts, event frames received (the server's fan-out), server CPU an
 one-line summary and progress go to stderr. Player count, duration and the whole run are capped,
 and the server subprocess is always stopped.
 
+``--transport telnet`` makes every player a telnet client instead: the server also listens for
+telnet on a free loopback port, each bot signs in in-band (account, password, character) and
+types commands as lines, and a reply is matched to its line by the ``Kadath.Reply`` GMCP
+acknowledgement the server sends after it (docs/telnet.md). Same mix, spreading and report.
+
 ``--server-cprofile FILE`` runs the server under cProfile (through bench/load_serve.py) and adds
 its top functions to the report; profiling slows the server, so use it for where time goes, not
 for throughput figures.
