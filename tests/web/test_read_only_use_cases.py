@@ -17,6 +17,7 @@ from kadath_web import User, WebApp, create_character, register
 
 from kadath.domain.corpse import CorpseRules
 from kadath.domain.item import InInventory, OnFloor
+from kadath.services.carried import CarriedItems
 from kadath.services.corpses import CorpseKeeper
 
 WRITER_HELD = 3.0  # seconds; busy_timeout is 5 s, so a use case that waits fails this bound
@@ -74,6 +75,8 @@ async def test_reading_use_cases_do_not_wait_for_sqlites_write_lock(
         assert inventory.ok and "brass key" in inventory.text
         examined = await runtime.dispatcher.dispatch(player, "examine key")
         assert examined.ok and "brass key" in examined.text.lower()
+        carried = CarriedItems(runtime.game.world, runtime.persistence.reading)
+        assert [i.name for i in await carried.of(player_id)] == ["a small brass key"]  # telnet GMCP
         listed = await client.get("/api/players", headers=user.headers)
         assert listed.status_code == 200 and listed.json()[0]["id"] == str(player_id)
         invites = await client.get("/api/auth/invites", headers=admin.headers)
