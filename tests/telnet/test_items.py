@@ -91,3 +91,18 @@ async def test_a_script_can_ask_for_an_acknowledgement_after_each_reply(telnet) 
     said = client.raw.index(b'You say, "one"')
     first = client.raw.index(_frame("Kadath.Reply", {"n": 1, "ok": True}))
     assert said < first < client.raw.index(b"Unknown command")
+
+
+async def test_the_inventory_is_sent_again_after_a_death(telnet, server) -> None:
+    client = await telnet(MUDLET)
+    name = unique_name("Dd")
+    await sign_up(client, unique_name("acct"), PASSWORD, name)
+    await client.wait_gmcp("Char.Items.List")
+    runtime = server.app.state.runtime
+    player = runtime.game.presence.find(name)
+    died = {"type": "event", "event": "died", "text": "You have died."}
+    runtime.hub.to_player(player.id, died)  # as the death service says it
+    await client.until("You have died.")
+    while len(_lists(client)) < 2:
+        assert await client.pump()
+    assert _lists(client)[1] == {"location": "inv", "items": []}
