@@ -7,7 +7,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
 from kadath.commands.base import CommandTable, Dispatcher
+from kadath.commands.building import building_commands
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
 from kadath.commands.table import build_command_table
@@ -30,6 +31,7 @@ from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.building import Builder
 from kadath.services.burial import Undertaker
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
@@ -43,6 +45,7 @@ from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
+from kadath.services.world_reload import ReloadPorts, WorldReloader, WorldViews
 from kadath.settings import Settings
 from kadath.telnet.server import TelnetListener, TelnetOptions
 from kadath.web.app import build_app
@@ -182,7 +185,7 @@ def _wire(
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
-    table, combat = _install_features(settings, game, loop, corpse_rules)
+    table, combat, reloader = _install_features(settings, game, loop, corpse_rules, persistence)
     dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
@@ -210,6 +213,7 @@ def _wire(
         connections=connections,
         loop=loop,
         combat=combat,
+        reloader=reloader,
     )
 
 
@@ -238,10 +242,14 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
 
 
 def _install_features(
-    settings: Settings, game: Game, loop: GameLoop, corpse_rules: CorpseRules
-) -> tuple[CommandTable, CombatService]:
-    """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
-    returns the command table and the combat service."""
+    settings: Settings,
+    game: Game,
+    loop: GameLoop,
+    corpse_rules: CorpseRules,
+    persistence: AsyncPersistenceLayer,
+) -> tuple[CommandTable, CombatService, WorldReloader]:
+    """Install items, NPCs, combat and building on ``game`` and ``loop`` and wire them to
+    each other; returns the command table, the combat service and the world reloader."""
     npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
     fights = install_combat(
         game,
@@ -254,14 +262,30 @@ def _install_features(
     npcs.brain.combat = fights.combat
     items = install_items(game, fights.corpses.guard)
     items.inventory.gear_listeners.append(fights.combat.gear_changed)
+    views = WorldViews()
+    views.refreshers += [
+        persistence.room_cache.rebuild,
+        npcs.territory.rebuild,
+        npcs.spawner.reload_rules,
+    ]
+    world_dir = settings.world_dir or DEFAULT_WORLD_DIR
+    builder = Builder(game.world, world_dir, views.refresh)
+
+    async def count_items(prototypes: Sequence[str]) -> dict[str, int]:
+        async with persistence.reading() as uow:
+            return await uow.items.count_by_prototype(prototypes)
+
+    ports = ReloadPorts(count_items, persistence.seed_world, npcs.spawner.despawn)
+    reloader = WorldReloader(game, world_dir, views, ports)
     table = build_command_table(
         *items.commands,
         *npcs.commands,
         *fights.commands,
         *admin_world_commands(loop, fights.combat, fights.death),
+        *building_commands(builder, reloader),
         examine=items.inventory.examine,
     )
-    return table, fights.combat
+    return table, fights.combat, reloader
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
@@ -15,6 +16,8 @@ from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 from kadath.settings import Settings
 from kadath.web.websocket_protocol import AbortableWebSocketProtocol
+from kadath.world import DEFAULT_WORLD_DIR, WorldFileError
+from kadath.world.loader import check_world
 
 
 class KadathServer(uvicorn.Server):
@@ -67,6 +70,16 @@ async def _db(settings: Settings, action: str, revision: str) -> str:
         await engine.dispose()
 
 
+def check_world_files(directory: Path) -> int:
+    """Load the world as at start-up: a summary and 0, or each problem and 1."""
+    try:
+        print(check_world(directory))
+    except WorldFileError as exc:
+        print(f"The world files in {directory} are refused:\n{exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kadath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,8 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = sub.add_parser("db", help="manage the database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?", default="head")
+    world = sub.add_parser("world", help="check the world files")
+    world.add_argument("action", choices=["check"])
+    world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command == "world":
+        return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":
         serve(settings, args.host, args.port)
         return 0

@@ -48,7 +48,10 @@ class MovementService:
     async def relocate(
         self, player: Player, room_id: str, *, leave_text: str, arrive_text: str
     ) -> None:
-        """Move a character to any room (walking, teleport, respawn), telling both rooms."""
+        """Move a character to any room (walking, teleport, respawn), telling both rooms; a
+        room a reload removed meanwhile (a respawn room, say) becomes the start room."""
+        if room_id not in self._world.rooms:
+            room_id = self._world.start_room_id
         old = self._presence.move(player, room_id)
         self._messenger.to_room(
             old, frames.event("left", leave_text, name=player.name), exclude=[player.id]

@@ -16,6 +16,7 @@ from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
+from kadath.services.world_reload import WorldReloader
 from kadath.settings import Settings
 
 
@@ -32,5 +33,6 @@ class Runtime:
     connections: ConnectionHandler
     loop: GameLoop
     combat: CombatService
+    reloader: WorldReloader
     registry: CollectorRegistry | None = None  # built by the first /metrics scrape
     telnet_port: int | None = None  # where MUD clients connect, once listening

@@ -1,0 +1,137 @@
+"""Building in the game: digging rooms, describing them, exits and flags, saving a zone.
+
+Every change is made on a copy of the world, checked exactly as the loader checks the files,
+and only then adopted (in one loop turn): a refused change leaves nothing half-applied."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from kadath.domain.errors import InvalidInput, NotAllowed, RoomNotFound
+from kadath.domain.player import Player
+from kadath.domain.world import Direction, Room, World
+from kadath.world.loader import WorldFileError
+from kadath.world.writer import find_world_problems, write_zone
+
+MAX_PROBLEMS_SHOWN = 5
+
+
+def can_build(player: Player, zone_id: str) -> bool:
+    """May ``player`` change zone ``zone_id``? Admins only, until builders have grants."""
+    return player.is_admin
+
+
+class Builder:
+    def __init__(self, world: World, directory: Path, changed: Callable[[], None]) -> None:
+        self._world, self._directory, self._changed = world, directory, changed
+        self._saving = asyncio.Lock()
+
+    def here(self, player: Player) -> Room:
+        """The room the builder stands in, if they may build in its zone. Raises NotAllowed."""
+        room = self._world.rooms[player.room_id]
+        if not can_build(player, room.zone_id):
+            raise NotAllowed(f"You may not build in the zone '{room.zone_id}'.")
+        return room
+
+    def dig(self, player: Player, direction: Direction, room_id: str, name: str) -> Room:
+        """A new room of this zone through ``direction``, with the way back. Raises
+        NotAllowed, InvalidInput."""
+        here = self.here(player)
+        if room_id in self._world.rooms:
+            raise InvalidInput(f"There is already a room '{room_id}'.")
+        if direction in here.exits:
+            raise InvalidInput(f"There is already an exit {direction.value} from here.")
+        new = Room(
+            id=room_id,
+            zone_id=here.zone_id,
+            name=name,
+            description=f"An unfinished place. ({name})",
+            exits={direction.opposite: here.id},
+        )
+        self._apply([_with_exit(here, direction, room_id), new])
+        return new
+
+    def describe(self, player: Player, text: str) -> None:
+        self._apply([dataclasses.replace(self.here(player), description=text)])
+
+    def rename(self, player: Player, name: str) -> None:
+        self._apply([dataclasses.replace(self.here(player), name=name)])
+
+    def add_exit(self, player: Player, direction: Direction, room_id: str) -> None:
+        """A two-way exit to an existing room. Raises NotAllowed, RoomNotFound, InvalidInput."""
+        here = self.here(player)
+        there = self._world.rooms.get(room_id)
+        if there is None:
+            raise RoomNotFound(f"There is no room '{room_id[:60]}'.")
+        if not can_build(player, there.zone_id):
+            raise NotAllowed(f"You may not build in the zone '{there.zone_id}'.")
+        if direction in here.exits:
+            raise InvalidInput(f"There is already an exit {direction.value} from here.")
+        if direction.opposite in there.exits:
+            raise InvalidInput(f"'{room_id}' already has an exit {direction.opposite.value}.")
+        self._apply(
+            [_with_exit(here, direction, room_id), _with_exit(there, direction.opposite, here.id)]
+        )
+
+    def remove_exit(self, player: Player, direction: Direction) -> None:
+        """Remove an exit and the way back. Raises NotAllowed, InvalidInput."""
+        here = self.here(player)
+        target = here.exits.get(direction)
+        if target is None:
+            raise InvalidInput(f"There is no exit {direction.value} from here.")
+        changed = [_without_exit(here, direction)]
+        there = self._world.rooms[target]
+        if there.exits.get(direction.opposite) == here.id:
+            if not can_build(player, there.zone_id):
+                raise NotAllowed(f"You may not build in the zone '{there.zone_id}'.")
+            changed.append(_without_exit(there, direction.opposite))
+        self._apply(changed)
+
+    def set_flag(self, player: Player, flag: str, *, on: bool) -> None:
+        here = self.here(player)
+        flags = here.flags | {flag} if on else here.flags - {flag}
+        if flags == here.flags:
+            raise InvalidInput(f"This room is {'already' if on else 'not'} flagged '{flag}'.")
+        self._apply([dataclasses.replace(here, flags=frozenset(flags))])
+
+    async def save_zone(self, player: Player) -> Path:
+        """Write the builder's zone to its file. Raises NotAllowed, InvalidInput."""
+        zone_id = self.here(player).zone_id
+        snapshot = self._world.copy()  # what is saved is the world as it is now
+        async with self._saving:
+            try:
+                return await asyncio.to_thread(write_zone, self._directory, snapshot, zone_id)
+            except WorldFileError as exc:
+                raise InvalidInput(_refusal(exc.problems)) from exc
+
+    def _apply(self, rooms: list[Room]) -> None:
+        candidate = self._world.copy()
+        candidate.rooms.update((room.id, room) for room in rooms)
+        problems = find_world_problems(candidate)
+        if problems:
+            raise InvalidInput(_refusal(problems))
+        self._world.adopt(candidate)
+        self._changed()
+
+
+def _with_exit(room: Room, direction: Direction, target: str) -> Room:
+    return dataclasses.replace(room, exits={**room.exits, direction: target})
+
+
+def _without_exit(room: Room, direction: Direction) -> Room:
+    return dataclasses.replace(
+        room, exits={d: target for d, target in room.exits.items() if d is not direction}
+    )
+
+
+def _refusal(problems: object) -> str:
+    listed = [str(p) for p in problems] if isinstance(problems, (list, tuple)) else []
+    shown = listed[:MAX_PROBLEMS_SHOWN]
+    more = len(listed) - len(shown)
+    return "\n".join(
+        ["That would break the world files; nothing changed.", *shown]
+        + ([f"… and {more} more."] if more else [])
+    )
