@@ -32,7 +32,7 @@ class Teleport(Command):
         )
         view, text = await game.rooms.describe(target)
         game.messenger.to_player(target.id, frames.room(view, text))
-        return f"{target.name} is now in {game.world.rooms[room_id].name}."
+        return f"{target.name} is now in {game.world.rooms[target.room_id].name}."
 
 
 class Goto(Command):

@@ -48,4 +48,6 @@ class Territory:
         return exits
 
     def is_safe(self, room_id: str) -> bool:
-        return self._world.rooms[room_id].safe
+        """A room a reload removed counts as safe: nothing starts there any more."""
+        room = self._world.rooms.get(room_id)
+        return room is None or room.safe

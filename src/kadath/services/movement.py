@@ -66,7 +66,8 @@ class MovementService:
     async def _visit(self, player: Player, room_id: str) -> None:
         """A first visit earns experience; some rooms cost lucidity. Told after the commit."""
         visited = self._presence.explored(player.id)
-        cost = self._world.rooms[room_id].lucidity_cost
+        room = self._world.rooms.get(room_id)  # a reload may have removed it meanwhile
+        cost = room.lucidity_cost if room is not None else 0
         first = room_id not in visited
         if not first and cost <= 0:
             return

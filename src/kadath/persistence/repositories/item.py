@@ -156,7 +156,7 @@ class ItemRepository:
             .group_by(ItemRow.prototype_id)
         )
         rows = await self._session.execute(stmt)
-        return {prototype_id: int(count) for prototype_id, count in rows.tuples()}
+        return {prototype_id: int(count) for prototype_id, count in rows.all()}
 
     async def ensure_seeded(self, key: str) -> bool:
         """Claim a one-time world seed ``key``; True the first time only (even when several
