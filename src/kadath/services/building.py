@@ -100,6 +100,8 @@ class Builder:
     async def save_zone(self, player: Player) -> Path:
         """Write the builder's zone to its file. Raises NotAllowed, InvalidInput."""
         zone_id = self.here(player).zone_id
+        if not self._world.zones[zone_id].file:
+            raise InvalidInput("This zone was not loaded from a file, so it cannot be saved.")
         snapshot = self._world.copy()  # what is saved is the world as it is now
         async with self._saving:
             try:

@@ -55,10 +55,11 @@ def find_world_problems(world: World) -> list[WorldProblem]:
     problems: list[WorldProblem] = []
     zones: dict[str, ZoneFile] = {}
     for zone in world.zones.values():
+        name = zone.file or f"zones/{zone.id}.yaml"  # a world built in memory has no files
         try:
-            zones[zone.file] = ZoneFile.model_validate(zone_document(world, zone.id))
+            zones[name] = ZoneFile.model_validate(zone_document(world, zone.id))
         except ValidationError as exc:
-            problems.extend(validation_problems(zone.file, exc))
+            problems.extend(validation_problems(name, exc))
     if problems:
         return problems
     return find_problems(WorldFiles(_world_file(world), _items(world), _npcs(world), zones))
