@@ -100,14 +100,14 @@ class WorldReloader:
                 raise InvalidInput(f"The world files are refused; nothing changed.\n{exc}") from exc
             gone = [p for p in self._game.world.items if p not in fresh.items]
             counts = await self._ports.count_items(gone) if gone else {}
-            report = self._swap(fresh, {p: n for p, n in counts.items() if n})
+            report, moved = self._swap(fresh, {p: n for p, n in counts.items() if n})
             self.results["ok"] += 1
         report.placed = await self._ports.seed()
-        await self._show_rooms(report.moved)
+        await self._show_rooms(moved)
         log.info("world_reloaded", **{k: sum(v.values()) for k, v in _parts(report).items()})
         return report
 
-    def _swap(self, fresh: World, kept: dict[str, int]) -> ReloadReport:
+    def _swap(self, fresh: World, kept: dict[str, int]) -> tuple[ReloadReport, list[Player]]:
         """Everything in one loop turn: no await in here."""
         world = self._game.world
         for prototype in kept:  # never strand an existing item without its prototype
@@ -117,9 +117,10 @@ class WorldReloader:
         removed_rooms = set(world.rooms) - set(fresh.rooms)
         world.adopt(fresh)
         self._views.refresh()
-        report.moved = [p.name for p in self._rescue(removed_rooms)]
+        moved = self._rescue(removed_rooms)
+        report.moved = [p.name for p in moved]
         report.despawned = self._cull()
-        return report
+        return report, moved
 
     def _rescue(self, removed_rooms: set[str]) -> list[Player]:
         game = self._game
@@ -154,10 +155,9 @@ class WorldReloader:
             npc.health = min(npc.health, definition.health)
         return despawned
 
-    async def _show_rooms(self, names: list[str]) -> None:
-        for name in names:
-            player = self._game.presence.find(name)
-            if player is not None:
+    async def _show_rooms(self, players: list[Player]) -> None:
+        for player in players:
+            if player.id in self._game.presence:
                 view, text = await self._game.rooms.describe(player)
                 self._game.messenger.to_player(player.id, frames.room(view, text))
 
