@@ -192,7 +192,7 @@ async def test_a_reload_moves_players_out_of_removed_rooms_despawns_and_keeps_it
 
 
 async def test_reloads_racing_players_who_move_and_fight_lose_no_one(
-    realms: OpenRealm, world_dir: Path
+    realms: OpenRealm, world_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     realm = await realms(npc_spawning=False)
     with_room = read(world_dir, ARKHAM)
@@ -237,6 +237,8 @@ async def test_reloads_racing_players_who_move_and_fight_lose_no_one(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
     assert seen_in_a_removed_room == []
+    logged = capsys.readouterr().out  # a handler or command tripping on a vanished room
+    assert "event_handler_failed" not in logged and "command_failed" not in logged
     assert len(game.presence) == 6
     assert rooms_of_players(realm) <= set(game.world.rooms)
     for _, client in [*walkers, *fighters]:
