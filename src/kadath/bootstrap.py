@@ -269,7 +269,7 @@ def _install_features(
         npcs.spawner.reload_rules,
     ]
     world_dir = settings.world_dir or DEFAULT_WORLD_DIR
-    builder = Builder(game.world, world_dir, views.refresh)
+    builder = Builder(game.world, world_dir, views.refresh, game.uow)
 
     async def count_items(prototypes: Sequence[str]) -> dict[str, int]:
         async with persistence.reading() as uow:

@@ -102,6 +102,32 @@ async def test_a_dug_room_is_walked_into_and_saved_for_the_next_start(
     await realm.admin_says("goto arkham.secret_study")
 
 
+async def test_items_and_spawn_rules_placed_in_the_game_are_saved(
+    realms: OpenRealm, world_dir: Path
+) -> None:
+    realm = await realms()
+    await realm.admin_says("goto arkham.garrison_street")
+    assert (await realm.admin_says("place rye_bread 2")) == "Placed 2 × rye_bread here."
+    await realm.admin.sync()
+    look = await realm.admin.command("look")
+    assert look["ok"]
+    room = await realm.admin.wait_for(lambda f: room_of(f) == "arkham.garrison_street")
+    assert room["room"]["items"].count("a heel of rye bread") == 2, room["room"]["items"]
+    refused = await realm.admin.command("place shoggoth_egg")
+    assert not refused["ok"] and "unknown item 'shoggoth_egg'" in refused["text"]
+    await realm.admin_says("spawnrule add rat_swarm 2 0.5")
+    refused = await realm.admin.command("spawnrule add nonesuch")
+    assert not refused["ok"] and "unknown npc 'nonesuch'" in refused["text"]
+    await realm.admin_says("save zone")
+    street = next(
+        r for r in read(world_dir, ARKHAM)["rooms"] if r["id"] == "arkham.garrison_street"
+    )
+    assert {"item": "rye_bread", "count": 2} in street["items"]
+    rule = {"npc": "rat_swarm", "room": "arkham.garrison_street", "max": 2, "chance": 0.5}
+    assert rule in read(world_dir, ARKHAM)["spawns"]
+    assert load_world(world_dir).rooms == realm.runtime.game.world.rooms
+
+
 async def test_a_builder_command_that_breaks_the_world_changes_nothing(realms: OpenRealm) -> None:
     realm = await realms()
     world = realm.runtime.game.world

@@ -15,6 +15,7 @@ from kadath.services.world_reload import WorldReloader
 from kadath.world.schema import RoomFlag
 
 FLAGS = get_args(RoomFlag)
+MAX_PLACED = 20
 _SHORT = {"n": "north", "s": "south", "e": "east", "w": "west", "u": "up", "d": "down"}
 _SHORT |= {"ne": "northeast", "nw": "northwest", "se": "southeast", "sw": "southwest"}
 
@@ -131,6 +132,46 @@ class Flag(BuilderCommand):
         return f"Flag '{words[1]}' {'added' if words[0] == 'add' else 'removed'}."
 
 
+class Place(BuilderCommand):
+    """Put items on this room's floor, now and in the zone file (saved with 'save zone')."""
+
+    names = ("place",)
+    usage = "place <item id> [count]"
+
+    async def run(self, ctx: Context) -> str:
+        words = ctx.words()
+        if not 1 <= len(words) <= 2 or (len(words) == 2 and not words[1].isdigit()):
+            raise self.usage_error()
+        count = int(words[1]) if len(words) == 2 else 1
+        if not 1 <= count <= MAX_PLACED:
+            raise InvalidInput(f"Place between 1 and {MAX_PLACED} at a time.")
+        await self._builder.place_item(ctx.player, words[0], count)
+        return f"Placed {count} × {words[0]} here."
+
+
+class SpawnRuleCommand(BuilderCommand):
+    """Add a spawn rule for this room (at most <max> alive, each missing one appearing with
+    <chance> when the world is topped up), or remove this room's rules for an NPC."""
+
+    names = ("spawnrule",)
+    usage = "spawnrule add <npc id> [max] [chance] | spawnrule remove <npc id>"
+
+    async def run(self, ctx: Context) -> str:
+        words = ctx.words()
+        if len(words) == 2 and words[0] == "remove":
+            removed = self._builder.remove_spawns(ctx.player, words[1])
+            return f"Removed {removed} spawn rule(s) for {words[1]}."
+        if not 2 <= len(words) <= 4 or words[0] != "add":
+            raise self.usage_error()
+        try:
+            most = int(words[2]) if len(words) > 2 else 1
+            chance = float(words[3]) if len(words) > 3 else 1.0
+        except ValueError:
+            raise self.usage_error() from None
+        rule = self._builder.add_spawn(ctx.player, words[1], most, chance)
+        return f"Spawn rule added: up to {rule.max_population} × {rule.npc_id}, chance {chance:g}."
+
+
 class Save(BuilderCommand):
     """Write the zone you stand in back to its file (the old one kept as <file>.bak)."""
 
@@ -162,5 +203,7 @@ def building_commands(builder: Builder, reloader: WorldReloader) -> list[Command
         Rename(builder),
         ExitCommand(builder),
         Flag(builder),
+        Place(builder),
+        SpawnRuleCommand(builder),
         Save(builder),
     ]

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kadath.domain.errors import InvalidInput, NotAllowed, RoomNotFound
+from kadath.domain.item import OnFloor
 from kadath.domain.player import Player
-from kadath.domain.world import Direction, Room, World
+from kadath.domain.world import Direction, ItemStack, Room, SpawnRule, World
+from kadath.services.unit_of_work import UnitOfWork
 from kadath.world.loader import WorldFileError
 from kadath.world.writer import find_world_problems, write_zone
 
@@ -25,8 +27,14 @@ def can_build(player: Player, zone_id: str) -> bool:
 
 
 class Builder:
-    def __init__(self, world: World, directory: Path, changed: Callable[[], None]) -> None:
-        self._world, self._directory, self._changed = world, directory, changed
+    def __init__(
+        self,
+        world: World,
+        directory: Path,
+        changed: Callable[[], None],
+        uow: Callable[[], UnitOfWork],
+    ) -> None:
+        self._world, self._directory, self._changed, self._uow = world, directory, changed, uow
         self._saving = asyncio.Lock()
 
     def here(self, player: Player) -> Room:
@@ -97,6 +105,41 @@ class Builder:
             raise InvalidInput(f"This room is {'already' if on else 'not'} flagged '{flag}'.")
         self._apply([dataclasses.replace(here, flags=frozenset(flags))])
 
+    async def place_item(self, player: Player, prototype_id: str, count: int) -> Room:
+        """Put ``count`` of an item on this room's floor, now and in the zone file. Raises
+        NotAllowed, InvalidInput."""
+        room_id = self.here(player).id
+        self._check(self._candidate([_with_items(self.here(player), prototype_id, count)]))
+        async with self._uow() as uow:
+            await uow.items.create_items([prototype_id] * count, OnFloor(room_id))
+        room = self._world.rooms.get(room_id)
+        if room is None:  # a reload removed it while the items were being made
+            raise InvalidInput("The room vanished while the items were placed.")
+        self._apply([_with_items(room, prototype_id, count)])
+        return room
+
+    def add_spawn(self, player: Player, npc_id: str, most: int, chance: float) -> SpawnRule:
+        """A spawn rule for this room. Raises NotAllowed, InvalidInput."""
+        here = self.here(player)
+        rule = SpawnRule(npc_id, here.zone_id, here.id, most, chance)
+        candidate = self._candidate([])
+        candidate.spawns = (*candidate.spawns, rule)
+        self._adopt(candidate)
+        return rule
+
+    def remove_spawns(self, player: Player, npc_id: str) -> int:
+        """Remove this room's spawn rules for ``npc_id``; returns how many. Raises
+        NotAllowed, InvalidInput."""
+        here = self.here(player)
+        kept = tuple(s for s in self._world.spawns if (s.room_id, s.npc_id) != (here.id, npc_id))
+        removed = len(self._world.spawns) - len(kept)
+        if not removed:
+            raise InvalidInput(f"No spawn rule here makes '{npc_id[:40]}'.")
+        candidate = self._candidate([])
+        candidate.spawns = kept
+        self._adopt(candidate)
+        return removed
+
     async def save_zone(self, player: Player) -> Path:
         """Write the builder's zone to its file. Raises NotAllowed, InvalidInput."""
         zone_id = self.here(player).zone_id
@@ -110,13 +153,33 @@ class Builder:
                 raise InvalidInput(_refusal(exc.problems)) from exc
 
     def _apply(self, rooms: list[Room]) -> None:
+        self._adopt(self._candidate(rooms))
+
+    def _candidate(self, rooms: list[Room]) -> World:
         candidate = self._world.copy()
         candidate.rooms.update((room.id, room) for room in rooms)
+        return candidate
+
+    def _check(self, candidate: World) -> None:
         problems = find_world_problems(candidate)
         if problems:
             raise InvalidInput(_refusal(problems))
+
+    def _adopt(self, candidate: World) -> None:
+        self._check(candidate)
         self._world.adopt(candidate)
         self._changed()
+
+
+def _with_items(room: Room, prototype_id: str, count: int) -> Room:
+    stacks = list(room.items)
+    for index, stack in enumerate(stacks):
+        if stack.prototype_id == prototype_id:
+            stacks[index] = ItemStack(prototype_id, stack.count + count)
+            break
+    else:
+        stacks.append(ItemStack(prototype_id, count))
+    return dataclasses.replace(room, items=tuple(stacks))
 
 
 def _with_exit(room: Room, direction: Direction, target: str) -> Room:

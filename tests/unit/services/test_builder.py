@@ -12,13 +12,18 @@ from kadath.domain.errors import InvalidInput, NotAllowed
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
 from kadath.services.building import Builder
+from kadath.services.unit_of_work import UnitOfWork
 
 
 @pytest.fixture
 def builder(small_world: World) -> Builder:
     copy = small_world.copy()
     copy.containers.clear()  # its chest's id would not pass the loader
-    return Builder(copy, Path("/nonexistent"), lambda: None)
+    return Builder(copy, Path("/nonexistent"), lambda: None, no_transactions)
+
+
+def no_transactions() -> UnitOfWork:
+    raise AssertionError("this change must not open a unit of work")
 
 
 def admin() -> Player:
@@ -65,3 +70,16 @@ def test_only_those_who_may_build_here_can(builder: Builder) -> None:
 async def test_a_zone_without_a_file_is_not_saved(builder: Builder) -> None:
     with pytest.raises(InvalidInput):
         await builder.save_zone(admin())
+
+
+def test_a_spawn_rule_for_an_unknown_npc_is_refused(builder: Builder) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        builder.add_spawn(admin(), "shoggoth", 1, 1.0)
+    assert "spawns[0].npc: unknown npc 'shoggoth'" in str(caught.value)
+    assert builder._world.spawns == ()
+
+
+async def test_an_unknown_item_is_refused_before_any_transaction(builder: Builder) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        await builder.place_item(admin(), "shoggoth_egg", 1)
+    assert "rooms[0].items[2].item: unknown item 'shoggoth_egg'" in str(caught.value)
