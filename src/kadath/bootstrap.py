@@ -275,7 +275,11 @@ def _install_features(
         async with persistence.reading() as uow:
             return await uow.items.count_by_prototype(prototypes)
 
-    ports = ReloadPorts(count_items, persistence.seed_world, npcs.spawner.despawn)
+    async def count_in_rooms(rooms: Sequence[str]) -> int:
+        async with persistence.reading() as uow:
+            return await uow.items.count_in_rooms(rooms)
+
+    ports = ReloadPorts(count_items, count_in_rooms, persistence.seed_world, npcs.spawner.despawn)
     reloader = WorldReloader(game, world_dir, views, ports)
     table = build_command_table(
         *items.commands,

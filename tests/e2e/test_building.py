@@ -202,6 +202,7 @@ async def test_a_reload_moves_players_out_of_removed_rooms_despawns_and_keeps_it
     assert f"moved to safety: {stranded.name}" in report
     assert "NPCs despawned: 1" in report
     assert "item(s) of removed prototype 'rye_bread' still exist" in report
+    assert "kept: 4 item(s) lie in removed rooms" in report  # in the cellar's sea chest
     told = await cellar_client.wait_for(lambda f: "unravels" in text_of(f))
     assert "Ma Dorsey's Boarding House" in text_of(told)
     await cellar_client.wait_for(lambda f: room_of(f) == START)

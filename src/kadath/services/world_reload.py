@@ -47,6 +47,7 @@ class ReloadReport:
     moved: list[str] = field(default_factory=list)  # players taken out of removed rooms
     despawned: int = 0
     kept_items: dict[str, int] = field(default_factory=dict)  # removed prototype → instances
+    stranded_items: int = 0  # on the floors (or in containers) of removed rooms
     placed: int = 0  # items and containers new rooms brought
 
     def lines(self) -> list[str]:
@@ -65,12 +66,18 @@ class ReloadReport:
                 f"  kept: {count} item(s) of removed prototype '{prototype}' still exist; "
                 "the prototype stays in memory until it is restored to items.yaml or they are gone"
             )
+        if self.stranded_items:
+            lines.append(
+                f"  kept: {self.stranded_items} item(s) lie in removed rooms; "
+                "they are back in play if the rooms return"
+            )
         if self.placed:
             lines.append(f"  placed: {self.placed} item(s) in new rooms and containers")
         return lines
 
 
 ItemCounter = Callable[[Sequence[str]], Awaitable[dict[str, int]]]
+RoomItemCounter = Callable[[Sequence[str]], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class ReloadPorts:
     """What a reload reaches beyond the game: the database and the NPC spawner."""
 
     count_items: ItemCounter  # instances per prototype id
+    count_in_rooms: RoomItemCounter  # items on the floors and in the containers of rooms
     seed: Callable[[], Awaitable[int]]  # place what new rooms and containers hold
     despawn: Callable[[uuid.UUID], object]
 
@@ -100,7 +108,10 @@ class WorldReloader:
                 raise InvalidInput(f"The world files are refused; nothing changed.\n{exc}") from exc
             gone = [p for p in self._game.world.items if p not in fresh.items]
             counts = await self._ports.count_items(gone) if gone else {}
+            vanishing = [r for r in self._game.world.rooms if r not in fresh.rooms]
+            stranded = await self._ports.count_in_rooms(vanishing) if vanishing else 0
             report, moved = self._swap(fresh, {p: n for p, n in counts.items() if n})
+            report.stranded_items = stranded
             self.results["ok"] += 1
         report.placed = await self._ports.seed()
         await self._show_rooms(moved)
