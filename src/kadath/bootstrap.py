@@ -179,7 +179,7 @@ def _wire(
         registration_rate=settings.registration_rate_limit,
     )
     characters = CharacterService(
-        uow, persistence.reading, presence, rng, clock, world.start_room_id
+        uow, persistence.reading, presence, rng, clock, lambda: world.start_room_id
     )
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))

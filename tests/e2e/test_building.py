@@ -299,3 +299,16 @@ async def test_a_player_cannot_build(realms: OpenRealm) -> None:
     for line in ("dig north arkham.mine", "reload world", "save zone", "describe x"):
         reply = await player.command(line)
         assert not reply["ok"] and reply["text"].startswith("Unknown command"), (line, reply)
+
+
+async def test_a_reloaded_start_room_is_where_new_characters_wake(
+    realms: OpenRealm, world_dir: Path
+) -> None:
+    realm = await realms()
+    (world_dir / "world.yaml").write_text(
+        "name: Kadath\nstart_room: arkham.garrison_street\n", encoding="utf-8"
+    )
+    await realm.admin_says("reload world")
+    _, newcomer = await realm.player()
+    welcome = next(f for f in newcomer.received if f.get("type") == "welcome")
+    assert room_of(welcome) == "arkham.garrison_street"
