@@ -267,6 +267,7 @@ def _install_features(
         persistence.room_cache.rebuild,
         npcs.territory.rebuild,
         npcs.spawner.reload_rules,
+        game.rooms.forget_all,
     ]
     world_dir = settings.world_dir or DEFAULT_WORLD_DIR
     builder = Builder(game.world, world_dir, views.refresh, game.uow)

@@ -312,3 +312,26 @@ async def test_a_reloaded_start_room_is_where_new_characters_wake(
     _, newcomer = await realm.player()
     welcome = next(f for f in newcomer.received if f.get("type") == "welcome")
     assert room_of(welcome) == "arkham.garrison_street"
+
+
+async def test_a_renamed_item_prototype_shows_at_once_after_a_reload(
+    realms: OpenRealm, world_dir: Path
+) -> None:
+    realm = await realms()
+    _, looker = await realm.player()
+
+    async def floor() -> list[str]:
+        await looker.sync()
+        await looker.command("look")
+        frame = await looker.wait_for(lambda f: f.get("type") == "room")
+        return list(frame["room"]["items"])
+
+    assert (
+        "a wrought-iron fireplace poker" in await floor()
+    )  # and the room's contents are now cached
+    items = read(world_dir, "items.yaml")
+    poker = next(i for i in items["items"] if i["id"] == "fireplace_poker")
+    poker["name"] = "a bent iron poker"
+    write(world_dir, "items.yaml", items)
+    await realm.admin_says("reload world")
+    assert "a bent iron poker" in await floor()
