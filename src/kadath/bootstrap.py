@@ -15,13 +15,15 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
-from kadath.commands.base import CommandTable, Dispatcher
+from kadath.commands.base import Command, CommandTable, Dispatcher
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
+from kadath.commands.install_moderation import install_moderation
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.corpse import CorpseRules
 from kadath.domain.errors import DatabaseUnavailable
+from kadath.domain.moderation import SanctionKind
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
@@ -129,6 +131,7 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
     await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
+    await _load_sanctions(runtime)  # mutes and freezes outlive a restart
     professions = await persistence.get_all_professions()
     runtime.game.professions.update({p.id: p.name for p in professions})
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
@@ -182,7 +185,8 @@ def _wire(
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
-    table, combat = _install_features(settings, game, loop, corpse_rules)
+    moderation = install_moderation(game, hub)
+    table, combat = _install_features(settings, game, loop, corpse_rules, moderation.commands)
     dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
@@ -210,7 +214,15 @@ def _wire(
         connections=connections,
         loop=loop,
         combat=combat,
+        moderation=moderation,
     )
+
+
+async def _load_sanctions(runtime: Runtime) -> None:
+    game = runtime.game
+    async with game.reading() as uow:
+        sanctions = await uow.moderation.in_force(game.clock.now())
+    game.sanctions.load(s for s in sanctions if s.kind is not SanctionKind.BAN)
 
 
 async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
@@ -238,7 +250,11 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
 
 
 def _install_features(
-    settings: Settings, game: Game, loop: GameLoop, corpse_rules: CorpseRules
+    settings: Settings,
+    game: Game,
+    loop: GameLoop,
+    corpse_rules: CorpseRules,
+    moderation: list[Command],
 ) -> tuple[CommandTable, CombatService]:
     """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
     returns the command table and the combat service."""
@@ -259,6 +275,7 @@ def _install_features(
         *npcs.commands,
         *fights.commands,
         *admin_world_commands(loop, fights.combat, fights.death),
+        *moderation,
         examine=items.inventory.examine,
     )
     return table, fights.combat

@@ -22,6 +22,7 @@ class Look(Command):
 
     names = ("look", "l")
     usage = "look [target]"
+    while_frozen = True
     category = "world"
 
     def __init__(self, examine: Examiner | None = None) -> None:
@@ -115,19 +116,20 @@ class Help(Command):
 
     names = ("help", "?", "commands")
     usage = "help [command]"
+    while_frozen = True
 
     def __init__(self, table: CommandTable) -> None:
         self._table = table
 
     async def run(self, ctx: Context) -> str:
-        admin = ctx.player.is_admin
+        role = ctx.player.role
         if ctx.args:
-            command = self._table.lookup(ctx.args.split()[0], admin=admin)
-            if command is None:
+            command = self._table.lookup(ctx.args.split()[0], role=role)
+            if command is None or not role.at_least(command.required_role):
                 raise NotFound(f"There is no command '{ctx.args[:30]}'.")
             return command.help_text()
         groups: dict[str, list[str]] = {}
-        for command in self._table.visible(admin=admin):
+        for command in self._table.visible(role=role):
             groups.setdefault(command.category, []).append(command.names[0])
         lines = ["Commands (type 'help <command>' for more):"]
         for category, names in groups.items():

@@ -21,6 +21,7 @@ from kadath.persistence.repositories import (
     ExplorationRepository,
     HealthRepository,
     ItemRepository,
+    ModerationRepository,
     PlayerRepository,
     ProfessionRepository,
     RoomRepository,
@@ -50,6 +51,7 @@ class UnitOfWork:
     containers: ContainerRepository
     items: ItemRepository
     exploration: ExplorationRepository
+    moderation: ModerationRepository
 
     def __init__(
         self,
@@ -99,6 +101,7 @@ class UnitOfWork:
         self.containers = ContainerRepository(session, self._touches)
         self.items = ItemRepository(session, self._prototypes, self._touches)
         self.exploration = ExplorationRepository(session)
+        self.moderation = ModerationRepository(session)
         return self
 
     async def __aexit__(

@@ -14,6 +14,7 @@ from kadath.persistence.repositories import (
     ExplorationRepository,
     HealthRepository,
     ItemRepository,
+    ModerationRepository,
     PlayerRepository,
     ProfessionRepository,
     RoomRepository,
@@ -44,6 +45,8 @@ class UnitOfWork(Protocol):
     def items(self) -> ItemRepository: ...
     @property
     def exploration(self) -> ExplorationRepository: ...
+    @property
+    def moderation(self) -> ModerationRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from kadath.commands.base import Dispatcher
+from kadath.commands.install_moderation import ModerationFeature
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.hub import Hub
@@ -32,5 +33,6 @@ class Runtime:
     connections: ConnectionHandler
     loop: GameLoop
     combat: CombatService
+    moderation: ModerationFeature
     registry: CollectorRegistry | None = None  # built by the first /metrics scrape
     telnet_port: int | None = None  # where MUD clients connect, once listening

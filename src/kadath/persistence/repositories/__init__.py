@@ -6,6 +6,7 @@ from kadath.persistence.repositories.experience import ExperienceGain, Experienc
 from kadath.persistence.repositories.exploration import ExplorationRepository
 from kadath.persistence.repositories.health import HealthRepository
 from kadath.persistence.repositories.item import ItemRepository
+from kadath.persistence.repositories.moderation import ModerationRepository
 from kadath.persistence.repositories.player import PlayerRepository
 from kadath.persistence.repositories.profession import ProfessionRepository
 from kadath.persistence.repositories.room import RoomRepository
@@ -18,6 +19,7 @@ __all__ = [
     "ExplorationRepository",
     "HealthRepository",
     "ItemRepository",
+    "ModerationRepository",
     "PlayerRepository",
     "ProfessionRepository",
     "RoomRepository",
