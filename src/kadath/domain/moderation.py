@@ -125,7 +125,8 @@ def check_may_sanction(actor: Role, target: Role, *, same_account: bool) -> None
     if same_account:
         raise Forbidden("You cannot do that to yourself.")
     if not actor.outranks(target):
-        raise Forbidden(f"You cannot do that to a {target.value}.")
+        article = "an" if target.value[0] in "aeiou" else "a"
+        raise Forbidden(f"You cannot do that to {article} {target.value}.")
 
 
 def clean_text(text: str, limit: int, what: str) -> str:
