@@ -90,6 +90,24 @@ async def test_every_moderation_command_by_every_role(realm: Realm, role: Role) 
     await expect(f"unban {account}", Role.ADMIN)
     if not role.at_least(Role.MODERATOR):
         assert (await victim.command("look"))["ok"]  # nothing happened to the victim
+    assert realm.api.admin is not None
+    logged = await _audit(realm, realm.api.admin.token, actor=actor.name)
+    expected = {
+        Role.PLAYER: ["report"],
+        Role.BUILDER: ["report"],
+        Role.MODERATOR: [
+            "report",
+            "report_close",
+            "mute",
+            "unmute",
+            "freeze",
+            "unfreeze",
+            "kick",
+        ],
+    }.get(role, ["report", "report_close", "mute", "unmute", "freeze", "unfreeze"])
+    if role is Role.ADMIN:
+        expected += ["role", "kick", "ban", "unban"]
+    assert [e["action"] for e in reversed(logged.json())] == expected
 
 
 async def test_a_banned_account_is_kicked_at_once_and_refused_over_rest_and_websocket(
