@@ -21,7 +21,7 @@ from kadath.web.schemas import (
 )
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
-_ERRORS = error_responses(401, 403, 404, 422)
+_ERRORS = error_responses(400, 401, 403, 404, 422)
 
 
 @router.put("/accounts/{name}/role", response_model=AccountOut, responses=_ERRORS)
