@@ -16,10 +16,12 @@ from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.errors import translate
 from kadath.persistence.repositories import (
     AccountRepository,
+    ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
     ExplorationRepository,
     HealthRepository,
+    IgnoreRepository,
     ItemRepository,
     PlayerRepository,
     ProfessionRepository,
@@ -50,6 +52,8 @@ class UnitOfWork:
     containers: ContainerRepository
     items: ItemRepository
     exploration: ExplorationRepository
+    channels: ChannelRepository
+    ignores: IgnoreRepository
 
     def __init__(
         self,
@@ -99,6 +103,8 @@ class UnitOfWork:
         self.containers = ContainerRepository(session, self._touches)
         self.items = ItemRepository(session, self._prototypes, self._touches)
         self.exploration = ExplorationRepository(session)
+        self.channels = ChannelRepository(session)
+        self.ignores = IgnoreRepository(session)
         return self
 
     async def __aexit__(

@@ -51,6 +51,9 @@ class Hub:
     def to_world(self, frame: Frame) -> None:
         self._fan_out(list(self._sessions), frame)
 
+    def to_players(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
+        self._fan_out(player_ids, frame)
+
     def _fan_out(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
         body: str | None = None
         for player_id in player_ids:

@@ -9,10 +9,12 @@ from typing import Protocol
 
 from kadath.persistence.repositories import (
     AccountRepository,
+    ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
     ExplorationRepository,
     HealthRepository,
+    IgnoreRepository,
     ItemRepository,
     PlayerRepository,
     ProfessionRepository,
@@ -44,6 +46,10 @@ class UnitOfWork(Protocol):
     def items(self) -> ItemRepository: ...
     @property
     def exploration(self) -> ExplorationRepository: ...
+    @property
+    def channels(self) -> ChannelRepository: ...
+    @property
+    def ignores(self) -> IgnoreRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
