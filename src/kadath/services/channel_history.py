@@ -6,6 +6,7 @@ saying something never waits on the database. A crash loses at most the last int
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 
@@ -33,6 +34,7 @@ class ChannelHistory:
         self._pending: dict[str, deque[ChannelMessage]] = {
             c.name: deque(maxlen=kept) for c in CHANNELS
         }
+        self._writing = asyncio.Lock()
 
     async def load(self) -> int:
         """Read what the database kept (start-up); returns how many messages."""
@@ -57,7 +59,16 @@ class ChannelHistory:
 
     async def flush(self) -> int:
         """Store what was said since the last flush and trim each channel to the last
-        ``kept``; returns how many were stored. On failure they stay queued for the next."""
+        ``kept``; returns how many were stored. On failure they stay queued for the next.
+        A cancelled caller does not cut a write short (it would be stored twice), and a flush
+        waits for the one in flight (so the last one at shutdown stores everything)."""
+        return await asyncio.shield(self._flush())
+
+    async def _flush(self) -> int:
+        async with self._writing:
+            return await self._write_pending()
+
+    async def _write_pending(self) -> int:
         batch = {c: list(p) for c, p in self._pending.items() if p}
         if not batch:
             return 0

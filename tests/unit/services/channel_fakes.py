@@ -3,6 +3,7 @@ units of work over it whose writes land only on commit (and can be made to fail)
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ class FakeStore:
     players: dict[str, Player] = field(default_factory=dict)  # by casefolded name
     down: bool = False  # every unit of work fails, as in an outage
     commits: int = 0
+    # When set, a commit waits on it once its rows are stored, as closing the session would.
+    after_commit: asyncio.Event | None = None
 
 
 class _Channels:
@@ -115,6 +118,8 @@ class FakeUnitOfWork:
                 raise DatabaseUnavailable("The database does not answer.")
             self._store.rows = rows
             self._store.commits += 1
+            if self._store.after_commit is not None:
+                await self._store.after_commit.wait()
 
 
 @dataclass

@@ -3,6 +3,8 @@ the speech guard and cleaning, and history written behind."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channel_fakes import ChannelWorld, channel_world
 
@@ -232,3 +234,22 @@ async def test_history_is_stored_behind_trimmed_to_what_is_kept_and_loaded_again
     again.store.rows = world.store.rows
     assert await again.history.load() == 4
     assert [m.text for m in again.history.recent("ooc", 10)] == ["m2", "m3", "m4"]
+
+
+async def test_a_flush_cancelled_after_its_commit_is_not_stored_twice() -> None:
+    world = channel_world()
+    alice = await world.enter("Alice")
+    await world.channels.speak(alice, "ooc", "once")
+    world.store.after_commit = asyncio.Event()
+
+    periodic = asyncio.create_task(world.history.flush())
+    for _ in range(5):  # let it run up to its commit
+        await asyncio.sleep(0)
+    assert world.store.rows.messages
+    periodic.cancel()  # shutdown stops the periodic task, its batch already committed
+    final = asyncio.create_task(world.history.flush())
+    await asyncio.sleep(0)
+    world.store.after_commit.set()
+
+    assert await final == 0
+    assert [m.text for m in world.store.rows.messages] == ["once"]
