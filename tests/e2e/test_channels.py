@@ -3,6 +3,8 @@ the speaker), the staff channel, history and settings across a restart, and the 
 
 from __future__ import annotations
 
+import asyncio
+
 from kadath_e2e import (
     Api,
     Connect,
@@ -102,6 +104,12 @@ async def test_history_and_settings_survive_a_restart(
     await b.hello(listener.token, listener.name)
     for n in range(3):
         assert (await a.command(f"ooc message {n}"))["ok"]
+    history = server.app.state.runtime.channel_history
+    for _ in range(100):  # the writer stores them within about a second, unasked
+        if not history.unsaved:
+            break
+        await asyncio.sleep(0.05)
+    assert history.unsaved == 0
     await b.command("channel leave newbie")
     await b.command(f"ignore {talker.name}")
 
