@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from kadath.domain.errors import (
     ContainerFull,
     DomainError,
+    InfrastructureError,
     ItemMoved,
     ItemNotFound,
     NotAllowed,
@@ -149,6 +150,11 @@ class InventoryService:
                 continue  # someone was quicker; the rest may still be there
             except DomainError as exc:
                 return moved, exc
+            except InfrastructureError:
+                if not moved:
+                    raise
+                # What moved is committed: say so, and that the rest stays where it lies.
+                return moved, DomainError("The world wavers; you take nothing more for now.")
         return moved, None
 
     async def _take_one(
