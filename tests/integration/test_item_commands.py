@@ -443,5 +443,33 @@ async def test_get_all_cut_short_by_an_outage_tells_what_was_taken(
         carried_before = carried
         assert reply.ok, reply
         assert reply.text.startswith("You pick up"), reply.text
-        assert "wavers" in reply.text
+        assert "The world wavers; the rest stays where it is" in reply.text
     assert carried_before > 0  # the sweep really did cut a get all short
+
+
+async def test_drop_all_cut_short_by_an_outage_tells_what_was_dropped(
+    session: Session, faults: Any
+) -> None:
+    alice = await session.enter("Alice", STREET)
+    await session.give(alice, "coin", "lantern", "coin")
+    cut_short = 0
+    for fail_at in range(1, 60):
+        faults.arm(0)
+        async with session.persistence.unit_of_work() as uow:
+            await uow.items.move_all(OnFloor(STREET), InInventory(alice.id))
+        faults.arm(fail_at)
+        reply = await session.type(alice, "drop all")
+        interrupted = faults.failed
+        faults.arm(0)
+        dropped = len(await session.persistence.items_at(OnFloor(STREET)))
+        if not interrupted:
+            assert dropped == 3, reply
+            break
+        if dropped == 0:
+            assert not reply.ok
+            continue
+        cut_short += 1
+        assert reply.ok, reply
+        assert reply.text.startswith("You drop"), reply.text
+        assert "The world wavers; the rest stays where it is" in reply.text
+    assert cut_short > 0
