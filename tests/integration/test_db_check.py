@@ -238,13 +238,13 @@ async def test_an_item_in_two_places_is_reported(
     assert "2 places" in found[0].detail
 
 
-def test_the_cli_refuses_a_database_that_was_never_migrated(tmp_path: Path) -> None:
+def kadath_db_check(database: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "KADATH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
-        "KADATH_DATA_DIR": str(tmp_path),
+        "KADATH_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "KADATH_DATA_DIR": str(database.parent),
     }
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "kadath", "db", "check"],
         env=env,
         capture_output=True,
@@ -252,5 +252,17 @@ def test_the_cli_refuses_a_database_that_was_never_migrated(tmp_path: Path) -> N
         timeout=60,
         check=False,
     )
+
+
+def test_the_cli_refuses_a_database_that_was_never_migrated(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
+    done = kadath_db_check(tmp_path / "empty.db")
     assert done.returncode == 1, done
     assert done.stdout.startswith("schema: empty: not at revision"), done.stdout
+
+
+def test_the_cli_creates_no_database_where_there_is_none(tmp_path: Path) -> None:
+    done = kadath_db_check(tmp_path / "absent" / "kadath.db")
+    assert done.returncode == 1, done
+    assert done.stdout.endswith("kadath.db: no database file here\n"), done.stdout
+    assert not (tmp_path / "absent" / "kadath.db").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +57,9 @@ async def check_database(
 ) -> tuple[Snapshot | None, list[Violation]]:
     """Read the database (never writing) and list what is wrong; the snapshot is None when
     the schema is not at the head revision, which is then the only violation."""
+    missing = _missing_sqlite_file(engine)
+    if missing is not None:
+        return None, [missing]
     async with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # A plain BEGIN (engine.py): under WAL it neither waits for nor blocks a writer.
@@ -70,6 +74,14 @@ async def check_database(
                 return None, [schema]
             snapshot = await _read(conn)
     return snapshot, find_violations(snapshot, world)
+
+
+def _missing_sqlite_file(engine: AsyncEngine) -> Violation | None:
+    """Connecting would create an empty SQLite file: a check must not write anything."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or Path(path).exists():
+        return None
+    return Violation("schema", path, "no database file here")
 
 
 def _schema_problem(connection: sa.Connection) -> Violation | None:
