@@ -40,15 +40,42 @@ GAME_SETTINGS = {
 }
 PLAYER_MOVES = [
     *["attack rat"] * 3,
+    "attack horror",
     *["get all", "drop all"],
     *["put all in chest", "get all from chest", "get all from chest"],
     *["get all from corpse", "get all from corpse"],
     *["wear satchel", "put all in satchel", "get all from satchel", "remove satchel"],
     "quit",
 ]
+HORROR = {
+    "id": "grave_horror",
+    "name": "a grave horror",
+    "description": "Something that should have stayed buried.",
+    "keywords": ["horror"],
+    "kind": "aggressive",
+    "level": 3,
+    "health": 5000,
+    "stats": {
+        "strength": 18,
+        "dexterity": 10,
+        "constitution": 18,
+        "intelligence": 2,
+        "wisdom": 2,
+        "charisma": 1,
+    },
+    "xp": 5,
+    "damage": [12, 30],
+    "wander": {"chance": 0.0, "min_interval": 20},
+}
 Gone = (Closed, WebSocketException, OSError, TimeoutError, AssertionError)
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
+
+
+@dataclass
+class Tally:
+    replies: int = 0
+    slain_by_npcs: int = 0  # players killed by a blow, not by the admin's slay
 
 
 @dataclass
@@ -61,17 +88,21 @@ class CrashLog:
     lost: list[tuple[int, set[str]]] = field(default_factory=list)
     doubled: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)
     regressed: list[tuple[int, str, tuple[int, int], tuple[int, int]]] = field(default_factory=list)
-    replies: int = 0
+    tally: Tally = field(default_factory=lambda: Tally())
     first: AtRest | None = None
     last: AtRest | None = None
 
     def __str__(self) -> str:
-        return f"{self.backend}, seed {SEED}, {CYCLES} cycles, server log {self.log_path}"
+        return (
+            f"{self.backend}, seed {SEED}, {CYCLES} cycles, {self.tally}, "
+            f"server log {self.log_path}"
+        )
 
 
 def crash_world(directory: Path) -> Path:
-    """Rats that never flee, and an open chest full of things (two satchels among them) in
-    Potter's Field, where the fights happen."""
+    """Rats that never flee, a horror that kills a player in a blow or two (so lethal blows,
+    and deaths by them, happen all the time), and an open chest full of things (two satchels
+    among them) in Potter's Field, where the fights happen."""
     world = world_with_steadfast_rats(directory)
     zone_file = world / "zones" / "graveyard.yaml"
     zone = yaml.safe_load(zone_file.read_text())
@@ -95,6 +126,10 @@ def crash_world(directory: Path) -> Path:
         }
     ]
     zone_file.write_text(yaml.safe_dump(zone, sort_keys=False))
+    npcs_file = world / "npcs.yaml"
+    npcs = yaml.safe_load(npcs_file.read_text())
+    npcs["npcs"].append(HORROR)
+    npcs_file.write_text(yaml.safe_dump(npcs, sort_keys=False))
     return world
 
 
@@ -134,7 +169,7 @@ async def crash_loop(server: ServerProcess, env: dict[str, str], url: str, log: 
         # the play, the kill and the next start: every committed state must hold the
         # invariants, not only the one a graceful stop leaves.
         checking = asyncio.create_task(db_check(env))
-        log.replies += await cast.play(server, rng, rng.uniform(*PLAY_SECONDS))
+        await cast.play(server, rng, rng.uniform(*PLAY_SECONDS), log.tally)
         after = await at_rest(url)
         compare(cycle, before, after, log)
         before = after
@@ -179,20 +214,21 @@ class Cast:
             await api.aclose()
         return cls(admin, players)
 
-    async def play(self, server: ServerProcess, rng: random.Random, seconds: float) -> int:
-        """Connect everyone, play until SIGKILL after ``seconds``; returns the replies seen."""
+    async def play(
+        self, server: ServerProcess, rng: random.Random, seconds: float, tally: Tally
+    ) -> None:
+        """Connect everyone, play until SIGKILL after ``seconds``."""
         admin = await _enter(server, self.admin)
         clients = [await _enter(server, p) for p in self.players]
-        counted = [0]
         try:
             await _set_the_scene(admin, self.players)
             scripts = [
                 asyncio.create_task(
-                    _player(server, clients, i, who, random.Random(rng.random()), counted)
+                    _player(server, clients, i, who, random.Random(rng.random()), tally)
                 )
                 for i, who in enumerate(self.players)
             ]
-            scripts.append(asyncio.create_task(_keeper(admin, self.players, rng, counted)))
+            scripts.append(asyncio.create_task(_keeper(admin, self.players, rng, tally)))
             await asyncio.sleep(seconds)
             await server.kill()  # in mid-play: whatever was in flight is cut off
             for script in scripts:
@@ -202,7 +238,6 @@ class Cast:
             for client in [admin, *clients]:
                 with contextlib.suppress(*Gone):
                     client.abort()
-        return counted[0]
 
 
 async def _enter(server: ServerProcess, who: Character) -> GameClient:
@@ -217,6 +252,7 @@ async def _set_the_scene(admin: GameClient, players: list[Character]) -> None:
         await admin.command(f"teleport {player.name} {ARENA}")
     for _ in range(2):
         await admin.command("spawn rat_swarm")
+    await admin.command("spawn grave_horror")  # it falls on whoever comes in
 
 
 async def _player(
@@ -225,21 +261,25 @@ async def _player(
     index: int,
     who: Character,
     rng: random.Random,
-    counted: list[int],
+    tally: Tally,
 ) -> None:
     """Random moves until the server dies; ``quit`` logs out, and the player comes back."""
     with contextlib.suppress(*Gone):
         while True:
             move = rng.choice(PLAYER_MOVES)
             await clients[index].command(move)
-            counted[0] += 1
+            tally.replies += 1
+            tally.slain_by_npcs += sum(
+                f.get("event") == "died" and "horror" in str(f.get("text"))
+                for f in clients[index].meanwhile
+            )
             if move == "quit":
                 await clients[index].wait_closed()
                 clients[index] = await _enter(server, who)
 
 
 async def _keeper(
-    admin: GameClient, players: list[Character], rng: random.Random, counted: list[int]
+    admin: GameClient, players: list[Character], rng: random.Random, tally: Tally
 ) -> None:
     with contextlib.suppress(*Gone):
         while True:
@@ -254,7 +294,7 @@ async def _keeper(
                 ]
             )
             await admin.command(move)
-            counted[0] += 1
+            tally.replies += 1
             await asyncio.sleep(0.1)
 
 
@@ -270,7 +310,9 @@ def _root_conftest(request: pytest.FixtureRequest) -> Any:
 
 
 def test_the_players_really_played(crash_log: CrashLog) -> None:
-    assert crash_log.replies >= CYCLES * 10, crash_log
+    print(crash_log)  # shown with -rP: the seed and the tally of a run
+    assert crash_log.tally.replies >= CYCLES * 10, crash_log
+    assert crash_log.tally.slain_by_npcs >= CYCLES // 4, crash_log  # lethal blows happened
     assert crash_log.first is not None and crash_log.last is not None
     moved = [
         item
