@@ -385,9 +385,10 @@ def test_db_check_passes_after_every_restart(crash_log: CrashLog) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="state (issue 7): a player who quits while their death commits is saved by the "
-    "logout upsert of every column, which waits for the row lock and then writes the "
-    "in-memory health 0 over the death's restored health; nothing repairs it at start-up",
+    reason="state (issue 7): characters at health 0 are left at rest after a SIGKILL and kept "
+    "over restarts (PostgreSQL, most runs): the lethal blow and the death are two transactions, "
+    "the logout upsert of every column can write the in-memory health 0 over the death's "
+    "restored health, and nothing repairs such a row at start-up or entry",
 )
 def test_no_character_is_ever_left_at_health_zero(crash_log: CrashLog) -> None:
     dead = [f for f in _lines(crash_log) if f[2].startswith(DEAD_ON_ITS_FEET)]
