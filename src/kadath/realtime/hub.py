@@ -114,8 +114,7 @@ class Hub:
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for session in sessions:
-            session.send(notice)
-            session.close(CLOSE_RESTART, "server shutting down")
+            session.last_word(notice, CLOSE_RESTART, "server shutting down")
         await asyncio.gather(*(s.stop(CLOSE_WITHIN) for s in sessions))
 
     async def _save_everyone(self) -> bool:
