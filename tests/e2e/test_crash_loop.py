@@ -383,24 +383,11 @@ def test_db_check_passes_after_every_restart(crash_log: CrashLog) -> None:
     assert all(r.output.startswith("database OK: ") for r in passed), str(crash_log)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="state (issue 7): characters at health 0 are left at rest after a SIGKILL and kept "
-    "over restarts (PostgreSQL, most runs): the lethal blow and the death are two transactions, "
-    "the logout upsert of every column can write the in-memory health 0 over the death's "
-    "restored health, and nothing repairs such a row at start-up or entry",
-)
 def test_no_character_is_ever_left_at_health_zero(crash_log: CrashLog) -> None:
     dead = [f for f in _lines(crash_log) if f[2].startswith(DEAD_ON_ITS_FEET)]
     assert dead == [], f"{crash_log}: {dead}"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="presence/death (state): a player who leaves while their death is committing is put "
-    "back into Presence's room index by death's relocate (Presence.move does not check they are "
-    "still present); every later look at that room then raises KeyError in Presence.in_room",
-)
 def test_the_server_logs_no_error(crash_log: CrashLog) -> None:
     assert crash_log.errors == [], f"{crash_log}: {crash_log.errors}"
 
