@@ -243,3 +243,47 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(sa.String(32), index=True)
     target_account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     detail: Mapped[str] = mapped_column(sa.String(500), default="")
+
+
+class ChannelMembershipRow(Base):
+    """A character's setting on a channel; no row means the channel's default."""
+
+    __tablename__ = "channel_memberships"
+
+    player_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    joined: Mapped[bool] = mapped_column(sa.Boolean)
+    muted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class ChannelMessageRow(Base):
+    """The recent messages of each channel (the last 100 are kept)."""
+
+    __tablename__ = "channel_messages"
+    __table_args__ = (sa.Index("ix_channel_messages_channel_id", "channel", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    # No foreign key: a message stays in the history after its speaker is deleted.
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    sender: Mapped[str] = mapped_column(sa.String(32))
+    text: Mapped[str] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IgnoreRow(Base):
+    """One character ignoring another: the ignorer hears nothing the other says."""
+
+    __tablename__ = "ignores"
+
+    player_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True
+    )
+    ignored_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,10 +16,12 @@ from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.errors import translate
 from kadath.persistence.repositories import (
     AccountRepository,
+    ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
     ExplorationRepository,
     HealthRepository,
+    IgnoreRepository,
     ItemRepository,
     ModerationRepository,
     PlayerRepository,
@@ -52,6 +54,8 @@ class UnitOfWork:
     items: ItemRepository
     exploration: ExplorationRepository
     moderation: ModerationRepository
+    channels: ChannelRepository
+    ignores: IgnoreRepository
 
     def __init__(
         self,
@@ -102,6 +106,8 @@ class UnitOfWork:
         self.items = ItemRepository(session, self._prototypes, self._touches)
         self.exploration = ExplorationRepository(session)
         self.moderation = ModerationRepository(session)
+        self.channels = ChannelRepository(session)
+        self.ignores = IgnoreRepository(session)
         return self
 
     async def __aexit__(

@@ -51,6 +51,9 @@ class Hub:
     def to_world(self, frame: Frame) -> None:
         self._fan_out(list(self._sessions), frame)
 
+    def to_players(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
+        self._fan_out(player_ids, frame)
+
     def _fan_out(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
         body: str | None = None
         for player_id in player_ids:
@@ -127,8 +130,7 @@ class Hub:
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for session in sessions:
-            session.send(notice)
-            session.close(CLOSE_RESTART, "server shutting down")
+            session.last_word(notice, CLOSE_RESTART, "server shutting down")
         await asyncio.gather(*(s.stop(CLOSE_WITHIN) for s in sessions))
 
     async def _save_everyone(self) -> bool:

@@ -9,10 +9,12 @@ from typing import Protocol
 
 from kadath.persistence.repositories import (
     AccountRepository,
+    ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
     ExplorationRepository,
     HealthRepository,
+    IgnoreRepository,
     ItemRepository,
     ModerationRepository,
     PlayerRepository,
@@ -47,6 +49,10 @@ class UnitOfWork(Protocol):
     def exploration(self) -> ExplorationRepository: ...
     @property
     def moderation(self) -> ModerationRepository: ...
+    @property
+    def channels(self) -> ChannelRepository: ...
+    @property
+    def ignores(self) -> IgnoreRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -12,6 +12,7 @@ from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.hub import Hub
 from kadath.services.auth import AuthService
+from kadath.services.channel_history import ChannelHistory
 from kadath.services.characters import CharacterService
 from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
@@ -34,5 +35,6 @@ class Runtime:
     loop: GameLoop
     combat: CombatService
     moderation: ModerationFeature
+    channel_history: ChannelHistory
     registry: CollectorRegistry | None = None  # built by the first /metrics scrape
     telnet_port: int | None = None  # where MUD clients connect, once listening
