@@ -15,14 +15,17 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
-from kadath.commands.base import CommandTable, Dispatcher
+from kadath.commands.base import Command, CommandTable, Dispatcher
 from kadath.commands.building import building_commands
+from kadath.commands.install_channels import install_channels
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
+from kadath.commands.install_moderation import install_moderation
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.corpse import CorpseRules
-from kadath.domain.errors import DatabaseUnavailable
+from kadath.domain.errors import DatabaseUnavailable, KadathError
+from kadath.domain.moderation import SanctionKind
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
@@ -33,6 +36,7 @@ from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
 from kadath.services.building import Builder
 from kadath.services.burial import Undertaker
+from kadath.services.channel_history import FLUSH_SECONDS
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
@@ -41,6 +45,7 @@ from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
+from kadath.services.ignores import IgnoreService
 from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
@@ -132,9 +137,12 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
     await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
+    await _load_sanctions(runtime)  # mutes and freezes outlive a restart
     professions = await persistence.get_all_professions()
     runtime.game.professions.update({p.id: p.name for p in professions})
+    await runtime.channel_history.load()
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
+    tasks.every(FLUSH_SECONDS, "channel-history", runtime.channel_history.flush)
     tasks.start("game-loop", runtime.loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
@@ -152,6 +160,8 @@ def _wire(
     presence, npcs = Presence(), NpcRoster()
     hub = Hub(presence, settings.reconnect_grace_seconds)
     uow = persistence.unit_of_work
+    ignores = IgnoreService(presence, uow, persistence.reading)
+    ignores.subscribe(bus)
     game = Game(
         world=world,
         presence=presence,
@@ -164,7 +174,7 @@ def _wire(
         reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
-        chat=ChatService(presence, hub, bus),
+        chat=ChatService(presence, hub, bus, ignores=ignores),
         started_at=time.monotonic(),
     )
     tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes), clock)
@@ -185,7 +195,12 @@ def _wire(
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
-    table, combat, reloader = _install_features(settings, game, loop, corpse_rules, persistence)
+    moderation = install_moderation(game, hub)
+    channels = install_channels(game, ignores, can_speak=lambda p: game.mutes.check(p.id))
+    extra = [*moderation.commands, *channels.commands]
+    table, combat, reloader = _install_features(
+        settings, game, loop, corpse_rules, persistence, *extra
+    )
     dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
@@ -214,7 +229,16 @@ def _wire(
         loop=loop,
         combat=combat,
         reloader=reloader,
+        moderation=moderation,
+        channel_history=channels.history,
     )
+
+
+async def _load_sanctions(runtime: Runtime) -> None:
+    game = runtime.game
+    async with game.reading() as uow:
+        sanctions = await uow.moderation.in_force(game.clock.now())
+    game.sanctions.load(s for s in sanctions if s.kind is not SanctionKind.BAN)
 
 
 async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
@@ -247,9 +271,11 @@ def _install_features(
     loop: GameLoop,
     corpse_rules: CorpseRules,
     persistence: AsyncPersistenceLayer,
+    *extra: Command,
 ) -> tuple[CommandTable, CombatService, WorldReloader]:
     """Install items, NPCs, combat and building on ``game`` and ``loop`` and wire them to
-    each other; returns the command table, the combat service and the world reloader."""
+    each other; returns the command table (with ``extra`` commands), the combat service and
+    the world reloader."""
     npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
     fights = install_combat(
         game,
@@ -288,9 +314,19 @@ def _install_features(
         *fights.commands,
         *admin_world_commands(loop, fights.combat, fights.death),
         *building_commands(builder, reloader),
+        *extra,
         examine=items.inventory.examine,
     )
     return table, fights.combat, reloader
+
+
+async def _flush_history(runtime: Runtime) -> None:
+    """Store the channel messages said since the last periodic flush."""
+    try:
+        async with asyncio.timeout(SAVE_WITHIN):
+            await runtime.channel_history.flush()
+    except (TimeoutError, KadathError):
+        log.exception("channel_history_not_saved", messages=runtime.channel_history.unsaved)
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:
@@ -298,6 +334,7 @@ async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHa
     try:
         await runtime.hub.shutdown()  # saves everyone, then tells them; bounded
         await tasks.stop()
+        await _flush_history(runtime)
         async with asyncio.timeout(SAVE_WITHIN):
             await runtime.entry.leave_all()  # anyone whose hello was mid-way when closing began
     except TimeoutError:

@@ -143,7 +143,7 @@ async def test_a_builder_command_that_breaks_the_world_changes_nothing(realms: O
     ):
         reply = await realm.admin.command(line)
         if says is None:
-            assert reply["ok"], reply
+            assert reply["ok"], reply["text"]
             await realm.admin_says("exit remove north")  # and the way back goes with it
             assert world.rooms["arkham.x"].exits == {}
             continue
@@ -221,7 +221,8 @@ async def test_a_reload_moves_players_out_of_removed_rooms_despawns_and_keeps_it
 async def test_reloads_racing_players_who_move_and_fight_lose_no_one(
     realms: OpenRealm, world_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    realm = await realms(npc_spawning=False)
+    # players spam commands here: a command bucket they cannot empty, so 'look' is answered
+    realm = await realms(npc_spawning=False, command_rate="1000/second")
     with_room = read(world_dir, ARKHAM)
     without = without_room(with_room, UPSTAIRS)
     walkers = [await realm.player() for _ in range(3)]
@@ -269,7 +270,8 @@ async def test_reloads_racing_players_who_move_and_fight_lose_no_one(
     assert len(game.presence) == 6
     assert rooms_of_players(realm) <= set(game.world.rooms)
     for _, client in [*walkers, *fighters]:
-        assert (await client.command("look"))["ok"]
+        reply = await client.command("look")
+        assert reply["ok"], reply["text"]
     metrics = (await realm.api.http.get("/metrics")).text
     assert 'kadath_world_reloads_total{result="ok"} 8.0' in metrics
 
@@ -298,7 +300,7 @@ async def test_a_player_cannot_build(realms: OpenRealm) -> None:
     _, player = await realm.player()
     for line in ("dig north arkham.mine", "reload world", "save zone", "describe x"):
         reply = await player.command(line)
-        assert not reply["ok"] and reply["text"].startswith("Unknown command"), (line, reply)
+        assert not reply["ok"] and reply["text"].startswith("Only builders"), (line, reply)
 
 
 async def test_a_reloaded_start_room_is_where_new_characters_wake(

@@ -1,12 +1,13 @@
 """Builder commands: reload the world, dig, describe, rename, exits, flags, save a zone.
 
-They are admin commands until roles arrive; each is builder-level (``builder = True``)."""
+Each asks for the builder role (builders, moderators and admins may build)."""
 
 from __future__ import annotations
 
-from typing import ClassVar, get_args
+from typing import get_args
 
 from kadath.commands.base import Command, Context
+from kadath.domain.account import Role
 from kadath.domain.errors import InvalidInput
 from kadath.domain.world import Direction
 from kadath.services import messenger as frames
@@ -21,8 +22,7 @@ _SHORT |= {"ne": "northeast", "nw": "northwest", "se": "southeast", "sw": "south
 
 
 class BuilderCommand(Command):
-    admin = True
-    builder: ClassVar[bool] = True  # the level the role mechanism should ask for
+    required_role = Role.BUILDER
     category = "building"
 
     def __init__(self, builder: Builder) -> None:
@@ -40,8 +40,7 @@ class Reload(Command):
 
     names = ("reload",)
     usage = "reload world"
-    admin = True
-    builder: ClassVar[bool] = True
+    required_role = Role.BUILDER
     category = "building"
 
     def __init__(self, reloader: WorldReloader) -> None:

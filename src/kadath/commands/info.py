@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from kadath.commands.base import Command, CommandTable, Context
+from kadath.domain.account import Role
 from kadath.domain.errors import NotFound
 from kadath.domain.experience import xp_to_next_level
 from kadath.domain.lucidity import band_for
@@ -23,6 +24,7 @@ class Look(Command):
 
     names = ("look", "l")
     usage = "look [target]"
+    while_frozen = True
     category = "world"
 
     def __init__(self, examine: Examiner | None = None) -> None:
@@ -117,26 +119,32 @@ class Help(Command):
 
     names = ("help", "?", "commands")
     usage = "help [command|topic] | help search <word>"
+    while_frozen = True
 
     def __init__(self, table: CommandTable) -> None:
         self._table = table
 
     async def run(self, ctx: Context) -> str:
-        admin = ctx.player.is_admin
+        role = ctx.player.role
         topics = ctx.game.world.help
         words = ctx.words()
         if len(words) >= 2 and words[0] == "search":
-            return self._search(" ".join(words[1:]), topics, admin=admin)
+            return self._search(" ".join(words[1:]), topics, role=role)
         if words:
-            command = self._table.lookup(words[0], admin=admin)
+            command = self._table.lookup(words[0], role=role)
+            if command is not None and not role.at_least(command.required_role):
+                command = None
+            topic = topics.get(words[0].casefold())
+            if topic is not None and command is not None:  # 'help newbie': the guide first
+                return f"{topic.title}\n\n{topic.text}\n\nThe command:\n{command.help_text()}"
             if command is not None:
                 return command.help_text()
-            topic = _topic(topics, words[0])
+            topic = topic or _topic(topics, words[0])
             if topic is None:
                 raise NotFound(f"There is no command or help topic '{ctx.args[:30]}'.")
             return f"{topic.title}\n\n{topic.text}"
         groups: dict[str, list[str]] = {}
-        for command in self._table.visible(admin=admin):
+        for command in self._table.visible(role=role):
             groups.setdefault(command.category, []).append(command.names[0])
         lines = ["Commands (type 'help <command>' for more):"]
         for category, names in groups.items():
@@ -145,12 +153,12 @@ class Help(Command):
             lines.append("Topics (type 'help <topic>'): " + ", ".join(sorted(topics)))
         return "\n".join(lines)
 
-    def _search(self, word: str, topics: dict[str, HelpTopic], *, admin: bool) -> str:
+    def _search(self, word: str, topics: dict[str, HelpTopic], *, role: Role) -> str:
         found = [f"  {t.name:<12} {t.title}" for t in topics.values() if t.mentions(word)]
         key = word.casefold()
         found += [
             f"  {c.names[0]:<12} (command)"
-            for c in self._table.visible(admin=admin)
+            for c in self._table.visible(role=role)
             if key in c.names[0] or key in c.help_text().casefold()
         ]
         if not found:

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from kadath.domain.account import Role
 from kadath.domain.errors import InvalidInput, NotAllowed, RoomNotFound
 from kadath.domain.item import OnFloor
 from kadath.domain.player import Player
@@ -22,8 +23,9 @@ MAX_PROBLEMS_SHOWN = 5
 
 
 def can_build(player: Player, zone_id: str) -> bool:
-    """May ``player`` change zone ``zone_id``? Admins only, until builders have grants."""
-    return player.is_admin
+    """May ``player`` change zone ``zone_id``? Builders and above, in every zone (grants of
+    single zones are not built yet)."""
+    return player.role.at_least(Role.BUILDER)
 
 
 class Builder:

@@ -102,7 +102,7 @@ class CharacterService:
                 max_health=health,
                 profession_id=profession.id,
                 lucidity=MAX_LUCIDITY,
-                is_admin=account.is_admin,
+                role=account.role,
                 created_at=now,
                 last_active_at=now,
             )

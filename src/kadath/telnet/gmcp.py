@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kadath.domain.world import Direction, World
+from kadath.telnet.render import channel_line
 
 Message = tuple[str, Any]
 SHORT_DIRECTIONS = {
@@ -79,6 +80,9 @@ def messages(frame: Mapping[str, Any], world: World) -> list[Message]:
     if kind == "message" and frame.get("channel") in CHANNELS:
         text = {"channel": frame["channel"], "talker": frame.get("from"), "text": frame["text"]}
         return [("Comm.Channel.Text", text)]
+    if kind == "channel":
+        said = {"channel": frame.get("channel"), "talker": frame.get("from")}
+        return [("Comm.Channel.Text", {**said, "text": channel_line(frame)})]
     if kind == "event" and frame.get("event") in ("arrived", "left") and frame.get("name"):
         return [_coming_or_going(frame)]
     return []

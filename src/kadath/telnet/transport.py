@@ -15,7 +15,7 @@ from kadath.telnet import gmcp, render
 from kadath.telnet.chat import ChannelOf
 from kadath.telnet.terminal_io import TerminalIO
 
-PROMPTED = ("welcome", "room", "reply", "message", "event", "error")
+PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
 
 
 class TelnetTransport:

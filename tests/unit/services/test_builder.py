@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from testkit import player_named
 
+from kadath.domain.account import Role
 from kadath.domain.errors import InvalidInput, NotAllowed
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
@@ -28,7 +29,7 @@ def no_transactions() -> UnitOfWork:
 
 def admin() -> Player:
     player = player_named("Warden")
-    player.is_admin = True
+    player.role = Role.ADMIN
     return player
 
 
