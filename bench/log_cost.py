@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from kadath.commands.base import Command, CommandTable, Context, Dispatcher
+from kadath.domain.account import Role
 from kadath.logs import configure_logging
 
 
@@ -29,6 +30,7 @@ class Crash(Command):
 
     names = ("crash",)
     usage = "crash"
+    while_frozen = True  # the dispatcher then asks no sanction book (there is no game here)
     raised = 0
 
     async def run(self, ctx: Context) -> str:
@@ -39,7 +41,7 @@ class Crash(Command):
 
 
 class Player:
-    is_admin = False
+    role = Role.PLAYER
 
 
 def old_main_logging(sink: Any) -> None:

@@ -50,6 +50,9 @@ class CountingMessenger:
     def to_world(self, frame: dict[str, Any]) -> None:
         self.frames += 1
 
+    def to_players(self, player_ids: Iterable[uuid.UUID], frame: dict[str, Any]) -> None:
+        self.frames += 1
+
 
 def no_database() -> Any:
     raise AssertionError("the NPC tick opened a unit of work")

@@ -156,7 +156,7 @@ async def concurrent_rounds(
 async def create_account(layer: AsyncPersistenceLayer) -> Account:
     async with layer.unit_of_work() as uow:
         name = f"bench{uuid.uuid4().hex[:8]}"
-        return await uow.accounts.create_account(name, "x", is_admin=False)
+        return await uow.accounts.create_account(name, "x")
 
 
 async def health_of(layer: AsyncPersistenceLayer, player: Player) -> int:

@@ -186,7 +186,7 @@ def random_name() -> str:
 @pytest.fixture
 async def account(persistence: AsyncPersistenceLayer) -> Account:
     async with persistence.unit_of_work() as uow:
-        return await uow.accounts.create_account(random_name(), "x", is_admin=False)
+        return await uow.accounts.create_account(random_name(), "x")
 
 
 @pytest.fixture

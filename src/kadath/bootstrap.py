@@ -7,7 +7,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,13 +15,17 @@ import structlog
 from fastapi import FastAPI
 
 from kadath.commands.admin_world import admin_world_commands
-from kadath.commands.base import CommandTable, Dispatcher
+from kadath.commands.base import Command, CommandTable, Dispatcher
+from kadath.commands.building import building_commands
+from kadath.commands.install_channels import install_channels
 from kadath.commands.install_combat import install_combat
 from kadath.commands.install_items import install_items
+from kadath.commands.install_moderation import install_moderation
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account
 from kadath.domain.corpse import CorpseRules
-from kadath.domain.errors import DatabaseUnavailable
+from kadath.domain.errors import DatabaseUnavailable, KadathError
+from kadath.domain.moderation import SanctionKind
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
@@ -30,8 +34,10 @@ from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import SAVE_WITHIN, Hub
 from kadath.services.auth import AuthService, PasswordHasher, TokenIssuer
+from kadath.services.building import Builder
 from kadath.services.burial import Undertaker
 from kadath.services.carried import CarriedItems
+from kadath.services.channel_history import FLUSH_SECONDS
 from kadath.services.characters import CharacterService
 from kadath.services.chat import ChatService
 from kadath.services.clock import SystemClock
@@ -40,10 +46,12 @@ from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
+from kadath.services.ignores import IgnoreService
 from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
+from kadath.services.world_reload import ReloadPorts, WorldReloader, WorldViews
 from kadath.settings import Settings
 from kadath.telnet.server import TelnetListener, TelnetOptions
 from kadath.web.app import build_app
@@ -130,9 +138,12 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
     await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
+    await _load_sanctions(runtime)  # mutes and freezes outlive a restart
     professions = await persistence.get_all_professions()
     runtime.game.professions.update({p.id: p.name for p in professions})
+    await runtime.channel_history.load()
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
+    tasks.every(FLUSH_SECONDS, "channel-history", runtime.channel_history.flush)
     tasks.start("game-loop", runtime.loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
@@ -150,6 +161,8 @@ def _wire(
     presence, npcs = Presence(), NpcRoster()
     hub = Hub(presence, settings.reconnect_grace_seconds)
     uow = persistence.unit_of_work
+    ignores = IgnoreService(presence, uow, persistence.reading)
+    ignores.subscribe(bus)
     game = Game(
         world=world,
         presence=presence,
@@ -162,7 +175,7 @@ def _wire(
         reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
         movement=MovementService(world, presence, hub, bus, uow),
-        chat=ChatService(presence, hub, bus),
+        chat=ChatService(presence, hub, bus, ignores=ignores),
         started_at=time.monotonic(),
     )
     tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes), clock)
@@ -177,13 +190,18 @@ def _wire(
         registration_rate=settings.registration_rate_limit,
     )
     characters = CharacterService(
-        uow, persistence.reading, presence, rng, clock, world.start_room_id
+        uow, persistence.reading, presence, rng, clock, lambda: world.start_room_id
     )
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
-    table, combat = _install_features(settings, game, loop, corpse_rules)
+    moderation = install_moderation(game, hub)
+    channels = install_channels(game, ignores, can_speak=lambda p: game.mutes.check(p.id))
+    extra = [*moderation.commands, *channels.commands]
+    table, combat, reloader = _install_features(
+        settings, game, loop, corpse_rules, persistence, *extra
+    )
     dispatcher = Dispatcher(table, game)
 
     async def authorize(token: str, name: str) -> tuple[Account, Player]:
@@ -211,7 +229,17 @@ def _wire(
         connections=connections,
         loop=loop,
         combat=combat,
+        reloader=reloader,
+        moderation=moderation,
+        channel_history=channels.history,
     )
+
+
+async def _load_sanctions(runtime: Runtime) -> None:
+    game = runtime.game
+    async with game.reading() as uow:
+        sanctions = await uow.moderation.in_force(game.clock.now())
+    game.sanctions.load(s for s in sanctions if s.kind is not SanctionKind.BAN)
 
 
 async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
@@ -246,10 +274,16 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
 
 
 def _install_features(
-    settings: Settings, game: Game, loop: GameLoop, corpse_rules: CorpseRules
-) -> tuple[CommandTable, CombatService]:
-    """Install items, NPCs and combat on ``game`` and ``loop`` and wire them to each other;
-    returns the command table and the combat service."""
+    settings: Settings,
+    game: Game,
+    loop: GameLoop,
+    corpse_rules: CorpseRules,
+    persistence: AsyncPersistenceLayer,
+    *extra: Command,
+) -> tuple[CommandTable, CombatService, WorldReloader]:
+    """Install items, NPCs, combat and building on ``game`` and ``loop`` and wire them to
+    each other; returns the command table (with ``extra`` commands), the combat service and
+    the world reloader."""
     npcs = install_npcs(game, loop, spawning=settings.npc_spawning)
     fights = install_combat(
         game,
@@ -262,14 +296,45 @@ def _install_features(
     npcs.brain.combat = fights.combat
     items = install_items(game, fights.corpses.guard)
     items.inventory.gear_listeners.append(fights.combat.gear_changed)
+    views = WorldViews()
+    views.refreshers += [
+        persistence.room_cache.rebuild,
+        npcs.territory.rebuild,
+        npcs.spawner.reload_rules,
+        game.rooms.forget_all,
+    ]
+    world_dir = settings.world_dir or DEFAULT_WORLD_DIR
+    builder = Builder(game.world, world_dir, views.refresh, game.uow)
+
+    async def count_items(prototypes: Sequence[str]) -> dict[str, int]:
+        async with persistence.reading() as uow:
+            return await uow.items.count_by_prototype(prototypes)
+
+    async def count_in_rooms(rooms: Sequence[str]) -> int:
+        async with persistence.reading() as uow:
+            return await uow.items.count_in_rooms(rooms)
+
+    ports = ReloadPorts(count_items, count_in_rooms, persistence.seed_world, npcs.spawner.despawn)
+    reloader = WorldReloader(game, world_dir, views, ports)
     table = build_command_table(
         *items.commands,
         *npcs.commands,
         *fights.commands,
         *admin_world_commands(loop, fights.combat, fights.death),
+        *building_commands(builder, reloader),
+        *extra,
         examine=items.inventory.examine,
     )
-    return table, fights.combat
+    return table, fights.combat, reloader
+
+
+async def _flush_history(runtime: Runtime) -> None:
+    """Store the channel messages said since the last periodic flush."""
+    try:
+        async with asyncio.timeout(SAVE_WITHIN):
+            await runtime.channel_history.flush()
+    except (TimeoutError, KadathError):
+        log.exception("channel_history_not_saved", messages=runtime.channel_history.unsaved)
 
 
 async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHasher) -> None:
@@ -277,6 +342,7 @@ async def _shutdown(runtime: Runtime, tasks: BackgroundTasks, hasher: PasswordHa
     try:
         await runtime.hub.shutdown()  # saves everyone, then tells them; bounded
         await tasks.stop()
+        await _flush_history(runtime)
         async with asyncio.timeout(SAVE_WITHIN):
             await runtime.entry.leave_all()  # anyone whose hello was mid-way when closing began
     except TimeoutError:

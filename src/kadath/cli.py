@@ -6,15 +6,19 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
 from kadath.bootstrap import create_app
 from kadath.logs import configure_logging
 from kadath.persistence import migrate
+from kadath.persistence.check import check_database
 from kadath.persistence.engine import create_engine
 from kadath.settings import Settings
 from kadath.web.websocket_protocol import AbortableWebSocketProtocol
+from kadath.world import DEFAULT_WORLD_DIR, WorldFileError, load_world
+from kadath.world.loader import check_world
 
 
 class KadathServer(uvicorn.Server):
@@ -67,6 +71,33 @@ async def _db(settings: Settings, action: str, revision: str) -> str:
         await engine.dispose()
 
 
+async def _check(settings: Settings) -> int:
+    """``kadath db check``: print each broken invariant; 1 if any, else 0 and a summary."""
+    world = await asyncio.to_thread(load_world, settings.world_dir or DEFAULT_WORLD_DIR)
+    engine = create_engine(settings.resolved_database_url(), pool_size=1, max_overflow=0)
+    try:
+        snapshot, violations = await check_database(engine, world)
+    finally:
+        await engine.dispose()
+    for violation in violations:
+        print(violation)
+    if violations or snapshot is None:
+        print(f"{len(violations)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"database OK: {snapshot.summary()}")
+    return 0
+
+
+def check_world_files(directory: Path) -> int:
+    """Load the world as at start-up: a summary and 0, or each problem and 1."""
+    try:
+        print(check_world(directory))
+    except WorldFileError as exc:
+        print(f"The world files in {directory} are refused:\n{exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kadath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,13 +105,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8000)")
     db = sub.add_parser("db", help="manage the database schema")
-    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
     db.add_argument("revision", nargs="?", default="head")
+    world = sub.add_parser("world", help="check the world files")
+    world.add_argument("action", choices=["check"])
+    world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command == "world":
+        return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":
         serve(settings, args.host, args.port)
         return 0
+    if args.action == "check":
+        return asyncio.run(_check(settings))
     if args.action == "downgrade" and args.revision == "head":
         parser.error("downgrade needs a revision, e.g. 'base'")
     revision = asyncio.run(_db(settings, args.action, args.revision))

@@ -246,3 +246,17 @@ def world_with_quick_rats(directory: Path, respawn_seconds: float) -> Path:
             rule["chance"], rule["required"] = 1.0, True
     zone_file.write_text(yaml.safe_dump(zone, sort_keys=False))
     return target
+
+
+def world_with_steadfast_rats(directory: Path) -> Path:
+    """A copy of the packaged world where rat swarms never flee and never wander: a fight with
+    one ends in a death, never a chase."""
+    target = directory / "steadfast-world"
+    shutil.copytree(DEFAULT_WORLD_DIR, target)
+    npcs_file = target / "npcs.yaml"
+    npcs = yaml.safe_load(npcs_file.read_text())
+    for npc in npcs["npcs"]:
+        if npc["id"] == "rat_swarm":
+            npc["flee_below"], npc["wander"] = 0.0, {"chance": 0.0, "min_interval": 20}
+    npcs_file.write_text(yaml.safe_dump(npcs, sort_keys=False))
+    return target

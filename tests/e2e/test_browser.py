@@ -93,5 +93,11 @@ async def test_a_new_player_signs_up_creates_an_investigator_walks_and_hears_ano
         await p.press("#command-input", "Enter")
         heard = await client.wait_message("say")
         assert heard["text"] == f'{name} says, "Who goes there?"'
+
+        # a channel message is its own style, and shown as text, never as markup
+        await client.command("ooc <b>Anyone</b> at the library?")
+        chan = p.locator("#output .chan-ooc").last
+        await expect(chan).to_have_text(f"[ooc] {other.name}: <b>Anyone</b> at the library?")
+        assert await chan.locator("b").count() == 0
     finally:
         await client.close()

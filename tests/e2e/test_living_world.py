@@ -3,8 +3,8 @@ respawns, NPCs that come back, a restart in mid-fight, a crowd at one chest, and
 holding its rate under load.
 
 Servers run without spawn rules (every NPC here is one an admin ``spawn``ed), with quick
-corpses; NPCs are spawned outside their home zone where they have nowhere to flee, so a fight
-ends in a death rather than a chase."""
+corpses. A fight that must end in a death is fought with rats from a world copy where they
+never flee nor wander (``world_with_steadfast_rats``), so it never ends in a chase."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from kadath_world import (
     room_of,
     text_of,
     world_with_quick_rats,
+    world_with_steadfast_rats,
 )
 
 from kadath.domain.experience import xp_for_kill
@@ -79,15 +80,19 @@ def swung(frame: Frame) -> bool:
 # -- fighting --------------------------------------------------------------------------------
 
 
-async def test_a_player_kills_an_npc_and_gains_exactly_its_experience(realms: OpenRealm) -> None:
-    realm = await realms()
+async def test_a_player_kills_an_npc_and_gains_exactly_its_experience(
+    realms: OpenRealm, tmp_path: Path
+) -> None:
+    # The packaged rats flee below 20% health, and Potter's Field leads on into the zone they
+    # stand in (they have no home zone): the fight could end in a chase rather than a death.
+    realm = await realms(world_dir=world_with_steadfast_rats(tmp_path))
     hero, client = await realm.player()
     await give(realm, hero.id, "cane_sword", "heavy_wool_coat")
     await realm.teleport(client, room_id=ARENA)
     assert (await client.command("wield cane"))["ok"]
     assert (await client.command("wear coat"))["ok"]
     await realm.admin_says(f"goto {ARENA}")
-    # admin> spawn rat_swarm   (rats keep to Arkham: here they cannot run)
+    # admin> spawn rat_swarm   (these rats never flee nor wander: they stay)
     assert "swarm of rats" in await realm.admin_says("spawn rat_swarm")
     before = await player_record(realm.api, hero)
     rats = realm.runtime.game.world.npcs["rat_swarm"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kadath.domain.account import Account
+from kadath.domain.account import Account, Role
 from kadath.domain.errors import AccountNotFound, DuplicateName, InvalidName, NotFound
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.persistence.models import ExplorationRow, InviteRow
@@ -19,7 +19,9 @@ WHEN = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
 
 async def _create(persistence: AsyncPersistenceLayer, username: str, admin: bool = False) -> Any:
     async with persistence.unit_of_work() as uow:
-        return await uow.accounts.create_account(username, "hash", is_admin=admin)
+        return await uow.accounts.create_account(
+            username, "hash", role=Role.ADMIN if admin else Role.PLAYER
+        )
 
 
 async def test_an_account_reads_back_by_id_and_by_username_in_any_case(
@@ -61,10 +63,10 @@ async def test_a_refused_username_does_not_spoil_the_rest_of_the_unit_of_work(
 ) -> None:
     await _create(persistence, "Taken")
     async with persistence.unit_of_work() as uow:
-        first = await uow.accounts.create_account("Before", "h", is_admin=False)
+        first = await uow.accounts.create_account("Before", "h")
         with pytest.raises(DuplicateName):
-            await uow.accounts.create_account("TAKEN", "h", is_admin=False)
-        second = await uow.accounts.create_account("After", "h", is_admin=False)
+            await uow.accounts.create_account("TAKEN", "h")
+        second = await uow.accounts.create_account("After", "h")
 
     async with persistence.unit_of_work() as uow:
         assert await uow.accounts.get_account(first.id) == first

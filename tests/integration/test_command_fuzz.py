@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from kadath.bootstrap import _wire
 from kadath.commands.base import Command, Dispatcher, Reply
 from kadath.commands.movement import SHORTCUTS
+from kadath.domain.account import Role
 from kadath.domain.item import InInventory
 from kadath.domain.player import Player
 from kadath.domain.world import Direction
@@ -90,7 +91,7 @@ async def world(
     config = Settings(_env_file=None, npc_spawning=False)  # type: ignore[call-arg]
     hasher = PasswordHasher(1, 1, 1024)
     runtime = _wire(config, persistence, hasher, "a-fuzzing-secret-long-enough-0123456789")
-    admin = make_player(account, "Warden", is_admin=True)
+    admin = make_player(account, "Warden", role=Role.ADMIN)
     player = make_player(account, "Alice")
     for someone in (admin, player):
         await persistence.save_player(someone)

@@ -8,7 +8,7 @@ import pytest
 
 from kadath.commands.base import Dispatcher
 from kadath.commands.table import build_command_table
-from kadath.domain.account import Account
+from kadath.domain.account import Account, Role
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.services.messenger import FakeMessenger
 
@@ -20,7 +20,7 @@ async def table(
     game: Any = game_factory(persistence)
     alice = make_player(account, "Alice")
     bob = make_player(account, "Bob")
-    admin = make_player(account, "Warden", is_admin=True)
+    admin = make_player(account, "Warden", role=Role.ADMIN)
     for p in (alice, bob, admin):
         await persistence.save_player(p)
         game.presence.enter(p, {p.room_id})
@@ -150,11 +150,16 @@ async def test_help_explains_every_direction_and_every_command(table: Any) -> No
         assert (await dispatch.dispatch(alice, f"help {word}")).ok, word
 
 
-async def test_admin_commands_are_hidden_from_players(table: Any) -> None:
+async def test_admin_commands_are_refused_to_players_and_hidden_from_their_help(
+    table: Any,
+) -> None:
     _, dispatch, alice, bob, admin = table
     refused = await dispatch.dispatch(alice, "teleport bob harbour.dock")
     assert not refused.ok
-    assert "Unknown command" in refused.text
+    assert refused.text == "Only admins may use 'teleport'."
+    assert bob.room_id != "harbour.dock"
+    assert "teleport" not in (await dispatch.dispatch(alice, "help")).text
+    assert "teleport" in (await dispatch.dispatch(admin, "help")).text
     moved = await dispatch.dispatch(admin, "teleport bob harbour.dock")
     assert moved.ok
     assert bob.room_id == "harbour.dock"

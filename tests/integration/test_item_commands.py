@@ -416,3 +416,60 @@ async def test_odd_ordinals_are_answered_with_a_sentence_by_every_item_command(
         assert not reply.ok, (verb, reply.text)
         assert "went wrong" not in reply.text, (verb, reply.text)
         assert reply.text.endswith((".", "?", ">")), (verb, reply.text)
+
+
+async def test_get_all_cut_short_by_an_outage_tells_what_was_taken(
+    session: Session, faults: Any
+) -> None:
+    alice = await session.enter("Alice", STREET)
+    await session.drop_on_floor(STREET, "coin", "lantern", "coin")
+    carried_before = 0
+    for fail_at in range(1, 60):
+        faults.arm(0)
+        async with session.persistence.unit_of_work() as uow:
+            await uow.items.move_all(InInventory(alice.id), OnFloor(STREET))
+        faults.arm(fail_at)
+        reply = await session.type(alice, "get all")
+        interrupted = faults.failed
+        faults.arm(0)
+        carried = len(await session.persistence.items_at(InInventory(alice.id)))
+        if not interrupted:
+            assert carried == 3, reply
+            break
+        if carried == 0:
+            assert not reply.ok  # nothing moved: the plain outage sentence
+            continue
+        # Some items moved before the database went away: the reply says which ones.
+        carried_before = carried
+        assert reply.ok, reply
+        assert reply.text.startswith("You pick up"), reply.text
+        assert "The world wavers; the rest stays where it is" in reply.text
+    assert carried_before > 0  # the sweep really did cut a get all short
+
+
+async def test_drop_all_cut_short_by_an_outage_tells_what_was_dropped(
+    session: Session, faults: Any
+) -> None:
+    alice = await session.enter("Alice", STREET)
+    await session.give(alice, "coin", "lantern", "coin")
+    cut_short = 0
+    for fail_at in range(1, 60):
+        faults.arm(0)
+        async with session.persistence.unit_of_work() as uow:
+            await uow.items.move_all(OnFloor(STREET), InInventory(alice.id))
+        faults.arm(fail_at)
+        reply = await session.type(alice, "drop all")
+        interrupted = faults.failed
+        faults.arm(0)
+        dropped = len(await session.persistence.items_at(OnFloor(STREET)))
+        if not interrupted:
+            assert dropped == 3, reply
+            break
+        if dropped == 0:
+            assert not reply.ok
+            continue
+        cut_short += 1
+        assert reply.ok, reply
+        assert reply.text.startswith("You drop"), reply.text
+        assert "The world wavers; the rest stays where it is" in reply.text
+    assert cut_short > 0

@@ -103,3 +103,27 @@ async def test_downgrade_to_base_then_upgrade_to_head_again(engine: AsyncEngine)
     assert await migrate.current_revision(engine) == _head()
     assert await _tables(engine) == TABLES
     assert len(await _profession_names(engine)) == 8
+
+
+async def test_roles_migration_makes_admins_of_is_admin_accounts_and_back(
+    engine: AsyncEngine,
+) -> None:
+    await migrate.upgrade(engine, "0001")
+    insert = sa.text(
+        "INSERT INTO accounts (id, username, username_key, password_hash, is_admin, created_at)"
+        " VALUES (:id, :name, :name, 'x', :admin, CURRENT_TIMESTAMP)"
+    )
+    ids = {"warden": "0" * 31 + "1", "drifter": "0" * 31 + "2"}
+    async with engine.begin() as conn:
+        for name, admin in (("warden", True), ("drifter", False)):
+            await conn.execute(insert, {"id": ids[name], "name": name, "admin": admin})
+
+    await migrate.upgrade(engine, "0002_roles_moderation")
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.text("SELECT username, role FROM accounts ORDER BY 1"))
+        assert [tuple(r) for r in rows] == [("drifter", "player"), ("warden", "admin")]
+
+    await migrate.downgrade(engine, "0001")
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.text("SELECT username, is_admin FROM accounts ORDER BY 1"))
+        assert [(r[0], bool(r[1])) for r in rows] == [("drifter", False), ("warden", True)]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kadath.domain.account import Account
+from kadath.domain.account import Account, Role
 from kadath.domain.errors import (
     DuplicateName,
     InvalidAmount,
@@ -39,7 +39,6 @@ async def test_a_saved_player_reads_back_with_every_field(
         lucidity=77,
         experience=350,
         level=3,
-        is_admin=True,
         extra={"title": "the Dreamer", "flags": [1, 2]},
     )
     await persistence.save_player(player)
@@ -52,10 +51,24 @@ async def test_a_saved_player_reads_back_with_every_field(
     assert loaded.stats == Stats(10, 11, 13, 14, 15, 16)
     assert (loaded.health, loaded.max_health, loaded.lucidity) == (40, 55, 77)
     assert (loaded.experience, loaded.level, loaded.profession_id) == (350, 3, 3)
-    assert loaded.is_admin is True
+    assert loaded.role is Role.PLAYER  # the account's
     assert loaded.extra == {"title": "the Dreamer", "flags": [1, 2]}
     assert loaded.created_at is not None
     assert loaded.created_at.tzinfo is not None
+
+
+async def test_a_loaded_character_takes_its_accounts_role(
+    persistence: AsyncPersistenceLayer, account: Account, make_player: Any
+) -> None:
+    player = make_player(account, name="Warden")
+    await persistence.save_player(player)
+    async with persistence.unit_of_work() as uow:
+        await uow.accounts.set_role(account.id, Role.MODERATOR)
+
+    loaded = await persistence.get_player_by_id(player.id)
+
+    assert loaded.role is Role.MODERATOR
+    assert not loaded.is_admin
 
 
 async def test_get_player_by_id_refuses_unknown_and_malformed_ids(
@@ -96,7 +109,7 @@ async def test_get_players_by_user_returns_only_that_accounts_players(
     persistence: AsyncPersistenceLayer, account: Account, make_player: Any
 ) -> None:
     async with persistence.unit_of_work() as uow:
-        other = await uow.accounts.create_account("Someoneelse", "x", is_admin=False)
+        other = await uow.accounts.create_account("Someoneelse", "x")
     mine = [make_player(account, name=n) for n in ("Alpha", "Bravo")]
     theirs = make_player(other, name="Charlie")
     await persistence.save_players([*mine, theirs])

@@ -35,9 +35,7 @@ def layer(tmp_path: Path, small_world: World) -> Iterator[SyncPersistenceLayer]:
 def create_account(layer: SyncPersistenceLayer) -> Account:
     async def work(persistence: AsyncPersistenceLayer) -> Account:
         async with persistence.unit_of_work() as uow:
-            return await uow.accounts.create_account(
-                f"user{uuid.uuid4().hex[:8]}", "x", is_admin=False
-            )
+            return await uow.accounts.create_account(f"user{uuid.uuid4().hex[:8]}", "x")
 
     return layer.run(work)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kadath.bootstrap import _wire
-from kadath.domain.account import Account
+from kadath.domain.account import Account, Role
 from kadath.domain.events import PlayerEnteredRoom
 from kadath.domain.npc import NpcInstance
 from kadath.domain.world import NpcDefinition, NpcKind
@@ -78,7 +78,7 @@ async def test_look_falls_back_on_the_items_examine(
 async def test_the_admin_commands_reach_the_loop_and_death(
     runtime: Runtime, account: Account, make_player: Any, persistence: AsyncPersistenceLayer
 ) -> None:
-    warden = make_player(account, "Warden", room_id=STREET, is_admin=True)
+    warden = make_player(account, "Warden", room_id=STREET, role=Role.ADMIN)
     await persistence.save_player(warden)
     runtime.game.presence.enter(warden, {STREET})
     runtime.game.npcs.add(NpcInstance(uuid.uuid4(), GHOUL, STREET, GHOUL.health))

@@ -12,9 +12,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from kadath.domain.corpse import CorpseRules
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.events import PlayerLoggedOut
 from kadath.domain.item import InContainer, InInventory
 from kadath.domain.player import Player
@@ -105,6 +107,29 @@ async def test_shutdown_writes_only_the_lazy_columns_and_revives_nobody(
 
     assert await stored.health(alice.id) == 100
     assert await stored.player(bob.id) is None  # an UPDATE, never an insert
+
+
+async def test_a_shutdown_save_that_fails_keeps_everyone_in_play_for_the_next_try(
+    persistence: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    entry, presence, _bus = build_entry(persistence)
+    alice: Player = await save_player(room_id=STREET)
+    (await entry.enter(alice.id)).room_id = SQUARE  # moved since the last position save
+
+    def database_gone(point: str) -> None:
+        raise DatabaseUnavailable(f"no database at {point}")
+
+    persistence.fault = database_gone
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await entry.leave_all(attempts=2)
+    finally:
+        persistence.fault = None
+
+    assert alice.id in presence  # not dropped unsaved: the lifespan's last save tries again
+    assert await entry.leave_all() == 1
+    assert alice.id not in presence
+    assert (await stored.player(alice.id)).room_id == SQUARE
 
 
 async def test_logged_out_is_published_when_the_character_leaves_not_after_the_save(

@@ -187,7 +187,12 @@ async def test_the_first_account_is_an_admin_and_later_ones_are_not(
     first, second, third = await register(client), await register(client), await register(client)
     assert [first.is_admin, second.is_admin, third.is_admin] == [True, False, False]
     me = await client.get("/api/auth/me", headers=second.headers)
-    assert me.json() == {"id": second.id, "username": second.username, "is_admin": False}
+    assert me.json() == {
+        "id": second.id,
+        "username": second.username,
+        "is_admin": False,
+        "role": "player",
+    }
 
 
 async def test_two_first_registrations_at_once_make_only_one_admin(

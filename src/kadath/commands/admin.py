@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kadath.commands.base import Command, Context
+from kadath.domain.account import Role
 from kadath.domain.errors import PlayerNotFound, RoomNotFound
 from kadath.services import messenger as frames
 
@@ -12,7 +13,7 @@ class Teleport(Command):
 
     names = ("teleport",)
     usage = "teleport <player> <room id>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     async def run(self, ctx: Context) -> str:
@@ -32,7 +33,7 @@ class Teleport(Command):
         )
         view, text = await game.rooms.describe(target)
         game.messenger.to_player(target.id, frames.room(view, text))
-        return f"{target.name} is now in {game.world.rooms[room_id].name}."
+        return f"{target.name} is now in {game.world.rooms[target.room_id].name}."
 
 
 class Goto(Command):
@@ -40,7 +41,7 @@ class Goto(Command):
 
     names = ("goto",)
     usage = "goto <room id>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     async def run(self, ctx: Context) -> str:
@@ -64,7 +65,7 @@ class Broadcast(Command):
 
     names = ("broadcast",)
     usage = "broadcast <message>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     async def run(self, ctx: Context) -> str:

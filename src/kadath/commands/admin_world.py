@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kadath.commands.base import Command, Context
+from kadath.domain.account import Role
 from kadath.domain.errors import NotFound, PlayerNotFound
 from kadath.domain.npc import NpcInstance
 from kadath.domain.player import MAX_AMOUNT
@@ -22,7 +23,7 @@ class Slay(Command):
 
     names = ("slay",)
     usage = "slay <player|npc>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     def __init__(self, death: DeathService) -> None:
@@ -51,7 +52,7 @@ class Heal(Command):
 
     names = ("heal",)
     usage = "heal <player>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     def __init__(self, combat: CombatService) -> None:
@@ -85,7 +86,7 @@ class Tick(Command):
 
     names = ("tick",)
     usage = "tick [reset]"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     def __init__(self, loop: GameLoop) -> None:

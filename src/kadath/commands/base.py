@@ -15,7 +15,14 @@ from typing import ClassVar
 
 import structlog
 
-from kadath.domain.errors import DatabaseUnavailable, DomainError, InvalidInput, KadathError
+from kadath.domain.account import Role
+from kadath.domain.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    KadathError,
+)
 from kadath.domain.player import Player
 from kadath.services.game import Game
 
@@ -48,7 +55,11 @@ class Reply:
 class Command:
     names: ClassVar[tuple[str, ...]] = ()
     usage: ClassVar[str] = ""
-    admin: ClassVar[bool] = False
+    # The lowest role that may use it; each role may use everything the roles below it may.
+    required_role: ClassVar[Role] = Role.PLAYER
+    # Speech is refused while the speaker is muted; only these work while frozen.
+    speech: ClassVar[bool] = False
+    while_frozen: ClassVar[bool] = False
     category: ClassVar[str] = "general"
 
     async def run(self, ctx: Context) -> str:
@@ -74,29 +85,29 @@ class CommandTable:
 
     def register(self, *commands: Command) -> None:
         for command in commands:
+            if hasattr(command, "admin"):
+                # The old flag would be silently ignored: a command meant for admins only
+                # would be open to everyone.
+                raise ValueError(f"{command.names[0]}: use required_role, not admin")
             for name in command.names:
                 if name in self.commands:
                     raise ValueError(f"command name {name!r} registered twice")
                 self.commands[name] = command
             self.ordered.append(command)
 
-    def lookup(self, word: str, *, admin: bool) -> Command | None:
-        """Exact name first, then a unique prefix of a canonical name."""
+    def lookup(self, word: str, *, role: Role = Role.PLAYER) -> Command | None:
+        """Exact name first (whatever the role: the dispatcher refuses it with a sentence),
+        then a unique prefix of the canonical name of a command ``role`` may use."""
         word = word.lower()
         command = self.commands.get(word)
-        if command is None:
-            matches = {
-                c
-                for c in self.ordered
-                if (admin or not c.admin) and c.names[0].startswith(word) and len(word) >= 2
-            }
+        if command is None and len(word) >= 2:
+            matches = {c for c in self.visible(role=role) if c.names[0].startswith(word)}
             command = matches.pop() if len(matches) == 1 else None
-        if command is not None and command.admin and not admin:
-            return None
         return command
 
-    def visible(self, *, admin: bool) -> Iterable[Command]:
-        return [c for c in self.ordered if admin or not c.admin]
+    def visible(self, *, role: Role) -> Iterable[Command]:
+        """The commands ``role`` may use, in the order registered."""
+        return [c for c in self.ordered if role.at_least(c.required_role)]
 
 
 class Dispatcher:
@@ -125,11 +136,12 @@ class Dispatcher:
             verb, args = "say", line[1:]
         elif verb[0] == ":":
             verb, args = "emote", line[1:]
-        command = self.table.lookup(verb, admin=player.is_admin)
+        command = self.table.lookup(verb, role=player.role)
         if command is None:
             return Reply(False, f"Unknown command '{verb[:30]}'. Type 'help' for a list.")
         ctx = Context(player=player, args=args.strip(), game=self.game, verb=verb.lower())
         try:
+            self._guard(command, player)
             text = await command.run(ctx)
         except DomainError as exc:
             return Reply(False, str(exc))
@@ -143,3 +155,19 @@ class Dispatcher:
             log.exception("command_failed", command=command.names[0], line=line[:200])
             return Reply(False, "Something went wrong with that command; it has been logged.")
         return Reply(True, text, quit=ctx.quit_requested)
+
+    def _guard(self, command: Command, player: Player) -> None:
+        """Raises Forbidden (role too low), Sanctioned (frozen, or muted for speech)."""
+        if not player.role.at_least(command.required_role):
+            raise Forbidden(refusal(command))
+        if not command.while_frozen:
+            self.game.sanctions.freezes.check(player.id)
+        if command.speech:
+            self.game.mutes.check(player.id)
+
+
+def refusal(command: Command) -> str:
+    """The sentence for a role too low to use ``command``."""
+    roles = [f"{r.value}s" for r in Role if r.at_least(command.required_role)]
+    who = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " and " + roles[-1]
+    return f"Only {who} may use '{command.names[0]}'."

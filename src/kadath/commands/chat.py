@@ -9,6 +9,7 @@ class Say(Command):
     """Say something to everyone in the room. A leading ' works too: 'hello"""
 
     names = ("say",)
+    speech = True
     usage = "say <message>"
     category = "talk"
 
@@ -22,6 +23,7 @@ class Emote(Command):
     """Act something out for the room to see: emote shivers. A leading : works too."""
 
     names = ("emote", "me")
+    speech = True
     usage = "emote <action>"
     category = "talk"
 
@@ -35,6 +37,7 @@ class Whisper(Command):
     """Whisper to one character anywhere in the world; nobody else hears."""
 
     names = ("whisper", "tell", "wh")
+    speech = True
     usage = "whisper <player> <message>"
     category = "talk"
 

@@ -6,11 +6,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from kadath.commands.base import Command, CommandTable, Context
+from kadath.domain.account import Role
 from kadath.domain.errors import NotFound
 from kadath.domain.experience import xp_to_next_level
 from kadath.domain.lucidity import band_for
 from kadath.domain.player import Player
 from kadath.domain.stats import STAT_NAMES
+from kadath.domain.world import HelpTopic
 from kadath.services import messenger as frames
 
 WHO_LIMIT = 60
@@ -22,6 +24,7 @@ class Look(Command):
 
     names = ("look", "l")
     usage = "look [target]"
+    while_frozen = True
     category = "world"
 
     def __init__(self, examine: Examiner | None = None) -> None:
@@ -111,25 +114,62 @@ class Explored(Command):
 
 
 class Help(Command):
-    """List the commands, or explain one."""
+    """List the commands, explain one, or read a help topic; 'help search <word>' finds the
+    topics and commands that mention a word."""
 
     names = ("help", "?", "commands")
-    usage = "help [command]"
+    usage = "help [command|topic] | help search <word>"
+    while_frozen = True
 
     def __init__(self, table: CommandTable) -> None:
         self._table = table
 
     async def run(self, ctx: Context) -> str:
-        admin = ctx.player.is_admin
-        if ctx.args:
-            command = self._table.lookup(ctx.args.split()[0], admin=admin)
-            if command is None:
-                raise NotFound(f"There is no command '{ctx.args[:30]}'.")
-            return command.help_text()
+        role = ctx.player.role
+        topics = ctx.game.world.help
+        words = ctx.words()
+        if len(words) >= 2 and words[0] == "search":
+            return self._search(" ".join(words[1:]), topics, role=role)
+        if words:
+            command = self._table.lookup(words[0], role=role)
+            if command is not None and not role.at_least(command.required_role):
+                command = None
+            topic = topics.get(words[0].casefold())
+            if topic is not None and command is not None:  # 'help newbie': the guide first
+                return f"{topic.title}\n\n{topic.text}\n\nThe command:\n{command.help_text()}"
+            if command is not None:
+                return command.help_text()
+            topic = topic or _topic(topics, words[0])
+            if topic is None:
+                raise NotFound(f"There is no command or help topic '{ctx.args[:30]}'.")
+            return f"{topic.title}\n\n{topic.text}"
         groups: dict[str, list[str]] = {}
-        for command in self._table.visible(admin=admin):
+        for command in self._table.visible(role=role):
             groups.setdefault(command.category, []).append(command.names[0])
         lines = ["Commands (type 'help <command>' for more):"]
         for category, names in groups.items():
             lines.append(f"  {category:<10} " + ", ".join(names))
+        if topics:
+            lines.append("Topics (type 'help <topic>'): " + ", ".join(sorted(topics)))
         return "\n".join(lines)
+
+    def _search(self, word: str, topics: dict[str, HelpTopic], *, role: Role) -> str:
+        found = [f"  {t.name:<12} {t.title}" for t in topics.values() if t.mentions(word)]
+        key = word.casefold()
+        found += [
+            f"  {c.names[0]:<12} (command)"
+            for c in self._table.visible(role=role)
+            if key in c.names[0] or key in c.help_text().casefold()
+        ]
+        if not found:
+            return f"Nothing in the help mentions '{word[:30]}'."
+        return "\n".join([f"Help that mentions '{word[:30]}':", *found])
+
+
+def _topic(topics: dict[str, HelpTopic], word: str) -> HelpTopic | None:
+    """A topic by name, or by a unique prefix of its name."""
+    key = word.casefold()
+    if key in topics:
+        return topics[key]
+    matches = [t for name, t in topics.items() if name.startswith(key)]
+    return matches[0] if len(matches) == 1 else None

@@ -9,6 +9,7 @@ class Quit(Command):
     """Leave the world. Your character is saved where it stands."""
 
     names = ("quit", "logout")
+    while_frozen = True
     usage = "quit"
 
     async def run(self, ctx: Context) -> str:

@@ -20,6 +20,8 @@ KadathError
 │   ├── ContainerLocked
 │   ├── NotOwner
 │   ├── NotAllowed
+│   │   ├── Forbidden            the role is too low for that command or route
+│   │   └── Sanctioned           muted, frozen or banned; the sentence gives the time left
 │   ├── AuthenticationFailed     bad credentials, bad or expired token
 │   └── RateLimited              too many attempts; try again later
 │       └── Busy                 the server has too much of this work queued; try again shortly
@@ -107,6 +109,14 @@ class NotOwner(DomainError):
 
 
 class NotAllowed(DomainError):
+    pass
+
+
+class Forbidden(NotAllowed):
+    pass
+
+
+class Sanctioned(NotAllowed):
     pass
 
 

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from kadath.domain.account import Role
 from kadath.domain.errors import InvalidAmount, InvalidName
 from kadath.domain.stats import MAX_LUCIDITY, Stats
 
@@ -35,10 +36,14 @@ class Player:
     lucidity: int = MAX_LUCIDITY
     experience: int = 0
     level: int = 1
-    is_admin: bool = False
+    role: Role = Role.PLAYER  # the account's, loaded with the character
     created_at: datetime | None = None
     last_active_at: datetime | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
 
     @property
     def is_dead(self) -> bool:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Direction(StrEnum):
@@ -140,6 +143,20 @@ class Zone:
     id: str
     name: str
     description: str
+    file: str = ""  # the zone file it came from, relative to the world directory
+
+
+@dataclass(frozen=True, slots=True)
+class HelpTopic:
+    """A help page shipped with the world (``help/<name>.md``)."""
+
+    name: str
+    title: str
+    text: str
+
+    def mentions(self, word: str) -> bool:
+        word = word.casefold()
+        return word in self.name.casefold() or word in self.text.casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +199,12 @@ class SpawnRule:
     required: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class World:
-    """Everything the world files describe, validated and cross-checked."""
+    """Everything the world files describe, validated and cross-checked.
+
+    One object for the whole run: a reload or a builder's change replaces its contents in
+    place (``adopt``), so every service holding it sees the new world at once."""
 
     zones: dict[str, Zone]
     rooms: dict[str, Room]
@@ -193,6 +213,38 @@ class World:
     npcs: dict[str, NpcDefinition]
     spawns: tuple[SpawnRule, ...]
     start_room_id: str
+    name: str = "Kadath"
+    help: dict[str, HelpTopic] = field(default_factory=dict)
 
     def rooms_in_zone(self, zone_id: str) -> list[Room]:
         return [r for r in self.rooms.values() if r.zone_id == zone_id]
+
+    def adopt(self, other: World) -> None:
+        """Take ``other``'s contents, keeping this object (and its dicts) in place."""
+        _refill(self.zones, other.zones)
+        _refill(self.rooms, other.rooms)
+        _refill(self.items, other.items)
+        _refill(self.containers, other.containers)
+        _refill(self.npcs, other.npcs)
+        _refill(self.help, other.help)
+        self.spawns, self.start_room_id, self.name = other.spawns, other.start_room_id, other.name
+
+    def copy(self) -> World:
+        """A world with the same contents in new dicts (to change and check before adopting)."""
+        return World(
+            dict(self.zones),
+            dict(self.rooms),
+            dict(self.items),
+            dict(self.containers),
+            dict(self.npcs),
+            self.spawns,
+            self.start_room_id,
+            self.name,
+            dict(self.help),
+        )
+
+
+def _refill(mine: dict[str, T], theirs: dict[str, T]) -> None:
+    fresh = dict(theirs)  # ``theirs`` may be ``mine``
+    mine.clear()
+    mine.update(fresh)

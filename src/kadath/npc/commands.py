@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from kadath.commands.base import Command, Context
+from kadath.domain.account import Role
 from kadath.domain.errors import NotFound
 from kadath.npc import voice
 from kadath.npc.spawner import NpcSpawner
@@ -22,7 +23,7 @@ class Spawn(_SpawnerCommand):
 
     names = ("spawn",)
     usage = "spawn <npc id>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     async def run(self, ctx: Context) -> str:
@@ -37,7 +38,7 @@ class Despawn(_SpawnerCommand):
 
     names = ("despawn",)
     usage = "despawn <npc>"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     async def run(self, ctx: Context) -> str:
@@ -58,7 +59,7 @@ class Npcs(_SpawnerCommand):
 
     names = ("npcs",)
     usage = "npcs [zone id | npc id]"
-    admin = True
+    required_role = Role.ADMIN
     category = "admin"
 
     async def run(self, ctx: Context) -> str:

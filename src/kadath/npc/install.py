@@ -24,6 +24,7 @@ EMOTE_EVERY = 5.0
 class NpcFeature:
     spawner: NpcSpawner
     brain: NpcBrain
+    territory: Territory
     commands: list[Command]
 
 
@@ -48,4 +49,4 @@ def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> NpcFea
     loop.add_step("npc-behaviour", brain.step, every=BEHAVIOUR_EVERY)
     loop.add_step("npc-emote", dialogue.emote_step, every=EMOTE_EVERY)
     loop.add_step("npc-speech", dialogue.flush_step)
-    return NpcFeature(spawner, brain, [Spawn(spawner), Despawn(spawner), Npcs(spawner)])
+    return NpcFeature(spawner, brain, territory, [Spawn(spawner), Despawn(spawner), Npcs(spawner)])

@@ -89,6 +89,29 @@ class NpcSpawner:
         counts.update(r.spawn_key for r in self._queue)
         return counts
 
+    def reload_rules(self) -> None:
+        """Take the world's spawn rules again. A live NPC or a queued respawn keeps its rule
+        when one with the same zone, NPC and room remains; otherwise it no longer has one."""
+        fresh = {spawn_key(i, rule): rule for i, rule in enumerate(self._game.world.spawns)}
+        free = list(fresh)
+        renamed: dict[str, str] = {}
+        for key, rule in self.rules.items():
+            match = next((k for k in free if _same_place(fresh[k], rule)), None)
+            if match is not None:
+                free.remove(match)
+                renamed[key] = match
+        self.rules = fresh
+        for npc in self._game.npcs.all():
+            if npc.spawn_key is not None:
+                npc.spawn_key = renamed.get(npc.spawn_key)
+        queue = [
+            Respawn(r.due, r.seq, renamed[r.spawn_key])
+            for r in self._queue
+            if r.spawn_key in renamed
+        ]
+        heapq.heapify(queue)
+        self._queue = queue
+
     def pending(self) -> int:
         return len(self._queue)
 
@@ -128,6 +151,8 @@ class NpcSpawner:
         while self._queue and self._queue[0].due <= now:
             key = heapq.heappop(self._queue).spawn_key
             rule = self.rules[key]
+            if rule.room_id is not None and rule.room_id not in self._game.world.rooms:
+                continue
             if self.population()[key] >= rule.max_population:
                 continue
             self.spawn(rule.npc_id, self.room_for(rule), key=key)
@@ -153,3 +178,7 @@ class NpcSpawner:
 
     def _rolls(self, rule: SpawnRule) -> bool:
         return rule.required or rule.chance >= 1.0 or self._game.rng.random() < rule.chance
+
+
+def _same_place(a: SpawnRule, b: SpawnRule) -> bool:
+    return (a.zone_id, a.npc_id, a.room_id) == (b.zone_id, b.npc_id, b.room_id)

@@ -11,12 +11,18 @@ Exit = tuple[Direction, str]
 class Territory:
     def __init__(self, world: World) -> None:
         self._world = world
+        self._zone_rooms: dict[str, tuple[str, ...]] = {}
+        self._exits: dict[tuple[str, str], tuple[Exit, ...]] = {}
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Recompute from the world (after a reload or a builder's edit)."""
         zones: dict[str, list[str]] = {}
-        for room in world.rooms.values():
+        for room in self._world.rooms.values():
             zones.setdefault(room.zone_id, []).append(room.id)
         self._zone_rooms = {zone: tuple(sorted(ids)) for zone, ids in zones.items()}
-        self._exits: dict[tuple[str, str], tuple[Exit, ...]] = {}
-        for room in world.rooms.values():
+        self._exits = {}
+        for room in self._world.rooms.values():
             self.exits_within(room.id, room.zone_id)
 
     def rooms_in(self, zone_id: str) -> tuple[str, ...]:
@@ -32,13 +38,16 @@ class Territory:
         exits = self._exits.get(key)
         if exits is None:
             rooms = self._world.rooms
+            room = rooms.get(room_id)
             exits = tuple(
                 (direction, dest)
-                for direction, dest in rooms[room_id].exits.items()
+                for direction, dest in (room.exits.items() if room else ())
                 if dest in rooms and rooms[dest].zone_id == zone_id
             )
             self._exits[key] = exits
         return exits
 
     def is_safe(self, room_id: str) -> bool:
-        return self._world.rooms[room_id].safe
+        """A room a reload removed counts as safe: nothing starts there any more."""
+        room = self._world.rooms.get(room_id)
+        return room is None or room.safe

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kadath.domain.account import Account, Profession
+from kadath.domain.account import Account, Profession, Role
 from kadath.domain.item import (
     Container,
     ContainerKind,
@@ -42,7 +42,7 @@ def player_from_row(row: PlayerRow) -> Player:
         lucidity=row.lucidity,
         experience=row.experience,
         level=row.level,
-        is_admin=row.is_admin,
+        role=Role(row.role) if row.role else Role.PLAYER,
         created_at=row.created_at,
         last_active_at=row.last_active_at,
         extra=dict(row.extra or {}),
@@ -64,7 +64,6 @@ def player_values(player: Player) -> dict[str, Any]:
         "experience": player.experience,
         "level": player.level,
         "profession_id": player.profession_id,
-        "is_admin": player.is_admin,
         "extra": player.extra,
     }
     values.update(player.stats.as_dict())
@@ -80,7 +79,7 @@ def account_from_row(row: AccountRow) -> Account:
         id=row.id,
         username=row.username,
         password_hash=row.password_hash,
-        is_admin=row.is_admin,
+        role=Role(row.role),
         created_at=row.created_at,
     )
 

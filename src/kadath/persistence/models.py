@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -50,14 +50,18 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
 
 
+ROLES = ("player", "builder", "moderator", "admin")
+
+
 class AccountRow(Base):
     __tablename__ = "accounts"
+    __table_args__ = (sa.CheckConstraint(f"role IN {ROLES}", name="role_known"),)
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(sa.String(32))
     username_key: Mapped[str] = mapped_column(sa.String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
-    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    role: Mapped[str] = mapped_column(sa.String(16), server_default="player")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -111,10 +115,13 @@ class PlayerRow(Base):
     experience: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     level: Mapped[int] = mapped_column(sa.Integer, default=1)
     profession_id: Mapped[int] = mapped_column(sa.ForeignKey("professions.id"))
-    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
     extra: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # The account's role, loaded with every character (no column of its own).
+    role: Mapped[str] = column_property(
+        sa.select(AccountRow.role).where(AccountRow.id == account_id).scalar_subquery()
+    )
 
 
 class ContainerRow(Base):
@@ -181,3 +188,102 @@ class WorldSeedRow(Base):
 
     key: Mapped[str] = mapped_column(sa.String(150), primary_key=True)
     seeded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SanctionRow(Base):
+    """A mute, freeze or ban of an account; in force until ``ends_at`` unless lifted."""
+
+    __tablename__ = "sanctions"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str] = mapped_column(sa.String(300))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ends_at: Mapped[datetime | None]
+    lifted_at: Mapped[datetime | None]
+
+
+class ReportRow(Base):
+    """A player's report of another, waiting in the moderators' queue until closed."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    reporter_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    reporter: Mapped[str] = mapped_column(sa.String(32))
+    target_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    target: Mapped[str] = mapped_column(sa.String(32))
+    text: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_by: Mapped[str | None] = mapped_column(sa.String(32))
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class AuditRow(Base):
+    """One moderation action or report; account ids without foreign keys, so the log
+    outlives the accounts it names."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(32), index=True)
+    actor_account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    action: Mapped[str] = mapped_column(sa.String(16), index=True)
+    target: Mapped[str] = mapped_column(sa.String(32), index=True)
+    target_account_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    detail: Mapped[str] = mapped_column(sa.String(500), default="")
+
+
+class ChannelMembershipRow(Base):
+    """A character's setting on a channel; no row means the channel's default."""
+
+    __tablename__ = "channel_memberships"
+
+    player_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    joined: Mapped[bool] = mapped_column(sa.Boolean)
+    muted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class ChannelMessageRow(Base):
+    """The recent messages of each channel (the last 100 are kept)."""
+
+    __tablename__ = "channel_messages"
+    __table_args__ = (sa.Index("ix_channel_messages_channel_id", "channel", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    # No foreign key: a message stays in the history after its speaker is deleted.
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    sender: Mapped[str] = mapped_column(sa.String(32))
+    text: Mapped[str] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IgnoreRow(Base):
+    """One character ignoring another: the ignorer hears nothing the other says."""
+
+    __tablename__ = "ignores"
+
+    player_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True
+    )
+    ignored_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,11 +16,14 @@ from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.errors import translate
 from kadath.persistence.repositories import (
     AccountRepository,
+    ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
     ExplorationRepository,
     HealthRepository,
+    IgnoreRepository,
     ItemRepository,
+    ModerationRepository,
     PlayerRepository,
     ProfessionRepository,
     RoomRepository,
@@ -50,6 +53,9 @@ class UnitOfWork:
     containers: ContainerRepository
     items: ItemRepository
     exploration: ExplorationRepository
+    moderation: ModerationRepository
+    channels: ChannelRepository
+    ignores: IgnoreRepository
 
     def __init__(
         self,
@@ -99,6 +105,9 @@ class UnitOfWork:
         self.containers = ContainerRepository(session, self._touches)
         self.items = ItemRepository(session, self._prototypes, self._touches)
         self.exploration = ExplorationRepository(session)
+        self.moderation = ModerationRepository(session)
+        self.channels = ChannelRepository(session)
+        self.ignores = IgnoreRepository(session)
         return self
 
     async def __aexit__(

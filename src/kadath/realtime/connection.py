@@ -13,12 +13,13 @@ import structlog
 
 from kadath.commands.base import Dispatcher
 from kadath.domain.account import Account
-from kadath.domain.errors import DatabaseUnavailable, DomainError, KadathError
+from kadath.domain.errors import DatabaseUnavailable, DomainError, KadathError, Sanctioned
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import TokenBucket
 from kadath.realtime.hub import Hub
 from kadath.realtime.protocol import (
     CLOSE_AUTH_FAILED,
+    CLOSE_FORBIDDEN,
     CLOSE_HELLO_TIMEOUT,
     CLOSE_NORMAL,
     CLOSE_RESTART,
@@ -118,6 +119,9 @@ class ConnectionHandler:
         except BadFrame as exc:
             await _refuse(transport, exc.code, str(exc), CLOSE_AUTH_FAILED)
             return None
+        except Sanctioned as exc:
+            await _refuse(transport, "banned", str(exc), CLOSE_FORBIDDEN)
+            return None
         except DomainError as exc:
             await _refuse(transport, "auth_failed", str(exc), CLOSE_AUTH_FAILED)
             return None
@@ -173,6 +177,7 @@ class ConnectionHandler:
                     "experience": player.experience,
                     "profession": profession,
                     "is_admin": player.is_admin,
+                    "role": player.role.value,
                 },
                 "room": view,
             }

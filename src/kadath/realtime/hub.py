@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import structlog
 
 from kadath.domain.errors import KadathError
-from kadath.realtime.protocol import CLOSE_REPLACED, CLOSE_RESTART
+from kadath.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_REPLACED, CLOSE_RESTART
 from kadath.realtime.session import Session, encode
 from kadath.services import messenger as frames
 from kadath.services.entry import WorldEntry
@@ -51,6 +51,9 @@ class Hub:
     def to_world(self, frame: Frame) -> None:
         self._fan_out(list(self._sessions), frame)
 
+    def to_players(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
+        self._fan_out(player_ids, frame)
+
     def _fan_out(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
         body: str | None = None
         for player_id in player_ids:
@@ -82,6 +85,22 @@ class Hub:
             self._leave_after(session.player_id, delay), name=f"linkdead-{session.player_id}"
         )
 
+    def disconnect(self, player_id: uuid.UUID, text: str) -> None:
+        """Kicked or banned: tell the player, close the connection (4403) and take the
+        character out of play now, with no grace period."""
+        session = self._sessions.pop(player_id, None)
+        if session is not None:
+            session.send(frames.event("kicked", text))
+            session.close(CLOSE_FORBIDDEN, text[:120])
+        if player_id not in self._presence:
+            return
+        timer = self._linkdead.pop(player_id, None)
+        if timer is not None:
+            timer.cancel()  # still waiting out its grace: the leave below replaces it
+        self._linkdead[player_id] = asyncio.create_task(
+            self._leave_after(player_id, 0.0), name=f"kicked-{player_id}"
+        )
+
     def session_for(self, player_id: uuid.UUID) -> Session | None:
         return self._sessions.get(player_id)
 
@@ -111,8 +130,7 @@ class Hub:
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for session in sessions:
-            session.send(notice)
-            session.close(CLOSE_RESTART, "server shutting down")
+            session.last_word(notice, CLOSE_RESTART, "server shutting down")
         await asyncio.gather(*(s.stop(CLOSE_WITHIN) for s in sessions))
 
     async def _save_everyone(self) -> bool:

@@ -83,6 +83,16 @@ class Session:
             if self._queue.full():
                 self._drain_and_close()
 
+    def last_word(self, frame: Frame, code: int, reason: str) -> None:
+        """Send ``frame`` next, ahead of anything still queued (which is dropped), then close:
+        a shutdown notice must not wait behind a busy client's backlog."""
+        if self._close is not None:
+            return
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.send(frame)
+        self.close(code, reason)
+
     def _drain_and_close(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()

@@ -18,7 +18,7 @@ import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from kadath.domain.account import Account, Invite
+from kadath.domain.account import Account, Invite, Role
 from kadath.domain.errors import (
     AccountNotFound,
     AuthenticationFailed,
@@ -27,9 +27,12 @@ from kadath.domain.errors import (
     NotAllowed,
     NotFound,
     RateLimited,
+    Sanctioned,
 )
+from kadath.domain.moderation import SanctionKind
 from kadath.domain.ratelimit import KeyedLimiter, parse_rate
 from kadath.services.clock import Clock
+from kadath.services.moderation import when
 from kadath.services.unit_of_work import UnitOfWork
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
@@ -160,7 +163,8 @@ class AuthService:
             first = await uow.accounts.count_accounts() == 0
             if self.registration == "invite" and not first and not invite_code:
                 raise NotAllowed("Registration needs an invite code.")
-            account = await uow.accounts.create_account(username, password_hash, is_admin=first)
+            role = Role.ADMIN if first else Role.PLAYER
+            account = await uow.accounts.create_account(username, password_hash, role=role)
             if invite_code and not first:
                 try:
                     await uow.accounts.use_invite(invite_code, account.id, self._clock.now())
@@ -185,6 +189,8 @@ class AuthService:
         ok = await self._hasher.verify(password, account.password_hash if account else None)
         if account is None or not ok:
             raise AuthenticationFailed("Wrong username or password.")
+        async with self._reading() as uow:
+            await self._refuse_banned(uow, account)
         return self._tokens.issue(account)
 
     async def authenticate(self, token: str) -> Account:
@@ -192,9 +198,18 @@ class AuthService:
         account_id = self._tokens.account_id(token)
         async with self._reading() as uow:
             try:
-                return await uow.accounts.get_account(account_id)
+                account = await uow.accounts.get_account(account_id)
             except AccountNotFound:
                 raise AuthenticationFailed("That account no longer exists.") from None
+            await self._refuse_banned(uow, account)
+        return account
+
+    async def _refuse_banned(self, uow: UnitOfWork, account: Account) -> None:
+        """Raises Sanctioned (HTTP 403) with the reason and end time of a ban in force."""
+        for sanction in await uow.moderation.in_force(self._clock.now(), account_id=account.id):
+            if sanction.kind is SanctionKind.BAN:
+                ends = "for good" if sanction.ends_at is None else f"until {when(sanction.ends_at)}"
+                raise Sanctioned(f"This account is banned {ends}: {sanction.reason}")
 
     async def create_invite(self, admin: Account) -> Invite:
         """Raises NotAllowed for non-admins."""

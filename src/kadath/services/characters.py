@@ -5,7 +5,7 @@ A deleted character's belongings are left on the floor where it last stood."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kadath.domain.account import Account, Profession
@@ -53,10 +53,10 @@ class CharacterService:
         presence: Presence,
         rng: Rng,
         clock: Clock,
-        start_room_id: str,
+        start_room: Callable[[], str],  # read at each use: a reload may move it
     ) -> None:
         self._uow, self._reading, self._presence = uow, reading, presence
-        self._rng, self._clock, self._start = rng, clock, start_room_id
+        self._rng, self._clock, self._start = rng, clock, start_room
 
     async def professions(self) -> list[Profession]:
         async with self._reading() as uow:
@@ -95,19 +95,19 @@ class CharacterService:
                 id=uuid.uuid4(),
                 account_id=account.id,
                 name=name[:1].upper() + name[1:],
-                room_id=self._start,
-                respawn_room_id=self._start,
+                room_id=self._start(),
+                respawn_room_id=self._start(),
                 stats=stats,
                 health=health,
                 max_health=health,
                 profession_id=profession.id,
                 lucidity=MAX_LUCIDITY,
-                is_admin=account.is_admin,
+                role=account.role,
                 created_at=now,
                 last_active_at=now,
             )
             await uow.players.save_player(player)
-            await uow.exploration.record_visit(player.id, self._start)
+            await uow.exploration.record_visit(player.id, self._start())
         return player
 
     def _stats_for(
@@ -166,7 +166,7 @@ class CharacterService:
         try:
             return (await uow.rooms.get_room_by_id(room_id)).id
         except RoomNotFound:
-            return self._start
+            return self._start()
 
 
 async def _profession_names(uow: UnitOfWork) -> dict[int, str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
+from collections.abc import Callable
 
 from kadath.domain.errors import InvalidInput, NotAllowed, PlayerNotFound
 from kadath.domain.events import PlayerSpoke
 from kadath.domain.player import Player
 from kadath.services import messenger as frames
 from kadath.services.events import EventBus
+from kadath.services.ignores import IgnoreService
 from kadath.services.messenger import Messenger
 from kadath.services.presence import Presence
 
@@ -16,37 +19,59 @@ MAX_SPEECH = 500
 # Bidi embeddings, overrides, isolates and marks: they could reverse what others' screens show.
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x61C)}
 
+# Called before a player's speech (say, emote, whisper, channels); raises a DomainError (with
+# the sentence to show) to refuse it. Moderation's mutes plug in here.
+SpeechGuard = Callable[[Player], None]
+
+
+def allow_speech(player: Player) -> None:
+    """The default guard: everyone may speak."""
+
 
 class ChatService:
-    def __init__(self, presence: Presence, messenger: Messenger, bus: EventBus) -> None:
+    def __init__(
+        self,
+        presence: Presence,
+        messenger: Messenger,
+        bus: EventBus,
+        *,
+        ignores: IgnoreService | None = None,
+        can_speak: SpeechGuard = allow_speech,
+    ) -> None:
         self._presence, self._messenger, self._bus = presence, messenger, bus
+        self._ignores, self._can_speak = ignores, can_speak
 
     async def say(self, speaker: Player, text: str) -> str:
         """Speak to the room; returns what the speaker reads. Raises InvalidInput."""
-        text = _speech(text)
+        text = speech(text)
+        self._can_speak(speaker)
         self._messenger.to_room(
             speaker.room_id,
             frames.message("say", f'{speaker.name} says, "{text}"', speaker.name),
-            exclude=[speaker.id],
+            exclude=self._deaf_to(speaker),
         )
         await self._bus.publish(PlayerSpoke(speaker.id, speaker.room_id, text))
         return f'You say, "{text}"'
 
     def emote(self, actor: Player, text: str) -> str:
-        line = f"{actor.name} {_speech(text)}"
+        line = f"{actor.name} {speech(text)}"
+        self._can_speak(actor)
         self._messenger.to_room(
-            actor.room_id, frames.message("emote", line, actor.name), exclude=[actor.id]
+            actor.room_id, frames.message("emote", line, actor.name), exclude=self._deaf_to(actor)
         )
         return line
 
     def whisper(self, speaker: Player, target_name: str, text: str) -> str:
         """Only the target hears. Raises PlayerNotFound, NotAllowed, InvalidInput."""
-        text = _speech(text)
+        text = speech(text)
+        self._can_speak(speaker)
         target = self._presence.find(target_name)
         if target is None:
             raise PlayerNotFound(f"Nobody called {target_name} is about.")
         if target.id == speaker.id:
             raise NotAllowed("You mutter to yourself.")
+        if self._ignores is not None and self._ignores.ignores(target.id, speaker.id):
+            raise NotAllowed(f"{target.name} is not listening to you.")
         self._messenger.to_player(
             target.id,
             frames.message("whisper", f'{speaker.name} whispers to you, "{text}"', speaker.name),
@@ -58,15 +83,21 @@ class ChatService:
         if not admin.is_admin:
             raise NotAllowed("Only admins may broadcast.")
         self._messenger.to_world(
-            frames.message("broadcast", f"[Broadcast] {_speech(text)}", admin.name)
+            frames.message("broadcast", f"[Broadcast] {speech(text)}", admin.name)
         )
         return "Broadcast sent."
 
     def who(self) -> list[Player]:
         return sorted(self._presence.all(), key=lambda p: p.name.casefold())
 
+    def _deaf_to(self, speaker: Player) -> list[uuid.UUID]:
+        """Who must not hear ``speaker``: the speaker (who reads the reply) and their ignorers."""
+        ignorers = self._ignores.ignorers_of(speaker.id) if self._ignores is not None else ()
+        return [speaker.id, *ignorers]
 
-def _speech(text: str) -> str:
+
+def speech(text: str) -> str:
+    """``text`` as others may read it. Raises InvalidInput (empty or too long)."""
     text = " ".join(_visible(text).split())
     if not text:
         raise InvalidInput("Say what?")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import structlog
 
 from kadath.domain.corpse import CorpseRules, corpse_name, decays_at, roll_loot
-from kadath.domain.errors import KadathError
+from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.events import ExperienceGained, NpcKilled, PlayerDied
 from kadath.domain.experience import xp_for_kill
 from kadath.domain.item import Container, ContainerKind, InContainer
@@ -98,8 +98,12 @@ class DeathService:
                 corpse = await self._npc_corpse(uow, npc)
                 if killer is not None:
                     gain = await uow.experience.gain_experience(killer, amount, KILL_SOURCE)
-        except KadathError:
+        except DatabaseUnavailable:
             # The NPC is dead in memory either way: still announce it, or it never respawns.
+            log.warning("npc_death_not_stored", npc=npc.definition.id, reason="database")
+            corpse, gain = None, None
+        except Exception:
+            # A bug: logged with its traceback, and the death is still announced (as above).
             log.exception("npc_death_not_stored", npc=npc.definition.id)
             corpse, gain = None, None
         if killer is not None and gain is not None:

@@ -109,22 +109,23 @@ class WorldEntry:
         return len(moved)
 
     async def leave_all(self, attempts: int = 5) -> int:
-        """Take everyone out of play and save them in one transaction (shutdown). A busy
-        database is retried with backoff before giving up loudly."""
+        """Save everyone in one transaction, then take them out of play (shutdown). A busy
+        database is retried with backoff before giving up loudly; characters whose save
+        failed stay in play, so a later call saves them."""
         await asyncio.gather(*self._saving.values(), return_exceptions=True)
         self._saving.clear()
         players = self._presence.all()
-        for player in players:
-            self._presence.leave(player.id)
         for attempt in range(1, attempts + 1):
             try:
                 await self._save(players)
-                return len(players)
+                break
             except InfrastructureError:
                 if attempt == attempts:
                     raise
                 log.warning("shutdown_save_retry", attempt=attempt, players=len(players))
                 await asyncio.sleep(0.2 * 2**attempt)
+        for player in players:
+            self._presence.leave(player.id)
         return len(players)
 
     async def _save(self, players: list[Player]) -> None:

@@ -18,6 +18,7 @@ from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
+from kadath.services.sanctions import SanctionBook, SanctionCheck
 from kadath.services.unit_of_work import UnitOfWork
 
 
@@ -38,3 +39,13 @@ class Game:
     # Profession names by id, for the welcome; read from the database once at start-up.
     professions: dict[int, str] = field(default_factory=dict)
     started_at: float = 0.0
+    # Mutes and freezes in force (loaded at start-up by the composition root).
+    sanctions: SanctionBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sanctions = SanctionBook(self.presence, self.clock)
+
+    @property
+    def mutes(self) -> SanctionCheck:
+        """``game.mutes.check(player_id)``: every kind of speech calls it first."""
+        return self.sanctions.mutes

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from kadath.domain.errors import (
     ContainerFull,
     DomainError,
+    InfrastructureError,
     ItemMoved,
     ItemNotFound,
     NotAllowed,
@@ -42,6 +43,8 @@ from kadath.services.unit_of_work import UnitOfWork
 
 Source = OnFloor | InContainer
 Moved = list[tuple[ItemInstance, Container | None]]
+# Items moved before an outage are committed: the reply says so, and that the rest stay put.
+CUT_SHORT = "The world wavers; the rest stays where it is for now."
 
 
 class InventoryService:
@@ -149,6 +152,10 @@ class InventoryService:
                 continue  # someone was quicker; the rest may still be there
             except DomainError as exc:
                 return moved, exc
+            except InfrastructureError:
+                if not moved:
+                    raise
+                return moved, DomainError(CUT_SHORT)
         return moved, None
 
     async def _take_one(
@@ -214,7 +221,7 @@ class InventoryService:
     async def drop(self, player: Player, word: str) -> str:
         """Drop an item (a worn one is taken off first), or "all"/"all.<kw>" of what the hands
         hold. Raises NotFound, ItemMoved."""
-        async with self._uow() as uow:
+        async with self._reading() as uow:
             carried = _hands_first(await uow.items.items_at(InInventory(player.id)))
         chosen = self._choose(carried, word, "drop")
         floor = OnFloor(player.room_id)
@@ -280,6 +287,10 @@ class InventoryService:
                 if not moved:
                     raise
                 return moved, exc
+            except InfrastructureError:
+                if not moved:
+                    raise
+                return moved, DomainError(CUT_SHORT)
             moved.append(item)
         if not moved:
             raise ItemMoved("You no longer have that.")

@@ -22,6 +22,8 @@ class Messenger(Protocol):
 
     def to_world(self, frame: Frame) -> None: ...
 
+    def to_players(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None: ...
+
 
 def message(channel: str, text: str, sender: str | None = None) -> Frame:
     """Something said or shown: channel is say, emote, whisper, system, combat, broadcast, npc."""
@@ -55,6 +57,10 @@ class FakeMessenger:
 
     def to_world(self, frame: Frame) -> None:
         self.sent.append(("world", None, frame))
+
+    def to_players(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
+        for player_id in player_ids:
+            self.to_player(player_id, frame)
 
     def texts_for(self, audience: str) -> list[str]:
         return [str(f.get("text")) for kind, _, f in self.sent if kind == audience]

@@ -48,7 +48,10 @@ class MovementService:
     async def relocate(
         self, player: Player, room_id: str, *, leave_text: str, arrive_text: str
     ) -> None:
-        """Move a character to any room (walking, teleport, respawn), telling both rooms."""
+        """Move a character to any room (walking, teleport, respawn), telling both rooms; a
+        room a reload removed meanwhile (a respawn room, say) becomes the start room."""
+        if room_id not in self._world.rooms:
+            room_id = self._world.start_room_id
         old = self._presence.move(player, room_id)
         self._messenger.to_room(
             old, frames.event("left", leave_text, name=player.name), exclude=[player.id]
@@ -63,7 +66,8 @@ class MovementService:
     async def _visit(self, player: Player, room_id: str) -> None:
         """A first visit earns experience; some rooms cost lucidity. Told after the commit."""
         visited = self._presence.explored(player.id)
-        cost = self._world.rooms[room_id].lucidity_cost
+        room = self._world.rooms.get(room_id)  # a reload may have removed it meanwhile
+        cost = room.lucidity_cost if room is not None else 0
         first = room_id not in visited
         if not first and cost <= 0:
             return

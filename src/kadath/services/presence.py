@@ -59,10 +59,14 @@ class Presence:
         return self._explored.setdefault(player_id, set())
 
     def move(self, player: Player, room_id: str) -> str:
-        """Move an online character; returns the room left. Marks the position for saving."""
+        """Move an online character; returns the room left. Marks the position for saving.
+        A character that has left play (a death committing as it logged out) is only
+        updated, never put back into a room's index."""
         old = player.room_id
-        self._remove_from_room(old, player.id)
         player.room_id = room_id
+        if self._players.get(player.id) is not player:
+            return old
+        self._remove_from_room(old, player.id)
         self._rooms.setdefault(room_id, {})[player.id] = None
         self._dirty.add(player.id)
         return old

@@ -38,6 +38,7 @@ class RoomDescriber:
         )
         self._contents: dict[str, tuple[list[str], list[str]]] = {}
         self._versions: dict[str, int] = {}
+        self._epoch = 0
 
     def forget(self, room_ids: set[str]) -> None:
         """The floor or containers of these rooms changed."""
@@ -45,12 +46,17 @@ class RoomDescriber:
             self._contents.pop(room_id, None)
             self._versions[room_id] = self._versions.get(room_id, 0) + 1
 
+    def forget_all(self) -> None:
+        """The world changed (a reload): item names may have changed with it."""
+        self._contents.clear()
+        self._epoch += 1  # and a read under way stores nothing
+
     async def contents(self, room_id: str) -> tuple[list[str], list[str]]:
         """The names of the items on the floor and of the containers in a room."""
         cached = self._contents.get(room_id)
         if cached is not None:
             return cached
-        version = self._versions.get(room_id, 0)
+        version = (self._versions.get(room_id, 0), self._epoch)
         async with self._reading() as uow:
             floor = await uow.items.items_at_floor(room_id)
             containers = await uow.containers.get_containers_in_room(room_id)
@@ -58,7 +64,7 @@ class RoomDescriber:
             [self._world.items[i.prototype_id].name for i in floor],
             [c.name for c in containers],
         )
-        if self._versions.get(room_id, 0) == version:  # nothing changed while we read
+        if (self._versions.get(room_id, 0), self._epoch) == version:  # nothing changed meanwhile
             self._contents[room_id] = found
         return found
 

@@ -9,11 +9,14 @@ from typing import Protocol
 
 from kadath.persistence.repositories import (
     AccountRepository,
+    ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
     ExplorationRepository,
     HealthRepository,
+    IgnoreRepository,
     ItemRepository,
+    ModerationRepository,
     PlayerRepository,
     ProfessionRepository,
     RoomRepository,
@@ -44,6 +47,12 @@ class UnitOfWork(Protocol):
     def items(self) -> ItemRepository: ...
     @property
     def exploration(self) -> ExplorationRepository: ...
+    @property
+    def moderation(self) -> ModerationRepository: ...
+    @property
+    def channels(self) -> ChannelRepository: ...
+    @property
+    def ignores(self) -> IgnoreRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -19,7 +19,7 @@ def channel_finder(table: CommandTable) -> ChannelOf:
         if text[:1] in _SHORTCUTS:
             return _SHORTCUTS[text[:1]]
         words = text.split(maxsplit=1)
-        command = table.lookup(words[0], admin=False) if words else None
+        command = table.lookup(words[0]) if words else None
         if isinstance(command, Say):
             return "say"
         if isinstance(command, Emote):

@@ -8,6 +8,7 @@ from typing import Any
 
 from kadath.domain.world import Direction, World
 from kadath.services.carried import CarriedItem
+from kadath.telnet.render import channel_line
 
 Message = tuple[str, Any]
 SHORT_DIRECTIONS = {
@@ -91,6 +92,9 @@ def messages(frame: Mapping[str, Any], world: World) -> list[Message]:
     if kind == "message" and frame.get("channel") in CHANNELS:
         text = {"channel": frame["channel"], "talker": frame.get("from"), "text": frame["text"]}
         return [("Comm.Channel.Text", text)]
+    if kind == "channel":
+        said = {"channel": frame.get("channel"), "talker": frame.get("from")}
+        return [("Comm.Channel.Text", {**said, "text": channel_line(frame)})]
     if kind == "event" and frame.get("event") in ("arrived", "left") and frame.get("name"):
         return [_coming_or_going(frame)]
     return []

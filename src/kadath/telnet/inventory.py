@@ -30,7 +30,7 @@ def item_command_finder(table: CommandTable) -> ChangesItems:
 
     def changes_items(text: str) -> bool:
         words = text.split(maxsplit=1)
-        command = table.lookup(words[0], admin=False) if words else None
+        command = table.lookup(words[0]) if words else None
         return isinstance(command, ItemCommand) and not isinstance(command, Examine)
 
     return changes_items

@@ -16,6 +16,7 @@ PALETTE: Mapping[str, tuple[str, RGB]] = {
     "emote": ("35", (215, 135, 215)),
     "whisper": ("35", (175, 135, 255)),
     "broadcast": ("1;33", (255, 215, 0)),
+    "channel": ("34", (135, 175, 215)),
     "system": ("33", (215, 175, 95)),
     "combat": ("31", (255, 95, 95)),
     "npc": ("32", (135, 215, 135)),
@@ -59,7 +60,7 @@ def wrap(text: str, width: int) -> list[str]:
 def render(frame: Mapping[str, Any], terminal: Terminal) -> list[str]:
     """The lines a frame shows (none for frames that only carry data)."""
     kind = frame.get("type")
-    text = frame.get("text")
+    text = channel_line(frame) if kind == "channel" else frame.get("text")
     if not isinstance(text, str) or not text:
         return []
     if terminal.screen_reader:
@@ -71,8 +72,15 @@ def render(frame: Mapping[str, Any], terminal: Terminal) -> list[str]:
     return [colour(line, channel, terminal.depth) for line in lines]
 
 
+def channel_line(frame: Mapping[str, Any]) -> str:
+    """A ``channel`` frame as one line: ``[ooc] Name: text``."""
+    return f"[{frame.get('channel')}] {frame.get('from')}: {frame.get('text')}"
+
+
 def _channel(frame: Mapping[str, Any]) -> str:
     kind = frame.get("type")
+    if kind == "channel":
+        return "channel"
     if kind == "message":
         return str(frame.get("channel"))
     if kind == "event":

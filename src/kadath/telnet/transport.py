@@ -18,7 +18,7 @@ from kadath.telnet.chat import ChannelOf
 from kadath.telnet.inventory import ChangesItems, InventoryFeed, ItemsOf
 from kadath.telnet.terminal_io import TerminalIO
 
-PROMPTED = ("welcome", "room", "reply", "message", "event", "error")
+PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kadath import __version__
 from kadath.web import errors
-from kadath.web.routes import auth, monitoring, players, realtime, world
+from kadath.web.routes import admin, auth, monitoring, players, realtime, world
 from kadath.web.runtime import Runtime
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,7 +36,8 @@ def build_app(start_runtime: RuntimeFactory) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (auth.router, players.router, world.router, monitoring.router, realtime.router):
+    routers = (auth, players, world, monitoring, admin, realtime)
+    for router in (module.router for module in routers):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

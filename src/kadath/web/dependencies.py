@@ -1,13 +1,14 @@
-"""The dependencies routes declare: the runtime, the caller's account, an admin account."""
+"""The dependencies routes declare: the runtime, the caller's account, a role at least."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
-from kadath.domain.account import Account
+from kadath.domain.account import Account, Role
 from kadath.domain.errors import AuthenticationFailed
 from kadath.web.runtime import Runtime
 
@@ -36,13 +37,20 @@ async def current_account(
 AccountDep = Annotated[Account, Depends(current_account)]
 
 
-async def admin_account(account: AccountDep) -> Account:
-    if not account.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only admins may do that.")
-    return account
+def at_least(role: Role) -> Callable[[Account], Awaitable[Account]]:
+    """A dependency: the caller's account, if its role is ``role`` or above (else 403)."""
+    allowed = " and ".join(f"{r.value}s" for r in Role if r.at_least(role))
+
+    async def check(account: AccountDep) -> Account:
+        if not account.role.at_least(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"Only {allowed} may do that.")
+        return account
+
+    return check
 
 
-AdminDep = Annotated[Account, Depends(admin_account)]
+AdminDep = Annotated[Account, Depends(at_least(Role.ADMIN))]
+ModeratorDep = Annotated[Account, Depends(at_least(Role.MODERATOR))]
 
 
 def _unauthorized(detail: str) -> HTTPException:

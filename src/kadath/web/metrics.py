@@ -61,6 +61,12 @@ class GameCollector(Collector):
         for state, value in rt.persistence.pool_status().items():
             pool.add_metric([state], value)
         yield pool
+        reloads = CounterMetricFamily(
+            "kadath_world_reloads", "World reloads since start-up", labels=["result"]
+        )
+        for result in ("ok", "refused"):
+            reloads.add_metric([result], rt.reloader.results[result])
+        yield reloads
         yield from rt.loop.metrics()
 
 

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from kadath.commands.base import Dispatcher
+from kadath.commands.install_moderation import ModerationFeature
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.hub import Hub
 from kadath.services.auth import AuthService
+from kadath.services.channel_history import ChannelHistory
 from kadath.services.characters import CharacterService
 from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
+from kadath.services.world_reload import WorldReloader
 from kadath.settings import Settings
 
 
@@ -37,6 +40,9 @@ class Runtime:
     connections: ConnectionHandler
     loop: GameLoop
     combat: CombatService
+    reloader: WorldReloader
+    moderation: ModerationFeature
+    channel_history: ChannelHistory
     registry: CollectorRegistry | None = None  # built by the first /metrics scrape
     telnet_port: int | None = None  # where MUD clients connect, once listening
     # telnet connections open, signed in or not (set once telnet listens)

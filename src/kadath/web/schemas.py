@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from kadath.domain.account import Account, Invite, Profession
+from kadath.domain.account import Account, Invite, Profession, Role
+from kadath.domain.moderation import AuditAction, AuditEntry, Report
 from kadath.domain.player import Player
 from kadath.domain.stats import StatsMethod
 
@@ -32,10 +33,64 @@ class AccountOut(BaseModel):
     id: uuid.UUID
     username: str
     is_admin: bool
+    role: Role
 
     @classmethod
     def of(cls, account: Account) -> AccountOut:
-        return cls(id=account.id, username=account.username, is_admin=account.is_admin)
+        return cls(
+            id=account.id, username=account.username, is_admin=account.is_admin, role=account.role
+        )
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class BanIn(BaseModel):
+    duration: str = Field(max_length=20, examples=["7d", "forever"])
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class DoneOut(BaseModel):
+    text: str
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: AuditAction
+    target: str
+    detail: str
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditOut:
+        return cls(
+            id=entry.id,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            detail=entry.detail,
+        )
+
+
+class ReportOut(BaseModel):
+    id: int
+    reporter: str
+    target: str
+    text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, report: Report) -> ReportOut:
+        return cls(
+            id=report.id,
+            reporter=report.reporter,
+            target=report.target,
+            text=report.text,
+            created_at=report.created_at,
+        )
 
 
 class TokenOut(BaseModel):

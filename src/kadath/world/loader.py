@@ -33,6 +33,7 @@ from kadath.world.consistency import (
     WorldProblem,
     find_problems,
 )
+from kadath.world.help import HELP_DIR, read_help
 from kadath.world.schema import (
     ContainerSpec,
     ItemsFile,
@@ -69,13 +70,25 @@ def load_world(directory: Path = DEFAULT_WORLD_DIR) -> World:
     items = reader.read(ITEMS_FILE, ItemsFile)
     npcs = reader.read(NPCS_FILE, NpcsFile)
     zones = {name: reader.read(name, ZoneFile) for name in reader.zone_file_names()}
+    topics = read_help(directory / HELP_DIR, reader.problems)
     if reader.problems or world is None or items is None or npcs is None:
         raise WorldFileError(reader.problems)
     files = WorldFiles(world, items, npcs, {n: z for n, z in zones.items() if z is not None})
     problems = find_problems(files)
     if problems:
         raise WorldFileError(problems)
-    return _assemble(files)
+    assembled = _assemble(files)
+    assembled.help.update(topics)
+    return assembled
+
+
+def check_world(directory: Path = DEFAULT_WORLD_DIR) -> str:
+    """Load ``directory`` exactly as at start-up; a one-line summary, or raises WorldFileError."""
+    world = load_world(directory)
+    return (
+        f"ok: {len(world.rooms)} rooms in {len(world.zones)} zones, {len(world.items)} items, "
+        f"{len(world.npcs)} NPCs, {len(world.spawns)} spawn rules, {len(world.help)} help topics"
+    )
 
 
 class _FileReader:
@@ -99,10 +112,7 @@ class _FileReader:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            self.problems.extend(
-                WorldProblem(name, _dotted(error["loc"]), _reason(error["type"], error["msg"]))
-                for error in exc.errors()
-            )
+            self.problems.extend(validation_problems(name, exc))
             return None
 
     def _load_yaml(self, name: str) -> dict[str, Any] | None:
@@ -120,6 +130,14 @@ class _FileReader:
                 return data
         self.problems.append(WorldProblem(name, "", reason))
         return None
+
+
+def validation_problems(name: str, exc: ValidationError) -> list[WorldProblem]:
+    """A pydantic error for file ``name`` as the loader reports it: one problem per field."""
+    return [
+        WorldProblem(name, _dotted(error["loc"]), _reason(error["type"], error["msg"]))
+        for error in exc.errors()
+    ]
 
 
 def _dotted(location: tuple[int | str, ...]) -> str:
@@ -149,9 +167,9 @@ def _assemble(files: WorldFiles) -> World:
     rooms: dict[str, Room] = {}
     containers: dict[str, ContainerPlacement] = {}
     spawns: list[SpawnRule] = []
-    for zone_file in files.zones.values():
+    for file, zone_file in files.zones.items():
         zone_id = zone_file.zone.id
-        zones[zone_id] = Zone(zone_id, zone_file.zone.name, zone_file.zone.description)
+        zones[zone_id] = Zone(zone_id, zone_file.zone.name, zone_file.zone.description, file)
         for room in zone_file.rooms:
             rooms[room.id] = _room(room, zone_id)
             containers.update((c.id, _container(c, room.id)) for c in room.containers)
@@ -167,6 +185,7 @@ def _assemble(files: WorldFiles) -> World:
         npcs={npc.id: _npc(npc) for npc in files.npcs.npcs},
         spawns=tuple(spawns),
         start_room_id=files.world.start_room,
+        name=files.world.name,
     )
 
 

@@ -7,6 +7,7 @@ from npc_fakes import make_game, make_player, room_texts
 
 from kadath.commands.base import Dispatcher
 from kadath.commands.table import build_command_table
+from kadath.domain.account import Role
 from kadath.npc.install import install_npcs
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
@@ -24,7 +25,7 @@ async def test_spawn_calls_an_npc_into_the_admins_room(
 ) -> None:
     game, dispatcher = world_of_npcs
     admin = make_player("town.alley", "Warden")
-    admin.is_admin = True
+    admin.role = Role.ADMIN
 
     reply = await dispatcher.dispatch(admin, "spawn ghoul")
 
@@ -36,7 +37,7 @@ async def test_spawn_calls_an_npc_into_the_admins_room(
 async def test_spawn_refuses_an_unknown_npc(world_of_npcs: tuple[Game, Dispatcher]) -> None:
     _, dispatcher = world_of_npcs
     admin = make_player("town.alley", "Warden")
-    admin.is_admin = True
+    admin.role = Role.ADMIN
 
     reply = await dispatcher.dispatch(admin, "spawn shoggoth")
 
@@ -55,7 +56,7 @@ async def test_players_cannot_spawn(world_of_npcs: tuple[Game, Dispatcher]) -> N
 async def test_npcs_lists_counts_and_details(world_of_npcs: tuple[Game, Dispatcher]) -> None:
     _, dispatcher = world_of_npcs
     admin = make_player("yard.gate", "Warden")
-    admin.is_admin = True
+    admin.role = Role.ADMIN
     await dispatcher.dispatch(admin, "spawn ghoul")
     await dispatcher.dispatch(admin, "spawn ghoul")
     await dispatcher.dispatch(admin, "spawn rat")
@@ -76,7 +77,7 @@ async def test_despawn_removes_an_npc_from_the_room(
 ) -> None:
     game, dispatcher = world_of_npcs
     admin = make_player("yard.gate", "Warden")
-    admin.is_admin = True
+    admin.role = Role.ADMIN
     await dispatcher.dispatch(admin, "spawn rat")
 
     gone = await dispatcher.dispatch(admin, "despawn rat")

@@ -182,3 +182,18 @@ async def test_without_spawning_nothing_is_populated() -> None:
 
     assert len(game.npcs) == 0
     assert [c.names[0] for c in installed.commands] == ["spawn", "despawn", "npcs"]
+
+
+def test_a_reload_that_shifts_the_rules_keeps_each_npc_on_its_rule() -> None:
+    game = make_game(build_npc_world((LIBRARIAN, CRYPT_GHOULS)), RandomRng(3))
+    spawner = spawner_for(game)
+    spawner.populate()
+    librarian = next(n for n in game.npcs.all() if n.definition.id == "librarian")
+    # A rule inserted before the others renumbers every key; the librarian's rule remains.
+    game.world.spawns = (YARD_GHOUL, LIBRARIAN)
+    spawner.reload_rules()
+
+    assert librarian.spawn_key == spawn_key(1, LIBRARIAN)
+    assert all(n.spawn_key is None for n in game.npcs.all() if n.definition.id == "ghoul")
+    assert spawner.populate() <= 1  # only the new yard rule may add one; no second librarian
+    assert game.npcs.count_of("librarian") == 1

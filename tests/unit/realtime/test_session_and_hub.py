@@ -119,6 +119,7 @@ async def test_room_messages_skip_the_excluded_and_other_rooms() -> None:
         session.start()
     hub.to_room(alice.room_id, {"type": "message", "text": "hi"}, exclude=[alice.id])
     hub.to_world({"type": "message", "text": "all"})
+    await asyncio.sleep(0)  # the writers run (a shutdown drops what is still queued)
     await hub.shutdown()
     texts = {name: [f.get("text") for f in t.sent] for name, t in transports.items()}
     assert "hi" in texts["Bob"] and "hi" not in texts["Alice"] and "hi" not in texts["Carol"]
@@ -242,3 +243,26 @@ async def test_shutdown_completes_within_a_bound_while_a_client_never_reads() ->
     assert stuck.aborted
     assert entry.seen_at_save and fine.sent[-1]["event"] == "shutdown"
     assert hub.connected == 0
+
+
+class SlowTransport(FakeTransport):
+    """A peer that reads, but slowly: each frame takes 50 ms to go out."""
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.sleep(0.05)
+        await super().send_text(text)
+
+
+async def test_the_shutdown_notice_does_not_wait_behind_a_busy_clients_backlog() -> None:
+    presence = Presence()
+    hub = Hub(presence, grace_seconds=30)
+    slow = SlowTransport()
+    hub.entry = RecordingEntry([slow])  # type: ignore[assignment]
+    session = _online(hub, presence, slow)
+    for n in range(500):  # 25 s of frames at this client's pace: far past CLOSE_WITHIN
+        session.send({"type": "message", "text": f"line {n}"})
+
+    await asyncio.wait_for(hub.shutdown(), 5)
+
+    assert slow.sent[-1]["event"] == "shutdown"
+    assert slow.closed is not None and slow.closed[0] == CLOSE_RESTART

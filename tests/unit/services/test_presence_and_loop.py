@@ -29,6 +29,22 @@ def test_presence_indexes_players_by_room_and_name() -> None:
     assert presence.find("alice") is None and len(presence) == 1
 
 
+def test_moving_a_character_that_has_left_play_indexes_nobody() -> None:
+    # A death commits while its player logs out: the relocation that follows must not put
+    # the departed character back into a room's index (a later look would raise KeyError).
+    presence = Presence()
+    alice = player_named("Alice", room="town.square")
+    presence.enter(alice)
+    presence.leave(alice.id)
+
+    presence.move(alice, "town.street")
+
+    assert alice.room_id == "town.street"  # the stale copy follows the committed state
+    assert presence.in_room("town.street") == []
+    assert presence.ids_in_room("town.street") == []
+    assert presence.take_dirty() == []
+
+
 def test_an_ambiguous_prefix_finds_nobody() -> None:
     presence = Presence()
     presence.enter(player_named("Abigail"))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kadath.domain.account import Account, Invite
+from kadath.domain.account import Account, Invite, Role
 from kadath.domain.errors import AccountNotFound, DuplicateName, InvalidName, NotFound
 from kadath.persistence.mapping import account_from_row
 from kadath.persistence.models import AccountRow, InviteRow, utcnow
@@ -21,7 +21,9 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def create_account(self, username: str, password_hash: str, *, is_admin: bool) -> Account:
+    async def create_account(
+        self, username: str, password_hash: str, *, role: Role = Role.PLAYER
+    ) -> Account:
         """Raises InvalidInput, DuplicateName."""
         if not isinstance(username, str) or not USERNAME_MIN <= len(username) <= USERNAME_MAX:
             raise InvalidName(f"A username must be {USERNAME_MIN} to {USERNAME_MAX} characters.")
@@ -29,7 +31,7 @@ class AccountRepository:
             username=username,
             username_key=username.casefold(),
             password_hash=password_hash,
-            is_admin=is_admin,
+            role=role.value,
             created_at=utcnow(),
         )
         try:
@@ -52,6 +54,18 @@ class AccountRepository:
             sa.select(AccountRow).where(AccountRow.username_key == username.casefold())
         )
         return account_from_row(row) if row else None
+
+    async def set_role(self, account_id: uuid.UUID, role: Role) -> Account:
+        """The account with its new role. Raises AccountNotFound."""
+        row = await self._session.scalar(
+            sa.update(AccountRow)
+            .where(AccountRow.id == account_id)
+            .values(role=role.value)
+            .returning(AccountRow)
+        )
+        if row is None:
+            raise AccountNotFound("No such account.")
+        return account_from_row(row)
 
     async def count_accounts(self) -> int:
         return int(await self._session.scalar(sa.select(sa.func.count(AccountRow.id))) or 0)

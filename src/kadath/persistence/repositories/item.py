@@ -146,6 +146,29 @@ class ItemRepository:
             raise ItemNotFound("That item does not exist.")
         self._touches.room(row[0])
 
+    async def count_by_prototype(self, prototype_ids: Sequence[str]) -> dict[str, int]:
+        """How many instances of each of ``prototype_ids`` exist anywhere (absent: none)."""
+        if not prototype_ids:
+            return {}
+        stmt = (
+            sa.select(ItemRow.prototype_id, sa.func.count())
+            .where(ItemRow.prototype_id.in_(list(prototype_ids)))
+            .group_by(ItemRow.prototype_id)
+        )
+        rows = await self._session.execute(stmt)
+        return {prototype_id: int(count) for prototype_id, count in rows.all()}
+
+    async def count_in_rooms(self, room_ids: Sequence[str]) -> int:
+        """Items on the floors of ``room_ids`` or inside containers standing there."""
+        if not room_ids:
+            return 0
+        rooms = list(room_ids)
+        in_containers = sa.select(ContainerRow.id).where(ContainerRow.room_id.in_(rooms))
+        stmt = sa.select(sa.func.count()).where(
+            sa.or_(ItemRow.room_id.in_(rooms), ItemRow.container_id.in_(in_containers))
+        )
+        return int((await self._session.execute(stmt)).scalar_one())
+
     async def ensure_seeded(self, key: str) -> bool:
         """Claim a one-time world seed ``key``; True the first time only (even when several
         processes seed at once: the insert is ``ON CONFLICT DO NOTHING``)."""

@@ -7,13 +7,19 @@ from kadath.domain.world import Room, World
 
 
 class RoomCache:
-    """The loaded world's rooms, indexed by id and by zone. Read-only after start-up."""
+    """The loaded world's rooms, indexed by id and by zone; ``rebuild`` after the world
+    changes (a reload, a builder's edit)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._by_zone: dict[str, list[Room]] = {}
-        for room in world.rooms.values():
-            self._by_zone.setdefault(room.zone_id, []).append(room)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        by_zone: dict[str, list[Room]] = {}
+        for room in self.world.rooms.values():
+            by_zone.setdefault(room.zone_id, []).append(room)
+        self._by_zone = by_zone
 
     def get(self, room_id: str) -> Room | None:
         return self.world.rooms.get(room_id)

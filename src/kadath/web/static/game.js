@@ -372,6 +372,22 @@ export function initGame({ onLeave, onAuthFailed }) {
         line(`msg ch-${channel}`, frame.text);
         break;
       }
+      case "channel": {
+        // [ooc] Name: text — every part a text node, never markup.
+        const name = slug(frame.channel) || "other";
+        addEntry(
+          el(
+            "div",
+            { class: `line chan chan-${name}` },
+            el("span", { class: "chan-tag" }, `[${frame.channel ?? "?"}]`),
+            " ",
+            el("span", { class: "chan-from" }, `${frame.from ?? "someone"}:`),
+            " ",
+            frame.text ?? "",
+          ),
+        );
+        break;
+      }
       case "event": {
         line(`event ev-${slug(frame.event)}`, frame.text);
         if ((frame.event === "arrived" || frame.event === "left") && frame.name) {

@@ -1,0 +1,204 @@
+"""Building in the game: digging rooms, describing them, exits and flags, saving a zone.
+
+Every change is made on a copy of the world, checked exactly as the loader checks the files,
+and only then adopted (in one loop turn): a refused change leaves nothing half-applied."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from kadath.domain.account import Role
+from kadath.domain.errors import InvalidInput, NotAllowed, RoomNotFound
+from kadath.domain.item import OnFloor
+from kadath.domain.player import Player
+from kadath.domain.world import Direction, ItemStack, Room, SpawnRule, World
+from kadath.services.unit_of_work import UnitOfWork
+from kadath.world.loader import WorldFileError
+from kadath.world.writer import find_world_problems, write_zone
+
+MAX_PROBLEMS_SHOWN = 5
+
+
+def can_build(player: Player, zone_id: str) -> bool:
+    """May ``player`` change zone ``zone_id``? Builders and above, in every zone (grants of
+    single zones are not built yet)."""
+    return player.role.at_least(Role.BUILDER)
+
+
+class Builder:
+    def __init__(
+        self,
+        world: World,
+        directory: Path,
+        changed: Callable[[], None],
+        uow: Callable[[], UnitOfWork],
+    ) -> None:
+        self._world, self._directory, self._changed, self._uow = world, directory, changed, uow
+        self._saving = asyncio.Lock()
+
+    def here(self, player: Player) -> Room:
+        """The room the builder stands in, if they may build in its zone. Raises NotAllowed."""
+        room = self._world.rooms[player.room_id]
+        if not can_build(player, room.zone_id):
+            raise NotAllowed(f"You may not build in the zone '{room.zone_id}'.")
+        return room
+
+    def dig(self, player: Player, direction: Direction, room_id: str, name: str) -> Room:
+        """A new room of this zone through ``direction``, with the way back. Raises
+        NotAllowed, InvalidInput."""
+        here = self.here(player)
+        if room_id in self._world.rooms:
+            raise InvalidInput(f"There is already a room '{room_id}'.")
+        if direction in here.exits:
+            raise InvalidInput(f"There is already an exit {direction.value} from here.")
+        new = Room(
+            id=room_id,
+            zone_id=here.zone_id,
+            name=name,
+            description=f"An unfinished place. ({name})",
+            exits={direction.opposite: here.id},
+        )
+        self._apply([_with_exit(here, direction, room_id), new])
+        return new
+
+    def describe(self, player: Player, text: str) -> None:
+        self._apply([dataclasses.replace(self.here(player), description=text)])
+
+    def rename(self, player: Player, name: str) -> None:
+        self._apply([dataclasses.replace(self.here(player), name=name)])
+
+    def add_exit(self, player: Player, direction: Direction, room_id: str) -> None:
+        """A two-way exit to an existing room. Raises NotAllowed, RoomNotFound, InvalidInput."""
+        here = self.here(player)
+        there = self._world.rooms.get(room_id)
+        if there is None:
+            raise RoomNotFound(f"There is no room '{room_id[:60]}'.")
+        if not can_build(player, there.zone_id):
+            raise NotAllowed(f"You may not build in the zone '{there.zone_id}'.")
+        if direction in here.exits:
+            raise InvalidInput(f"There is already an exit {direction.value} from here.")
+        if direction.opposite in there.exits:
+            raise InvalidInput(f"'{room_id}' already has an exit {direction.opposite.value}.")
+        self._apply(
+            [_with_exit(here, direction, room_id), _with_exit(there, direction.opposite, here.id)]
+        )
+
+    def remove_exit(self, player: Player, direction: Direction) -> None:
+        """Remove an exit and the way back. Raises NotAllowed, InvalidInput."""
+        here = self.here(player)
+        target = here.exits.get(direction)
+        if target is None:
+            raise InvalidInput(f"There is no exit {direction.value} from here.")
+        changed = [_without_exit(here, direction)]
+        there = self._world.rooms[target]
+        if there.exits.get(direction.opposite) == here.id:
+            if not can_build(player, there.zone_id):
+                raise NotAllowed(f"You may not build in the zone '{there.zone_id}'.")
+            changed.append(_without_exit(there, direction.opposite))
+        self._apply(changed)
+
+    def set_flag(self, player: Player, flag: str, *, on: bool) -> None:
+        here = self.here(player)
+        flags = here.flags | {flag} if on else here.flags - {flag}
+        if flags == here.flags:
+            raise InvalidInput(f"This room is {'already' if on else 'not'} flagged '{flag}'.")
+        self._apply([dataclasses.replace(here, flags=frozenset(flags))])
+
+    async def place_item(self, player: Player, prototype_id: str, count: int) -> Room:
+        """Put ``count`` of an item on this room's floor, now and in the zone file. Raises
+        NotAllowed, InvalidInput."""
+        room_id = self.here(player).id
+        self._check(self._candidate([_with_items(self.here(player), prototype_id, count)]))
+        async with self._uow() as uow:
+            await uow.items.create_items([prototype_id] * count, OnFloor(room_id))
+        room = self._world.rooms.get(room_id)
+        if room is None:  # a reload removed it while the items were being made
+            raise InvalidInput("The room vanished while the items were placed.")
+        self._apply([_with_items(room, prototype_id, count)])
+        return room
+
+    def add_spawn(self, player: Player, npc_id: str, most: int, chance: float) -> SpawnRule:
+        """A spawn rule for this room. Raises NotAllowed, InvalidInput."""
+        here = self.here(player)
+        rule = SpawnRule(npc_id, here.zone_id, here.id, most, chance)
+        candidate = self._candidate([])
+        candidate.spawns = (*candidate.spawns, rule)
+        self._adopt(candidate)
+        return rule
+
+    def remove_spawns(self, player: Player, npc_id: str) -> int:
+        """Remove this room's spawn rules for ``npc_id``; returns how many. Raises
+        NotAllowed, InvalidInput."""
+        here = self.here(player)
+        kept = tuple(s for s in self._world.spawns if (s.room_id, s.npc_id) != (here.id, npc_id))
+        removed = len(self._world.spawns) - len(kept)
+        if not removed:
+            raise InvalidInput(f"No spawn rule here makes '{npc_id[:40]}'.")
+        candidate = self._candidate([])
+        candidate.spawns = kept
+        self._adopt(candidate)
+        return removed
+
+    async def save_zone(self, player: Player) -> Path:
+        """Write the builder's zone to its file. Raises NotAllowed, InvalidInput."""
+        zone_id = self.here(player).zone_id
+        if not self._world.zones[zone_id].file:
+            raise InvalidInput("This zone was not loaded from a file, so it cannot be saved.")
+        snapshot = self._world.copy()  # what is saved is the world as it is now
+        async with self._saving:
+            try:
+                return await asyncio.to_thread(write_zone, self._directory, snapshot, zone_id)
+            except WorldFileError as exc:
+                raise InvalidInput(_refusal(exc.problems)) from exc
+
+    def _apply(self, rooms: list[Room]) -> None:
+        self._adopt(self._candidate(rooms))
+
+    def _candidate(self, rooms: list[Room]) -> World:
+        candidate = self._world.copy()
+        candidate.rooms.update((room.id, room) for room in rooms)
+        return candidate
+
+    def _check(self, candidate: World) -> None:
+        problems = find_world_problems(candidate)
+        if problems:
+            raise InvalidInput(_refusal(problems))
+
+    def _adopt(self, candidate: World) -> None:
+        self._check(candidate)
+        self._world.adopt(candidate)
+        self._changed()
+
+
+def _with_items(room: Room, prototype_id: str, count: int) -> Room:
+    stacks = list(room.items)
+    for index, stack in enumerate(stacks):
+        if stack.prototype_id == prototype_id:
+            stacks[index] = ItemStack(prototype_id, stack.count + count)
+            break
+    else:
+        stacks.append(ItemStack(prototype_id, count))
+    return dataclasses.replace(room, items=tuple(stacks))
+
+
+def _with_exit(room: Room, direction: Direction, target: str) -> Room:
+    return dataclasses.replace(room, exits={**room.exits, direction: target})
+
+
+def _without_exit(room: Room, direction: Direction) -> Room:
+    return dataclasses.replace(
+        room, exits={d: target for d, target in room.exits.items() if d is not direction}
+    )
+
+
+def _refusal(problems: object) -> str:
+    listed = [str(p) for p in problems] if isinstance(problems, (list, tuple)) else []
+    shown = listed[:MAX_PROBLEMS_SHOWN]
+    more = len(listed) - len(shown)
+    return "\n".join(
+        ["That would break the world files; nothing changed.", *shown]
+        + ([f"… and {more} more."] if more else [])
+    )
