@@ -240,6 +240,8 @@ async def _load_sanctions(runtime: Runtime) -> None:
     async with game.reading() as uow:
         sanctions = await uow.moderation.in_force(game.clock.now())
     game.sanctions.load(s for s in sanctions if s.kind is not SanctionKind.BAN)
+    async with game.reading() as uow:
+        game.grants.load(await uow.grants.all())  # zone grants outlive a restart
 
 
 async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
@@ -304,7 +306,7 @@ def _install_features(
         game.rooms.forget_all,
     ]
     world_dir = settings.world_dir or DEFAULT_WORLD_DIR
-    builder = Builder(game.world, world_dir, views.refresh, game.uow)
+    builder = Builder(game.world, world_dir, views.refresh, game.uow, game.grants)
 
     async def count_items(prototypes: Sequence[str]) -> dict[str, int]:
         async with persistence.reading() as uow:

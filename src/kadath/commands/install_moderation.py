@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kadath.commands.base import Command
+from kadath.commands.grants import Grants, GrantZone, RevokeZone
 from kadath.commands.moderation import (
     Ban,
     Freeze,
@@ -18,6 +19,7 @@ from kadath.commands.moderation import (
     Unfreeze,
     Unmute,
 )
+from kadath.services.build_grants import GrantService
 from kadath.services.game import Game
 from kadath.services.moderation import Disconnector, ModerationService
 from kadath.services.reports import ReportService
@@ -29,6 +31,7 @@ class ModerationFeature:
     moderation: ModerationService
     reports: ReportService
     roles: RoleService
+    grants: GrantService
     commands: list[Command]
 
 
@@ -40,6 +43,7 @@ def install_moderation(game: Game, disconnector: Disconnector) -> ModerationFeat
     )
     reports = ReportService(game.uow, game.reading, game.presence, game.messenger, game.clock)
     roles = RoleService(game.uow, game.presence, game.messenger, game.clock)
+    grants = GrantService(game.uow, game.grants, game.world, game.clock)
     commands: list[Command] = [
         Kick(moderation),
         Mute(moderation),
@@ -49,7 +53,10 @@ def install_moderation(game: Game, disconnector: Disconnector) -> ModerationFeat
         Ban(moderation),
         Unban(moderation),
         Grant(roles),
+        GrantZone(grants),
+        RevokeZone(grants),
+        Grants(grants),
         ReportCommand(reports),
         Reports(reports),
     ]
-    return ModerationFeature(moderation, reports, roles, commands)
+    return ModerationFeature(moderation, reports, roles, grants, commands)

@@ -38,6 +38,8 @@ class AuditAction(StrEnum):
     UNBAN = "unban"
     REPORT = "report"
     REPORT_CLOSE = "report_close"
+    GRANT = "grant"
+    REVOKE = "revoke"
 
 
 @dataclass(frozen=True, slots=True)

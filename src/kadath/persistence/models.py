@@ -209,6 +209,21 @@ class SanctionRow(Base):
     lifted_at: Mapped[datetime | None]
 
 
+class BuildGrantRow(Base):
+    """A builder's right to change one zone (see docs/building.md)."""
+
+    __tablename__ = "build_grants"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    granted_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ReportRow(Base):
     """A player's report of another, waiting in the moderators' queue until closed."""
 

@@ -16,6 +16,7 @@ from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.errors import translate
 from kadath.persistence.repositories import (
     AccountRepository,
+    BuildGrantRepository,
     ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
@@ -56,6 +57,7 @@ class UnitOfWork:
     moderation: ModerationRepository
     channels: ChannelRepository
     ignores: IgnoreRepository
+    grants: BuildGrantRepository
 
     def __init__(
         self,
@@ -108,6 +110,7 @@ class UnitOfWork:
         self.moderation = ModerationRepository(session)
         self.channels = ChannelRepository(session)
         self.ignores = IgnoreRepository(session)
+        self.grants = BuildGrantRepository(session)
         return self
 
     async def __aexit__(

@@ -10,11 +10,11 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from kadath.domain.account import Role
 from kadath.domain.errors import InvalidInput, NotAllowed, RoomNotFound
 from kadath.domain.item import OnFloor
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, ItemStack, Room, SpawnRule, World
+from kadath.services.build_grants import GrantBook
 from kadath.services.unit_of_work import UnitOfWork
 from kadath.world.loader import WorldFileError
 from kadath.world.writer import find_world_problems, write_zone
@@ -22,10 +22,10 @@ from kadath.world.writer import find_world_problems, write_zone
 MAX_PROBLEMS_SHOWN = 5
 
 
-def can_build(player: Player, zone_id: str) -> bool:
-    """May ``player`` change zone ``zone_id``? Builders and above, in every zone (grants of
-    single zones are not built yet)."""
-    return player.role.at_least(Role.BUILDER)
+def can_build(player: Player, zone_id: str, grants: GrantBook) -> bool:
+    """May ``player`` change zone ``zone_id``? Admins everywhere; builders and moderators
+    only in the zones granted to their account."""
+    return grants.allows(player.role, player.account_id, zone_id)
 
 
 class Builder:
@@ -35,16 +35,24 @@ class Builder:
         directory: Path,
         changed: Callable[[], None],
         uow: Callable[[], UnitOfWork],
+        grants: GrantBook,
     ) -> None:
         self._world, self._directory, self._changed, self._uow = world, directory, changed, uow
+        self._grants = grants
         self._saving = asyncio.Lock()
 
     def here(self, player: Player) -> Room:
         """The room the builder stands in, if they may build in its zone. Raises NotAllowed."""
         room = self._world.rooms[player.room_id]
-        if not can_build(player, room.zone_id):
-            raise NotAllowed(f"You may not build in the zone '{room.zone_id}'.")
+        self._may_build(player, room.zone_id)
         return room
+
+    def _may_build(self, player: Player, zone_id: str) -> None:
+        """Raises NotAllowed unless ``player`` may build in zone ``zone_id``."""
+        if not can_build(player, zone_id, self._grants):
+            zone = self._world.zones.get(zone_id)
+            name = zone_id if zone is None else zone.name
+            raise NotAllowed(f"You may not build in {name}; ask an admin for a grant.")
 
     def dig(self, player: Player, direction: Direction, room_id: str, name: str) -> Room:
         """A new room of this zone through ``direction``, with the way back. Raises
@@ -76,8 +84,7 @@ class Builder:
         there = self._world.rooms.get(room_id)
         if there is None:
             raise RoomNotFound(f"There is no room '{room_id[:60]}'.")
-        if not can_build(player, there.zone_id):
-            raise NotAllowed(f"You may not build in the zone '{there.zone_id}'.")
+        self._may_build(player, there.zone_id)
         if direction in here.exits:
             raise InvalidInput(f"There is already an exit {direction.value} from here.")
         if direction.opposite in there.exits:
@@ -95,8 +102,7 @@ class Builder:
         changed = [_without_exit(here, direction)]
         there = self._world.rooms[target]
         if there.exits.get(direction.opposite) == here.id:
-            if not can_build(player, there.zone_id):
-                raise NotAllowed(f"You may not build in the zone '{there.zone_id}'.")
+            self._may_build(player, there.zone_id)
             changed.append(_without_exit(there, direction.opposite))
         self._apply(changed)
 

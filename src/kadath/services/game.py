@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from kadath.domain.rng import Rng
 from kadath.domain.world import World
+from kadath.services.build_grants import GrantBook
 from kadath.services.chat import ChatService
 from kadath.services.clock import Clock
 from kadath.services.events import EventBus
@@ -41,6 +42,8 @@ class Game:
     started_at: float = 0.0
     # Mutes and freezes in force (loaded at start-up by the composition root).
     sanctions: SanctionBook = field(init=False)
+    # The zones granted to builders (loaded at start-up by the composition root).
+    grants: GrantBook = field(default_factory=GrantBook)
 
     def __post_init__(self) -> None:
         self.sanctions = SanctionBook(self.presence, self.clock)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from kadath.persistence.repositories import (
     AccountRepository,
+    BuildGrantRepository,
     ChannelRepository,
     ContainerRepository,
     ExperienceRepository,
@@ -53,6 +54,8 @@ class UnitOfWork(Protocol):
     def channels(self) -> ChannelRepository: ...
     @property
     def ignores(self) -> IgnoreRepository: ...
+    @property
+    def grants(self) -> BuildGrantRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

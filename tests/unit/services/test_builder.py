@@ -12,7 +12,8 @@ from kadath.domain.account import Role
 from kadath.domain.errors import InvalidInput, NotAllowed
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
-from kadath.services.building import Builder
+from kadath.services.build_grants import GrantBook
+from kadath.services.building import Builder, can_build
 from kadath.services.unit_of_work import UnitOfWork
 
 
@@ -20,7 +21,10 @@ from kadath.services.unit_of_work import UnitOfWork
 def builder(small_world: World) -> Builder:
     copy = small_world.copy()
     copy.containers.clear()  # its chest's id would not pass the loader
-    return Builder(copy, Path("/nonexistent"), lambda: None, no_transactions)
+    return Builder(copy, Path("/nonexistent"), lambda: None, no_transactions, GRANTS)
+
+
+GRANTS = GrantBook()
 
 
 def no_transactions() -> UnitOfWork:
@@ -66,6 +70,56 @@ def test_removing_an_exit_removes_the_way_back(builder: Builder) -> None:
 def test_only_those_who_may_build_here_can(builder: Builder) -> None:
     with pytest.raises(NotAllowed):
         builder.rename(player_named("Alice"), "Mine")
+
+
+def test_a_builder_without_a_grant_of_the_zone_is_refused_in_a_sentence(builder: Builder) -> None:
+    mason = player_named("Mason")
+    mason.role = Role.BUILDER
+    with pytest.raises(NotAllowed) as caught:
+        builder.dig(mason, Direction.NORTH, "town.well", "The Well")
+    zone = builder._world.zones["town"].name
+    assert str(caught.value) == f"You may not build in {zone}; ask an admin for a grant."
+    assert "town.well" not in builder._world.rooms
+
+
+def test_a_granted_builder_builds_there_and_not_across_into_another_zone() -> None:
+    grants = GrantBook()
+    mason = player_named("Mason")
+    mason.role = Role.BUILDER
+    grants.record(mason.account_id, "town")
+    assert can_build(mason, "town", grants)
+    assert not can_build(mason, "harbour", grants)
+
+
+def test_the_grant_rule_by_role() -> None:
+    grants = GrantBook()
+    someone = player_named("Someone")
+    for role, ungranted, granted in [
+        (Role.PLAYER, False, False),
+        (Role.BUILDER, False, True),
+        (Role.MODERATOR, False, True),
+        (Role.ADMIN, True, True),
+    ]:
+        someone.role = role
+        assert can_build(someone, "town", grants) is ungranted, role
+        grants.record(someone.account_id, "town")
+        assert can_build(someone, "town", grants) is granted, role
+        grants.forget(someone.account_id, "town")
+        assert can_build(someone, "town", grants) is ungranted, role
+
+
+def test_a_granted_builder_cannot_join_an_exit_into_an_ungranted_zone(small_world: World) -> None:
+    copy = small_world.copy()
+    copy.containers.clear()
+    grants = GrantBook()
+    builder = Builder(copy, Path("/nonexistent"), lambda: None, no_transactions, grants)
+    mason = player_named("Mason")
+    mason.role = Role.BUILDER
+    grants.record(mason.account_id, "town")
+    mason.room_id = "town.street"
+    with pytest.raises(NotAllowed):
+        builder.remove_exit(mason, Direction.EAST)  # its way back is in the harbour
+    assert Direction.EAST in builder._world.rooms["town.street"].exits
 
 
 async def test_a_zone_without_a_file_is_not_saved(builder: Builder) -> None:

@@ -1,6 +1,7 @@
 """Repositories: build queries, map rows to domain objects, never commit."""
 
 from kadath.persistence.repositories.account import AccountRepository
+from kadath.persistence.repositories.build_grant import BuildGrantRepository
 from kadath.persistence.repositories.channel import ChannelRepository
 from kadath.persistence.repositories.container import ContainerRepository
 from kadath.persistence.repositories.experience import ExperienceGain, ExperienceRepository
@@ -15,6 +16,7 @@ from kadath.persistence.repositories.room import RoomRepository
 
 __all__ = [
     "AccountRepository",
+    "BuildGrantRepository",
     "ChannelRepository",
     "ContainerRepository",
     "ExperienceGain",

@@ -1,0 +1,15 @@
+"""A builder's grant of one zone: building commands work there (docs/building.md)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BuildGrant:
+    account_id: uuid.UUID
+    zone_id: str
+    granted_by: uuid.UUID | None
+    granted_at: datetime

@@ -1,0 +1,49 @@
+"""BuildGrantRepository: which accounts may build in which zones."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadath.domain.build_grant import BuildGrant
+from kadath.persistence.models import BuildGrantRow
+
+
+class BuildGrantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, account_id: uuid.UUID, zone_id: str, *, by: uuid.UUID | None, now: datetime
+    ) -> BuildGrant | None:
+        """The new grant; None when the account already had it."""
+        existing = await self._session.get(BuildGrantRow, (account_id, zone_id))
+        if existing is not None:
+            return None
+        row = BuildGrantRow(account_id=account_id, zone_id=zone_id, granted_by=by, granted_at=now)
+        self._session.add(row)
+        await self._session.flush()
+        return _grant(row)
+
+    async def remove(self, account_id: uuid.UUID, zone_id: str) -> bool:
+        """Whether there was such a grant."""
+        result = await self._session.execute(
+            sa.delete(BuildGrantRow)
+            .where(BuildGrantRow.account_id == account_id, BuildGrantRow.zone_id == zone_id)
+            .returning(BuildGrantRow.zone_id)
+        )
+        return len(result.all()) > 0
+
+    async def all(self, account_id: uuid.UUID | None = None) -> list[BuildGrant]:
+        """Every grant (of one account, when given), by zone."""
+        stmt = sa.select(BuildGrantRow).order_by(BuildGrantRow.zone_id, BuildGrantRow.granted_at)
+        if account_id is not None:
+            stmt = stmt.where(BuildGrantRow.account_id == account_id)
+        return [_grant(r) for r in await self._session.scalars(stmt)]
+
+
+def _grant(row: BuildGrantRow) -> BuildGrant:
+    return BuildGrant(row.account_id, row.zone_id, row.granted_by, row.granted_at)
