@@ -37,6 +37,9 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("PUT", "/api/admin/accounts/{name}/role"): Role.ADMIN,
     ("PUT", "/api/admin/accounts/{name}/ban"): Role.ADMIN,
     ("DELETE", "/api/admin/accounts/{name}/ban"): Role.ADMIN,
+    ("GET", "/api/admin/accounts/{name}/zones"): Role.ADMIN,
+    ("PUT", "/api/admin/accounts/{name}/zones/{zone}"): Role.ADMIN,
+    ("DELETE", "/api/admin/accounts/{name}/zones/{zone}"): Role.ADMIN,
     ("GET", "/api/admin/reports"): Role.MODERATOR,
     ("GET", "/api/admin/audit"): Role.MODERATOR,
 }
@@ -75,6 +78,7 @@ def _path(template: str) -> str:
         .replace("{room_id}", "nowhere")
         .replace("{container_id}", str(uuid.uuid4()))
         .replace("{name}", "nobodyatall")
+        .replace("{zone}", "arkham")
     )
 
 

@@ -63,5 +63,9 @@ class Grants(_Granting):
         listed = await self._grants.of(Actor.of_player(ctx.player), words[0] if words else None)
         if not listed:
             return "No zone grants."
-        lines = [f"{name}: {g.zone_id} ({self._grants.zone_name(g.zone_id)})" for name, g in listed]
+        lines = [
+            f"{g.username}: {g.grant.zone_id} ({self._grants.zone_name(g.grant.zone_id)}), "
+            f"granted by {g.granted_by or 'someone gone'}"
+            for g in listed
+        ]
         return "Zone grants:\n" + "\n".join(lines)

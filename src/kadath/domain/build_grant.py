@@ -13,3 +13,12 @@ class BuildGrant:
     zone_id: str
     granted_by: uuid.UUID | None
     granted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GrantListing:
+    """A grant as listed: with the names of the account and of the admin who granted it."""
+
+    username: str
+    granted_by: str | None
+    grant: BuildGrant

@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from kadath.domain.account import Account, Role
-from kadath.domain.build_grant import BuildGrant
-from kadath.domain.errors import AccountNotFound, Forbidden, InvalidInput, PlayerNotFound
+from kadath.domain.build_grant import BuildGrant, GrantListing
+from kadath.domain.errors import AccountNotFound, Forbidden, NotFound, PlayerNotFound
 from kadath.domain.moderation import AuditAction
 from kadath.domain.world import World
 from kadath.services.clock import Clock
@@ -57,10 +57,10 @@ class GrantService:
     async def grant(self, actor: Actor, name: str, zone_id: str) -> tuple[Account, bool]:
         """Grant zone ``zone_id`` to the account ``name`` (a username or one of its
         characters' names); whether it is new. Raises Forbidden, AccountNotFound,
-        InvalidInput (no such zone)."""
+        NotFound (no such zone)."""
         _admin_only(actor)
         if zone_id not in self._world.zones:
-            raise InvalidInput(f"There is no zone '{zone_id[:64]}'.")
+            raise NotFound(f"There is no zone '{zone_id[:64]}'.")
         now = self._clock.now()
         async with self._uow() as uow:
             account = await _account(uow, name)
@@ -89,25 +89,16 @@ class GrantService:
             self._book.forget(account.id, zone_id)
         return account, removed
 
-    async def of(self, actor: Actor, name: str | None) -> list[tuple[str, BuildGrant]]:
-        """(username, grant) for every grant, or one account's. Raises Forbidden,
-        AccountNotFound."""
+    async def of(self, actor: Actor, name: str | None) -> list[GrantListing]:
+        """Every grant, or one account's. Raises Forbidden, AccountNotFound."""
         _admin_only(actor)
         async with self._uow() as uow:
-            if name:
-                account = await _account(uow, name)
-                return [(account.username, g) for g in await uow.grants.all(account.id)]
-            grants = await uow.grants.all()
-            names = {a: (await uow.accounts.get_account(a)).username for a in _ids(grants)}
-        return [(names[g.account_id], g) for g in grants]
+            account_id = None if not name else (await _account(uow, name)).id
+            return await uow.grants.listing(account_id)
 
     def zone_name(self, zone_id: str) -> str:
         zone = self._world.zones.get(zone_id)
         return zone_id if zone is None else zone.name
-
-
-def _ids(grants: list[BuildGrant]) -> set[uuid.UUID]:
-    return {g.account_id for g in grants}
 
 
 def _admin_only(actor: Actor) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from kadath.domain.account import Account, Invite, Profession, Role
+from kadath.domain.build_grant import GrantListing
 from kadath.domain.moderation import AuditAction, AuditEntry, Report
 from kadath.domain.player import Player
 from kadath.domain.stats import StatsMethod
@@ -53,6 +54,25 @@ class BanIn(BaseModel):
 
 class DoneOut(BaseModel):
     text: str
+
+
+class GrantOut(BaseModel):
+    account_id: uuid.UUID
+    username: str
+    zone_id: str
+    granted_by: str | None
+    granted_at: datetime
+
+    @classmethod
+    def of(cls, listed: GrantListing) -> GrantOut:
+        grant = listed.grant
+        return cls(
+            account_id=grant.account_id,
+            username=listed.username,
+            zone_id=grant.zone_id,
+            granted_by=listed.granted_by,
+            granted_at=grant.granted_at,
+        )
 
 
 class AuditOut(BaseModel):

@@ -7,9 +7,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from kadath.domain.build_grant import BuildGrant
-from kadath.persistence.models import BuildGrantRow
+from kadath.domain.build_grant import BuildGrant, GrantListing
+from kadath.persistence.models import AccountRow, BuildGrantRow
 
 
 class BuildGrantRepository:
@@ -37,12 +38,23 @@ class BuildGrantRepository:
         )
         return len(result.all()) > 0
 
-    async def all(self, account_id: uuid.UUID | None = None) -> list[BuildGrant]:
-        """Every grant (of one account, when given), by zone."""
-        stmt = sa.select(BuildGrantRow).order_by(BuildGrantRow.zone_id, BuildGrantRow.granted_at)
+    async def all(self) -> list[BuildGrant]:
+        """Every grant."""
+        return [_grant(r) for r in await self._session.scalars(sa.select(BuildGrantRow))]
+
+    async def listing(self, account_id: uuid.UUID | None = None) -> list[GrantListing]:
+        """Every grant (of one account, when given) with the names, by account and zone."""
+        holder, granter = aliased(AccountRow), aliased(AccountRow)
+        stmt = (
+            sa.select(BuildGrantRow, holder.username, granter.username)
+            .join(holder, holder.id == BuildGrantRow.account_id)
+            .outerjoin(granter, granter.id == BuildGrantRow.granted_by)
+            .order_by(holder.username_key, BuildGrantRow.zone_id)
+        )
         if account_id is not None:
             stmt = stmt.where(BuildGrantRow.account_id == account_id)
-        return [_grant(r) for r in await self._session.scalars(stmt)]
+        rows = await self._session.execute(stmt)
+        return [GrantListing(name, by, _grant(row)) for row, name, by in rows]
 
 
 def _grant(row: BuildGrantRow) -> BuildGrant:

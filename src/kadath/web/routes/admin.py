@@ -1,4 +1,4 @@
-"""/api/admin: roles, bans, the report queue and the audit log (docs/moderation.md)."""
+"""/api/admin: roles, zone grants, bans, the report queue and the audit log (docs/moderation.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from kadath.domain.errors import NotFound
 from kadath.domain.moderation import AuditAction, AuditFilter
 from kadath.services.moderation import Actor
 from kadath.web.dependencies import AdminDep, ModeratorDep, RuntimeDep
@@ -15,6 +16,7 @@ from kadath.web.schemas import (
     AuditOut,
     BanIn,
     DoneOut,
+    GrantOut,
     ReportOut,
     RoleIn,
     error_responses,
@@ -46,6 +48,32 @@ async def ban(name: str, body: BanIn, admin: AdminDep, runtime: RuntimeDep) -> D
 async def unban(name: str, admin: AdminDep, runtime: RuntimeDep) -> DoneOut:
     """Admins: lift an account's ban."""
     return DoneOut(text=await runtime.moderation.moderation.unban(Actor.of_account(admin), name))
+
+
+@router.get("/accounts/{name}/zones", response_model=list[GrantOut], responses=_ERRORS)
+async def zone_grants(name: str, admin: AdminDep, runtime: RuntimeDep) -> list[GrantOut]:
+    """Admins: the zones the account ``name`` may build in."""
+    listed = await runtime.moderation.grants.of(Actor.of_account(admin), name)
+    return [GrantOut.of(g) for g in listed]
+
+
+@router.put("/accounts/{name}/zones/{zone}", response_model=DoneOut, responses=_ERRORS)
+async def grant_zone(name: str, zone: str, admin: AdminDep, runtime: RuntimeDep) -> DoneOut:
+    """Admins: let the account ``name`` build in zone ``zone`` (404 for an unknown zone)."""
+    grants = runtime.moderation.grants
+    account, new = await grants.grant(Actor.of_account(admin), name, zone)
+    state = "may now" if new else "may already"
+    return DoneOut(text=f"{account.username} {state} build in {grants.zone_name(zone)}.")
+
+
+@router.delete("/accounts/{name}/zones/{zone}", response_model=DoneOut, responses=_ERRORS)
+async def revoke_zone(name: str, zone: str, admin: AdminDep, runtime: RuntimeDep) -> DoneOut:
+    """Admins: take back the account's grant of ``zone`` (404 when it had none)."""
+    grants = runtime.moderation.grants
+    account, had = await grants.revoke(Actor.of_account(admin), name, zone)
+    if not had:
+        raise NotFound(f"{account.username} has no grant of {zone[:64]}.")
+    return DoneOut(text=f"{account.username} may no longer build in {grants.zone_name(zone)}.")
 
 
 @router.get("/reports", response_model=list[ReportOut], responses=_ERRORS)
