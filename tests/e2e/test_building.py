@@ -102,6 +102,44 @@ async def test_a_dug_room_is_walked_into_and_saved_for_the_next_start(
     await realm.admin_says("goto arkham.secret_study")
 
 
+async def test_a_builder_builds_only_in_the_zones_granted_to_them(realms: OpenRealm) -> None:
+    realm = await realms()
+    character, mason = await realm.player()
+    account = character.account.username
+    await realm.admin_says(f"role {account} builder")
+    await mason.wait_for(lambda f: "made you" in str(f.get("text", "")))
+    refusal = "You may not build in Arkham; ask an admin for a grant."
+    refused = await mason.command("dig north arkham.mason_loft The Loft")
+    assert not refused["ok"] and refused["text"] == refusal, refused
+    assert (await mason.command(f"grant {account} arkham"))["text"].startswith("Only admins")
+
+    assert (
+        await realm.admin_says(f"grant {account} arkham") == f"{account} may now build in Arkham."
+    )
+    assert account in await realm.admin_says(f"grants {account}")
+    dug = await mason.command("dig north arkham.mason_loft The Loft")
+    assert dug["ok"], dug
+    await realm.teleport(mason, room_id="graveyard.potters_field")
+    elsewhere = await mason.command("describe Fresh earth everywhere.")
+    assert not elsewhere["ok"]
+    assert (
+        elsewhere["text"] == "You may not build in Christchurch Cemetery; ask an admin for a grant."
+    )
+
+    await realm.stop()
+    await realm.start()  # the grant outlives a restart
+    _, mason = await realm.player(character)
+    await realm.teleport(mason, room_id=START)
+    again = await mason.command("dig north arkham.mason_study The Study")
+    assert again["ok"], again
+
+    revoked = await realm.admin_says(f"revoke {account} arkham")
+    assert revoked == f"{account} may no longer build in Arkham."
+    after = await mason.command("describe A study no longer his.")
+    assert not after["ok"] and after["text"] == refusal, after
+    assert await realm.admin_says(f"grants {account}") == "No zone grants."
+
+
 async def test_items_and_spawn_rules_placed_in_the_game_are_saved(
     realms: OpenRealm, world_dir: Path
 ) -> None:
