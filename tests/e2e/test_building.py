@@ -166,6 +166,51 @@ async def test_items_and_spawn_rules_placed_in_the_game_are_saved(
     assert load_world(world_dir).rooms == realm.runtime.game.world.rooms
 
 
+async def test_a_container_placed_in_the_game_is_saved_and_placed_once(
+    realms: OpenRealm, world_dir: Path
+) -> None:
+    realm = await realms()
+    street = "arkham.garrison_street"
+    await realm.admin_says(f"goto {street}")
+    placed = await realm.admin_says(
+        "place container linen_press 6 a linen press key=brass_key locked"
+    )
+    assert placed == "Placed a linen press (linen_press, holds 6, locked by brass_key) here."
+    await realm.admin.sync()
+    assert (await realm.admin.command("look"))["ok"]
+    room = await realm.admin.wait_for(lambda f: room_of(f) == street)
+    assert "a linen press" in room["room"]["containers"], room["room"]
+    for line, reason in [
+        ("place container linen_press 2 another press", "already a container 'linen_press'"),
+        ("place container bread_bin 4 a bread bin key=rye_bread", "'rye_bread' is not a key item"),
+        ("place container strongbox 4 a strongbox locked", "a locked container needs a key"),
+        ("place container cellar_sea_chest 4 a chest", "already a container"),
+    ]:
+        refused = await realm.admin.command(line)
+        assert not refused["ok"] and reason in refused["text"], (line, refused)
+
+    await realm.admin_says("save zone")
+    saved = next(r for r in read(world_dir, ARKHAM)["rooms"] if r["id"] == street)
+    assert saved["containers"] == [
+        {
+            "id": "linen_press",
+            "name": "a linen press",
+            "description": "A linen press.",
+            "keywords": ["linen", "press", "linen press"],
+            "capacity": 6,
+            "locked": True,
+            "key": "brass_key",
+        }
+    ]
+    assert load_world(world_dir).containers == realm.runtime.game.world.containers
+
+    await realm.stop()
+    await realm.start()
+    async with realm.runtime.persistence.reading() as uow:
+        here = await uow.containers.get_containers_in_room(street)
+    assert [c.name for c in here].count("a linen press") == 1  # not placed again at start-up
+
+
 async def test_a_builder_command_that_breaks_the_world_changes_nothing(realms: OpenRealm) -> None:
     realm = await realms()
     world = realm.runtime.game.world

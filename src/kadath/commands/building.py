@@ -11,7 +11,7 @@ from kadath.domain.account import Role
 from kadath.domain.errors import InvalidInput
 from kadath.domain.world import Direction
 from kadath.services import messenger as frames
-from kadath.services.building import Builder
+from kadath.services.building import Builder, NewContainer
 from kadath.services.world_reload import WorldReloader
 from kadath.world.schema import RoomFlag
 
@@ -132,13 +132,22 @@ class Flag(BuilderCommand):
 
 
 class Place(BuilderCommand):
-    """Put items on this room's floor, now and in the zone file (saved with 'save zone')."""
+    """Put items on this room's floor, or a container (a chest, a cabinet) in this room, now
+    and in the zone file (saved with 'save zone'). A container is empty; 'key=<key item id>'
+    gives it a lock that key opens, 'locked' locks it."""
 
     names = ("place",)
-    usage = "place <item id> [count]"
+    usage = (
+        "place <item id> [count] | "
+        "place container <id> <capacity> <name> [key=<key item id>] [locked]"
+    )
 
     async def run(self, ctx: Context) -> str:
         words = ctx.words()
+        if words[:1] == ["container"]:
+            placed = await self._builder.place_container(ctx.player, self._container(words[1:]))
+            lock = f", locked by {placed.key_prototype_id}" if placed.locked else ""
+            return f"Placed {placed.name} ({placed.id}, holds {placed.capacity}{lock}) here."
         if not 1 <= len(words) <= 2 or (len(words) == 2 and not words[1].isdigit()):
             raise self.usage_error()
         count = int(words[1]) if len(words) == 2 else 1
@@ -146,6 +155,14 @@ class Place(BuilderCommand):
             raise InvalidInput(f"Place between 1 and {MAX_PLACED} at a time.")
         await self._builder.place_item(ctx.player, words[0], count)
         return f"Placed {count} × {words[0]} here."
+
+    def _container(self, words: list[str]) -> NewContainer:
+        key = next((w.removeprefix("key=") for w in words if w.startswith("key=")), None)
+        rest = [w for w in words if not w.startswith("key=") and w != "locked"]
+        if len(rest) < 3 or not rest[1].isdigit():
+            raise self.usage_error()
+        locked = "locked" in words
+        return NewContainer(rest[0], " ".join(rest[2:]), int(rest[1]), key or None, locked)
 
 
 class SpawnRuleCommand(BuilderCommand):

@@ -8,18 +8,52 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kadath.domain.errors import InvalidInput, NotAllowed, RoomNotFound
-from kadath.domain.item import OnFloor
+from kadath.domain.item import ContainerKind, OnFloor
 from kadath.domain.player import Player
-from kadath.domain.world import Direction, ItemStack, Room, SpawnRule, World
+from kadath.domain.world import (
+    ContainerPlacement,
+    Direction,
+    ItemStack,
+    Room,
+    SpawnRule,
+    World,
+)
 from kadath.services.build_grants import GrantBook
 from kadath.services.unit_of_work import UnitOfWork
 from kadath.world.loader import WorldFileError
 from kadath.world.writer import find_world_problems, write_zone
 
 MAX_PROBLEMS_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class NewContainer:
+    """What a builder says of a container to place: ``place container <id> <capacity> <name>
+    [key=<key id>] [locked]``."""
+
+    container_id: str
+    name: str
+    capacity: int
+    key: str | None = None
+    locked: bool = False
+
+    def placement(self, room_id: str) -> ContainerPlacement:
+        """As the zone file would declare it: a short description and keywords from the name."""
+        name = self.name.strip()
+        return ContainerPlacement(
+            id=self.container_id,
+            room_id=room_id,
+            name=name,
+            description=f"{name[:1].upper()}{name[1:]}." if name else "",
+            keywords=_keywords(name, self.container_id),
+            capacity=self.capacity,
+            locked=self.locked,
+            key_prototype_id=self.key,
+        )
 
 
 def can_build(player: Player, zone_id: str, grants: GrantBook) -> bool:
@@ -126,6 +160,45 @@ class Builder:
         self._apply([_with_items(room, prototype_id, count)])
         return room
 
+    async def place_container(self, player: Player, new: NewContainer) -> ContainerPlacement:
+        """An environment container in this room, now (one transaction, claimed by the same
+        seed key as start-up, so a restart does not place it twice) and in the zone file.
+        Raises NotAllowed, InvalidInput."""
+        here = self.here(player)
+        if new.container_id in self._world.containers:
+            raise InvalidInput(f"There is already a container '{new.container_id[:60]}'.")
+        placement = new.placement(here.id)
+        self._check(self._with_container(placement))
+        async with self._uow() as uow:
+            key = f"container:{placement.id}"
+            taken = await uow.containers.get_container_by_world_key(placement.id)
+            if taken is not None or not await uow.items.ensure_seeded(key):
+                raise InvalidInput(
+                    f"A container '{placement.id}' was placed before; choose another id."
+                )
+            await uow.containers.create_container(
+                kind=ContainerKind.ENVIRONMENT,
+                name=placement.name,
+                capacity=placement.capacity,
+                room_id=placement.room_id,
+                world_key=placement.id,
+                locked=placement.locked,
+                key_prototype_id=placement.key_prototype_id,
+                metadata={
+                    "keywords": list(placement.keywords),
+                    "description": placement.description,
+                },
+            )
+        if placement.room_id not in self._world.rooms:  # a reload removed it meanwhile
+            raise InvalidInput("The room vanished while the container was placed.")
+        self._adopt(self._with_container(placement))
+        return placement
+
+    def _with_container(self, placement: ContainerPlacement) -> World:
+        candidate = self._candidate([])
+        candidate.containers[placement.id] = placement
+        return candidate
+
     def add_spawn(self, player: Player, npc_id: str, most: int, chance: float) -> SpawnRule:
         """A spawn rule for this room. Raises NotAllowed, InvalidInput."""
         here = self.here(player)
@@ -177,6 +250,16 @@ class Builder:
         self._check(candidate)
         self._world.adopt(candidate)
         self._changed()
+
+
+_NOT_KEYWORDS = {"a", "an", "the", "of", "and"}
+
+
+def _keywords(name: str, container_id: str) -> tuple[str, ...]:
+    words = ["".join(c for c in w.lower() if c.isalnum() or c == "'") for w in name.split()]
+    found = [w for w in words if w and w[0].isalnum() and w not in _NOT_KEYWORDS]
+    found.append(container_id.replace("_", " "))
+    return tuple(dict.fromkeys(found))
 
 
 def _with_items(room: Room, prototype_id: str, count: int) -> Room:

@@ -13,7 +13,7 @@ from kadath.domain.errors import InvalidInput, NotAllowed
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
 from kadath.services.build_grants import GrantBook
-from kadath.services.building import Builder, can_build
+from kadath.services.building import Builder, NewContainer, can_build
 from kadath.services.unit_of_work import UnitOfWork
 
 
@@ -138,3 +138,50 @@ async def test_an_unknown_item_is_refused_before_any_transaction(builder: Builde
     with pytest.raises(InvalidInput) as caught:
         await builder.place_item(admin(), "shoggoth_egg", 1)
     assert "rooms[0].items[2].item: unknown item 'shoggoth_egg'" in str(caught.value)
+
+
+def _chest(**changes: object) -> NewContainer:
+    values: dict[str, object] = {
+        "container_id": "linen_press",
+        "name": "a linen press",
+        "capacity": 6,
+        "key": None,
+        "locked": False,
+    }
+    return NewContainer(**{**values, **changes})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"key": "coin"}, "'coin' is not a key item"),
+        ({"locked": True}, "a locked container needs a key"),
+        ({"container_id": "Linen-Press"}, "String should match pattern"),
+        ({"capacity": 0}, "greater than 0"),
+    ],
+)
+async def test_a_container_the_loader_would_refuse_is_not_placed(
+    builder: Builder, changes: dict[str, object], reason: str
+) -> None:
+    before = dict(builder._world.containers)
+    with pytest.raises(InvalidInput) as caught:
+        await builder.place_container(admin(), _chest(**changes))  # before any transaction
+    assert reason in str(caught.value)
+    assert builder._world.containers == before
+
+
+async def test_a_container_id_already_in_the_world_is_refused(small_world: World) -> None:
+    builder = Builder(
+        small_world.copy(), Path("/nonexistent"), lambda: None, no_transactions, GRANTS
+    )
+    existing = next(iter(small_world.containers))
+    with pytest.raises(InvalidInput) as caught:
+        await builder.place_container(admin(), _chest(container_id=existing))
+    assert "already a container" in str(caught.value)
+
+
+async def test_placing_a_container_needs_a_grant_of_the_zone(builder: Builder) -> None:
+    mason = player_named("Mason")
+    mason.role = Role.BUILDER
+    with pytest.raises(NotAllowed):
+        await builder.place_container(mason, _chest())
