@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kadath.domain.build_grant import BuildGrant, GrantListing
+from kadath.persistence.dialect import insert_ignore
 from kadath.persistence.models import AccountRow, BuildGrantRow
 
 
@@ -20,14 +23,16 @@ class BuildGrantRepository:
     async def add(
         self, account_id: uuid.UUID, zone_id: str, *, by: uuid.UUID | None, now: datetime
     ) -> BuildGrant | None:
-        """The new grant; None when the account already had it."""
-        existing = await self._session.get(BuildGrantRow, (account_id, zone_id))
-        if existing is not None:
+        """The new grant; None when the account already had it (an ``INSERT … ON CONFLICT DO
+        NOTHING``, so two admins granting at once both succeed)."""
+        table = cast(sa.Table, BuildGrantRow.__table__)
+        stmt = insert_ignore(self._session, table, ["account_id", "zone_id"]).values(
+            account_id=account_id, zone_id=zone_id, granted_by=by, granted_at=now
+        )
+        result = await self._session.execute(stmt)
+        if not cast(CursorResult[Any], result).rowcount:
             return None
-        row = BuildGrantRow(account_id=account_id, zone_id=zone_id, granted_by=by, granted_at=now)
-        self._session.add(row)
-        await self._session.flush()
-        return _grant(row)
+        return BuildGrant(account_id, zone_id, by, now)
 
     async def remove(self, account_id: uuid.UUID, zone_id: str) -> bool:
         """Whether there was such a grant."""
