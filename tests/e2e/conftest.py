@@ -10,7 +10,6 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kadath_e2e import (
@@ -23,7 +22,7 @@ from kadath_e2e import (
     RunningServer,
     StartServer,
     new_account,
-    server_settings,
+    starting_servers,
 )
 from kadath_e2e import new_character as create_character
 
@@ -42,28 +41,8 @@ async def start_server(
     e2e_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[StartServer]:
     """Start servers (each on a fresh database); all are stopped at teardown."""
-    servers: list[RunningServer] = []
-    async with contextlib.AsyncExitStack() as databases:
-
-        async def start(**overrides: Any) -> RunningServer:
-            data_dir = tmp_path / f"server{len(servers)}"
-            if e2e_backend == "postgresql":
-                assert PG_URL is not None
-                fresh = _root_conftest(request).fresh_postgres_database
-                url = await databases.enter_async_context(fresh(PG_URL))
-            else:
-                url = f"sqlite+aiosqlite:///{data_dir / 'kadath.db'}"
-            settings = server_settings(data_dir=data_dir, database_url=url, **overrides)
-            server = RunningServer(settings)
-            servers.append(server)
-            await server.start()
-            return server
-
-        try:
-            yield start
-        finally:
-            for server in reversed(servers):
-                await server.stop()
+    async with starting_servers(e2e_backend, tmp_path, request.config) as start:
+        yield start
 
 
 @pytest.fixture
@@ -109,12 +88,3 @@ async def connect(server: RunningServer, new_character: NewCharacter) -> AsyncIt
         for client in clients:
             with contextlib.suppress(Exception):
                 await client.close()
-
-
-def _root_conftest(request: pytest.FixtureRequest) -> Any:
-    """tests/conftest.py as pytest loaded it (conftests are not importable by name)."""
-    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
-            return plugin
-    raise LookupError(f"{wanted} is not loaded")

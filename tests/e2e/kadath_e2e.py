@@ -7,13 +7,16 @@ game protocol over a real WebSocket. Every wait is bounded by a timeout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import socket
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -373,3 +376,49 @@ def events(frames: list[Frame], *kinds: str) -> list[Frame]:
 
 def messages(frames: list[Frame]) -> list[Frame]:
     return [f for f in frames if f.get("type") == "message"]
+
+
+PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
+
+
+def root_conftest(config: Any) -> Any:
+    """tests/conftest.py as pytest loaded it (conftests are not importable by name)."""
+    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
+    for plugin in config.pluginmanager.get_plugins():
+        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
+            return plugin
+    raise LookupError(f"{wanted} is not loaded")
+
+
+@contextlib.asynccontextmanager
+async def starting_servers(
+    backend: str,
+    tmp_path: Path,
+    config: Any,
+    each: Callable[[], dict[str, Any]] = dict,
+) -> AsyncIterator[StartServer]:
+    """``start(**overrides)`` starts a server on a fresh database of ``backend`` (settings:
+    ``each()``, made anew for every server, then the overrides); every server is stopped and
+    its database dropped at exit."""
+    servers: list[RunningServer] = []
+    async with contextlib.AsyncExitStack() as databases:
+
+        async def start(**overrides: Any) -> RunningServer:
+            data_dir = tmp_path / f"server{len(servers)}"
+            if backend == "postgresql":
+                assert PG_URL is not None
+                fresh = root_conftest(config).fresh_postgres_database
+                url = await databases.enter_async_context(fresh(PG_URL))
+            else:
+                url = f"sqlite+aiosqlite:///{data_dir / 'kadath.db'}"
+            values = {**each(), **overrides}
+            server = RunningServer(server_settings(data_dir=data_dir, database_url=url, **values))
+            servers.append(server)
+            await server.start()
+            return server
+
+        try:
+            yield start
+        finally:
+            for server in reversed(servers):
+                await server.stop()

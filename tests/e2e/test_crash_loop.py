@@ -19,11 +19,10 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from kadath_e2e import Api, Character, Closed, GameClient, new_account, new_character
+from kadath_e2e import Api, Character, Closed, GameClient, new_account, new_character, root_conftest
 from kadath_process import AtRest, CheckResult, ServerProcess, at_rest, db_check, process_env
 from kadath_world import world_with_steadfast_rats
 from websockets.exceptions import WebSocketException
@@ -152,7 +151,7 @@ async def crash_log(
     base = tmp_path_factory.mktemp(f"crash-{backend}")
     async with contextlib.AsyncExitStack() as stack:
         if backend == "postgresql":
-            fresh = _root_conftest(request).fresh_postgres_database
+            fresh = root_conftest(request.config).fresh_postgres_database
             url = await stack.enter_async_context(fresh(os.environ["KADATH_TEST_POSTGRES_URL"]))
         else:
             url = f"sqlite+aiosqlite:///{base / 'data' / 'kadath.db'}"
@@ -332,14 +331,6 @@ async def _keeper(
             await admin.command(move)
             tally.replies += 1
             await asyncio.sleep(0.1)
-
-
-def _root_conftest(request: pytest.FixtureRequest) -> Any:
-    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
-            return plugin
-    raise LookupError(f"{wanted} is not loaded")
 
 
 # -- the guarantees, each over every cycle ------------------------------------------------------

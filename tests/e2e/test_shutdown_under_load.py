@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kadath_e2e import Api, Character, Closed, GameClient, new_account, new_character
+from kadath_e2e import Api, Character, Closed, GameClient, new_account, new_character, root_conftest
 from kadath_process import AtRest, CheckResult, ServerProcess, at_rest, db_check, process_env
 from kadath_world import room_of
 from websockets.exceptions import WebSocketException
@@ -58,7 +58,7 @@ async def shutdown(
             if not pg:
                 pytest.skip("KADATH_TEST_POSTGRES_URL is not set")
             url = await stack.enter_async_context(
-                _root_conftest(request).fresh_postgres_database(pg)
+                root_conftest(request.config).fresh_postgres_database(pg)
             )
         else:
             url = f"sqlite+aiosqlite:///{base / 'data' / 'kadath.db'}"
@@ -175,11 +175,3 @@ def _candles_at_the_start(directory: Path) -> Path:
     room["items"] = [{"item": "candle_stub", "count": PLAYERS}]
     zone_file.write_text(yaml.safe_dump(zone, sort_keys=False))
     return world
-
-
-def _root_conftest(request: pytest.FixtureRequest) -> Any:
-    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
-            return plugin
-    raise LookupError(f"{wanted} is not loaded")

@@ -15,7 +15,7 @@ import pytest
 # the end-to-end helpers (a real server, a WebSocket client) live beside the e2e tests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 
-from kadath_e2e import RunningServer, StartServer, server_settings
+from kadath_e2e import RunningServer, StartServer, starting_servers
 from kadath_telnet import Persona, TelnetClient, free_port, telnet_port
 
 PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
@@ -32,29 +32,11 @@ def telnet_backend(backend: str) -> str:
 async def start_server(
     telnet_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[StartServer]:
-    servers: list[RunningServer] = []
-    async with contextlib.AsyncExitStack() as databases:
+    def each() -> dict[str, Any]:  # every server its own telnet port
+        return {"telnet_port": free_port(), "telnet_negotiation_wait": 0.5}
 
-        async def start(**overrides: Any) -> RunningServer:
-            data_dir = tmp_path / f"server{len(servers)}"
-            if telnet_backend == "postgresql":
-                assert PG_URL is not None
-                fresh = _root_conftest(request).fresh_postgres_database
-                url = await databases.enter_async_context(fresh(PG_URL))
-            else:
-                url = f"sqlite+aiosqlite:///{data_dir / 'kadath.db'}"
-            values = {"telnet_port": free_port(), "telnet_negotiation_wait": 0.5, **overrides}
-            settings = server_settings(data_dir=data_dir, database_url=url, **values)
-            server = RunningServer(settings)
-            servers.append(server)
-            await server.start()
-            return server
-
-        try:
-            yield start
-        finally:
-            for server in reversed(servers):
-                await server.stop()
+    async with starting_servers(telnet_backend, tmp_path, request.config, each) as start:
+        yield start
 
 
 @pytest.fixture
@@ -78,11 +60,3 @@ async def telnet(server: RunningServer) -> AsyncIterator[Any]:
         for client in clients:
             with contextlib.suppress(Exception):
                 await client.close()
-
-
-def _root_conftest(request: pytest.FixtureRequest) -> Any:
-    wanted = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if Path(getattr(plugin, "__file__", "") or "").resolve() == wanted:
-            return plugin
-    raise LookupError(f"{wanted} is not loaded")
