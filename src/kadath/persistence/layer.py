@@ -15,18 +15,20 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kadath.domain.account import Profession
-from kadath.domain.errors import DatabaseUnavailable
+from kadath.domain.errors import DatabaseUnavailable, InvalidAmount, KadathError
 from kadath.domain.item import Container, InInventory, ItemInstance, Location, OnFloor
-from kadath.domain.player import Player
+from kadath.domain.player import MAX_AMOUNT, Player, validate_amount
 from kadath.domain.world import Room, World
 from kadath.persistence import migrate
 from kadath.persistence.availability import DatabaseAvailability
+from kadath.persistence.deltas import HealthDeltas, core_transaction
 from kadath.persistence.engine import create_engine, create_session_factory
-from kadath.persistence.errors import UNAVAILABLE, is_outage
-from kadath.persistence.repositories.experience import ExperienceGain
+from kadath.persistence.errors import UNAVAILABLE, is_outage, translate
+from kadath.persistence.repositories.experience import ExperienceGain, ExperienceRepository
+from kadath.persistence.repositories.health import check_reason
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
 from kadath.persistence.uow import FaultHook, UnitOfWork
@@ -46,6 +48,8 @@ class AsyncPersistenceLayer:
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
         self.fault: FaultHook | None = None  # tests inject failures through it
+        # The one-call health deltas: concurrent calls coalesced, one Core statement a batch.
+        self.health_deltas = HealthDeltas(engine, self._translated, lambda: self.fault)
 
     @classmethod
     async def open(
@@ -64,6 +68,7 @@ class AsyncPersistenceLayer:
         return layer
 
     async def close(self) -> None:
+        await self.health_deltas.close()
         await self.engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:
@@ -102,6 +107,32 @@ class AsyncPersistenceLayer:
     async def _read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async with self.reading() as uow:
             return await work(uow)
+
+    async def _core(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        single_statement: bool = False,
+    ) -> T:
+        """``work`` on a pooled connection in its own short transaction, without an ORM
+        session (a lone delta); failures translated as a unit of work translates them."""
+        try:
+            if self.fault is not None:
+                self.fault("execute")
+            async with core_transaction(self.engine, single_statement=single_statement) as conn:
+                return await work(conn)
+        except (SQLAlchemyError, OSError) as exc:
+            error = self._translated(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _translated(self, exc: BaseException) -> BaseException:
+        """The Kadath error for a database failure (noting an outage), else ``exc`` itself."""
+        translated = exc if isinstance(exc, KadathError) else translate(exc)
+        if isinstance(translated, DatabaseUnavailable):
+            self.availability.lost(translated.__cause__ or exc)
+        return exc if translated is None else translated
 
     async def seed_world(self) -> int:
         """Place the world files' floor items and containers once; returns how many were placed."""
@@ -179,29 +210,39 @@ class AsyncPersistenceLayer:
     async def list_rooms(self, zone_id: str | None = None) -> list[Room]:
         return await self._run(lambda uow: uow.rooms.list_rooms(zone_id))
 
-    # -- health and experience ---------------------------------------------------------------
+    # -- health and experience (lone deltas: Core statements, no ORM session) --------------
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
-        """The new health (``player`` is not changed)."""
-        return await self._run(lambda uow: uow.health.damage_player(player, amount, damage_type))
+        """The new health (``player`` is not changed). Raises InvalidAmount, InvalidInput,
+        PlayerNotFound, DatabaseUnavailable."""
+        validate_amount(amount)
+        check_reason(damage_type)
+        return await self.health_deltas.apply(player.id, -amount)
 
     async def heal_player(self, player: Player, amount: int) -> int:
         """The new health (``player`` is not changed)."""
-        return await self._run(lambda uow: uow.health.heal_player(player, amount))
+        validate_amount(amount)
+        return await self.health_deltas.apply(player.id, amount)
 
     async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
-        return await self._run(
-            lambda uow: uow.health.update_player_health(player_id, delta, reason)
-        )
+        if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_AMOUNT:
+            raise InvalidAmount(f"A health change must be a whole number within ±{MAX_AMOUNT}.")
+        check_reason(reason)
+        return await self.health_deltas.apply(player_id, delta)
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
         """The row's new values (``player`` is not changed)."""
-        return await self._run(lambda uow: uow.experience.gain_experience(player, amount, source))
+        return await self._core(
+            lambda conn: ExperienceRepository(conn).gain_experience(player, amount, source)
+        )
 
     async def update_player_stat_field(
         self, player_id: uuid.UUID, field: str, delta: int, reason: str
     ) -> int:
-        return await self._run(
-            lambda uow: uow.experience.update_player_stat_field(player_id, field, delta, reason)
+        return await self._core(
+            lambda conn: ExperienceRepository(conn).update_player_stat_field(
+                player_id, field, delta, reason
+            ),
+            single_statement=True,
         )
 
     # -- professions -------------------------------------------------------------------------

@@ -6,14 +6,14 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kadath.domain.errors import InvalidAmount, PlayerNotFound, UnknownStatField
 from kadath.domain.experience import MAX_LEVEL, level_for_xp
 from kadath.domain.player import MAX_AMOUNT, Player, validate_amount
 from kadath.domain.stats import MAX_LUCIDITY, STAT_NAMES, max_health_for
 from kadath.persistence.models import PlayerRow
-from kadath.persistence.repositories.health import _check_reason
+from kadath.persistence.repositories.health import check_reason
 
 STAT_MIN = 1
 STAT_MAX = 30
@@ -43,14 +43,15 @@ class ExperienceGain:
 
 
 class ExperienceRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
+        # A unit of work's session, or a bare connection for the facade's lone calls.
         self._session = session
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
         """Add experience and raise the level it earns; returns the row's new values (``player``
         is not changed). Raises InvalidAmount, PlayerNotFound."""
         validate_amount(amount)
-        _check_reason(source)
+        check_reason(source)
         returned = (PlayerRow.experience, PlayerRow.level, PlayerRow.max_health, PlayerRow.health)
         row = (
             await self._session.execute(
@@ -92,7 +93,7 @@ class ExperienceRepository:
             raise UnknownStatField(f"Unknown stat {field!r}; allowed: {allowed}.")
         if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_AMOUNT:
             raise InvalidAmount("A stat change must be a whole number.")
-        _check_reason(reason)
+        check_reason(reason)
         low, high = bounds
         column = getattr(PlayerRow, field)
         raw = column + delta

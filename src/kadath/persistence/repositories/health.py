@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kadath.domain.errors import InvalidAmount, InvalidInput, PlayerNotFound
 from kadath.domain.player import HEALTH_FLOOR, MAX_AMOUNT, Player, validate_amount
@@ -19,14 +19,15 @@ _REASON_MAX = 64
 
 
 class HealthRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
+        # A unit of work's session, or a bare connection for the facade's lone calls.
         self._session = session
 
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
         """Take ``amount`` health, never below the floor; returns the new value (``player`` is
         not changed). Raises InvalidAmount, PlayerNotFound."""
         validate_amount(amount)
-        _check_reason(damage_type)
+        check_reason(damage_type)
         return await self._apply(player.id, -amount)
 
     async def heal_player(self, player: Player, amount: int) -> int:
@@ -40,7 +41,7 @@ class HealthRepository:
         Raises InvalidAmount, PlayerNotFound."""
         if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_AMOUNT:
             raise InvalidAmount(f"A health change must be a whole number within ±{MAX_AMOUNT}.")
-        _check_reason(reason)
+        check_reason(reason)
         return await self._apply(player_id, delta)
 
     async def set_health(self, player_id: uuid.UUID, health: int) -> int:
@@ -75,6 +76,6 @@ class HealthRepository:
         return int(health)
 
 
-def _check_reason(reason: object) -> None:
+def check_reason(reason: object) -> None:
     if not isinstance(reason, str) or not 0 < len(reason) <= _REASON_MAX:
         raise InvalidInput(f"A reason must be text of 1 to {_REASON_MAX} characters.")
