@@ -161,9 +161,7 @@ async def run(url: str, rounds: int, repeats: int) -> dict[str, Any]:
             print(f"  repeat {repeat + 1}/{repeats} done", file=sys.stderr)
 
         async with layer.engine.connect() as conn:
-            rows = dict(
-                (await conn.execute(sa.text("SELECT id, health FROM players"))).all()
-            )
+            rows = dict((await conn.execute(sa.text("SELECT id, health FROM players"))).all())
         lost = sum(1 for pid, n in calls.items() if rows[pid] != max(0, MAX_AMOUNT - n))
         medians = {name: round(statistics.median(values), 1) for name, values in rates.items()}
         return {

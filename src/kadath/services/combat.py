@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import structlog
 
@@ -37,7 +38,6 @@ from kadath.services import messenger as frames
 from kadath.services.combat_round import (
     Fighter,
     FightTable,
-    Gear,
     StrikeLines,
     definite,
     gear_from,
@@ -51,7 +51,7 @@ from kadath.services.death import DeathService
 from kadath.services.movement import MovementService
 from kadath.services.outbound import Outbound
 from kadath.services.realm import Realm
-from kadath.services.unit_of_work import UnitOfWorkFactory
+from kadath.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 ROUND_SECONDS = 2.0
@@ -241,52 +241,87 @@ class CombatService:
 
     # -- the round --------------------------------------------------------------------------
     async def run_round(self, _tick: float = 0.0) -> None:
-        """One round everywhere: each engaged fighter, by initiative, strikes its target."""
-        for room_id in self._table.rooms():
-            for fighter in self._table.turn_order(room_id):
-                if self._table.holds(fighter) and fighter.engaged:
-                    await self._turn(fighter)
-            await self._settle(room_id)
+        """One round everywhere, as **one** unit of work: each engaged fighter, by initiative,
+        strikes its target. Every blow, death and kill of the round commits together; memory,
+        messages and events follow the commit. A failure stores none of the round and shows
+        nothing: the fights stand as they were, and the next round tries again."""
+        rooms = self._table.rooms()
+        if not rooms:
+            return
+        saved = self._table.save()
+        try:
+            async with self._uow() as uow:
+                round_ = _Round(uow)
+                for room_id in rooms:
+                    for fighter in self._table.turn_order(room_id):
+                        if self._table.holds(fighter) and fighter.engaged:
+                            await self._turn(round_, fighter)
+                    self._settle_in(round_, room_id)
+        except KadathError:
+            self._table.restore(saved)
+            log.exception("round_not_stored")
+        except BaseException:
+            self._table.restore(saved)
+            raise
 
-    async def _turn(self, fighter: Fighter) -> None:
+    async def _turn(self, round_: _Round, fighter: Fighter) -> None:
         target = self._table.pick_target(fighter)
         if target is None:
-            await self._retire(fighter, "no_opponent")
+            self._retire_in(round_, fighter, "no_opponent")
             return
         attacker, defender = self._table.being(fighter), self._table.being(target)
         if attacker is None or defender is None:
-            await self._retire(fighter if attacker is None else target, "gone")
+            self._retire_in(round_, fighter if attacker is None else target, "gone")
             return
         outcome = resolve_attack(
-            await self._combatant(fighter, attacker),
-            await self._combatant(target, defender),
+            await self._combatant(round_, fighter, attacker),
+            await self._combatant(round_, target, defender),
             self._rng,
         )
-        self._announce(fighter, target, strike_lines(fighter, target, outcome))
+        lines = strike_lines(fighter, target, outcome)
+        round_.later(lambda: self._announce(fighter, target, lines))
         if not outcome.hit:
             return
         if isinstance(defender, NpcInstance):
-            await self._wound_npc(fighter, target, defender, outcome.damage)
+            await self._wound_npc(round_, fighter, target, defender, outcome.damage)
         else:
-            await self._wound_player(fighter, target, defender, outcome.damage, attacker)
+            await self._wound_player(round_, fighter, target, defender, outcome.damage, attacker)
 
     async def _wound_npc(
-        self, attacker: Fighter, target: Fighter, npc: NpcInstance, damage: int
+        self, round_: _Round, attacker: Fighter, target: Fighter, npc: NpcInstance, damage: int
     ) -> None:
-        npc.health = max(0, npc.health - damage)
+        health = max(0, round_.health.get(npc.id, npc.health) - damage)
+        round_.health[npc.id] = health
         target.hurt_by[attacker.id] = target.hurt_by.get(attacker.id, 0) + damage
-        if npc.health <= 0:
+        if health <= 0:
             target.become(CombatState.DEAD)
             self._table.forget(target)
             killer = None if attacker.is_npc else self._realm.presence.get(attacker.id)
-            await self._death.npc_died(npc, killer)
-            await self._publish_end(target, "death")
+            death = await self._death.record_npc_death(round_.uow, npc, killer)
+
+            async def died() -> None:
+                await self._death.after_npc_death(npc, killer, death)
+                await self._publish_end(target, "death")
+
+            round_.later_async(died)
             return
-        if npc.definition.flee_below > 0 and _should_flee(npc):
-            await self._npc_flees(target, npc)
+
+        def wounded() -> None:
+            npc.health = health
+
+        round_.later(wounded)
+        rules = npc.definition
+        if (
+            rules.flee_below > 0
+            and npc.id not in round_.fleeing
+            and should_flee(health, max(1, rules.health), rules.flee_below)
+        ):
+            round_.fleeing.add(npc.id)
+            round_.later_async(lambda: self._npc_flees(target, npc))
 
     async def _wound_player(
         self,
+        round_: _Round,
         attacker: Fighter,
         target: Fighter,
         player: Player,
@@ -294,41 +329,52 @@ class CombatService:
         striker: Player | NpcInstance,
     ) -> None:
         drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
-        lucidity, burial = player.lucidity, None
-        try:
-            async with self._uow() as uow:
-                health = await uow.health.damage_player(player, damage, DAMAGE_REASON)
-                if drain > 0 and health > HEALTH_FLOOR:
-                    lucidity = await uow.experience.update_player_stat_field(
-                        player.id, "lucidity", -drain, DAMAGE_REASON
-                    )
-                if health <= HEALTH_FLOOR:
-                    # The lethal blow and the death commit together: nobody is dead on their feet.
-                    burial = await self._death.bury(uow, player)
-        except KadathError:
-            log.exception("blow_not_stored", player=str(player.id))
-            return  # nothing committed: the blow is lost, memory still equals the database
-        if lucidity != player.lucidity:
-            player.lucidity = lucidity
-            self._out.messenger.to_player(
-                player.id,
-                frames.message("combat", "Something in its touch unmoors your thoughts."),
+        uow = round_.uow
+        health = await uow.health.damage_player(player, damage, DAMAGE_REASON)
+        round_.health[player.id] = health
+        if drain > 0 and health > HEALTH_FLOOR:
+            lucidity = await uow.experience.update_player_stat_field(
+                player.id, "lucidity", -drain, DAMAGE_REASON
             )
-        if burial is None:
-            player.health = health
-            self._vitals(player)
+
+            def unmoored() -> None:
+                if lucidity != player.lucidity:
+                    player.lucidity = lucidity
+                    self._out.messenger.to_player(
+                        player.id,
+                        frames.message("combat", "Something in its touch unmoors your thoughts."),
+                    )
+
+            round_.later(unmoored)
+        if health > HEALTH_FLOOR:
+
+            def hurt() -> None:
+                player.health = health
+                self._vitals(player)
+
+            round_.later(hurt)
             return
+        # The lethal blow and the death commit together: nobody is dead on their feet.
+        burial = await self._death.bury(uow, player)
         target.become(CombatState.DEAD)
         self._table.forget(target)
-        await self._publish_end(target, "death")
         killer = definite(attacker.name) if attacker.is_npc else attacker.name
-        await self._death.after_burial(player, burial, killer)
+
+        async def died() -> None:
+            await self._publish_end(target, "death")
+            await self._death.after_burial(player, burial, killer)
+
+        round_.later_async(died)
 
     async def _npc_flees(self, fighter: Fighter, npc: NpcInstance) -> None:
+        """After the round that hurt it badly: the NPC tries to run (the NPC side moves and
+        announces it), and the fight ends for whoever is left with nobody to fight."""
         flee = self._npc_flee
-        if flee is None:
+        if flee is None or not self._table.holds(fighter) or not fighter.engaged:
             return
-        # The NPC side announces the flight as it moves the NPC.
+        if not npc.alive:
+            return
+        room_id = fighter.room_id
         moved = flee(npc)
         if inspect.isawaitable(moved):
             moved = await moved
@@ -336,6 +382,7 @@ class CombatService:
             return
         fighter.become(CombatState.FLED)
         await self._retire(fighter, "fled")
+        await self._settle(room_id)
 
     # -- bookkeeping ------------------------------------------------------------------------
     async def _settle(self, room_id: str) -> None:
@@ -344,17 +391,25 @@ class CombatService:
             if fighter.room_id == room_id and not self._table.has_opponent(fighter):
                 await self._retire(fighter, "no_opponent")
 
-    async def _combatant(self, fighter: Fighter, being: Player | NpcInstance) -> Combatant:
-        if isinstance(being, NpcInstance):
-            return npc_combatant(being)
-        if fighter.gear is None:
-            fighter.gear = await self._load_gear(being.id)
-        return player_combatant(being, fighter.gear)
+    def _settle_in(self, round_: _Round, room_id: str) -> None:
+        """As _settle, inside a round: the fights end now, the telling after the commit."""
+        for fighter in self._table.engaged():
+            if fighter.room_id == room_id and not self._table.has_opponent(fighter):
+                self._retire_in(round_, fighter, "no_opponent")
 
-    async def _load_gear(self, player_id: uuid.UUID) -> Gear:
-        async with self._uow() as uow:
-            carried = await uow.items.items_at(InInventory(player_id))
-        return gear_from(carried, self._realm.world.items)
+    async def _combatant(
+        self, round_: _Round, fighter: Fighter, being: Player | NpcInstance
+    ) -> Combatant:
+        """The rules' view of a fighter, with the health this round has left it so far."""
+        if isinstance(being, NpcInstance):
+            combatant = npc_combatant(being)
+        else:
+            if fighter.gear is None:
+                carried = await round_.uow.items.items_at(InInventory(being.id))
+                fighter.gear = gear_from(carried, self._realm.world.items)
+            combatant = player_combatant(being, fighter.gear)
+        health = round_.health.get(being.id)
+        return combatant if health is None else replace(combatant, health=health)
 
     def _announce(self, attacker: Fighter, defender: Fighter, lines: StrikeLines) -> None:
         messenger = self._out.messenger
@@ -370,9 +425,20 @@ class CombatService:
 
     async def _retire(self, fighter: Fighter, reason: str) -> None:
         """Take a fighter out of combat (IDLE, or FLED already) and tell whoever cares."""
+        self._leave_table(fighter)
+        await self._tell_retired(fighter, reason)
+
+    def _retire_in(self, round_: _Round, fighter: Fighter, reason: str) -> None:
+        """As _retire, inside a round: out of the fight now, told after the commit."""
+        self._leave_table(fighter)
+        round_.later_async(lambda: self._tell_retired(fighter, reason))
+
+    def _leave_table(self, fighter: Fighter) -> None:
         if fighter.engaged:
             fighter.become(CombatState.IDLE)
         self._table.forget(fighter)
+
+    async def _tell_retired(self, fighter: Fighter, reason: str) -> None:
         if fighter.is_npc:
             npc = self._realm.npcs.get(fighter.id)
             if npc is not None and npc.state is NpcState.FIGHTING:
@@ -412,5 +478,22 @@ class CombatService:
             await self._settle(fighter.room_id)
 
 
-def _should_flee(npc: NpcInstance) -> bool:
-    return should_flee(npc.health, max(1, npc.definition.health), npc.definition.flee_below)
+class _Round:
+    """One combat round's unit of work, the health its blows have left so far (players as
+    stored in it, NPCs in memory), and what memory and the players see once it commits."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.health: dict[uuid.UUID, int] = {}
+        self.fleeing: set[uuid.UUID] = set()
+
+    def later(self, effect: Callable[[], None]) -> None:
+        """Run ``effect`` after the commit, in the order the round decided it."""
+
+        async def run() -> None:
+            effect()
+
+        self.uow.after_commit(run)
+
+    def later_async(self, effect: Callable[[], Awaitable[None]]) -> None:
+        self.uow.after_commit(effect)

@@ -163,6 +163,12 @@ def choose_player_target(current: Fighter | None, hostiles: Sequence[Fighter]) -
     return hostiles[0] if hostiles else None
 
 
+@dataclass(frozen=True, slots=True)
+class TableState:
+    fighters: dict[uuid.UUID, Fighter]
+    sides: list[tuple[Fighter, CombatState, uuid.UUID | None, dict[uuid.UUID, int]]]
+
+
 class FightTable:
     """The fighters by id (absent means IDLE), and whom each of them can still reach."""
 
@@ -172,6 +178,18 @@ class FightTable:
 
     def get(self, fighter_id: uuid.UUID | None) -> Fighter | None:
         return self._fighters.get(fighter_id) if fighter_id is not None else None
+
+    def save(self) -> TableState:
+        """Who fights whom now, to put back with ``restore`` if a round is not stored."""
+        return TableState(
+            dict(self._fighters),
+            [(f, f.state, f.target_id, dict(f.hurt_by)) for f in self._fighters.values()],
+        )
+
+    def restore(self, saved: TableState) -> None:
+        self._fighters = dict(saved.fighters)
+        for fighter, state, target_id, hurt_by in saved.sides:
+            fighter.state, fighter.target_id, fighter.hurt_by = state, target_id, hurt_by
 
     def add(self, fighter: Fighter) -> Fighter:
         self._fighters[fighter.id] = fighter

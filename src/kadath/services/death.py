@@ -7,6 +7,8 @@ Memory, messages and events follow the commit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 
 from kadath.domain.corpse import CorpseRules, corpse_name, decays_at, roll_loot
@@ -30,6 +32,15 @@ from kadath.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 KILL_SOURCE = "kill"
+
+
+@dataclass(frozen=True, slots=True)
+class NpcDeath:
+    """What an NPC's death stored: its corpse, and the killer's gain (None when not stored)."""
+
+    corpse: Container | None
+    gain: ExperienceGain | None
+    amount: int
 
 
 class DeathService:
@@ -82,33 +93,48 @@ class DeathService:
     async def npc_died(self, npc: NpcInstance, killer: Player | None) -> Container | None:
         """Take the NPC out of the world, leave its loot on a corpse, pay the killer, publish
         NpcKilled; returns the corpse, or None when the database refused the work."""
+        try:
+            async with self._uow() as uow:
+                death = await self.record_npc_death(uow, npc, killer)
+        except DatabaseUnavailable:
+            # The NPC is dead in memory either way: still announce it, or it never respawns.
+            log.warning("npc_death_not_stored", npc=npc.definition.id, reason="database")
+            death = NpcDeath(None, None, 0)
+        except Exception:
+            # A bug: logged with its traceback, and the death is still announced (as above).
+            log.exception("npc_death_not_stored", npc=npc.definition.id)
+            death = NpcDeath(None, None, 0)
+        await self.after_npc_death(npc, killer, death)
+        return death.corpse
+
+    async def record_npc_death(
+        self, uow: UnitOfWork, npc: NpcInstance, killer: Player | None
+    ) -> NpcDeath:
+        """The database half of an NPC's death, in the caller's unit of work (a combat
+        round's): its corpse with the loot, and the killer's experience. Memory is untouched."""
+        amount = 0
+        if killer is not None:
+            amount = xp_for_kill(npc.definition.level, killer.level, npc.definition.xp_value)
+        corpse = await self._npc_corpse(uow, npc)
+        gain = None
+        if killer is not None:
+            gain = await uow.experience.gain_experience(killer, amount, KILL_SOURCE)
+        return NpcDeath(corpse, gain, amount)
+
+    async def after_npc_death(
+        self, npc: NpcInstance, killer: Player | None, death: NpcDeath
+    ) -> None:
+        """Once the death is committed (or could not be): take the NPC out of the world, tell
+        the room, pay the killer in memory, publish NpcKilled."""
         room_id = npc.room_id
         npc.state, npc.health, npc.target_id = NpcState.DEAD, 0, None
         self._realm.npcs.remove(npc.id)
         self._out.messenger.to_room(
             room_id, frames.message("combat", sentence(f"{_npc(npc)} dies."))
         )
-        corpse: Container | None = None
-        gain: ExperienceGain | None = None
-        amount = 0
-        if killer is not None:
-            amount = xp_for_kill(npc.definition.level, killer.level, npc.definition.xp_value)
-        try:
-            async with self._uow() as uow:
-                corpse = await self._npc_corpse(uow, npc)
-                if killer is not None:
-                    gain = await uow.experience.gain_experience(killer, amount, KILL_SOURCE)
-        except DatabaseUnavailable:
-            # The NPC is dead in memory either way: still announce it, or it never respawns.
-            log.warning("npc_death_not_stored", npc=npc.definition.id, reason="database")
-            corpse, gain = None, None
-        except Exception:
-            # A bug: logged with its traceback, and the death is still announced (as above).
-            log.exception("npc_death_not_stored", npc=npc.definition.id)
-            corpse, gain = None, None
-        if killer is not None and gain is not None:
-            gain.apply_to(killer)
-            await self._reward(killer, npc, amount, gain)
+        if killer is not None and death.gain is not None:
+            death.gain.apply_to(killer)
+            await self._reward(killer, npc, death.amount, death.gain)
         await self._out.bus.publish(
             NpcKilled(
                 npc.id,
@@ -118,7 +144,6 @@ class DeathService:
                 npc.spawn_key,
             )
         )
-        return corpse
 
     async def _npc_corpse(self, uow: UnitOfWork, npc: NpcInstance) -> Container:
         now = self._clock.now()

@@ -172,7 +172,8 @@ async def test_a_player_killed_in_a_round_leaves_a_corpse_and_respawns() -> None
 
 
 async def test_a_lethal_blow_the_database_refused_leaves_the_player_standing() -> None:
-    rng = FixedRng(ints=[1, 20, 4, 1, 20, 4], floats=[0.0] * 4)
+    # The ghoul strikes first; the refused death fails the whole round (Alice's swing too).
+    rng = FixedRng(ints=[1, 20, 4, 4], floats=[0.0] * 2)
     arena, combat = setup(rng)
     alice = arena.enter(player_named("Alice", health=3))
     arena.spawn()
@@ -244,7 +245,8 @@ async def test_in_a_round_the_npc_strikes_the_one_who_hurt_it_most() -> None:
 
 
 async def test_a_badly_hurt_npc_flees_through_the_npc_feature_and_the_fight_ends() -> None:
-    rng = FixedRng(ints=[15, 5, 3], floats=[0.0])
+    # It flees once the round is stored: it still swings (and misses) in the round that hurt it.
+    rng = FixedRng(ints=[15, 5, 3], floats=[0.0, 0.99])
     arena = build_arena(rng, RULES)
     fled: list[Any] = []
 
