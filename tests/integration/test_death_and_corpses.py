@@ -569,3 +569,102 @@ async def _outcome(work: Awaitable[object]) -> str:
     except DomainError as exc:
         return type(exc).__name__
     return "ok"
+
+
+# -- a combat round is one unit of work -------------------------------------------------------
+
+
+async def melee(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any
+) -> tuple[Scene, list[Player], NpcInstance]:
+    """Alice and Bob each against a brute, Carol against a rat she kills with her first blow,
+    all in the street: one round holds four blows on players, their drains, a kill, its
+    corpse and its experience."""
+    scene = build_scene(persistence, small_world, Certain())
+    fighters: list[Player] = []
+    rat = NpcInstance(uuid.uuid4(), RAT, STREET, 1)
+    for foe in (BRUTE, BRUTE, None):
+        player: Player = await save_player(room_id=STREET, respawn_room_id=SQUARE, health=100)
+        scene.game.presence.enter(player, explored=set(small_world.rooms))
+        npc = rat if foe is None else NpcInstance(uuid.uuid4(), foe, STREET, foe.health)
+        scene.game.npcs.add(npc)
+        scene.combat.engage_npc(npc, player)
+        fighters.append(player)
+    scene.game.messenger.sent.clear()  # type: ignore[attr-defined]
+    return scene, fighters, rat
+
+
+def begins(persistence: AsyncPersistenceLayer) -> tuple[list[object], Any]:
+    begun: list[object] = []
+
+    def count(conn: Any) -> None:
+        begun.append(conn)
+
+    sa.event.listen(persistence.engine.sync_engine, "begin", count)
+    return begun, count
+
+
+async def test_a_combat_round_with_many_blows_and_a_kill_commits_once(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    scene, (alice, bob, carol), rat = await melee(persistence, small_world, save_player)
+    begun, count = begins(persistence)
+    try:
+        await scene.combat.run_round()
+    finally:
+        sa.event.remove(persistence.engine.sync_engine, "begin", count)
+
+    assert len(begun) == 1  # gear, blows, drains, the rat's corpse and Carol's experience
+    for player in (alice, bob):
+        row = await stored.player(player.id)
+        assert (player.health, player.lucidity) == (row.health, row.lucidity)
+        assert row.health < 100 and row.lucidity < 100
+    row = await stored.player(carol.id)
+    assert carol.experience == row.experience > 0
+    assert scene.game.npcs.get(rat.id) is None
+    assert len([c for c in await stored_corpses(persistence) if c.owner_player_id is None]) == 1
+    assert any(isinstance(e, NpcKilled) for e in scene.events)
+
+
+async def test_a_failure_at_any_point_of_a_round_stores_none_of_it_and_shows_nothing(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    for fail_at in itertools.count(1):
+        faults.arm(0)
+        scene, players, rat = await melee(persistence, small_world, save_player)
+        faults.arm(fail_at)
+        with contextlib.suppress(DatabaseUnavailable):
+            await scene.combat.run_round()
+        interrupted = faults.failed
+        faults.arm(0)
+
+        for player in players:
+            row = await stored.player(player.id)
+            assert (player.health, player.lucidity, player.experience, player.level) == (
+                row.health,
+                row.lucidity,
+                row.experience,
+                row.level,
+            )
+            # all of the round, or none of it
+            changed = row.health < 100 if player is not players[-1] else row.experience > 0
+            assert changed != interrupted
+        corpses = [c for c in await stored_corpses(persistence) if c.owner_player_id is None]
+        assert len(corpses) == (0 if interrupted else 1)
+        assert (scene.game.npcs.get(rat.id) is not None) == interrupted
+        assert (rat.health == 1) == interrupted
+        sent = scene.game.messenger.sent  # type: ignore[attr-defined]
+        if interrupted:
+            assert sent == [], "a round that was not stored told someone something"
+            assert not scene.events
+            # the fights stand as they were: the next round is the one that lands
+            assert all(scene.combat.in_combat(p.id) for p in players)
+            continue
+        assert sent
+        break
+    assert fail_at > 8  # three gear reads, four blows and drains, the corpse, the gain, the commit
+    await scene.combat.run_round()  # and the fights go on

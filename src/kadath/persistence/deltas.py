@@ -164,9 +164,7 @@ class HealthDeltas:
             async with contextlib.AsyncExitStack() as stack:
                 if self._dialect != "postgresql":
                     await stack.enter_async_context(conn.begin())
-                result = await conn.execute(
-                    self._statement, batch_parameters(self._dialect, pairs)
-                )
+                result = await conn.execute(self._statement, batch_parameters(self._dialect, pairs))
                 rows = {pid: int(health) for pid, health in result}
             self.statements += 1
         except Exception as exc:
