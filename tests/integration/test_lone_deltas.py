@@ -35,13 +35,16 @@ async def test_a_hundred_concurrent_blows_on_one_character_each_see_their_own_he
 ) -> None:
     alice: Player = await save_player(health=100)
     no_sessions.clear()
+    before = persistence.health_deltas.statements
 
     healths = await asyncio.gather(
         *(persistence.damage_player(alice, 3, "combat") for _ in range(N))
     )
 
-    # In some order, each blow left 3 less than the one before, never below 0: none lost.
-    assert sorted(healths) == sorted(max(0, 100 - 3 * k) for k in range(1, N + 1))
+    # Each blow left 3 less than the one before, never below 0: none lost, and all of them
+    # in one statement (the row locked, read, and updated once).
+    assert healths == [max(0, 100 - 3 * k) for k in range(1, N + 1)]
+    assert persistence.health_deltas.statements - before == 1
     assert await stored.health(alice.id) == 0
     assert alice.health == 100  # the caller's object is not changed
     assert no_sessions == []
@@ -64,9 +67,27 @@ async def test_concurrent_damage_and_healing_on_many_characters_lose_no_update(
     for player in players:
         # i = 0, 3, 6, 9 heal 1; the six others take 2
         assert await stored.health(player.id) == 50 - 2 * 6 + 4
-    # coalesced: one statement per "round" of distinct characters, not one per call
-    assert persistence.health_deltas.statements - before == 10
+    # coalesced: one statement per run of heals or blows (h dd h dd h dd h), not per call
+    assert persistence.health_deltas.statements - before == 7
     assert no_sessions == []
+
+
+async def test_interleaved_blows_and_heals_on_one_character_apply_in_call_order(
+    persistence: AsyncPersistenceLayer, save_player: Any, stored: Any
+) -> None:
+    alice: Player = await save_player(health=10)
+    deltas = [-4, -4, -4, +30, +80, -50, -50, +5]
+
+    healths = await asyncio.gather(
+        *(persistence.update_player_health(alice.id, d, "test") for d in deltas)
+    )
+
+    expected, value = [], 10
+    for delta in deltas:
+        value = min(100, max(0, value + delta))
+        expected.append(value)
+    assert healths == expected == [6, 2, 0, 30, 100, 50, 0, 5]
+    assert await stored.health(alice.id) == 5
 
 
 async def test_health_deltas_stay_within_zero_and_max_health(

@@ -132,52 +132,82 @@ class HealthDeltas:
             await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _run(self, batch: list[_Call]) -> None:
-        """The batch on one pooled connection: one statement for the first delta of each
-        character, then one for the second ones, and so on, each its own transaction."""
+        """The batch on one pooled connection, as few statements as exactness allows.
+
+        Each character's calls are cut into runs of the same sign, in the order they were
+        made. Statement k holds the k-th run of every character. A run of one call is the
+        plain clamped update; a longer run (many blows on one character at once) is added up
+        and applied in one update, and each caller's result is computed from the health the
+        row held before: a run of blows stops at 0 and a run of heals at max health exactly as
+        one call after another would, so every caller sees the health its own call left."""
+        steps = _steps(batch)
         try:
             async with self._engine.connect() as conn:
                 if self._dialect == "postgresql":
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
-                while batch:
-                    now: list[_Call] = []
-                    later: list[_Call] = []
-                    seen: set[uuid.UUID] = set()
-                    for call in batch:
-                        (later if call.player_id in seen else now).append(call)
-                        seen.add(call.player_id)
-                    await self._execute(conn, now)
-                    batch = later
-        except Exception as exc:  # no connection: nothing of the batch was sent
-            self._fail(batch, exc)
+                while steps:
+                    await self._execute(conn, steps[0])
+                    steps.pop(0)
+        except Exception as exc:  # no connection: nothing of what is left was sent
+            self._fail([c for step in steps for run in step for c in run], exc)
         finally:
             for call in batch:
                 if not call.future.done():
                     call.future.cancel()
 
-    async def _execute(self, conn: AsyncConnection, calls: list[_Call]) -> None:
-        pairs = [(c.player_id, c.delta) for c in calls]
+    async def _execute(self, conn: AsyncConnection, runs: list[list[_Call]]) -> None:
+        calls = [c for run in runs for c in run]
+        pairs = [(run[0].player_id, sum(c.delta for c in run)) for run in runs]
+        summed = any(len(run) > 1 for run in runs)
+        parameters = batch_parameters(self._dialect, pairs)
+        before: dict[uuid.UUID, tuple[int, int]] = {}
         try:
             fault = self._fault()
             if fault is not None:
                 fault("execute")
-            # PostgreSQL: autocommit, one round trip. SQLite: BEGIN IMMEDIATE … COMMIT.
             async with contextlib.AsyncExitStack() as stack:
-                if self._dialect != "postgresql":
+                if summed and self._dialect == "postgresql":
+                    # A real transaction: the rows are locked, read, then updated.
+                    if conn.in_transaction():
+                        await conn.commit()  # the autocommit statements' (nothing is sent)
+                    level = self._engine.dialect.default_isolation_level or "READ COMMITTED"
+                    await conn.execution_options(isolation_level=level)
+                    stack.push_async_callback(conn.execution_options, isolation_level="AUTOCOMMIT")
+                if summed or self._dialect != "postgresql":
+                    # PostgreSQL: BEGIN; SQLite: BEGIN IMMEDIATE (the write lock, up front).
                     await stack.enter_async_context(conn.begin())
-                result = await conn.execute(self._statement, batch_parameters(self._dialect, pairs))
+                if summed:
+                    players = cast(sa.Table, PlayerRow.__table__)
+                    locked = await conn.execute(
+                        sa.select(players.c.id, players.c.health, players.c.max_health)
+                        .where(players.c.id.in_([p for p, _ in pairs]))
+                        .with_for_update()
+                    )
+                    before = {pid: (int(h), int(m)) for pid, h, m in locked}
+                result = await conn.execute(self._statement, parameters)
                 rows = {pid: int(health) for pid, health in result}
             self.statements += 1
         except Exception as exc:
             self._fail(calls, exc)
             return
-        for call in calls:
-            if call.future.done():
-                continue  # its caller was cancelled; the delta is stored all the same
-            health = rows.get(call.player_id)
+        for run in runs:
+            player_id = run[0].player_id
+            health = rows.get(player_id)
             if health is None:
-                call.future.set_exception(PlayerNotFound("No such character."))
-            else:
-                call.future.set_result(health)
+                for call in run:
+                    if not call.future.done():
+                        call.future.set_exception(PlayerNotFound("No such character."))
+                continue
+            results = [health]
+            if len(run) > 1:
+                value, top = before[player_id]
+                results = []
+                for call in run:
+                    value = min(top, max(HEALTH_FLOOR, value + call.delta))
+                    results.append(value)
+            for call, value in zip(run, results, strict=True):
+                if not call.future.done():  # else its caller was cancelled; it is stored
+                    call.future.set_result(value)
 
     def _fail(self, calls: list[_Call], exc: BaseException) -> None:
         error = self._translate(exc)
@@ -200,6 +230,24 @@ async def core_transaction(
     else:
         async with engine.begin() as conn:
             yield conn
+
+
+def _steps(batch: list[_Call]) -> list[list[list[_Call]]]:
+    """Statement k holds the k-th same-sign run of each character's calls, in call order."""
+    runs: dict[uuid.UUID, list[list[_Call]]] = {}
+    for call in batch:
+        mine = runs.setdefault(call.player_id, [])
+        if mine and (mine[-1][-1].delta < 0) == (call.delta < 0):
+            mine[-1].append(call)
+        else:
+            mine.append([call])
+    steps: list[list[list[_Call]]] = []
+    for mine in runs.values():
+        for k, run in enumerate(mine):
+            if k == len(steps):
+                steps.append([])
+            steps[k].append(run)
+    return steps
 
 
 def _copy(error: BaseException, cause: BaseException) -> BaseException:
