@@ -174,7 +174,7 @@ def _wire(
         uow=uow,
         reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
-        movement=MovementService(world, presence, hub, bus, uow),
+        movement=MovementService(world, presence, hub, bus, uow, persistence.first_visits),
         chat=ChatService(presence, hub, bus, ignores=ignores),
         started_at=time.monotonic(),
     )

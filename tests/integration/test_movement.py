@@ -3,16 +3,20 @@ memory only once their unit of work has committed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import itertools
 from typing import Any
+
+import sqlalchemy as sa
 
 from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.experience import EXPLORATION_XP
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
 from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.persistence.models import ExplorationRow
 from kadath.services.events import LocalEventBus
 from kadath.services.messenger import FakeMessenger
 from kadath.services.movement import MovementService
@@ -61,3 +65,101 @@ async def test_a_failure_at_any_point_of_a_first_visit_leaves_memory_equal_to_th
         if not interrupted:
             assert (row.experience, row.lucidity) == (EXPLORATION_XP, 83)
             break
+
+
+# -- first visits written in groups (persistence.first_visits) --------------------------------
+
+
+def walking(persistence: AsyncPersistenceLayer, world: World) -> tuple[MovementService, Any]:
+    presence, messenger = Presence(), FakeMessenger()
+    movement = MovementService(
+        world,
+        presence,
+        messenger,
+        LocalEventBus(),
+        persistence.unit_of_work,
+        persistence.first_visits,
+    )
+    return movement, messenger
+
+
+async def test_a_crowds_first_visits_are_one_transaction_and_each_walker_is_paid_once(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    movement, messenger = walking(persistence, small_world)
+    walkers: list[Player] = [await save_player(room_id=SQUARE) for _ in range(30)]
+    for walker in walkers:
+        movement._presence.enter(walker, explored={SQUARE})
+    begun: list[object] = []
+
+    def count(conn: Any) -> None:
+        begun.append(conn)
+
+    sa.event.listen(persistence.engine.sync_engine, "begin", count)
+    try:
+        await asyncio.gather(*(movement.go(w, Direction.EAST) for w in walkers))
+    finally:
+        sa.event.remove(persistence.engine.sync_engine, "begin", count)
+
+    assert len(begun) == 1  # thirty first visits, one transaction
+    for walker in walkers:
+        row = await stored.player(walker.id)
+        assert walker.experience == row.experience == EXPLORATION_XP
+        assert STREET in movement._presence.explored(walker.id)
+    assert await stored.count(ExplorationRow, ExplorationRow.room_id == STREET) == 30
+
+    # Back and forth: nothing more is written or paid.
+    await asyncio.gather(*(movement.go(w, Direction.WEST) for w in walkers))
+    await asyncio.gather(*(movement.go(w, Direction.EAST) for w in walkers))
+    assert {(await stored.player(w.id)).experience for w in walkers} == {EXPLORATION_XP}
+
+
+async def test_a_room_stored_as_visited_pays_nothing_again(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    walker: Player = await save_player(room_id=SQUARE)
+    assert await persistence.first_visits.record(walker, STREET, EXPLORATION_XP) is not None
+    movement, _ = walking(persistence, small_world)
+    movement._presence.enter(walker, explored={SQUARE})  # memory does not know of it
+
+    await movement.go(walker, Direction.EAST)
+
+    assert (await stored.player(walker.id)).experience == EXPLORATION_XP
+    assert walker.experience == 0  # the first record was a bare call: memory was not told
+
+
+async def test_a_failure_at_any_point_of_a_grouped_first_visit_leaves_memory_equal_to_the_database(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    for fail_at in itertools.count(1):
+        faults.arm(0)
+        movement, messenger = walking(persistence, small_world)
+        walkers: list[Player] = [await save_player(room_id=SQUARE) for _ in range(3)]
+        for walker in walkers:
+            movement._presence.enter(walker, explored={SQUARE})
+        faults.arm(fail_at)
+        results = await asyncio.gather(
+            *(movement.go(w, Direction.EAST) for w in walkers), return_exceptions=True
+        )
+        interrupted = faults.failed
+        faults.arm(0)
+
+        for walker, result in zip(walkers, results, strict=True):
+            row = await stored.player(walker.id)
+            assert (walker.experience, walker.level) == (row.experience, row.level)
+            assert isinstance(result, DatabaseUnavailable) == interrupted
+            assert (STREET in movement._presence.explored(walker.id)) != interrupted
+            stored_visit = await stored.count(
+                ExplorationRow,
+                ExplorationRow.player_id == walker.id,
+                ExplorationRow.room_id == STREET,
+            )
+            assert stored_visit == (0 if interrupted else 1)
+        if not interrupted:
+            assert {w.experience for w in walkers} == {EXPLORATION_XP}
+            break
+    assert fail_at == 4  # the insert, the experience, the commit: each failed in turn

@@ -50,13 +50,20 @@ _SQLITE_SOURCE = (
 )
 
 
-def batch_health_update(dialect: str) -> sa.Update:
-    """One clamped health update for many (id, delta) pairs (PostgreSQL or SQLite ≥ 3.35)."""
-    source = (
+def batch_source(dialect: str) -> sa.Subquery:
+    """The (id, delta) pairs of a batch as a table ``d``: bound as two arrays on PostgreSQL,
+    one JSON document on SQLite (see ``batch_parameters``), so the statement's text never
+    changes with the batch's size and stays prepared."""
+    return (
         sa.text(_PG_SOURCE if dialect == "postgresql" else _SQLITE_SOURCE)
         .columns(sa.column("id"), sa.column("delta", sa.Integer))
         .subquery("d")
     )
+
+
+def batch_health_update(dialect: str) -> sa.Update:
+    """One clamped health update for many (id, delta) pairs (PostgreSQL or SQLite ≥ 3.35)."""
+    source = batch_source(dialect)
     players = cast(sa.Table, PlayerRow.__table__)
     raw = players.c.health + source.c.delta
     value = sa.case(
@@ -213,7 +220,7 @@ class HealthDeltas:
         error = self._translate(exc)
         for call in calls:
             if not call.future.done():
-                call.future.set_exception(_copy(error, exc))
+                call.future.set_exception(fresh_error(error, exc))
 
 
 @contextlib.asynccontextmanager
@@ -250,7 +257,7 @@ def _steps(batch: list[_Call]) -> list[list[list[_Call]]]:
     return steps
 
 
-def _copy(error: BaseException, cause: BaseException) -> BaseException:
+def fresh_error(error: BaseException, cause: BaseException) -> BaseException:
     """A fresh instance per caller, so tracebacks do not pile up on one shared object."""
     if error is cause:
         return error  # a bug: raised as it is

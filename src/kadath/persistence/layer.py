@@ -32,6 +32,7 @@ from kadath.persistence.repositories.health import check_reason
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
 from kadath.persistence.uow import FaultHook, UnitOfWork
+from kadath.persistence.visits import FirstVisits
 
 T = TypeVar("T")
 
@@ -50,6 +51,8 @@ class AsyncPersistenceLayer:
         self.fault: FaultHook | None = None  # tests inject failures through it
         # The one-call health deltas: concurrent calls coalesced, one Core statement a batch.
         self.health_deltas = HealthDeltas(engine, self._translated, lambda: self.fault)
+        # First visits and their experience, a group per transaction (movement's write path).
+        self.first_visits = FirstVisits(engine, self._translated, lambda: self.fault)
 
     @classmethod
     async def open(
@@ -69,6 +72,7 @@ class AsyncPersistenceLayer:
 
     async def close(self) -> None:
         await self.health_deltas.close()
+        await self.first_visits.close()
         await self.engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from kadath.domain.errors import NotAllowed
 from kadath.domain.events import PlayerEnteredRoom, PlayerLeftRoom
 from kadath.domain.experience import EXPLORATION_XP
 from kadath.domain.player import Player
 from kadath.domain.world import Direction, World
+from kadath.persistence.repositories import ExperienceGain
 from kadath.services import messenger as frames
 from kadath.services.events import EventBus
 from kadath.services.messenger import Frame, Messenger
 from kadath.services.presence import Presence
 from kadath.services.unit_of_work import UnitOfWork
+
+
+class FirstVisitRecorder(Protocol):
+    """Persistence's group writer of first visits (``persistence.first_visits``)."""
+
+    async def record(self, player: Player, room_id: str, amount: int) -> ExperienceGain | None:
+        """Record the visit; pay ``amount`` experience if it is the first (the row's new
+        values), else None. Changes no ``Player``. Raises DatabaseUnavailable."""
 
 
 class MovementService:
@@ -24,9 +34,10 @@ class MovementService:
         messenger: Messenger,
         bus: EventBus,
         uow: Callable[[], UnitOfWork],
+        first_visits: FirstVisitRecorder | None = None,
     ) -> None:
         self._world, self._presence, self._messenger = world, presence, messenger
-        self._bus, self._uow = bus, uow
+        self._bus, self._uow, self._first_visits = bus, uow, first_visits
         self.guards: list[Callable[[Player], None]] = []
 
     async def go(self, player: Player, direction: Direction) -> str:
@@ -73,18 +84,23 @@ class MovementService:
             return
         notes: list[Frame] = []
         gain, lucidity = None, player.lucidity
-        async with self._uow() as uow:
-            if first and await uow.exploration.record_visit(player.id, room_id):
-                gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
-                if gain.leveled_up:
-                    notes.append(frames.event("level_up", f"You have reached level {gain.level}!"))
-            if cost > 0:
-                lucidity = await uow.experience.update_player_stat_field(
-                    player.id, "lucidity", -cost, "room"
-                )
-                notes.append(
-                    frames.message("system", "Something here gnaws at the edges of your mind.")
-                )
+        if cost <= 0 and self._first_visits is not None:
+            # The common case, a plain first visit: written with the others made meanwhile,
+            # one transaction per group (see persistence/visits.py).
+            gain = await self._first_visits.record(player, room_id, EXPLORATION_XP)
+        else:
+            async with self._uow() as uow:
+                if first and await uow.exploration.record_visit(player.id, room_id):
+                    gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
+                if cost > 0:
+                    lucidity = await uow.experience.update_player_stat_field(
+                        player.id, "lucidity", -cost, "room"
+                    )
+                    notes.append(
+                        frames.message("system", "Something here gnaws at the edges of your mind.")
+                    )
+        if gain is not None and gain.leveled_up:
+            notes.insert(0, frames.event("level_up", f"You have reached level {gain.level}!"))
         if gain is not None:
             gain.apply_to(player)
         player.lucidity = lucidity

@@ -65,6 +65,13 @@ class ExperienceRepository:
         if row is None:
             raise PlayerNotFound("No such character.")
         experience, old_level, max_health, health = (int(v) for v in row)
+        return await self.settle_level(player, experience, old_level, max_health, health)
+
+    async def settle_level(
+        self, player: Player, experience: int, old_level: int, max_health: int, health: int
+    ) -> ExperienceGain:
+        """Raise the level ``experience`` earns, if it is above ``old_level`` (the row's values
+        after an experience update are passed in); returns the gain."""
         level = min(level_for_xp(experience), MAX_LEVEL)
         if level > old_level:
             # "level < new" keeps concurrent gains from lowering a level another one raised.
