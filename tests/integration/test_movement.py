@@ -86,7 +86,7 @@ def walking(persistence: AsyncPersistenceLayer, world: World) -> tuple[MovementS
 async def test_a_crowds_first_visits_are_one_transaction_and_each_walker_is_paid_once(
     persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
 ) -> None:
-    movement, messenger = walking(persistence, small_world)
+    movement, _ = walking(persistence, small_world)
     walkers: list[Player] = [await save_player(room_id=SQUARE) for _ in range(30)]
     for walker in walkers:
         movement._presence.enter(walker, explored={SQUARE})
@@ -137,7 +137,7 @@ async def test_a_failure_at_any_point_of_a_grouped_first_visit_leaves_memory_equ
 ) -> None:
     for fail_at in itertools.count(1):
         faults.arm(0)
-        movement, messenger = walking(persistence, small_world)
+        movement, _ = walking(persistence, small_world)
         walkers: list[Player] = [await save_player(room_id=SQUARE) for _ in range(3)]
         for walker in walkers:
             movement._presence.enter(walker, explored={SQUARE})
