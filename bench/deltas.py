@@ -12,7 +12,8 @@ A fresh, uniquely named database is created on the server (dropped at the end) a
 - ``facade_one_player`` / ``asyncpg_one_player``: the same, all 100 calls on one player (they
   queue on the row lock);
 - ``core_pre_ping`` / ``core_no_pre_ping``: the same statement on a bare SQLAlchemy engine
-  with and without ``pool_pre_ping``, autocommit: what the per-checkout ping costs.
+  with and without ``pool_pre_ping``, autocommit, one checkout per call: what the
+  per-checkout ping costs (also measured one caller at a time, in µs per call).
 
 The measurements are interleaved ``--repeats`` times; the medians of the rates and the ratio
 facade / asyncpg are printed (JSON on stdout, a summary on stderr). The final health of every
@@ -155,9 +156,17 @@ async def run(url: str, rounds: int, repeats: int) -> dict[str, Any]:
         for call in measurements.values():  # warm every pool and statement cache
             await rounds_per_second(1, call)
         rates: dict[str, list[float]] = {name: [] for name in measurements}
+        # One caller at a time: what a checkout's pre-ping adds to one call (µs).
+        sequential: dict[str, list[float]] = {"core_pre_ping": [], "core_no_pre_ping": []}
         for repeat in range(repeats):
             for name, call in measurements.items():
                 rates[name].append(await rounds_per_second(rounds, call))
+            for name in sequential:
+                one_at_a_time = measurements[name]
+                start = time.perf_counter()
+                for _ in range(rounds * 20):
+                    await one_at_a_time(0)
+                sequential[name].append((time.perf_counter() - start) / (rounds * 20) * 1e6)
             print(f"  repeat {repeat + 1}/{repeats} done", file=sys.stderr)
 
         async with layer.engine.connect() as conn:
@@ -176,6 +185,9 @@ async def run(url: str, rounds: int, repeats: int) -> dict[str, Any]:
                 medians["facade_one_player"] / medians["asyncpg_one_player"], 3
             ),
             "pre_ping_cost": round(1 - medians["core_pre_ping"] / medians["core_no_pre_ping"], 3),
+            "sequential_call_us": {
+                name: round(statistics.median(values)) for name, values in sequential.items()
+            },
             "rows_with_wrong_health": lost,
         }
     finally:
@@ -210,7 +222,8 @@ if __name__ == "__main__":
         f"facade {medians['facade']}/s, asyncpg {medians['asyncpg']}/s, "
         f"ratio {document['ratio_facade_to_asyncpg']}; one player: "
         f"{medians['facade_one_player']}/s vs {medians['asyncpg_one_player']}/s "
-        f"({document['ratio_one_player']}); pre-ping cost {document['pre_ping_cost']:.0%}; "
+        f"({document['ratio_one_player']}); pre-ping cost {document['pre_ping_cost']:.0%} "
+        f"(one caller: {document['sequential_call_us']} µs a call); "
         f"load {document['load_average'][0]:.2f}",
         file=sys.stderr,
     )

@@ -54,3 +54,44 @@ async def test_a_blow_whose_commit_fails_changes_no_memory_and_tells_nobody() ->
     assert as_stored(arena, alice) == (18, 77)
     assert arena.said_to(alice).count(UNMOORED) == 1
     assert (alice.health, alice.lucidity) == (18, 77)
+
+
+class Always:
+    """Every swing lands for its most; initiative ties."""
+
+    def randint(self, a: int, b: int) -> int:
+        return b
+
+    def random(self) -> float:
+        return 0.0
+
+    def choice(self, seq: list[object]) -> object:
+        return seq[0]
+
+
+async def test_a_round_of_many_blows_commits_once_and_tells_only_after_it() -> None:
+    arena = build_arena(Always(), RULES)  # type: ignore[arg-type]
+    _, combat = combat_services(arena.game, RULES)
+    combat.install()
+    fighters = [arena.enter(player_named(n)) for n in ("Alice", "Bob")]
+    for player in fighters:
+        combat.engage_npc(arena.spawn(lucidity_damage=2), player)
+    commits, sent = arena.store.commits, len(arena.messenger.sent)
+    arena.store.failing.add("commit")
+
+    await combat.run_round()  # refused: nothing stored, nothing told
+
+    assert arena.store.commits == commits
+    assert len(arena.messenger.sent) == sent
+    for player in fighters:
+        assert as_stored(arena, player) == (player.health, player.lucidity) == (20, 80)
+        assert combat.in_combat(player.id)
+    arena.store.failing.discard("commit")
+
+    await combat.run_round()
+
+    assert arena.store.commits == commits + 1  # two gear reads, four blows, two drains: one
+    for player in fighters:
+        assert (player.health, player.lucidity) == as_stored(arena, player)
+        assert player.health < 20 and player.lucidity < 80
+    assert len(arena.messenger.sent) > sent
