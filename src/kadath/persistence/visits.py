@@ -113,6 +113,10 @@ class FirstVisits:
             group, self._waiting = self._waiting, []
             try:
                 results = await self._store(group)
+            except asyncio.CancelledError:
+                for visit in [*group, *self._waiting]:  # nobody is left waiting
+                    visit.future.cancel()
+                raise
             except Exception as exc:
                 error = self._translate(exc)
                 for visit in group:
