@@ -1,8 +1,8 @@
 """Fights: who is fighting whom, and the rounds the game loop runs between them.
 
 Fights live in memory only. Every consequence of a blow (damage, lucidity, a death with its
-corpse, experience) is committed before memory changes, and a lethal blow commits together with
-the death it causes, so a restart in mid-fight loses no item or experience, duplicates nothing
+corpse, experience) is committed before memory changes: a round's blows, deaths and kills are
+one unit of work, so a lethal blow commits together with the death it causes, so a restart in mid-fight loses no item or experience, duplicates nothing
 and leaves nobody dead on their feet: the fight simply ends, and everyone wakes where the last
 committed change left them.
 
