@@ -1,10 +1,10 @@
 """Fights: who is fighting whom, and the rounds the game loop runs between them.
 
 Fights live in memory only. Every consequence of a blow (damage, lucidity, a death with its
-corpse, experience) is committed before memory changes: a round's blows, deaths and kills are
-one unit of work, so a lethal blow commits together with the death it causes, so a restart in mid-fight loses no item or experience, duplicates nothing
-and leaves nobody dead on their feet: the fight simply ends, and everyone wakes where the last
-committed change left them.
+corpse, experience) is committed before memory changes, and a round's blows, deaths and kills
+are one unit of work, so a lethal blow commits together with the death it causes. A restart in
+mid-fight loses no item or experience, duplicates nothing and leaves nobody dead on their feet:
+the fight simply ends, and everyone wakes where the last committed change left them.
 
 Walking away while engaged is refused (flee instead); any other way out of the room (a
 teleport, a respawn, logging out) ends that character's part in the fight.
