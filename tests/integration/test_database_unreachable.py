@@ -3,7 +3,9 @@ DatabaseUnavailable (the refused connection is an OSError that SQLAlchemy does n
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -82,3 +84,24 @@ async def test_a_bad_statement_is_a_bug_raised_as_it_is_and_rolled_back(
     assert not isinstance(caught.value, DatabaseUnavailable)
     assert await stored.health(player.id) == 100
     assert persistence.availability.up
+
+
+async def test_a_refused_connection_in_a_lone_delta_is_database_unavailable(
+    unreachable: AsyncPersistenceLayer, make_player: Any
+) -> None:
+    class _Account:
+        id = uuid.uuid4()
+
+    player = make_player(_Account())
+
+    results = await asyncio.gather(
+        unreachable.damage_player(player, 5, "trap"),
+        unreachable.heal_player(player, 5),
+        unreachable.gain_experience(player, 5, "quest"),
+        unreachable.update_player_stat_field(player.id, "lucidity", -5, "horror"),
+        unreachable.first_visits.record(player, "town.square", 10),
+        return_exceptions=True,
+    )
+
+    assert all(isinstance(r, DatabaseUnavailable) for r in results), results
+    assert not unreachable.availability.up
