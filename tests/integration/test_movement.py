@@ -163,3 +163,18 @@ async def test_a_failure_at_any_point_of_a_grouped_first_visit_leaves_memory_equ
             assert {w.experience for w in walkers} == {EXPLORATION_XP}
             break
     assert fail_at == 4  # the insert, the experience, the commit: each failed in turn
+
+
+async def test_the_same_first_visit_twice_in_one_group_is_paid_once(
+    persistence: AsyncPersistenceLayer, save_player: Any, stored: Any
+) -> None:
+    walker: Player = await save_player(room_id=SQUARE)
+
+    first, again = await asyncio.gather(
+        persistence.first_visits.record(walker, STREET, EXPLORATION_XP),
+        persistence.first_visits.record(walker, STREET, EXPLORATION_XP),
+    )
+
+    assert first is not None and first.experience == EXPLORATION_XP
+    assert again is None
+    assert (await stored.player(walker.id)).experience == EXPLORATION_XP

@@ -132,13 +132,14 @@ class FirstVisits:
         async with core_transaction(self._engine) as conn:
             if fault is not None:
                 fault("execute")
+            distinct = _distinct(group)  # the same room twice in one group is paid once
             rows = [
                 {"player_id": v.player.id, "room_id": v.room_id, "first_visited_at": utcnow()}
-                for v in _distinct(group)
+                for v in distinct
             ]
             inserted = await conn.execute(self._insert, rows)
             first = {(pid, room) for pid, room in inserted}
-            paid = [v for v in group if (v.player.id, v.room_id) in first]
+            paid = [v for v in distinct if (v.player.id, v.room_id) in first]
             gains = await self._pay(conn, paid, fault)
             if fault is not None:
                 fault("commit")
