@@ -86,6 +86,7 @@ class TelnetTransport:
         io.hold()
         terminal = io.terminal
         profile = ("telnet", terminal.width, terminal.depth, terminal.screen_reader)
+        render_for = partial(render.render, terminal=terminal)
         gmcp_on = io.gmcp_on
         for _seq, out in batch:
             frame = out.frame
@@ -99,7 +100,7 @@ class TelnetTransport:
                         io.send_gmcp_encoded(message)
                 for package, data in own + status:
                     io.send_gmcp(package, data)
-            lines: list[str] = out.rendering(profile, partial(render.render, terminal=terminal))
+            lines: list[str] = out.rendering(profile, render_for)
             if lines:
                 if self._at_prompt:
                     io.put_lines(("",))  # do not run on after a prompt left open

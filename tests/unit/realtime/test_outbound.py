@@ -269,9 +269,7 @@ async def test_a_say_reply_is_written_before_the_room_hears_it() -> None:
     await serving
     await hub.shutdown()
 
-    after_command = [
-        (name, f) for name, f in log if f.get("type") in ("reply", "message")
-    ]
+    after_command = [(name, f) for name, f in log if f.get("type") in ("reply", "message")]
     assert len(after_command) == 201
     first_name, first = after_command[0]
     assert (first_name, first["type"], first["re"]) == ("Speaker", "reply", "c1")
