@@ -1247,6 +1247,7 @@ def summary_line(report: dict[str, Any]) -> str:
     cpu, replies = server.get("cpu_percent"), load["replies_per_s"]
     per_reply = round(cpu / 100 / replies * 1e6) if cpu and replies else None
     batch = " no-batch" if report["config"].get("no_batch") else ""
+    load_1m = (report["machine"]["loadavg_before"] or [None])[0]
     return (
         f"{load['players']} {report['config']['transport']}{batch} players {load['mode']}"
         f"{'' if rate is None else f' @{rate}/s'}"
@@ -1255,7 +1256,7 @@ def summary_line(report: dict[str, Any]) -> str:
         f" timeouts {load['timeouts']}, disconnects {load['disconnects']};"
         f" server CPU {server.get('cpu_percent')}%, RSS/player {server.get('rss_per_player_kib')}"
         f" KiB; client CPU {report['client']['cpu_percent']}%;"
-        f" server CPU/reply {per_reply} µs; load {(report['machine']['loadavg_before'] or [None])[0]}"
+        f" server CPU/reply {per_reply} µs; load {load_1m}"
     )
 
 

@@ -93,7 +93,7 @@ async def test_a_room_fan_out_is_rendered_once_per_profile(
         await transport.send_frames([(n + 1, said), (n + 2, arrived)])
 
     assert len(rendered) == 4  # two frames, two profiles
-    assert len(encoded) == 2  # each frame's GMCP once
+    assert len(encoded) == 1  # the say's GMCP once; nobody takes Room: no Room.AddPlayer built
     for io in ios:
         lines = [entry[1] for entry in io.out if entry[0] == "line"]
         assert len(lines) == 2 and "Hello all." in lines[0] and "Bob is here." in lines[1]
@@ -103,3 +103,22 @@ async def test_a_room_fan_out_is_rendered_once_per_profile(
         payload = gmcp_out[0].split(b" ", 1)[1][:-2]
         assert json.loads(payload)["text"] == "Hello all."
         assert io.drains == 1  # one batch, one drain
+
+
+async def test_gmcp_is_not_built_for_a_frame_whose_packages_no_client_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[Any] = []
+    real_messages = gmcp.messages
+    monkeypatch.setattr(
+        telnet_transport.gmcp, "messages", lambda f, w: built.append(f) or real_messages(f, w)
+    )
+    view = _view()
+    ios = [FakeTerminalIO(Terminal(80), {"char"}) for _ in range(5)]
+    transports = [TelnetTransport(io, view, "token", f"P{n}") for n, io in enumerate(ios)]  # type: ignore[arg-type]
+    arrived = Outgoing({"type": "event", "event": "arrived", "name": "Bob", "text": "Bob is here."})
+    for transport in transports:
+        await transport.send_frames([(1, arrived)])
+    assert built == []  # Room.AddPlayer: none of them takes Room
+    assert all(("line", "Bob is here.") in io.out for io in ios)
+    assert not any(e[0].startswith("gmcp") for io in ios for e in io.out)

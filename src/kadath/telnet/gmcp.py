@@ -28,6 +28,15 @@ SHORT_DIRECTIONS = {
     Direction.DOWN: "d",
 }
 CHANNELS = ("say", "emote", "whisper")
+# frame type -> the packages ``messages`` may make of it (to skip building what nobody takes)
+PACKAGES: Mapping[str, tuple[str, ...]] = {
+    "welcome": ("Char.Name", "Char.Status", "Char.Vitals"),
+    "state": ("Char.Vitals",),
+    "room": ("Room.Info", "Room.Players", "Room.Npcs"),
+    "message": ("Comm.Channel.Text",),
+    "channel": ("Comm.Channel.Text",),
+    "event": ("Room.AddPlayer", "Room.RemovePlayer", "Room.AddNpc", "Room.RemoveNpc"),
+}
 
 
 def room_num(room_id: str) -> int:

@@ -95,9 +95,11 @@ class TelnetTransport:
             self._follow_items(frame)
             own = self._own_words(frame)
             if gmcp_on:
-                for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
-                    if io.takes_gmcp(package):
-                        io.send_gmcp_encoded(message)
+                made = gmcp.PACKAGES.get(frame.get("type"), ())  # type: ignore[arg-type]
+                if any(io.takes_gmcp(package) for package in made):
+                    for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
+                        if io.takes_gmcp(package):
+                            io.send_gmcp_encoded(message)
                 for package, data in own + status:
                     io.send_gmcp(package, data)
             lines: list[str] = out.rendering(profile, render_for)
