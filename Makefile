@@ -12,8 +12,13 @@ uv:
 	  python3 -m pip install --user --quiet uv || \
 	  python3 -m pip install --user --quiet --break-system-packages uv
 
+# Bytecode is compiled here, once: with PYTHONDONTWRITEBYTECODE=1 (set on many machines) Python
+# would otherwise compile every module from source on every start. uv compiles the dependencies
+# (also in a venv synced before); kadath itself is installed editable from src/, which uv
+# leaves alone, so compileall does it (py_compile writes whatever PYTHONDONTWRITEBYTECODE says).
 deps: uv
-	@$(UV) sync --frozen --quiet
+	@UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --quiet
+	@$(UV) run --frozen --no-sync python -m compileall -q -j 0 src
 
 run: deps
 	$(UV) run --frozen kadath serve
