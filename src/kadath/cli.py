@@ -4,31 +4,43 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import structlog
 import uvicorn
 
 from kadath.bootstrap import create_app
 from kadath.logs import configure_logging
 from kadath.persistence import migrate
-from kadath.persistence.check import check_database
 from kadath.persistence.engine import create_engine
 from kadath.settings import Settings
+from kadath.startup import StartupPhases
 from kadath.web.websocket_protocol import AbortableWebSocketProtocol
 from kadath.world import DEFAULT_WORLD_DIR, WorldFileError, load_world
 from kadath.world.loader import check_world
 
+log = structlog.get_logger(__name__)
+
 
 class KadathServer(uvicorn.Server):
     """uvicorn, but players are told and their connections closed before uvicorn drops them,
-    and a stuck WebSocket can be aborted by the game (``AbortableWebSocketProtocol``)."""
+    and a stuck WebSocket can be aborted by the game (``AbortableWebSocketProtocol``).
+    Once it listens it logs how long each start-up phase took (``startup_phases``)."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, phases: StartupPhases | None = None) -> None:
         if config.ws == "auto":
             config.ws = AbortableWebSocketProtocol
         super().__init__(config)
+        self.phases = phases
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.phases is not None and self.started:
+            self.phases.mark("listeners")
+            log.info("startup_phases", total_ms=self.phases.total_ms, phases_ms=self.phases.ms)
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         app = self.config.app  # loaded_app may be a middleware wrapper without ``state``
@@ -38,10 +50,14 @@ class KadathServer(uvicorn.Server):
         await super().shutdown(sockets)  # type: ignore[arg-type]
 
 
-def serve(settings: Settings, host: str | None, port: int | None) -> None:
+def serve(
+    settings: Settings, host: str | None, port: int | None, phases: StartupPhases | None = None
+) -> None:
+    phases = phases or StartupPhases()
     logs = configure_logging(settings.log_level, json=settings.log_json)
+    phases.mark("settings")
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, phases),
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_config=None,
@@ -51,7 +67,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     )
     print(f"Kadath is starting: open http://{config.host}:{config.port}/ in a browser.")
     try:
-        KadathServer(config).run()
+        KadathServer(config, phases).run()
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully and re-raises Ctrl-C for the exit status.
         print("Kadath has stopped; every character was saved.")
@@ -73,6 +89,8 @@ async def _db(settings: Settings, action: str, revision: str) -> str:
 
 async def _check(settings: Settings) -> int:
     """``kadath db check``: print each broken invariant; 1 if any, else 0 and a summary."""
+    from kadath.persistence.check import check_database
+
     world = await asyncio.to_thread(load_world, settings.world_dir or DEFAULT_WORLD_DIR)
     engine = create_engine(settings.resolved_database_url(), pool_size=1, max_overflow=0)
     try:
@@ -99,6 +117,8 @@ def check_world_files(directory: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    phases = StartupPhases(since_process_start=True)
+    phases.mark("imports")  # the interpreter's start and every import up to here
     parser = argparse.ArgumentParser(prog="kadath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="run the game server")
@@ -115,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "world":
         return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, args.port, phases)
         return 0
     if args.action == "check":
         return asyncio.run(_check(settings))
