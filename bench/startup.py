@@ -5,7 +5,7 @@
     uv run python bench/startup.py --repo /path/to/kadath --ref <commit> --starts 3
 
 It ``git clone``s ``--repo`` (default: this checkout) at ``--ref`` into a temporary directory,
-runs ``--install`` there (default ``make deps``: the install step ``make run`` runs first) and
+runs ``--install`` there (default ``make run-deps``: the install step ``make run`` runs first) and
 times it, then starts the clone's ``.venv/bin/kadath serve`` ``--starts`` times (default 2) on a
 free loopback port with one temporary data directory (SQLite; the first start creates and
 migrates the database, the next ones find it at head). Each start is timed from the spawn to
@@ -197,8 +197,15 @@ async def make_players(http: httpx2.AsyncClient, count: int) -> list[tuple[str, 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
-async def join(ws_url: str, token: str, name: str) -> ClientConnection:
-    ws = await connect(ws_url, proxy=None, ping_interval=None, open_timeout=30, max_queue=None)
+async def join(ws_url: str, token: str, name: str, compression: str | None) -> ClientConnection:
+    ws = await connect(
+        ws_url,
+        compression=compression,
+        proxy=None,
+        ping_interval=None,
+        open_timeout=30,
+        max_queue=None,
+    )
     await ws.send(json.dumps({"type": "hello", "token": token, "player": name}))
     async with asyncio.timeout(30):
         while True:
@@ -217,31 +224,44 @@ async def drain(ws: ClientConnection) -> None:
 
 
 async def per_player(server: Server, players: int, idle: float) -> dict[str, Any]:
+    """RSS per connected player: ``players`` without compression, then as many with
+    permessage-deflate (what browsers negotiate), each batch on top of the one before."""
     assert server.proc is not None
     pid = server.proc.pid
     async with httpx2.AsyncClient(base_url=server.url, trust_env=False, timeout=60) as http:
         started = time.perf_counter()
-        made = await make_players(http, players + 1)
+        made = await make_players(http, 2 * players + 1)
         setup = time.perf_counter() - started
     ws_url = f"ws://127.0.0.1:{server.port}/ws"
     sockets: list[ClientConnection] = []
     readers: list[asyncio.Task[None]] = []
+    report: dict[str, Any] = {"players": players, "setup_seconds": round(setup, 1)}
+
+    gate = asyncio.Semaphore(20)
+
+    async def one(token: str, name: str, compression: str | None) -> None:
+        async with gate:
+            ws = await join(ws_url, token, name, compression)
+        sockets.append(ws)
+        readers.append(asyncio.create_task(drain(ws)))
+
     try:
-        sockets.append(await join(ws_url, *made[0]))  # warm the path: first-use imports, caches
-        readers.append(asyncio.create_task(drain(sockets[0])))
-        await asyncio.sleep(idle)
-        before = rss_kib(pid)
-        gate = asyncio.Semaphore(20)
-
-        async def one(token: str, name: str) -> None:
-            async with gate:
-                ws = await join(ws_url, token, name)
-                sockets.append(ws)
-                readers.append(asyncio.create_task(drain(ws)))
-
-        await asyncio.gather(*(one(t, n) for t, n in made[1:]))
-        await asyncio.sleep(idle)
-        after = rss_kib(pid)
+        await one(*made[0], "deflate")  # warm the path: first-use imports, caches
+        batches = {"none": made[1 : players + 1], "deflate": made[players + 1 :]}
+        for compression, batch in batches.items():
+            await asyncio.sleep(idle)
+            before = rss_kib(pid)
+            mode = None if compression == "none" else compression
+            await asyncio.gather(*(one(t, n, mode) for t, n in batch))
+            await asyncio.sleep(idle)
+            after = rss_kib(pid)
+            assert before is not None
+            assert after is not None
+            report[f"compression_{compression}"] = {
+                "rss_kib_before": before,
+                "rss_kib_after": after,
+                "rss_kib_per_player": round((after - before) / players, 1),
+            }
     finally:
         for ws in sockets:
             with contextlib.suppress(Exception):
@@ -249,15 +269,7 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-    assert before is not None
-    assert after is not None
-    return {
-        "players": players,
-        "setup_seconds": round(setup, 1),
-        "rss_kib_before": before,
-        "rss_kib_after": after,
-        "rss_kib_per_player": round((after - before) / players, 1),
-    }
+    return report
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,7 +299,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 log(f"start {number}: healthy in {seconds:.2f} s, RSS {start['idle_rss_kib']} KiB")
                 if number == args.starts and args.players:
                     report["players"] = await per_player(server, args.players, args.idle)
-                    log(f"per player: {report['players']['rss_kib_per_player']} KiB")
+                    per = {
+                        k: v["rss_kib_per_player"]
+                        for k, v in report["players"].items()
+                        if k.startswith("compression_")
+                    }
+                    log(f"RSS per player (KiB): {per}")
             finally:
                 server.stop()
             start["phases"] = server.phases()
@@ -306,7 +323,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", default=str(ROOT), help="what to clone (default: this checkout)")
     parser.add_argument("--ref", default="HEAD", help="commit, branch or tag to check out")
-    parser.add_argument("--install", default="make deps", help="the install step, run in the clone")
+    parser.add_argument(
+        "--install", default="make run-deps", help="the install step, run in the clone"
+    )
     parser.add_argument("--starts", type=int, default=2)
     parser.add_argument("--players", type=int, default=200, help="0: skip the per-player figure")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds to settle before RSS")
