@@ -197,6 +197,10 @@ async def make_players(http: httpx2.AsyncClient, count: int) -> list[tuple[str, 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
+class Refused(RuntimeError):
+    """The server answered hello with an error frame."""
+
+
 async def join(ws_url: str, token: str, name: str, compression: str | None) -> ClientConnection:
     ws = await connect(
         ws_url,
@@ -213,7 +217,8 @@ async def join(ws_url: str, token: str, name: str, compression: str | None) -> C
             if frame.get("type") == "welcome":
                 return ws
             if frame.get("type") == "error":
-                raise RuntimeError(f"{name} refused: {frame}")
+                await ws.close()
+                raise Refused(f"{name} refused: {frame}")
 
 
 async def drain(ws: ClientConnection) -> None:
@@ -237,11 +242,21 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
     readers: list[asyncio.Task[None]] = []
     report: dict[str, Any] = {"players": players, "setup_seconds": round(setup, 1)}
 
-    gate = asyncio.Semaphore(20)
+    gate = asyncio.Semaphore(10)
+    retries = 0
 
     async def one(token: str, name: str, compression: str | None) -> None:
+        nonlocal retries
         async with gate:
-            ws = await join(ws_url, token, name, compression)
+            for attempt in range(5):
+                try:
+                    ws = await join(ws_url, token, name, compression)
+                    break
+                except Refused:  # a busy machine: SQLite's writer lock, a full hashing queue
+                    if attempt == 4:
+                        raise
+                    retries += 1
+                    await asyncio.sleep(0.5)
         sockets.append(ws)
         readers.append(asyncio.create_task(drain(ws)))
 
@@ -269,6 +284,7 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
+    report["hello_retries"] = retries
     return report
 
 
