@@ -65,6 +65,15 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
+    with contextlib.suppress(OSError):
+        raw = Path(f"/proc/{pid}/stat").read_text()
+        fields = raw[raw.rindex(")") + 2 :].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    return None
+
+
 def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -304,15 +313,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 began = server.start()
                 seconds = await server.wait_healthy(began)
+                assert server.proc is not None
+                cpu = cpu_seconds(server.proc.pid)  # what the start cost, however busy the machine
                 await asyncio.sleep(args.idle)
                 assert server.proc is not None
-                start = {
+                start: dict[str, Any] = {
                     "start": number,
                     "seconds_to_healthy": round(seconds, 3),
+                    "server_cpu_seconds_to_healthy": cpu,
                     "idle_rss_kib": rss_kib(server.proc.pid),
                     "loadavg_1m": loadavg()[0],
                 }
-                log(f"start {number}: healthy in {seconds:.2f} s, RSS {start['idle_rss_kib']} KiB")
+                log(
+                    f"start {number}: healthy in {seconds:.2f} s ({cpu} s CPU), "
+                    f"RSS {start['idle_rss_kib']} KiB"
+                )
                 if number == args.starts and args.players:
                     report["players"] = await per_player(server, args.players, args.idle)
                     per = {

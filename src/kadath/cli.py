@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,7 +41,12 @@ class KadathServer(uvicorn.Server):
         await super().startup(sockets)
         if self.phases is not None and self.started:
             self.phases.mark("listeners")
-            log.info("startup_phases", total_ms=self.phases.total_ms, phases_ms=self.phases.ms)
+            log.info(
+                "startup_phases",
+                total_ms=self.phases.total_ms,
+                cpu_ms=round(time.process_time() * 1000, 1),
+                phases_ms=self.phases.ms,
+            )
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         app = self.config.app  # loaded_app may be a middleware wrapper without ``state``
