@@ -16,8 +16,10 @@ from typing import Any
 import httpx2
 
 SERVE_PHASES = [
-    "imports",
+    "interpreter",
     "settings",
+    "imports",
+    "app",
     "world",
     "signing_key",
     "database",
@@ -145,5 +147,20 @@ async def test_a_server_logs_its_start_up_phases_once_and_shows_them_in_stats(
     phases = phase_lines[0]["phases_ms"]
     assert list(phases) == SERVE_PHASES
     assert all(ms >= 0 for ms in phases.values())
-    assert phase_lines[0]["total_ms"] >= phases["imports"] > 0
+    assert phase_lines[0]["total_ms"] >= phases["interpreter"] > 0
     assert stats["startup_ms"] == phases
+
+
+async def test_the_cli_imports_the_server_only_to_serve() -> None:
+    probe = (
+        "import json, sys, kadath.cli\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, stdout=asyncio.subprocess.PIPE
+    )
+    async with asyncio.timeout(60):
+        out, _ = await process.communicate()
+    loaded = set(json.loads(out))
+    assert "kadath" in loaded
+    assert not loaded & {"uvicorn", "fastapi", "sqlalchemy", "alembic", "pydantic_settings"}
