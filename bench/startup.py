@@ -17,9 +17,10 @@ are welcomed), and after ``--idle`` seconds RSS is read again: the difference ov
 is the RSS per connected player. Each start's ``startup_phases`` log line (ms per phase) is
 included when the server writes one. One JSON document goes to stdout; progress to stderr.
 
-Telnet is off (port 0), NPC spawning on (the default), argon2 cheap (setup speed only), logs at
-INFO so the phase line is written. Nothing but loopback is contacted; the server is always
-stopped and the temporary directory removed (unless ``--keep``).
+Telnet is on (a free loopback port; ``--no-telnet``: off), NPC spawning on, as ``make run`` has
+them; argon2 is cheap (setup speed only) and logs are at INFO so the phase line is written.
+Nothing but loopback is contacted; the server is always stopped and the temporary directory
+removed (unless ``--keep``).
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def clone_and_install(repo: str, ref: str, where: Path, install: str) -> dict[st
 
 
 class Server:
-    def __init__(self, clone: Path, data_dir: Path) -> None:
-        self.clone, self.data_dir = clone, data_dir
+    def __init__(self, clone: Path, data_dir: Path, telnet: bool) -> None:
+        self.clone, self.data_dir, self.telnet = clone, data_dir, telnet
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"server-{self.port}.log"
@@ -121,7 +122,8 @@ class Server:
         env.update(
             {
                 "KADATH_DATA_DIR": str(self.data_dir),
-                "KADATH_TELNET_PORT": "0",
+                "KADATH_TELNET_HOST": "127.0.0.1",
+                "KADATH_TELNET_PORT": str(free_port()) if self.telnet else "0",
                 "KADATH_LOG_LEVEL": "INFO",
                 "KADATH_LOG_JSON": "true",
                 "KADATH_ARGON2_TIME_COST": "1",
@@ -299,7 +301,12 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     where = Path(tempfile.mkdtemp(prefix="kadath-startup-"))
-    report: dict[str, Any] = {"repo": args.repo, "ref": args.ref, "loadavg_before": loadavg()}
+    report: dict[str, Any] = {
+        "repo": args.repo,
+        "ref": args.ref,
+        "telnet": args.telnet,
+        "loadavg_before": loadavg(),
+    }
     try:
         report["install"] = await asyncio.to_thread(
             clone_and_install, args.repo, args.ref, where, args.install
@@ -309,7 +316,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         data_dir.mkdir()
         starts = []
         for number in range(1, args.starts + 1):
-            server = Server(where / "kadath", data_dir)
+            server = Server(where / "kadath", data_dir, args.telnet)
             try:
                 began = server.start()
                 seconds = await server.wait_healthy(began)
@@ -361,6 +368,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--players", type=int, default=200, help="0: skip the per-player figure")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds to settle before RSS")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    parser.add_argument(
+        "--no-telnet",
+        dest="telnet",
+        action="store_false",
+        help="telnet off (default: on, on a free port, as make run has it)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.starts <= 10 or not 0 <= args.players <= MAX_PLAYERS:
         parser.error(f"--starts 1..10, --players 0..{MAX_PLAYERS}")
