@@ -42,7 +42,8 @@ class KadathServer(uvicorn.Server):
                 cpu_ms=round(time.process_time() * 1000, 1),
                 phases_ms=self.phases.ms,
             )
-        settle_garbage_collector()
+        if not gc.isenabled():  # ``kadath serve`` starts with the collector off
+            settle_garbage_collector()
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         app = self.config.app  # loaded_app may be a middleware wrapper without ``state``
@@ -53,9 +54,9 @@ class KadathServer(uvicorn.Server):
 
 
 def settle_garbage_collector() -> None:
-    """After start-up: collect its garbage once, freeze what survived (the modules, the world,
-    the game: they live as long as the process, so later collections need not scan them) and
-    turn the collector back on (``serve`` turns it off while starting)."""
+    """After a start-up run with the collector off: collect its garbage once, freeze what
+    survived (the modules, the world, the game: they live as long as the process, so later
+    collections need not scan them) and turn the collector back on."""
     gc.collect()
     gc.freeze()
     gc.enable()
