@@ -164,3 +164,42 @@ async def test_the_cli_imports_the_server_only_to_serve() -> None:
     loaded = set(json.loads(out))
     assert "kadath" in loaded
     assert not loaded & {"uvicorn", "fastapi", "sqlalchemy", "alembic", "pydantic_settings"}
+
+
+SERVE_AND_PROBE_THE_COLLECTOR = """
+import gc, json, sys
+from kadath import cli
+from kadath.server import KadathServer
+
+listening = KadathServer.startup
+
+async def startup(self, sockets=None):
+    off_while_starting = not gc.isenabled()
+    await listening(self, sockets)
+    print(json.dumps({"off_while_starting": off_while_starting, "enabled": gc.isenabled(),
+                      "frozen": gc.get_freeze_count()}), flush=True)
+    self.should_exit = True
+
+KadathServer.startup = startup
+sys.exit(cli.main(["serve", "--host", "127.0.0.1", "--port", sys.argv[1]]))
+"""
+
+
+async def test_the_collector_is_off_while_starting_and_on_once_listening(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SERVE_AND_PROBE_THE_COLLECTOR,
+        str(free_port()),
+        env=kadath_env(tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(90):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    probe = json.loads(next(line for line in out.decode().splitlines() if line.startswith("{")))
+    assert probe["off_while_starting"]
+    assert probe["enabled"]
+    assert probe["frozen"] > 0
