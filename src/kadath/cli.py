@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # Start-up builds objects that live as long as the process and makes little garbage:
         # collecting while importing and wiring is wasted work (~10 % of the import CPU).
-        # The server collects once, freezes the survivors and turns the collector back on
-        # when it listens (kadath.server.settle_garbage_collector).
+        # The server freezes what start-up built and turns the collector back on when it
+        # listens (kadath.server.settle_garbage_collector).
         gc.disable()
     from kadath.settings import Settings
 
