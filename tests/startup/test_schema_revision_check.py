@@ -3,22 +3,48 @@ it is behind: the check must agree with Alembic about the head and about the dat
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 
+PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}")
-    yield engine
-    await engine.dispose()
+
+@contextlib.asynccontextmanager
+async def empty_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("KADATH_TEST_POSTGRES_URL is not set")
+    name = f"kadath_schema_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with empty_database(request.param, tmp_path) as url:
+        engine = create_engine(url)
+        yield engine
+        await engine.dispose()
 
 
 def test_the_head_read_from_the_files_is_alembics_head() -> None:
