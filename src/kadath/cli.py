@@ -98,6 +98,38 @@ def check_world_files(directory: Path) -> int:
     return 0
 
 
+ENGINE_HELP = (
+    "join the cluster (KADATH_NATS_URL, PostgreSQL) and hold zones: take unowned zones, renew "
+    "their leases, release them on SIGTERM. It does not run players yet (docs/scaling.md)"
+)
+
+
+def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``kadath engine`` and ``kadath zones``: 2 when the settings cannot run a cluster."""
+    from kadath.cluster.config import cluster_config
+    from kadath.cluster.errors import ClusterError
+
+    try:
+        config = cluster_config(settings)
+        world = load_world(settings.world_dir or DEFAULT_WORLD_DIR)
+        if args.command == "engine":
+            from kadath.cluster.engine import run_engine
+
+            logs = configure_logging(settings.log_level, json=settings.log_json)
+            try:
+                asyncio.run(run_engine(config, world))
+            finally:
+                logs.stop()
+            return 0
+        from kadath.cluster.zones import format_statuses, zone_statuses
+
+        print(format_statuses(asyncio.run(zone_statuses(config, sorted(world.zones)))))
+        return 0
+    except ClusterError as exc:
+        print(f"kadath {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kadath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,8 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = sub.add_parser("world", help="check the world files")
     world.add_argument("action", choices=["check"])
     world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
+    sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
+    sub.add_parser("zones", help="list each zone's owner and fencing epoch (NATS, PostgreSQL)")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command in ("engine", "zones"):
+        return cluster_command(settings, args)
     if args.command == "world":
         return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":

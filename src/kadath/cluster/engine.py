@@ -1,0 +1,78 @@
+"""``kadath engine``: join the cluster and hold zones. It takes every zone nobody holds,
+renews its leases, gives them back on SIGTERM or Ctrl-C, and drops any zone it is fenced off.
+It does not run players, NPCs or commands yet (docs/scaling.md says what is still missing)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import signal
+
+import structlog
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kadath.cluster.config import ClusterConfig
+from kadath.cluster.errors import ClusterRefused
+from kadath.cluster.fencing import fenced_touch, highest_epoch
+from kadath.cluster.leases import ZoneLeaseManager, advance_epochs, connect, open_bucket
+from kadath.domain.world import World
+from kadath.persistence import migrate
+from kadath.persistence.engine import create_engine
+
+log = structlog.get_logger(__name__)
+
+
+async def check_schema(database: AsyncEngine) -> None:
+    """Refuse a database whose schema is not at the newest migration (an engine never
+    migrates: several starting at once would race)."""
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    current = await migrate.current_revision(database)
+    if current != head:
+        raise ClusterRefused(
+            f"the database is at revision {current}, not {head}: run `kadath db upgrade` first"
+        )
+
+
+async def run_engine(config: ClusterConfig, world: World) -> None:
+    """Hold zones until SIGTERM/SIGINT, then release them. Raises ClusterRefused (settings or
+    schema) or the connection error when PostgreSQL or NATS cannot be reached at start."""
+    zones = sorted(world.zones)
+    database = create_engine(config.database_url, pool_size=2, max_overflow=2)
+    try:
+        await check_schema(database)
+        nc = await connect(config, f"kadath-engine {config.engine_id}")
+        try:
+            kv = await open_bucket(nc, config)
+            await advance_epochs(nc, config, await highest_epoch(database))
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+
+            async def lost(zone: str, epoch: int, reason: str) -> None:
+                # Nothing runs in a zone yet; when it does, this is where it stops.
+                log.warning("zone_lost", zone=zone, epoch=epoch, reason=reason)
+
+            manager = ZoneLeaseManager(
+                kv,
+                owner=config.engine_id,
+                lease_seconds=config.lease_seconds,
+                renew_seconds=config.renew_seconds,
+                fence=functools.partial(fenced_touch, database),
+                on_lost=lost,
+            )
+            log.info("engine_started", engine=config.engine_id, zones=zones)
+            try:
+                await manager.run(lambda: zones, stop)
+            finally:
+                await asyncio.shield(manager.release_all())
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+            log.info("engine_stopped", engine=config.engine_id)
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.drain()
+    finally:
+        await database.dispose()

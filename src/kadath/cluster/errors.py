@@ -1,0 +1,21 @@
+"""The cluster's typed errors."""
+
+from __future__ import annotations
+
+
+class ClusterError(Exception):
+    """Root of the cluster package's errors."""
+
+
+class ClusterRefused(ClusterError):
+    """The settings cannot run a cluster role; the message says what to set."""
+
+
+class Fenced(ClusterError):
+    """A newer owner's epoch is recorded for the zone: this engine lost it and must not write."""
+
+    def __init__(self, zone: str, epoch: int, recorded: int | None) -> None:
+        self.zone, self.epoch, self.recorded = zone, epoch, recorded
+        super().__init__(
+            f"zone {zone!r}: epoch {epoch} is fenced off (epoch {recorded} is recorded)"
+        )

@@ -1,0 +1,296 @@
+"""Zone leases in a NATS JetStream key-value bucket (docs/scaling.md, "Zone ownership").
+
+One key per zone, ``zone.<id>``, holding ``{"owner": engine, "epoch": n}``:
+
+- acquire = ``kv.create`` (refused while the key exists); the revision it returns is the
+  lease's **epoch**, recorded in PostgreSQL through ``fencing.fence`` before the zone is
+  reported held;
+- renew = ``kv.update(last=revision)``, a compare-and-swap: it fails if anyone else wrote;
+- the bucket's TTL (``max_age``) is the lease: a key not renewed for that long disappears, and
+  the settings keep it at least three renewal periods;
+- release = ``kv.delete(last=revision)``.
+
+Each renewal first re-confirms the epoch in PostgreSQL (a committed fence), then renews in NATS.
+A refused fence (a newer epoch recorded), a refused compare-and-swap (someone else holds the key),
+or renewals failing for a whole lease period (NATS unreachable) drop the zone: the manager
+forgets it and calls ``on_lost`` so the engine stops serving it. nats-py reconnects on its own;
+the manager only needs the same ``KeyValue`` handle afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client
+from nats.js.kv import KeyValue
+
+from kadath.cluster.config import ClusterConfig
+from kadath.cluster.errors import ClusterError, Fenced
+from kadath.cluster.fencing import Claim
+
+ZONE_PREFIX = "zone."
+# Everything a NATS request can fail with while the server is away or slow.
+NATS_FAILURES = (nats.errors.Error, asyncio.TimeoutError, OSError)
+
+Fence = Callable[[Claim], Awaitable[None]]
+LostCallback = Callable[[str, int, str], Awaitable[None]]
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    zone: str
+    epoch: int  # the revision that created the key: the fencing epoch
+    revision: int  # the key's latest revision, written by this engine
+    renewed_at: float  # time.monotonic() when the last successful write was sent
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseValue:
+    owner: str
+    epoch: int | None
+
+    def encode(self) -> bytes:
+        return json.dumps({"owner": self.owner, "epoch": self.epoch}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> LeaseValue | None:
+        try:
+            data = json.loads(raw or b"")
+            return cls(str(data["owner"]), data.get("epoch"))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def zone_key(zone: str) -> str:
+    return ZONE_PREFIX + zone
+
+
+async def connect(config: ClusterConfig, name: str) -> Client:
+    """A NATS connection that reconnects forever (the lease manager copes with the gap)."""
+
+    async def disconnected() -> None:
+        log.warning("nats_disconnected", url=config.nats_url)
+
+    async def reconnected() -> None:
+        log.info("nats_reconnected", url=config.nats_url)
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats_error", error=str(exc))
+
+    return await nats.connect(
+        config.nats_url,
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
+    )
+
+
+async def open_bucket(nc: Client, config: ClusterConfig) -> KeyValue:
+    """The lease bucket, created with ``max_age`` = the lease length if it does not exist.
+    An existing bucket whose TTL is not at least three renewal periods is refused."""
+    js = nc.jetstream(timeout=max(2.0, config.renew_seconds))
+    try:
+        kv = await js.key_value(config.bucket)
+    except nats.js.errors.BucketNotFoundError:
+        with contextlib.suppress(nats.js.errors.APIError):  # created meanwhile
+            await js.create_key_value(
+                bucket=config.bucket,
+                ttl=config.lease_seconds,
+                history=1,
+                description="Kadath zone leases (docs/scaling.md)",
+            )
+        kv = await js.key_value(config.bucket)
+    ttl = (await kv.status()).ttl
+    if not ttl or ttl < 3 * config.renew_seconds:
+        raise ClusterError(
+            f"the NATS bucket {config.bucket!r} has a TTL of {ttl}s, less than three renewal "
+            f"periods ({config.renew_seconds:g}s each): delete it or choose another bucket"
+        )
+    return kv
+
+
+async def advance_epochs(nc: Client, config: ClusterConfig, highest_recorded: int) -> bool:
+    """If the bucket's stream is behind the highest epoch PostgreSQL has seen (NATS lost its
+    store and started over), move its sequence past it, so new epochs are newer than every
+    recorded one. True if it had to (the bucket's keys are purged: their holders lose them)."""
+    js = nc.jetstream(timeout=max(2.0, config.renew_seconds))
+    stream = f"KV_{config.bucket}"
+    info = await js.stream_info(stream)
+    if info.state.last_seq >= highest_recorded:
+        return False
+    log.warning("lease_epochs_advanced", stream_last=info.state.last_seq, recorded=highest_recorded)
+    await js.purge_stream(stream, seq=highest_recorded + 1)
+    return True
+
+
+async def _no_loss(zone: str, epoch: int, reason: str) -> None:
+    return None
+
+
+class ZoneLeaseManager:
+    """Takes, renews and releases this engine's zone leases. ``run`` does it until stopped;
+    ``acquire``, ``renew_all`` and ``release_all`` are its steps (tests drive them directly)."""
+
+    def __init__(
+        self,
+        kv: KeyValue,
+        *,
+        owner: str,
+        lease_seconds: float,
+        renew_seconds: float,
+        fence: Fence,
+        on_lost: LostCallback = _no_loss,
+    ) -> None:
+        self._kv = kv
+        self.owner = owner
+        self._lease_seconds = lease_seconds
+        self._renew_seconds = renew_seconds
+        self._fence = fence
+        self._on_lost = on_lost
+        self._leases: dict[str, Lease] = {}
+
+    @property
+    def held(self) -> dict[str, Lease]:
+        """The zones held now (a copy)."""
+        return dict(self._leases)
+
+    async def acquire(self, zone: str) -> Lease | None:
+        """Take ``zone`` if nobody holds it: the new lease, or None (held elsewhere, NATS
+        unreachable, or PostgreSQL refusing or unreachable: then the key is given back)."""
+        if zone in self._leases:
+            return self._leases[zone]
+        sent = time.monotonic()
+        try:
+            revision = await self._kv.create(zone_key(zone), LeaseValue(self.owner, None).encode())
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return None  # held by someone
+        except NATS_FAILURES as exc:
+            log.debug("zone_acquire_failed", zone=zone, error=repr(exc))
+            return None
+        claim = Claim(zone, self.owner, revision)
+        try:
+            await self._fence(claim)
+        except Fenced as exc:
+            # Only when NATS's sequence went backwards (see ``advance_epochs``).
+            log.warning("zone_epoch_behind_recorded", zone=zone, epoch=revision, error=str(exc))
+            await self._delete(zone, revision)
+            return None
+        except Exception as exc:
+            log.warning("zone_claim_failed", zone=zone, epoch=revision, error=repr(exc))
+            await self._delete(zone, revision)
+            return None
+        lease = Lease(zone, revision, revision, sent)
+        self._leases[zone] = lease
+        log.info("zone_acquired", zone=zone, epoch=revision, owner=self.owner)
+        return lease
+
+    async def renew(self, zone: str) -> bool:
+        """Re-confirm the epoch in PostgreSQL, then compare-and-swap the key. False when the
+        zone was dropped (fenced, taken, or unrenewed for a whole lease period)."""
+        lease = self._leases.get(zone)
+        if lease is None:
+            return False
+        claim = Claim(zone, self.owner, lease.epoch)
+        try:
+            await self._fence(claim)
+        except Fenced:
+            await self._drop(lease, "fenced")
+            return False
+        except Exception as exc:  # PostgreSQL away: the lease in NATS still decides
+            log.warning("zone_fence_unconfirmed", zone=zone, error=repr(exc))
+        sent = time.monotonic()
+        value = LeaseValue(self.owner, lease.epoch).encode()
+        try:
+            revision = await self._kv.update(zone_key(zone), value, last=lease.revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return await self._reconcile(lease)
+        except NATS_FAILURES as exc:
+            if time.monotonic() - lease.renewed_at >= self._lease_seconds:
+                await self._drop(lease, "expired")
+                return False
+            log.warning("zone_renewal_failed", zone=zone, error=repr(exc))
+            return True
+        self._leases[zone] = replace(lease, revision=revision, renewed_at=sent)
+        return True
+
+    async def _reconcile(self, lease: Lease) -> bool:
+        """A compare-and-swap was refused: keep the lease if the key's last write is our own
+        (a renewal that timed out but landed), else drop it."""
+        try:
+            entry = await self._kv.get(zone_key(lease.zone))
+        except nats.js.errors.KeyNotFoundError:
+            await self._drop(lease, "expired")
+            return False
+        except NATS_FAILURES:
+            return True  # decided at the next renewal
+        found = LeaseValue.decode(entry.value)
+        if found == LeaseValue(self.owner, lease.epoch) and entry.revision:
+            self._leases[lease.zone] = replace(lease, revision=entry.revision)
+            return True
+        await self._drop(lease, "taken")
+        return False
+
+    async def renew_all(self) -> None:
+        for zone in list(self._leases):
+            await self.renew(zone)
+
+    async def acquire_free(self, zones: Iterable[str]) -> None:
+        for zone in zones:
+            if zone not in self._leases:
+                await self.acquire(zone)
+
+    async def release(self, zone: str) -> None:
+        lease = self._leases.pop(zone, None)
+        if lease is not None:
+            await self._delete(zone, lease.revision)
+            log.info("zone_released", zone=zone, epoch=lease.epoch)
+
+    async def release_all(self) -> None:
+        for zone in list(self._leases):
+            await self.release(zone)
+
+    async def drop(self, zone: str, reason: str) -> None:
+        """Forget ``zone`` without touching NATS (e.g. a zone write was ``Fenced``)."""
+        lease = self._leases.get(zone)
+        if lease is not None:
+            await self._drop(lease, reason)
+
+    async def run(self, zones: Callable[[], Iterable[str]], stop: asyncio.Event) -> None:
+        """Every renewal period: renew what is held, then try to take the zones ``zones()``
+        names that nobody holds. Returns when ``stop`` is set (the caller releases)."""
+        while not stop.is_set():
+            await self.renew_all()
+            await self.acquire_free(zones())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._renew_seconds)
+
+    async def _drop(self, lease: Lease, reason: str) -> None:
+        if self._leases.get(lease.zone) is None:
+            return
+        del self._leases[lease.zone]
+        log.warning("zone_dropped", zone=lease.zone, epoch=lease.epoch, reason=reason)
+        try:
+            await self._on_lost(lease.zone, lease.epoch, reason)
+        except Exception:
+            log.exception("zone_lost_callback_failed", zone=lease.zone)
+
+    async def _delete(self, zone: str, revision: int) -> None:
+        try:
+            await self._kv.delete(zone_key(zone), last=revision)
+        except NATS_FAILURES as exc:  # it lapses with the bucket's TTL anyway
+            log.warning("zone_release_failed", zone=zone, error=repr(exc))

@@ -1,0 +1,83 @@
+"""``kadath zones``: who holds each zone, from the lease bucket and from PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import nats.js.errors
+
+from kadath.cluster.config import ClusterConfig
+from kadath.cluster.fencing import recorded_leases
+from kadath.cluster.leases import LeaseValue, connect, zone_key
+from kadath.persistence.engine import create_engine
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneStatus:
+    zone: str
+    owner: str | None  # the lease holder in NATS; None: nobody
+    epoch: int | None  # the lease's epoch (the revision that created it)
+    revision: int | None  # the lease's latest revision
+    recorded_owner: str | None  # the fencing record in PostgreSQL
+    recorded_epoch: int | None
+
+
+async def zone_statuses(config: ClusterConfig, zones: list[str]) -> list[ZoneStatus]:
+    database = create_engine(config.database_url, pool_size=1, max_overflow=0)
+    try:
+        recorded = await recorded_leases(database)
+    finally:
+        await database.dispose()
+    leases: dict[str, tuple[LeaseValue | None, int | None]] = {}
+    nc = await connect(config, "kadath zones")
+    try:
+        js = nc.jetstream(timeout=5)
+        try:
+            kv = await js.key_value(config.bucket)
+        except nats.js.errors.BucketNotFoundError:
+            kv = None
+        for zone in zones if kv is not None else []:
+            assert kv is not None
+            with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+                entry = await kv.get(zone_key(zone))
+                leases[zone] = (LeaseValue.decode(entry.value), entry.revision)
+    finally:
+        await nc.close()
+    statuses = []
+    for zone in sorted(set(zones) | set(recorded)):
+        value, revision = leases.get(zone, (None, None))
+        record = recorded.get(zone)
+        epoch = None
+        if value is not None:
+            epoch = value.epoch if value.epoch is not None else revision
+        statuses.append(
+            ZoneStatus(
+                zone,
+                value.owner if value else None,
+                epoch,
+                revision,
+                record.owner if record else None,
+                record.epoch if record else None,
+            )
+        )
+    return statuses
+
+
+def format_statuses(statuses: list[ZoneStatus]) -> str:
+    header = ("ZONE", "OWNER", "EPOCH", "RECORDED OWNER", "RECORDED EPOCH")
+    rows = [header] + [
+        (
+            s.zone,
+            s.owner or "-",
+            "-" if s.epoch is None else str(s.epoch),
+            s.recorded_owner or "-",
+            "-" if s.recorded_epoch is None else str(s.recorded_epoch),
+        )
+        for s in statuses
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
