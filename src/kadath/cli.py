@@ -105,9 +105,10 @@ ENGINE_HELP = (
 
 
 def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``kadath engine`` and ``kadath zones``: 2 when the settings cannot run a cluster."""
+    """``kadath engine`` and ``kadath zones``: 2 when the settings (or the schema) cannot run a
+    cluster, 1 when NATS cannot be reached."""
     from kadath.cluster.config import cluster_config
-    from kadath.cluster.errors import ClusterError
+    from kadath.cluster.errors import ClusterError, ClusterUnreachable
 
     try:
         config = cluster_config(settings)
@@ -121,13 +122,19 @@ def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
             finally:
                 logs.stop()
             return 0
-        from kadath.cluster.zones import format_statuses, zone_statuses
+        from kadath.cluster.zones import format_statuses, pin, zone_statuses
 
-        print(format_statuses(asyncio.run(zone_statuses(config, sorted(world.zones)))))
+        zones = sorted(world.zones)
+        if args.action == "list":
+            print(format_statuses(asyncio.run(zone_statuses(config, zones))))
+            return 0
+        engine = args.engine if args.action == "pin" else None
+        asyncio.run(pin(config, zones, args.zone, engine))
+        print(f"zone {args.zone} " + (f"pinned to {engine}" if engine else "unpinned"))
         return 0
     except ClusterError as exc:
         print(f"kadath {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, ClusterUnreachable) else 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,9 +150,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     world.add_argument("action", choices=["check"])
     world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
     sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
-    sub.add_parser("zones", help="list each zone's owner and fencing epoch (NATS, PostgreSQL)")
+    zones = sub.add_parser(
+        "zones",
+        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin or unpin a zone",
+    )
+    zones.add_argument("action", nargs="?", default="list", choices=["list", "pin", "unpin"])
+    zones.add_argument("zone", nargs="?", help="pin/unpin: the zone")
+    zones.add_argument("engine", nargs="?", help="pin: the engine (KADATH_ENGINE_ID) to hold it")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command == "zones" and args.action != "list" and not args.zone:
+        parser.error(f"zones {args.action} needs a zone")
+    if args.command == "zones" and args.action == "pin" and not args.engine:
+        parser.error("zones pin needs a zone and an engine: kadath zones pin ZONE ENGINE")
     if args.command in ("engine", "zones"):
         return cluster_command(settings, args)
     if args.command == "world":

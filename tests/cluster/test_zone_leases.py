@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.cluster.errors import Fenced
 from kadath.cluster.fencing import Claim, fence, fenced_touch, recorded_leases
-from kadath.cluster.leases import ZoneLeaseManager, connect, open_bucket, zone_key
+from kadath.cluster.leases import ZoneLeaseManager, connect, open_bucket, open_pins, zone_key
 from kadath.domain.item import ContainerKind
 from kadath.persistence.engine import create_engine
 from kadath.persistence.layer import AsyncPersistenceLayer
@@ -73,6 +73,7 @@ async def join(
             renew_seconds=RENEW_SECONDS,
             fence=functools.partial(fenced_touch, database),
             on_lost=on_lost,
+            pins=await open_pins(nc, config),
         )
         member = Member(manager, nc, lost)
         members.append(member)
@@ -300,3 +301,38 @@ async def _all_held_and_renewed(
         return False
     now = {**_revisions(a), **_revisions(b)}
     return all(now[zone] > before.get(zone, 0) for zone in zones)
+
+
+async def test_a_pinned_zone_moves_to_its_engine_and_stays_there(
+    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+) -> None:
+    a, b = await join("engine-a"), await join("engine-b")
+    zones = unique_zones(2)
+    first = await a.manager.acquire(zones[0])
+    assert first is not None
+    stop = asyncio.Event()
+    runners = [asyncio.create_task(m.manager.run(lambda: zones, stop)) for m in (a, b)]
+    try:
+        pins = await open_pins(a.nc, cluster_config("", "", "x"))
+        await pins.put(zones[0], b"engine-b")
+        await eventually(
+            lambda: _holds(b, zones[0]), LEASE_SECONDS + SLACK_SECONDS, "engine-b holds it"
+        )
+        # A few more periods: engine-a never takes it back, and gave it up (no loss).
+        for _ in range(3):
+            await asyncio.sleep(RENEW_SECONDS)
+            assert zones[0] not in a.manager.held
+        await pins.delete(zones[0])
+        await asyncio.sleep(2 * RENEW_SECONDS)
+        assert zones[0] in b.manager.held  # unpinning moves nothing
+    finally:
+        stop.set()
+        await asyncio.gather(*runners)
+    assert a.lost == []
+    recorded = (await recorded_leases(database))[zones[0]]
+    assert recorded.owner == "engine-b"
+    assert recorded.epoch > first.epoch
+
+
+async def _holds(member: Member, zone: str) -> bool:
+    return zone in member.manager.held

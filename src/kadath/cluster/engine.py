@@ -10,29 +10,20 @@ import functools
 import signal
 
 import structlog
-from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kadath.cluster.config import ClusterConfig
-from kadath.cluster.errors import ClusterRefused
-from kadath.cluster.fencing import fenced_touch, highest_epoch
-from kadath.cluster.leases import ZoneLeaseManager, advance_epochs, connect, open_bucket
+from kadath.cluster.fencing import check_schema, fenced_touch, highest_epoch
+from kadath.cluster.leases import (
+    ZoneLeaseManager,
+    advance_epochs,
+    connect,
+    open_bucket,
+    open_pins,
+)
 from kadath.domain.world import World
-from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 
 log = structlog.get_logger(__name__)
-
-
-async def check_schema(database: AsyncEngine) -> None:
-    """Refuse a database whose schema is not at the newest migration (an engine never
-    migrates: several starting at once would race)."""
-    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
-    current = await migrate.current_revision(database)
-    if current != head:
-        raise ClusterRefused(
-            f"the database is at revision {current}, not {head}: run `kadath db upgrade` first"
-        )
 
 
 async def run_engine(config: ClusterConfig, world: World) -> None:
@@ -62,6 +53,7 @@ async def run_engine(config: ClusterConfig, world: World) -> None:
                 renew_seconds=config.renew_seconds,
                 fence=functools.partial(fenced_touch, database),
                 on_lost=lost,
+                pins=await open_pins(nc, config),
             )
             log.info("engine_started", engine=config.engine_id, zones=zones)
             try:

@@ -11,6 +11,10 @@ class ClusterRefused(ClusterError):
     """The settings cannot run a cluster role; the message says what to set."""
 
 
+class ClusterUnreachable(ClusterError):
+    """NATS could not be reached at start-up."""
+
+
 class Fenced(ClusterError):
     """A newer owner's epoch is recorded for the zone: this engine lost it and must not write."""
 

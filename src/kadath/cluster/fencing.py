@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kadath.cluster.errors import Fenced
+from kadath.cluster.errors import ClusterRefused, Fenced
+from kadath.persistence import migrate
 from kadath.persistence.models import ZoneLeaseRow, utcnow
 
 
@@ -66,6 +68,17 @@ async def fenced_touch(engine: AsyncEngine, claim: Claim) -> None:
     acquisition and on each renewal). Raises ``Fenced`` when it no longer does."""
     async with AsyncSession(engine) as session, session.begin():
         await fence(session, claim)
+
+
+async def check_schema(database: AsyncEngine) -> None:
+    """Refuse a database whose schema is not at the newest migration (an engine never
+    migrates: several starting at once would race)."""
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    current = await migrate.current_revision(database)
+    if current != head:
+        raise ClusterRefused(
+            f"the database is at revision {current}, not {head}: run `kadath db upgrade` first"
+        )
 
 
 async def recorded_leases(engine: AsyncEngine) -> dict[str, RecordedLease]:

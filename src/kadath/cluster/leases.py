@@ -34,10 +34,11 @@ from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
 from kadath.cluster.config import ClusterConfig
-from kadath.cluster.errors import ClusterError, Fenced
+from kadath.cluster.errors import ClusterError, ClusterUnreachable, Fenced
 from kadath.cluster.fencing import Claim
 
 ZONE_PREFIX = "zone."
+PINS_SUFFIX = "_pins"  # the pins' bucket: the lease bucket's name and this, with no TTL
 # Everything a NATS request can fail with while the server is away or slow.
 NATS_FAILURES = (nats.errors.Error, asyncio.TimeoutError, OSError)
 
@@ -75,18 +76,34 @@ def zone_key(zone: str) -> str:
     return ZONE_PREFIX + zone
 
 
-async def connect(config: ClusterConfig, name: str) -> Client:
-    """A NATS connection that reconnects forever (the lease manager copes with the gap)."""
+async def connect(config: ClusterConfig, name: str, *, quiet: bool = False) -> Client:
+    """A NATS connection that reconnects forever (the lease manager copes with the gap);
+    ``quiet``: a short-lived one for a command, which does not log its own close."""
 
     async def disconnected() -> None:
-        log.warning("nats_disconnected", url=config.nats_url)
+        if not quiet:
+            log.warning("nats_disconnected", url=config.nats_url)
 
     async def reconnected() -> None:
         log.info("nats_reconnected", url=config.nats_url)
 
     async def error(exc: Exception) -> None:
-        log.warning("nats_error", error=str(exc))
+        if not quiet:
+            log.warning("nats_error", error=str(exc))
 
+    try:
+        return await asyncio.wait_for(_connect(config, name, disconnected, reconnected, error), 15)
+    except (*NATS_FAILURES, nats.errors.NoServersError) as exc:
+        raise ClusterUnreachable(f"cannot reach NATS at {config.nats_url}: {exc!r}") from exc
+
+
+async def _connect(
+    config: ClusterConfig,
+    name: str,
+    disconnected: Callable[[], Awaitable[None]],
+    reconnected: Callable[[], Awaitable[None]],
+    error: Callable[[Exception], Awaitable[None]],
+) -> Client:
     return await nats.connect(
         config.nats_url,
         name=name,
@@ -124,6 +141,32 @@ async def open_bucket(nc: Client, config: ClusterConfig) -> KeyValue:
     return kv
 
 
+async def open_pins(nc: Client, config: ClusterConfig) -> KeyValue:
+    """The operators' pins (``kadath zones pin``): key = zone, value = the engine that must
+    hold it. A bucket of its own, as the lease bucket's TTL would expire them."""
+    js = nc.jetstream(timeout=max(2.0, config.renew_seconds))
+    bucket = config.bucket + PINS_SUFFIX
+    try:
+        return await js.key_value(bucket)
+    except nats.js.errors.BucketNotFoundError:
+        with contextlib.suppress(nats.js.errors.APIError):  # created meanwhile
+            await js.create_key_value(
+                bucket=bucket, history=1, description="Kadath zone pins (docs/scaling.md)"
+            )
+        return await js.key_value(bucket)
+
+
+async def read_pins(pins: KeyValue, zones: Iterable[str]) -> dict[str, str]:
+    """Each pinned zone's engine (raises a NATS error when the server cannot be reached)."""
+    found = {}
+    for zone in zones:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            entry = await pins.get(zone)
+            if entry.value:
+                found[zone] = entry.value.decode()
+    return found
+
+
 async def advance_epochs(nc: Client, config: ClusterConfig, highest_recorded: int) -> bool:
     """If the bucket's stream is behind the highest epoch PostgreSQL has seen (NATS lost its
     store and started over), move its sequence past it, so new epochs are newer than every
@@ -155,6 +198,7 @@ class ZoneLeaseManager:
         renew_seconds: float,
         fence: Fence,
         on_lost: LostCallback = _no_loss,
+        pins: KeyValue | None = None,
     ) -> None:
         self._kv = kv
         self.owner = owner
@@ -163,6 +207,8 @@ class ZoneLeaseManager:
         self._fence = fence
         self._on_lost = on_lost
         self._leases: dict[str, Lease] = {}
+        self._pins_kv = pins
+        self._pins: dict[str, str] = {}
 
     @property
     def held(self) -> dict[str, Lease]:
@@ -270,12 +316,28 @@ class ZoneLeaseManager:
         if lease is not None:
             await self._drop(lease, reason)
 
+    async def follow_pins(self, zones: Iterable[str]) -> list[str]:
+        """Release held zones pinned to another engine; the zones this engine may take (those
+        unpinned or pinned to it). The last pins read stand while NATS cannot be reached."""
+        wanted = list(zones)
+        if self._pins_kv is not None:
+            try:
+                self._pins = await read_pins(self._pins_kv, wanted)
+            except NATS_FAILURES as exc:
+                log.debug("zone_pins_unread", error=repr(exc))
+        for zone in list(self._leases):
+            if self._pins.get(zone, self.owner) != self.owner:
+                log.info("zone_moving", zone=zone, to=self._pins[zone])
+                await self.release(zone)
+        return [zone for zone in wanted if self._pins.get(zone, self.owner) == self.owner]
+
     async def run(self, zones: Callable[[], Iterable[str]], stop: asyncio.Event) -> None:
-        """Every renewal period: renew what is held, then try to take the zones ``zones()``
-        names that nobody holds. Returns when ``stop`` is set (the caller releases)."""
+        """Every renewal period: renew what is held, give up zones pinned elsewhere, then try
+        to take the zones ``zones()`` names that nobody holds and are not pinned elsewhere.
+        Returns when ``stop`` is set (the caller releases)."""
         while not stop.is_set():
             await self.renew_all()
-            await self.acquire_free(zones())
+            await self.acquire_free(await self.follow_pins(zones()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._renew_seconds)
 

@@ -8,8 +8,16 @@ from dataclasses import dataclass
 import nats.js.errors
 
 from kadath.cluster.config import ClusterConfig
-from kadath.cluster.fencing import recorded_leases
-from kadath.cluster.leases import LeaseValue, connect, zone_key
+from kadath.cluster.errors import ClusterError
+from kadath.cluster.fencing import check_schema, recorded_leases
+from kadath.cluster.leases import (
+    PINS_SUFFIX,
+    LeaseValue,
+    connect,
+    open_pins,
+    read_pins,
+    zone_key,
+)
 from kadath.persistence.engine import create_engine
 
 
@@ -21,27 +29,29 @@ class ZoneStatus:
     revision: int | None  # the lease's latest revision
     recorded_owner: str | None  # the fencing record in PostgreSQL
     recorded_epoch: int | None
+    pinned_to: str | None = None  # ``kadath zones pin``: the only engine that may hold it
 
 
 async def zone_statuses(config: ClusterConfig, zones: list[str]) -> list[ZoneStatus]:
     database = create_engine(config.database_url, pool_size=1, max_overflow=0)
     try:
+        await check_schema(database)
         recorded = await recorded_leases(database)
     finally:
         await database.dispose()
     leases: dict[str, tuple[LeaseValue | None, int | None]] = {}
-    nc = await connect(config, "kadath zones")
+    pins: dict[str, str] = {}
+    nc = await connect(config, "kadath zones", quiet=True)
     try:
         js = nc.jetstream(timeout=5)
-        try:
+        with contextlib.suppress(nats.js.errors.BucketNotFoundError):
             kv = await js.key_value(config.bucket)
-        except nats.js.errors.BucketNotFoundError:
-            kv = None
-        for zone in zones if kv is not None else []:
-            assert kv is not None
-            with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-                entry = await kv.get(zone_key(zone))
-                leases[zone] = (LeaseValue.decode(entry.value), entry.revision)
+            for zone in zones:
+                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+                    entry = await kv.get(zone_key(zone))
+                    leases[zone] = (LeaseValue.decode(entry.value), entry.revision)
+        with contextlib.suppress(nats.js.errors.BucketNotFoundError):
+            pins = await read_pins(await js.key_value(config.bucket + PINS_SUFFIX), zones)
     finally:
         await nc.close()
     statuses = []
@@ -59,13 +69,30 @@ async def zone_statuses(config: ClusterConfig, zones: list[str]) -> list[ZoneSta
                 revision,
                 record.owner if record else None,
                 record.epoch if record else None,
+                pins.get(zone),
             )
         )
     return statuses
 
 
+async def pin(config: ClusterConfig, zones: list[str], zone: str, engine: str | None) -> None:
+    """Pin ``zone`` to ``engine`` (its holder gives it up at its next renewal and that engine
+    takes it), or unpin it (``engine`` None: any engine may hold it)."""
+    if zone not in zones:
+        raise ClusterError(f"no zone {zone!r} in the world (zones: {', '.join(zones)})")
+    nc = await connect(config, "kadath zones", quiet=True)
+    try:
+        pins = await open_pins(nc, config)
+        if engine is None:
+            await pins.delete(zone)
+        else:
+            await pins.put(zone, engine.encode())
+    finally:
+        await nc.close()
+
+
 def format_statuses(statuses: list[ZoneStatus]) -> str:
-    header = ("ZONE", "OWNER", "EPOCH", "RECORDED OWNER", "RECORDED EPOCH")
+    header = ("ZONE", "OWNER", "EPOCH", "RECORDED OWNER", "RECORDED EPOCH", "PINNED TO")
     rows = [header] + [
         (
             s.zone,
@@ -73,6 +100,7 @@ def format_statuses(statuses: list[ZoneStatus]) -> str:
             "-" if s.epoch is None else str(s.epoch),
             s.recorded_owner or "-",
             "-" if s.recorded_epoch is None else str(s.recorded_epoch),
+            s.pinned_to or "-",
         )
         for s in statuses
     ]
