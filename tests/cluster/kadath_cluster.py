@@ -34,6 +34,14 @@ RENEW_SECONDS = 1.0
 SLACK_SECONDS = 20.0
 
 
+def nats_server_binary() -> str | None:
+    """Debian installs it in /usr/sbin, which not every PATH has."""
+    found = shutil.which("nats-server")
+    if found is None and Path("/usr/sbin/nats-server").exists():
+        found = "/usr/sbin/nats-server"
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -59,7 +67,7 @@ class PrivateNats:
         assert self._process is None
         self._log = self.log_path.open("ab")
         self._process = await asyncio.create_subprocess_exec(
-            "nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port),
+            nats_server_binary() or "nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port),
             "-sd", str(self.store), stdout=self._log, stderr=self._log,
         )  # fmt: skip
         deadline = time.monotonic() + within
@@ -90,7 +98,7 @@ class PrivateNats:
 
 @contextlib.asynccontextmanager
 async def private_nats(root: Path) -> AsyncIterator[PrivateNats]:
-    if shutil.which("nats-server") is None:
+    if nats_server_binary() is None:
         raise RuntimeError("nats-server is not installed (.ci/run installs it)")
     store = root / "jetstream"
     store.mkdir(parents=True)
