@@ -27,8 +27,8 @@ from kadath.persistence.engine import create_engine
 
 PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
 # Short leases so that failover fits in a test; the lease is three renewal periods and more.
-LEASE_SECONDS = 4.0
-RENEW_SECONDS = 1.0
+LEASE_SECONDS = 6.0
+RENEW_SECONDS = 1.5
 # A loaded 2-core machine may start a subprocess or answer a request seconds late: every wait
 # for something that must happen gets this much on top of the bound it checks.
 SLACK_SECONDS = 20.0
@@ -131,12 +131,14 @@ async def migrated_database(server_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
-def cluster_config(database_url: str, nats_url: str, engine_id: str) -> ClusterConfig:
+def cluster_config(
+    database_url: str, nats_url: str, engine_id: str, lease_seconds: float = LEASE_SECONDS
+) -> ClusterConfig:
     return ClusterConfig(
         database_url=database_url,
         nats_url=nats_url,
         engine_id=engine_id,
-        lease_seconds=LEASE_SECONDS,
+        lease_seconds=lease_seconds,
         renew_seconds=RENEW_SECONDS,
         bucket="kadath_zones",
     )

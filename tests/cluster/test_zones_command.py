@@ -8,7 +8,7 @@ import functools
 from pathlib import Path
 
 import pytest
-from kadath_cluster import LEASE_SECONDS, RENEW_SECONDS, PrivateNats, cluster_config
+from kadath_cluster import RENEW_SECONDS, PrivateNats, cluster_config
 
 from kadath.cli import main
 from kadath.cluster.fencing import fenced_touch
@@ -18,6 +18,7 @@ from kadath.world import DEFAULT_WORLD_DIR, load_world
 
 pytestmark = pytest.mark.postgres
 ZONES = sorted(load_world(DEFAULT_WORLD_DIR).zones)
+LONG_LEASE_SECONDS = 600.0
 
 
 @pytest.fixture
@@ -31,14 +32,15 @@ def cluster_env(
 
 
 async def hold(database_url: str, nats_url: str, engine: str, zones: list[str]) -> None:
-    config = cluster_config(database_url, nats_url, engine)
+    # Nothing renews these leases: they must outlast the test on a slow machine.
+    config = cluster_config(database_url, nats_url, engine, lease_seconds=LONG_LEASE_SECONDS)
     nc = await connect(config, engine)
     database = create_engine(database_url, pool_size=1, max_overflow=0)
     try:
         manager = ZoneLeaseManager(
             await open_bucket(nc, config),
             owner=engine,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=LONG_LEASE_SECONDS,
             renew_seconds=RENEW_SECONDS,
             fence=functools.partial(fenced_touch, database),
         )
