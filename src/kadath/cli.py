@@ -106,7 +106,7 @@ ENGINE_HELP = (
 
 def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
     """``kadath engine`` and ``kadath zones``: 2 when the settings (or the schema) cannot run a
-    cluster, 1 when NATS cannot be reached."""
+    cluster, 1 when NATS or PostgreSQL cannot be reached."""
     from kadath.cluster.config import cluster_config
     from kadath.cluster.errors import ClusterError, ClusterUnreachable
 

@@ -85,3 +85,24 @@ def test_single_process_settings_need_no_nats() -> None:
     settings = Settings()
     assert settings.nats_url is None
     assert settings.is_sqlite
+
+
+@pytest.mark.parametrize("command", ["engine", "zones"])
+def test_a_database_that_does_not_answer_exits_1_with_the_reason(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/kadath"
+    monkeypatch.setenv("KADATH_DATABASE_URL", closed)
+    monkeypatch.setenv("KADATH_NATS_URL", NATS)
+
+    assert main([command]) == 1
+
+    assert "cannot reach PostgreSQL" in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -12,8 +12,10 @@ import signal
 import structlog
 
 from kadath.cluster.config import ClusterConfig
+from kadath.cluster.errors import ClusterUnreachable
 from kadath.cluster.fencing import check_schema, fenced_touch, highest_epoch
 from kadath.cluster.leases import (
+    NATS_FAILURES,
     ZoneLeaseManager,
     advance_epochs,
     connect,
@@ -28,15 +30,20 @@ log = structlog.get_logger(__name__)
 
 async def run_engine(config: ClusterConfig, world: World) -> None:
     """Hold zones until SIGTERM/SIGINT, then release them. Raises ClusterRefused (settings or
-    schema) or the connection error when PostgreSQL or NATS cannot be reached at start."""
+    schema), ClusterUnreachable (NATS at start), or the error of a database unreachable at
+    start."""
     zones = sorted(world.zones)
     database = create_engine(config.database_url, pool_size=2, max_overflow=2)
     try:
         await check_schema(database)
         nc = await connect(config, f"kadath-engine {config.engine_id}")
         try:
-            kv = await open_bucket(nc, config)
-            await advance_epochs(nc, config, await highest_epoch(database))
+            try:
+                kv = await open_bucket(nc, config)
+                pins = await open_pins(nc, config)
+                await advance_epochs(nc, config, await highest_epoch(database))
+            except NATS_FAILURES as exc:
+                raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -44,7 +51,7 @@ async def run_engine(config: ClusterConfig, world: World) -> None:
 
             async def lost(zone: str, epoch: int, reason: str) -> None:
                 # Nothing runs in a zone yet; when it does, this is where it stops.
-                log.warning("zone_lost", zone=zone, epoch=epoch, reason=reason)
+                log.info("zone_stopped", zone=zone, epoch=epoch, reason=reason)
 
             manager = ZoneLeaseManager(
                 kv,
@@ -53,7 +60,7 @@ async def run_engine(config: ClusterConfig, world: World) -> None:
                 renew_seconds=config.renew_seconds,
                 fence=functools.partial(fenced_touch, database),
                 on_lost=lost,
-                pins=await open_pins(nc, config),
+                pins=pins,
             )
             log.info("engine_started", engine=config.engine_id, zones=zones)
             try:

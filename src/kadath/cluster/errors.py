@@ -12,7 +12,7 @@ class ClusterRefused(ClusterError):
 
 
 class ClusterUnreachable(ClusterError):
-    """NATS could not be reached at start-up."""
+    """NATS or PostgreSQL could not be reached at start-up."""
 
 
 class Fenced(ClusterError):

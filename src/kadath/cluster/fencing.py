@@ -16,9 +16,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kadath.cluster.errors import ClusterRefused, Fenced
+from kadath.cluster.errors import ClusterRefused, ClusterUnreachable, Fenced
 from kadath.persistence import migrate
 from kadath.persistence.models import ZoneLeaseRow, utcnow
 
@@ -74,7 +75,10 @@ async def check_schema(database: AsyncEngine) -> None:
     """Refuse a database whose schema is not at the newest migration (an engine never
     migrates: several starting at once would race)."""
     head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
-    current = await migrate.current_revision(database)
+    try:
+        current = await migrate.current_revision(database)
+    except (SQLAlchemyError, OSError) as exc:
+        raise ClusterUnreachable(f"cannot reach PostgreSQL: {exc!r}") from exc
     if current != head:
         raise ClusterRefused(
             f"the database is at revision {current}, not {head}: run `kadath db upgrade` first"
