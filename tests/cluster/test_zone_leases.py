@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.cluster.errors import Fenced
 from kadath.cluster.fencing import Claim, fence, fenced_touch, recorded_leases
-from kadath.cluster.leases import ZoneLeaseManager, connect, open_bucket, open_pins, zone_key
+from kadath.cluster.leases import (
+    LeaseValue,
+    ZoneLeaseManager,
+    close,
+    connect,
+    open_bucket,
+    open_pins,
+    zone_key,
+)
 from kadath.domain.item import ContainerKind
 from kadath.persistence.engine import create_engine
 from kadath.persistence.layer import AsyncPersistenceLayer
@@ -81,7 +89,7 @@ async def join(
 
     yield make  # type: ignore[misc]
     for member in members:
-        await member.nc.close()
+        await close(member.nc)  # the server may be stopped
 
 
 def unique_zones(count: int) -> list[str]:
@@ -335,3 +343,87 @@ async def test_a_pinned_zone_moves_to_its_engine_and_stays_there(
 
 async def _holds(member: Member, zone: str) -> bool:
     return zone in member.manager.held
+
+
+async def test_a_renewal_that_landed_though_its_answer_was_lost_is_kept(
+    join: Callable[[str], asyncio.Future[Member]],
+) -> None:
+    a = await join("engine-a")
+    [zone] = unique_zones(1)
+    lease = await a.manager.acquire(zone)
+    assert lease is not None
+    # engine-a's own renewal reached NATS, but the answer did not reach engine-a.
+    kv = await open_bucket(a.nc, cluster_config("", "", "x"))
+    landed = await kv.update(
+        zone_key(zone), LeaseValue("engine-a", lease.epoch).encode(), last=lease.revision
+    )
+
+    assert await a.manager.renew(zone) is True
+
+    assert a.manager.held[zone].epoch == lease.epoch
+    assert a.manager.held[zone].revision == landed  # adopted
+    assert await a.manager.renew(zone) is True  # and renewed from there
+    assert a.manager.held[zone].revision > landed
+    assert a.lost == []
+
+
+async def test_renewals_failing_for_a_whole_lease_while_nats_is_down_drop_the_zone(
+    join: Callable[[str], asyncio.Future[Member]], nats_server: PrivateNats
+) -> None:
+    a = await join("engine-a")
+    [zone] = unique_zones(1)
+    lease = await a.manager.acquire(zone)
+    assert lease is not None
+    await nats_server.stop()
+
+    async def dropped() -> bool:
+        return await a.manager.renew(zone) is False
+
+    await eventually(dropped, LEASE_SECONDS + SLACK_SECONDS, "the zone is dropped")
+    assert a.lost == [(zone, lease.epoch, "expired")]
+
+
+async def test_a_claim_postgresql_does_not_take_gives_the_lease_back_at_once(
+    join: Callable[[str], asyncio.Future[Member]],
+) -> None:
+    a, b = await join("engine-a"), await join("engine-b")
+    [zone] = unique_zones(1)
+
+    async def unreachable(claim: Claim) -> None:
+        raise ConnectionRefusedError("PostgreSQL is down")
+
+    kv = await open_bucket(a.nc, cluster_config("", "", "x"))
+    cut_off = ZoneLeaseManager(
+        kv, owner="cut-off", lease_seconds=LEASE_SECONDS, renew_seconds=RENEW_SECONDS,
+        fence=unreachable,
+    )  # fmt: skip
+
+    assert await cut_off.acquire(zone) is None
+    assert await b.manager.acquire(zone) is not None  # no need to wait for a lapse
+
+
+async def test_a_renewal_while_postgresql_is_away_keeps_the_lease_in_nats(
+    join: Callable[[str], asyncio.Future[Member]],
+) -> None:
+    a = await join("engine-a")
+    [zone] = unique_zones(1)
+    lease = await a.manager.acquire(zone)
+    assert lease is not None
+    database_down = False
+
+    async def flaky(claim: Claim) -> None:
+        if database_down:
+            raise ConnectionRefusedError("PostgreSQL is down")
+
+    kv = await open_bucket(a.nc, cluster_config("", "", "x"))
+    manager = ZoneLeaseManager(
+        kv, owner="engine-c", lease_seconds=LEASE_SECONDS, renew_seconds=RENEW_SECONDS,
+        fence=flaky,
+    )  # fmt: skip
+    [other] = unique_zones(1)
+    held = await manager.acquire(other)
+    assert held is not None
+    database_down = True
+
+    assert await manager.renew(other) is True
+    assert manager.held[other].revision > held.revision

@@ -12,7 +12,7 @@ from kadath_cluster import RENEW_SECONDS, PrivateNats, cluster_config
 
 from kadath.cli import main
 from kadath.cluster.fencing import fenced_touch
-from kadath.cluster.leases import ZoneLeaseManager, connect, open_bucket
+from kadath.cluster.leases import ZoneLeaseManager, close, connect, open_bucket
 from kadath.persistence.engine import create_engine
 from kadath.world import DEFAULT_WORLD_DIR, load_world
 
@@ -47,7 +47,7 @@ async def hold(database_url: str, nats_url: str, engine: str, zones: list[str]) 
         for zone in zones:
             assert await manager.acquire(zone) is not None
     finally:
-        await nc.close()
+        await close(nc)
         await database.dispose()
 
 

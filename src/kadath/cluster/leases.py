@@ -117,6 +117,12 @@ async def _connect(
     )
 
 
+async def close(nc: Client) -> None:
+    """Close a connection; a server already gone is no error."""
+    with contextlib.suppress(*NATS_FAILURES):
+        await nc.close()
+
+
 async def open_bucket(nc: Client, config: ClusterConfig) -> KeyValue:
     """The lease bucket, created with ``max_age`` = the lease length if it does not exist.
     An existing bucket whose TTL is not at least three renewal periods is refused."""

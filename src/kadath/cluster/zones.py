@@ -13,6 +13,7 @@ from kadath.cluster.fencing import check_schema, recorded_leases
 from kadath.cluster.leases import (
     PINS_SUFFIX,
     LeaseValue,
+    close,
     connect,
     open_pins,
     read_pins,
@@ -53,7 +54,7 @@ async def zone_statuses(config: ClusterConfig, zones: list[str]) -> list[ZoneSta
         with contextlib.suppress(nats.js.errors.BucketNotFoundError):
             pins = await read_pins(await js.key_value(config.bucket + PINS_SUFFIX), zones)
     finally:
-        await nc.close()
+        await close(nc)
     statuses = []
     for zone in sorted(set(zones) | set(recorded)):
         value, revision = leases.get(zone, (None, None))
@@ -88,7 +89,7 @@ async def pin(config: ClusterConfig, zones: list[str], zone: str, engine: str | 
         else:
             await pins.put(zone, engine.encode())
     finally:
-        await nc.close()
+        await close(nc)
 
 
 def format_statuses(statuses: list[ZoneStatus]) -> str:
