@@ -21,7 +21,7 @@ from kadath_cluster import (
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kadath.cluster.errors import Fenced
+from kadath.cluster.errors import Fenced, NotHeld
 from kadath.cluster.fencing import Claim, fence, fenced_touch, recorded_leases
 from kadath.cluster.leases import (
     LeaseValue,
@@ -427,3 +427,37 @@ async def test_a_renewal_while_postgresql_is_away_keeps_the_lease_in_nats(
 
     assert await manager.renew(other) is True
     assert manager.held[other].revision > held.revision
+
+
+async def test_a_zone_write_fenced_off_by_a_newer_owner_is_refused_and_the_zone_dropped(
+    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+) -> None:
+    a = await join("engine-a")
+    zones = unique_zones(2)
+    lease = await a.manager.acquire(zones[0])
+    assert lease is not None
+    layer = AsyncPersistenceLayer(database, load_world(DEFAULT_WORLD_DIR))
+    containers = await _count(database, ContainerRow)
+    await _guarded_write(layer, a.manager, zones[0])  # the holder's write commits
+    assert await _count(database, ContainerRow) == containers + 1
+
+    # A newer owner claims the zone (engine-a stalled and its lease lapsed, say).
+    await fenced_touch(database, Claim(zones[0], "engine-b", lease.epoch + 100))
+
+    with pytest.raises(Fenced):
+        await _guarded_write(layer, a.manager, zones[0])
+    assert await _count(database, ContainerRow) == containers + 1
+    assert zones[0] not in a.manager.held
+    assert a.lost == [(zones[0], lease.epoch, "fenced")]
+    with pytest.raises(NotHeld):  # a zone it never held
+        await _guarded_write(layer, a.manager, zones[1])
+
+
+async def _guarded_write(
+    layer: AsyncPersistenceLayer, manager: ZoneLeaseManager, zone: str
+) -> None:
+    async with layer.unit_of_work() as uow:
+        await manager.fence(uow.session, zone)
+        await uow.containers.create_container(
+            kind=ContainerKind.ENVIRONMENT, name="a crate", capacity=1, room_id=ROOM
+        )

@@ -23,3 +23,11 @@ class Fenced(ClusterError):
         super().__init__(
             f"zone {zone!r}: epoch {epoch} is fenced off (epoch {recorded} is recorded)"
         )
+
+
+class NotHeld(Fenced):
+    """This engine does not hold the zone (never took it, released or dropped it)."""
+
+    def __init__(self, zone: str) -> None:
+        ClusterError.__init__(self, f"zone {zone!r} is not held by this engine")
+        self.zone, self.epoch, self.recorded = zone, 0, None

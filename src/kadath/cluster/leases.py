@@ -32,9 +32,11 @@ import nats.js.errors
 import structlog
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kadath.cluster import fencing
 from kadath.cluster.config import ClusterConfig
-from kadath.cluster.errors import ClusterError, ClusterUnreachable, Fenced
+from kadath.cluster.errors import ClusterError, ClusterUnreachable, Fenced, NotHeld
 from kadath.cluster.fencing import Claim
 
 ZONE_PREFIX = "zone."
@@ -315,6 +317,20 @@ class ZoneLeaseManager:
     async def release_all(self) -> None:
         for zone in list(self._leases):
             await self.release(zone)
+
+    async def fence(self, session: AsyncSession, zone: str) -> None:
+        """The guard for a write of ``zone``'s state, inside that write's unit of work
+        (``uow.session``): records this engine's epoch and locks it until the commit, or raises
+        ``Fenced`` (the unit of work then rolls back) after dropping the zone, when a newer
+        owner is recorded; ``NotHeld`` when this engine does not hold the zone."""
+        lease = self._leases.get(zone)
+        if lease is None:
+            raise NotHeld(zone)
+        try:
+            await fencing.fence(session, Claim(zone, self.owner, lease.epoch))
+        except Fenced:
+            await self._drop(lease, "fenced")
+            raise
 
     async def drop(self, zone: str, reason: str) -> None:
         """Forget ``zone`` without touching NATS (e.g. a zone write was ``Fenced``)."""
