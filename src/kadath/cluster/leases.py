@@ -13,7 +13,8 @@ One key per zone, ``zone.<id>``, holding ``{"owner": engine, "epoch": n}``:
 Each renewal first re-confirms the epoch in PostgreSQL (a committed fence), then renews in NATS.
 A refused fence (a newer epoch recorded), a refused compare-and-swap (someone else holds the key),
 or renewals failing for a whole lease period (NATS unreachable) drop the zone: the manager
-forgets it and calls ``on_lost`` so the engine stops serving it. nats-py reconnects on its own;
+forgets it and calls ``on_lost`` so the engine stops serving it. So does a write of zone state
+guarded by ``ZoneLeaseManager.fence`` that meets a newer epoch. nats-py reconnects on its own;
 the manager only needs the same ``KeyValue`` handle afterwards.
 """
 
