@@ -105,10 +105,10 @@ ENGINE_HELP = (
 
 
 def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``kadath engine`` and ``kadath zones``: 2 when the settings (or the schema) cannot run a
-    cluster, 1 when NATS or PostgreSQL cannot be reached."""
+    """``kadath engine`` and ``kadath zones``: 2 when the settings, the schema or the arguments
+    are refused, 1 when NATS or PostgreSQL cannot be reached or a move did not happen."""
     from kadath.cluster.config import cluster_config
-    from kadath.cluster.errors import ClusterError, ClusterUnreachable
+    from kadath.cluster.errors import ClusterError, ClusterRefused
 
     try:
         config = cluster_config(settings)
@@ -122,11 +122,15 @@ def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
             finally:
                 logs.stop()
             return 0
-        from kadath.cluster.zones import format_statuses, pin, zone_statuses
+        from kadath.cluster.zones import format_statuses, move, move_bound, pin, zone_statuses
 
         zones = sorted(world.zones)
         if args.action == "list":
             print(format_statuses(asyncio.run(zone_statuses(config, zones))))
+            return 0
+        if args.action == "move":
+            moved = asyncio.run(move(config, zones, args.zone, args.engine, move_bound(config)))
+            print(f"zone {args.zone} moved to {args.engine} (epoch {moved.epoch})")
             return 0
         engine = args.engine if args.action == "pin" else None
         asyncio.run(pin(config, zones, args.zone, engine))
@@ -134,7 +138,7 @@ def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     except ClusterError as exc:
         print(f"kadath {args.command}: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, ClusterUnreachable) else 2
+        return 2 if isinstance(exc, ClusterRefused) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,17 +156,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
     zones = sub.add_parser(
         "zones",
-        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin or unpin a zone",
+        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin, unpin or move "
+        "a zone",
     )
-    zones.add_argument("action", nargs="?", default="list", choices=["list", "pin", "unpin"])
-    zones.add_argument("zone", nargs="?", help="pin/unpin: the zone")
-    zones.add_argument("engine", nargs="?", help="pin: the engine (KADATH_ENGINE_ID) to hold it")
+    zones.add_argument(
+        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "move"]
+    )
+    zones.add_argument("zone", nargs="?", help="pin/unpin/move: the zone")
+    zones.add_argument(
+        "engine", nargs="?", help="pin/move: the engine (KADATH_ENGINE_ID) to hold it"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "zones" and args.action != "list" and not args.zone:
         parser.error(f"zones {args.action} needs a zone")
-    if args.command == "zones" and args.action == "pin" and not args.engine:
-        parser.error("zones pin needs a zone and an engine: kadath zones pin ZONE ENGINE")
+    if args.command == "zones" and args.action in ("pin", "move") and not args.engine:
+        parser.error(f"zones {args.action} needs a zone and an engine: ZONE ENGINE")
     if args.command in ("engine", "zones"):
         return cluster_command(settings, args)
     if args.command == "world":

@@ -106,3 +106,12 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "args", [["zones", "move", "arkham"], ["zones", "pin"], ["zones", "unpin"]]
+)
+def test_zone_commands_missing_arguments_are_usage_errors(args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2

@@ -21,7 +21,7 @@ from kadath_cluster import (
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kadath.cluster.errors import Fenced, NotHeld
+from kadath.cluster.errors import ClusterError, Fenced, NotHeld
 from kadath.cluster.fencing import Claim, fence, fenced_touch, recorded_leases
 from kadath.cluster.leases import (
     LeaseValue,
@@ -32,6 +32,7 @@ from kadath.cluster.leases import (
     open_pins,
     zone_key,
 )
+from kadath.cluster.zones import move, zone_statuses
 from kadath.domain.item import ContainerKind
 from kadath.persistence.engine import create_engine
 from kadath.persistence.layer import AsyncPersistenceLayer
@@ -461,3 +462,37 @@ async def _guarded_write(
         await uow.containers.create_container(
             kind=ContainerKind.ENVIRONMENT, name="a crate", capacity=1, room_id=ROOM
         )
+
+
+async def test_move_hands_a_zone_to_the_named_engine_then_unpins_it(
+    join: Callable[[str], asyncio.Future[Member]], database_url: str, nats_server: PrivateNats
+) -> None:
+    a, b = await join("engine-a"), await join("engine-b")
+    [zone] = unique_zones(1)
+    first = await a.manager.acquire(zone)
+    assert first is not None
+    config = cluster_config(database_url, nats_server.url, "operator")
+    stop = asyncio.Event()
+    runners = [asyncio.create_task(m.manager.run(lambda: [zone], stop)) for m in (a, b)]
+    try:
+        moved = await move(config, [zone], zone, "engine-b", LEASE_SECONDS + SLACK_SECONDS)
+        assert (moved.owner, moved.recorded_owner) == ("engine-b", "engine-b")
+        assert moved.epoch is not None and moved.epoch > first.epoch
+        [status] = [s for s in await zone_statuses(config, [zone]) if s.zone == zone]
+        assert status.pinned_to is None
+
+        # To an engine that is not running: refused after the bound, the pin removed, and the
+        # zone (given up for it meanwhile) is taken again by a running engine.
+        with pytest.raises(ClusterError, match="did not take zone"):
+            await move(config, [zone], zone, "ghost", 2 * RENEW_SECONDS)
+        await eventually(
+            lambda: _held_by_either(a, b, zone), LEASE_SECONDS + SLACK_SECONDS, "zone held again"
+        )
+    finally:
+        stop.set()
+        await asyncio.gather(*runners)
+    assert a.lost == [] and b.lost == []
+
+
+async def _held_by_either(a: Member, b: Member, zone: str) -> bool:
+    return zone in a.manager.held or zone in b.manager.held

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadath.cluster import fencing
 from kadath.cluster.config import ClusterConfig
-from kadath.cluster.errors import ClusterError, ClusterUnreachable, Fenced, NotHeld
+from kadath.cluster.errors import ClusterRefused, ClusterUnreachable, Fenced, NotHeld
 from kadath.cluster.fencing import Claim
 
 ZONE_PREFIX = "zone."
@@ -143,7 +143,7 @@ async def open_bucket(nc: Client, config: ClusterConfig) -> KeyValue:
         kv = await js.key_value(config.bucket)
     ttl = (await kv.status()).ttl
     if not ttl or ttl < 3 * config.renew_seconds:
-        raise ClusterError(
+        raise ClusterRefused(
             f"the NATS bucket {config.bucket!r} has a TTL of {ttl}s, less than three renewal "
             f"periods ({config.renew_seconds:g}s each): delete it or choose another bucket"
         )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 
 import nats.js.errors
 
 from kadath.cluster.config import ClusterConfig
-from kadath.cluster.errors import ClusterError
+from kadath.cluster.errors import ClusterError, ClusterRefused
 from kadath.cluster.fencing import check_schema, recorded_leases
 from kadath.cluster.leases import (
     PINS_SUFFIX,
@@ -80,7 +82,7 @@ async def pin(config: ClusterConfig, zones: list[str], zone: str, engine: str | 
     """Pin ``zone`` to ``engine`` (its holder gives it up at its next renewal and that engine
     takes it), or unpin it (``engine`` None: any engine may hold it)."""
     if zone not in zones:
-        raise ClusterError(f"no zone {zone!r} in the world (zones: {', '.join(zones)})")
+        raise ClusterRefused(f"no zone {zone!r} in the world (zones: {', '.join(zones)})")
     nc = await connect(config, "kadath zones", quiet=True)
     try:
         pins = await open_pins(nc, config)
@@ -90,6 +92,35 @@ async def pin(config: ClusterConfig, zones: list[str], zone: str, engine: str | 
             await pins.put(zone, engine.encode())
     finally:
         await close(nc)
+
+
+async def move(
+    config: ClusterConfig, zones: list[str], zone: str, engine: str, within: float
+) -> ZoneStatus:
+    """Hand ``zone`` to ``engine``: pin it there until that engine holds it (in NATS, and as
+    the recorded owner in PostgreSQL), then unpin it, so it stays but may move again later.
+    Raises ClusterError when that did not happen within ``within`` seconds (unpinned again)."""
+    await pin(config, zones, zone, engine)
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            [status] = [s for s in await zone_statuses(config, [zone]) if s.zone == zone]
+            if status.owner == status.recorded_owner == engine:
+                return status
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"engine {engine!r} did not take zone {zone!r} within {within:g}s "
+                    "(is it running?); the zone is unpinned again"
+                )
+            await asyncio.sleep(1.0)
+    finally:
+        await pin(config, zones, zone, None)
+
+
+def move_bound(config: ClusterConfig) -> float:
+    """How long a move may take: the holder gives the zone up at its next renewal and the
+    target takes it at its next; a holder that died first lets its lease lapse. Plus slack."""
+    return config.lease_seconds + 4 * config.renew_seconds + 10.0
 
 
 def format_statuses(statuses: list[ZoneStatus]) -> str:
