@@ -63,6 +63,11 @@ class PrivateNats:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not running"
+        return self._process.pid
+
     async def start(self, within: float = 30.0) -> None:
         assert self._process is None
         self._log = self.log_path.open("ab")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.cluster.errors import ClusterError, Fenced, NotHeld
-from kadath.cluster.fencing import Claim, fence, fenced_touch, recorded_leases
+from kadath.cluster.fencing import Claim, confirm, fence, fenced_touch, recorded_leases
 from kadath.cluster.leases import (
     LeaseValue,
     ZoneLeaseManager,
@@ -40,6 +40,7 @@ from kadath.persistence.models import ContainerRow
 from kadath.world import DEFAULT_WORLD_DIR, load_world
 
 pytestmark = pytest.mark.postgres
+Join = Callable[[str], Awaitable["Member"]]
 ROOM = next(iter(load_world(DEFAULT_WORLD_DIR).rooms))
 
 
@@ -62,7 +63,7 @@ async def database(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def join(
     database: AsyncEngine, database_url: str, nats_server: PrivateNats
-) -> AsyncIterator[Callable[[str], asyncio.Future[Member]]]:
+) -> AsyncIterator[Join]:
     """``await join(name)``: a lease manager for engine ``name`` on the test's NATS server."""
     members: list[Member] = []
 
@@ -80,7 +81,7 @@ async def join(
             owner=name,
             lease_seconds=LEASE_SECONDS,
             renew_seconds=RENEW_SECONDS,
-            fence=functools.partial(fenced_touch, database),
+            confirm=functools.partial(confirm, database),
             on_lost=on_lost,
             pins=await open_pins(nc, config),
         )
@@ -88,7 +89,7 @@ async def join(
         members.append(member)
         return member
 
-    yield make  # type: ignore[misc]
+    yield make
     for member in members:
         await close(member.nc)  # the server may be stopped
 
@@ -99,7 +100,7 @@ def unique_zones(count: int) -> list[str]:
 
 
 async def test_two_managers_racing_for_each_zone_exactly_one_wins(
-    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+    join: Join, database: AsyncEngine
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     zones = unique_zones(12)
@@ -120,7 +121,7 @@ async def test_two_managers_racing_for_each_zone_exactly_one_wins(
 
 
 async def test_renewal_keeps_the_zone_for_many_lease_periods(
-    join: Callable[[str], asyncio.Future[Member]],
+    join: Join,
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     [zone] = unique_zones(1)
@@ -145,7 +146,7 @@ async def test_renewal_keeps_the_zone_for_many_lease_periods(
 
 
 async def test_released_zone_is_free_at_once_and_the_next_epoch_is_newer(
-    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+    join: Join, database: AsyncEngine
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     [zone] = unique_zones(1)
@@ -161,7 +162,7 @@ async def test_released_zone_is_free_at_once_and_the_next_epoch_is_newer(
 
 
 async def test_an_unrenewed_lease_lapses_and_the_old_owner_is_fenced_and_drops_the_zone(
-    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+    join: Join, database: AsyncEngine
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     [zone] = unique_zones(1)
@@ -215,7 +216,7 @@ async def _acquired(manager: ZoneLeaseManager, zone: str) -> bool:
 
 
 async def test_a_lease_taken_over_in_nats_alone_is_dropped_on_renewal(
-    join: Callable[[str], asyncio.Future[Member]],
+    join: Join,
 ) -> None:
     """The compare-and-swap alone also catches a takeover (the fence not yet moved)."""
     a = await join("engine-a")
@@ -250,7 +251,7 @@ async def test_the_fence_holds_a_new_owner_back_until_the_old_owners_write_commi
 
 
 async def test_managers_recover_from_a_nats_restart_without_restarting(
-    join: Callable[[str], asyncio.Future[Member]], nats_server: PrivateNats
+    join: Join, nats_server: PrivateNats
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     zones = unique_zones(4)
@@ -270,7 +271,7 @@ async def test_managers_recover_from_a_nats_restart_without_restarting(
             await asyncio.sleep(outage)
             await nats_server.start()
             await eventually(
-                lambda before=before: _all_held_and_renewed(a, b, zones, before),  # type: ignore[misc]
+                lambda before=before: _all_held_and_renewed(a, b, zones, before),
                 LEASE_SECONDS + SLACK_SECONDS,
                 f"every zone held and renewed again after a {outage:g}s outage",
             )
@@ -312,7 +313,7 @@ async def _all_held_and_renewed(
 
 
 async def test_a_pinned_zone_moves_to_its_engine_and_stays_there(
-    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+    join: Join, database: AsyncEngine
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     zones = unique_zones(2)
@@ -347,7 +348,7 @@ async def _holds(member: Member, zone: str) -> bool:
 
 
 async def test_a_renewal_that_landed_though_its_answer_was_lost_is_kept(
-    join: Callable[[str], asyncio.Future[Member]],
+    join: Join,
 ) -> None:
     a = await join("engine-a")
     [zone] = unique_zones(1)
@@ -369,7 +370,7 @@ async def test_a_renewal_that_landed_though_its_answer_was_lost_is_kept(
 
 
 async def test_renewals_failing_for_a_whole_lease_while_nats_is_down_drop_the_zone(
-    join: Callable[[str], asyncio.Future[Member]], nats_server: PrivateNats
+    join: Join, nats_server: PrivateNats
 ) -> None:
     a = await join("engine-a")
     [zone] = unique_zones(1)
@@ -385,18 +386,18 @@ async def test_renewals_failing_for_a_whole_lease_while_nats_is_down_drop_the_zo
 
 
 async def test_a_claim_postgresql_does_not_take_gives_the_lease_back_at_once(
-    join: Callable[[str], asyncio.Future[Member]],
+    join: Join,
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     [zone] = unique_zones(1)
 
-    async def unreachable(claim: Claim) -> None:
+    async def unreachable(claims: list[Claim]) -> set[str]:
         raise ConnectionRefusedError("PostgreSQL is down")
 
     kv = await open_bucket(a.nc, cluster_config("", "", "x"))
     cut_off = ZoneLeaseManager(
         kv, owner="cut-off", lease_seconds=LEASE_SECONDS, renew_seconds=RENEW_SECONDS,
-        fence=unreachable,
+        confirm=unreachable,
     )  # fmt: skip
 
     assert await cut_off.acquire(zone) is None
@@ -404,22 +405,20 @@ async def test_a_claim_postgresql_does_not_take_gives_the_lease_back_at_once(
 
 
 async def test_a_renewal_while_postgresql_is_away_keeps_the_lease_in_nats(
-    join: Callable[[str], asyncio.Future[Member]],
+    join: Join,
 ) -> None:
     a = await join("engine-a")
-    [zone] = unique_zones(1)
-    lease = await a.manager.acquire(zone)
-    assert lease is not None
     database_down = False
 
-    async def flaky(claim: Claim) -> None:
+    async def flaky(claims: list[Claim]) -> set[str]:
         if database_down:
             raise ConnectionRefusedError("PostgreSQL is down")
+        return set()
 
     kv = await open_bucket(a.nc, cluster_config("", "", "x"))
     manager = ZoneLeaseManager(
         kv, owner="engine-c", lease_seconds=LEASE_SECONDS, renew_seconds=RENEW_SECONDS,
-        fence=flaky,
+        confirm=flaky,
     )  # fmt: skip
     [other] = unique_zones(1)
     held = await manager.acquire(other)
@@ -431,7 +430,7 @@ async def test_a_renewal_while_postgresql_is_away_keeps_the_lease_in_nats(
 
 
 async def test_a_zone_write_fenced_off_by_a_newer_owner_is_refused_and_the_zone_dropped(
-    join: Callable[[str], asyncio.Future[Member]], database: AsyncEngine
+    join: Join, database: AsyncEngine
 ) -> None:
     a = await join("engine-a")
     zones = unique_zones(2)
@@ -465,7 +464,7 @@ async def _guarded_write(
 
 
 async def test_move_hands_a_zone_to_the_named_engine_then_unpins_it(
-    join: Callable[[str], asyncio.Future[Member]], database_url: str, nats_server: PrivateNats
+    join: Join, database_url: str, nats_server: PrivateNats
 ) -> None:
     a, b = await join("engine-a"), await join("engine-b")
     [zone] = unique_zones(1)
@@ -496,3 +495,25 @@ async def test_move_hands_a_zone_to_the_named_engine_then_unpins_it(
 
 async def _held_by_either(a: Member, b: Member, zone: str) -> bool:
     return zone in a.manager.held or zone in b.manager.held
+
+
+async def test_renew_all_confirms_every_zone_at_once_and_drops_only_the_fenced_one(
+    join: Join, database: AsyncEngine
+) -> None:
+    a = await join("engine-a")
+    zones = unique_zones(3)
+    for zone in zones:
+        assert await a.manager.acquire(zone) is not None
+    before = a.manager.held
+    fenced_zone = zones[1]
+    newer = Claim(fenced_zone, "engine-b", before[fenced_zone].epoch + 100)
+    assert await confirm(database, [newer]) == set()
+
+    await a.manager.renew_all()
+
+    assert set(a.manager.held) == set(zones) - {fenced_zone}
+    for zone, lease in a.manager.held.items():
+        assert lease.revision > before[zone].revision  # renewed in NATS
+    assert a.lost == [(fenced_zone, before[fenced_zone].epoch, "fenced")]
+    stale = [Claim(zone, "engine-a", lease.epoch) for zone, lease in before.items()]
+    assert await confirm(database, stale) == {fenced_zone}

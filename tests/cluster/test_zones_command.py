@@ -11,7 +11,7 @@ import pytest
 from kadath_cluster import RENEW_SECONDS, PrivateNats, cluster_config
 
 from kadath.cli import main
-from kadath.cluster.fencing import fenced_touch
+from kadath.cluster.fencing import confirm
 from kadath.cluster.leases import ZoneLeaseManager, close, connect, open_bucket
 from kadath.persistence.engine import create_engine
 from kadath.world import DEFAULT_WORLD_DIR, load_world
@@ -42,7 +42,7 @@ async def hold(database_url: str, nats_url: str, engine: str, zones: list[str]) 
             owner=engine,
             lease_seconds=LONG_LEASE_SECONDS,
             renew_seconds=RENEW_SECONDS,
-            fence=functools.partial(fenced_touch, database),
+            confirm=functools.partial(confirm, database),
         )
         for zone in zones:
             assert await manager.acquire(zone) is not None

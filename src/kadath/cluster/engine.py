@@ -13,7 +13,7 @@ import structlog
 
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.errors import ClusterUnreachable
-from kadath.cluster.fencing import check_schema, fenced_touch, highest_epoch
+from kadath.cluster.fencing import check_schema, confirm, highest_epoch
 from kadath.cluster.leases import (
     NATS_FAILURES,
     ZoneLeaseManager,
@@ -58,7 +58,7 @@ async def run_engine(config: ClusterConfig, world: World) -> None:
                 owner=config.engine_id,
                 lease_seconds=config.lease_seconds,
                 renew_seconds=config.renew_seconds,
-                fence=functools.partial(fenced_touch, database),
+                confirm=functools.partial(confirm, database),
                 on_lost=lost,
                 pins=pins,
             )

@@ -1,7 +1,8 @@
 """Fencing in PostgreSQL: a zone's recorded epoch only ever rises, and a write of zone-owned
 state happens in a transaction that first confirms (or raises) it.
 
-``fence`` runs ``INSERT … ON CONFLICT (zone) DO UPDATE … WHERE zone_leases.epoch <= :epoch``:
+``fence`` runs ``INSERT … ON CONFLICT (zone) DO UPDATE … WHERE zone_leases.epoch <= :epoch``
+(``confirm`` does the same for many zones in one statement, for an engine's renewals):
 it records the caller's epoch and takes the row's lock until the transaction ends, or changes
 nothing when a newer epoch is recorded, and then raises ``Fenced``. Because the row stays locked
 until commit, a new owner's claim waits for an older owner's in-flight transaction and every
@@ -10,18 +11,23 @@ zone-owned state, however long it stalled."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from kadath.cluster.errors import ClusterRefused, ClusterUnreachable, Fenced
 from kadath.persistence import migrate
 from kadath.persistence.models import ZoneLeaseRow, utcnow
+
+ZONE_LEASES = cast(sa.Table, ZoneLeaseRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,34 +47,55 @@ class RecordedLease:
     updated_at: datetime
 
 
-async def fence(session: AsyncSession, claim: Claim) -> None:
-    """Inside a unit of work (``uow.session``) before writing the zone's state: record the
-    claim's epoch and lock the zone's row until the transaction ends; raise ``Fenced`` (the
-    caller's transaction then rolls back) when a newer epoch is recorded."""
-    table = ZoneLeaseRow.__table__
-    stmt = insert(ZoneLeaseRow).values(
-        zone=claim.zone, owner=claim.owner, epoch=claim.epoch, updated_at=utcnow()
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[table.c.zone],
+def _upsert(claims: Sequence[Claim]) -> ReturningInsert[tuple[str]]:
+    """Record each claim's epoch where no newer one is recorded; RETURNING the zones taken.
+    Rows are locked in zone order, so two engines confirming overlapping zones cannot
+    deadlock."""
+    now = utcnow()
+    rows = [
+        {"zone": c.zone, "owner": c.owner, "epoch": c.epoch, "updated_at": now}
+        for c in sorted(claims, key=lambda c: c.zone)
+    ]
+    stmt = insert(ZONE_LEASES).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[ZONE_LEASES.c.zone],
         set_={
             "owner": stmt.excluded.owner,
             "epoch": stmt.excluded.epoch,
             "updated_at": stmt.excluded.updated_at,
         },
-        where=table.c.epoch <= stmt.excluded.epoch,
-    ).returning(table.c.epoch)
-    if (await session.execute(upsert)).first() is not None:
+        where=ZONE_LEASES.c.epoch <= stmt.excluded.epoch,
+    ).returning(ZONE_LEASES.c.zone)
+
+
+async def fence(session: AsyncSession, claim: Claim) -> None:
+    """Inside a unit of work (``uow.session``) before writing the zone's state: record the
+    claim's epoch and lock the zone's row until the transaction ends; raise ``Fenced`` (the
+    caller's transaction then rolls back) when a newer epoch is recorded."""
+    if (await session.execute(_upsert([claim]))).first() is not None:
         return
-    recorded = await session.scalar(sa.select(table.c.epoch).where(table.c.zone == claim.zone))
+    recorded = await session.scalar(
+        sa.select(ZONE_LEASES.c.epoch).where(ZONE_LEASES.c.zone == claim.zone)
+    )
     raise Fenced(claim.zone, claim.epoch, recorded)
 
 
+async def confirm(engine: AsyncEngine, claims: Sequence[Claim]) -> set[str]:
+    """One committed transaction, one statement for all ``claims``: how an engine records that
+    it holds its zones (at acquisition and on each renewal). The zones refused: a newer epoch
+    is recorded for them."""
+    if not claims:
+        return set()
+    async with engine.begin() as conn:
+        accepted = set((await conn.execute(_upsert(claims))).scalars())
+    return {c.zone for c in claims} - accepted
+
+
 async def fenced_touch(engine: AsyncEngine, claim: Claim) -> None:
-    """One committed fence on its own: how an engine records that it holds the zone (at
-    acquisition and on each renewal). Raises ``Fenced`` when it no longer does."""
-    async with AsyncSession(engine) as session, session.begin():
-        await fence(session, claim)
+    """``confirm`` for one claim, raising ``Fenced`` when it is refused."""
+    if await confirm(engine, [claim]):
+        recorded = (await recorded_leases(engine)).get(claim.zone)
+        raise Fenced(claim.zone, claim.epoch, recorded.epoch if recorded else None)
 
 
 async def check_schema(database: AsyncEngine) -> None:
@@ -87,9 +114,8 @@ async def check_schema(database: AsyncEngine) -> None:
 
 async def recorded_leases(engine: AsyncEngine) -> dict[str, RecordedLease]:
     """Every zone's recorded owner and epoch."""
-    table = ZoneLeaseRow.__table__
     async with engine.connect() as conn:
-        rows = (await conn.execute(sa.select(table))).all()
+        rows = (await conn.execute(sa.select(ZONE_LEASES))).all()
     return {r.zone: RecordedLease(r.zone, r.owner, r.epoch, r.updated_at) for r in rows}
 
 

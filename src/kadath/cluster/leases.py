@@ -10,7 +10,8 @@ One key per zone, ``zone.<id>``, holding ``{"owner": engine, "epoch": n}``:
   the settings keep it at least three renewal periods;
 - release = ``kv.delete(last=revision)``.
 
-Each renewal first re-confirms the epoch in PostgreSQL (a committed fence), then renews in NATS.
+Each renewal first re-confirms the epochs in PostgreSQL (one committed ``fencing.confirm`` for all
+held zones), then renews each key in NATS.
 A refused fence (a newer epoch recorded), a refused compare-and-swap (someone else holds the key),
 or renewals failing for a whole lease period (NATS unreachable) drop the zone: the manager
 forgets it and calls ``on_lost`` so the engine stops serving it. So does a write of zone state
@@ -45,7 +46,8 @@ PINS_SUFFIX = "_pins"  # the pins' bucket: the lease bucket's name and this, wit
 # Everything a NATS request can fail with while the server is away or slow.
 NATS_FAILURES = (nats.errors.Error, asyncio.TimeoutError, OSError)
 
-Fence = Callable[[Claim], Awaitable[None]]
+# Records claims in PostgreSQL (``fencing.confirm``); returns the zones refused (fenced off).
+Confirm = Callable[[list[Claim]], Awaitable[set[str]]]
 LostCallback = Callable[[str, int, str], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
@@ -205,7 +207,7 @@ class ZoneLeaseManager:
         owner: str,
         lease_seconds: float,
         renew_seconds: float,
-        fence: Fence,
+        confirm: Confirm,
         on_lost: LostCallback = _no_loss,
         pins: KeyValue | None = None,
     ) -> None:
@@ -213,7 +215,7 @@ class ZoneLeaseManager:
         self.owner = owner
         self._lease_seconds = lease_seconds
         self._renew_seconds = renew_seconds
-        self._fence = fence
+        self._confirm = confirm
         self._on_lost = on_lost
         self._leases: dict[str, Lease] = {}
         self._pins_kv = pins
@@ -237,16 +239,15 @@ class ZoneLeaseManager:
         except NATS_FAILURES as exc:
             log.debug("zone_acquire_failed", zone=zone, error=repr(exc))
             return None
-        claim = Claim(zone, self.owner, revision)
         try:
-            await self._fence(claim)
-        except Fenced as exc:
-            # Only when NATS's sequence went backwards (see ``advance_epochs``).
-            log.warning("zone_epoch_behind_recorded", zone=zone, epoch=revision, error=str(exc))
-            await self._delete(zone, revision)
-            return None
+            refused = await self._confirm([Claim(zone, self.owner, revision)])
         except Exception as exc:
             log.warning("zone_claim_failed", zone=zone, epoch=revision, error=repr(exc))
+            await self._delete(zone, revision)
+            return None
+        if refused:
+            # Only when NATS's sequence went backwards (see ``advance_epochs``).
+            log.warning("zone_epoch_behind_recorded", zone=zone, epoch=revision)
             await self._delete(zone, revision)
             return None
         lease = Lease(zone, revision, revision, sent)
@@ -260,14 +261,34 @@ class ZoneLeaseManager:
         lease = self._leases.get(zone)
         if lease is None:
             return False
-        claim = Claim(zone, self.owner, lease.epoch)
-        try:
-            await self._fence(claim)
-        except Fenced:
+        if await self._fenced_off([lease]):
             await self._drop(lease, "fenced")
             return False
-        except Exception as exc:  # PostgreSQL away: the lease in NATS still decides
-            log.warning("zone_fence_unconfirmed", zone=zone, error=repr(exc))
+        return await self._renew_in_nats(lease)
+
+    async def renew_all(self) -> None:
+        """``renew`` for every zone held, confirming all their epochs in one transaction."""
+        leases = list(self._leases.values())
+        fenced = await self._fenced_off(leases)
+        for lease in leases:
+            if lease.zone in fenced:
+                await self._drop(lease, "fenced")
+            elif lease.zone in self._leases:
+                await self._renew_in_nats(lease)
+
+    async def _fenced_off(self, leases: list[Lease]) -> set[str]:
+        """The zones among ``leases`` whose epoch PostgreSQL refuses; none when it cannot be
+        reached (the lease in NATS still decides)."""
+        if not leases:
+            return set()
+        try:
+            return await self._confirm([Claim(le.zone, self.owner, le.epoch) for le in leases])
+        except Exception as exc:
+            log.warning("zone_fence_unconfirmed", zones=len(leases), error=repr(exc))
+            return set()
+
+    async def _renew_in_nats(self, lease: Lease) -> bool:
+        zone = lease.zone
         sent = time.monotonic()
         value = LeaseValue(self.owner, lease.epoch).encode()
         try:
@@ -299,10 +320,6 @@ class ZoneLeaseManager:
             return True
         await self._drop(lease, "taken")
         return False
-
-    async def renew_all(self) -> None:
-        for zone in list(self._leases):
-            await self.renew(zone)
 
     async def acquire_free(self, zones: Iterable[str]) -> None:
         for zone in zones:
