@@ -30,8 +30,7 @@ log = structlog.get_logger(__name__)
 
 async def run_engine(config: ClusterConfig, world: World) -> None:
     """Hold zones until SIGTERM/SIGINT, then release them. Raises ClusterRefused (settings or
-    schema), ClusterUnreachable (NATS at start), or the error of a database unreachable at
-    start."""
+    schema) or ClusterUnreachable (NATS or PostgreSQL at start)."""
     zones = sorted(world.zones)
     database = create_engine(config.database_url, pool_size=2, max_overflow=2)
     try:
