@@ -109,6 +109,8 @@ def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
     are refused, 1 when NATS or PostgreSQL cannot be reached or a move did not happen."""
     from kadath.cluster.config import cluster_config
     from kadath.cluster.errors import ClusterError, ClusterRefused
+    from kadath.logs import configure_logging
+    from kadath.world import DEFAULT_WORLD_DIR, load_world
 
     try:
         config = cluster_config(settings)
