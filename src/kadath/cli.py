@@ -104,13 +104,35 @@ ENGINE_HELP = (
 )
 
 
-def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
+def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
+    zones = sub.add_parser(
+        "zones",
+        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin, unpin or move "
+        "a zone",
+    )
+    zones.add_argument(
+        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "move"]
+    )
+    zones.add_argument("zone", nargs="?", help="pin/unpin/move: the zone")
+    zones.add_argument(
+        "engine", nargs="?", help="pin/move: the engine (KADATH_ENGINE_ID) to hold it"
+    )
+
+
+def cluster_command(
+    settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> int:
     """``kadath engine`` and ``kadath zones``: 2 when the settings, the schema or the arguments
     are refused, 1 when NATS or PostgreSQL cannot be reached or a move did not happen."""
+    if args.command == "zones" and args.action != "list" and not args.zone:
+        parser.error(f"zones {args.action} needs a zone")
+    if args.command == "zones" and args.action in ("pin", "move") and not args.engine:
+        parser.error(f"zones {args.action} needs a zone and an engine: ZONE ENGINE")
     from kadath.cluster.config import cluster_config
     from kadath.cluster.errors import ClusterError, ClusterRefused
     from kadath.logs import configure_logging
-    from kadath.world import DEFAULT_WORLD_DIR, load_world
+    from kadath.world import DEFAULT_WORLD_DIR, WorldFileError, load_world
 
     try:
         config = cluster_config(settings)
@@ -141,6 +163,9 @@ def cluster_command(settings: Settings, args: argparse.Namespace) -> int:
     except ClusterError as exc:
         print(f"kadath {args.command}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ClusterRefused) else 1
+    except WorldFileError as exc:
+        print(f"kadath {args.command}: the world files are refused:\n{exc}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,32 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = sub.add_parser("world", help="check the world files")
     world.add_argument("action", choices=["check"])
     world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
-    sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
-    zones = sub.add_parser(
-        "zones",
-        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin, unpin or move "
-        "a zone",
-    )
-    zones.add_argument(
-        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "move"]
-    )
-    zones.add_argument("zone", nargs="?", help="pin/unpin/move: the zone")
-    zones.add_argument(
-        "engine", nargs="?", help="pin/move: the engine (KADATH_ENGINE_ID) to hold it"
-    )
+    add_cluster_commands(sub)
     args = parser.parse_args(argv)
     settings = Settings()
-    if args.command == "zones" and args.action != "list" and not args.zone:
-        parser.error(f"zones {args.action} needs a zone")
-    if args.command == "zones" and args.action in ("pin", "move") and not args.engine:
-        parser.error(f"zones {args.action} needs a zone and an engine: ZONE ENGINE")
-    if args.command in ("engine", "zones"):
-        return cluster_command(settings, args)
     if args.command == "world":
         return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":
         serve(settings, args.host, args.port)
         return 0
+    if args.command in ("engine", "zones"):
+        return cluster_command(settings, args, parser)
     if args.action == "check":
         return asyncio.run(_check(settings))
     if args.action == "downgrade" and args.revision == "head":
