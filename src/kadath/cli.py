@@ -91,6 +91,76 @@ def check_world_files(directory: Path) -> int:
     return 0
 
 
+ENGINE_HELP = (
+    "join the cluster (KADATH_NATS_URL, PostgreSQL) and hold zones: take unowned zones, renew "
+    "their leases, release them on SIGTERM. It does not run players yet (docs/scaling.md)"
+)
+
+
+def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
+    zones = sub.add_parser(
+        "zones",
+        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin, unpin or move "
+        "a zone",
+    )
+    zones.add_argument(
+        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "move"]
+    )
+    zones.add_argument("zone", nargs="?", help="pin/unpin/move: the zone")
+    zones.add_argument(
+        "engine", nargs="?", help="pin/move: the engine (KADATH_ENGINE_ID) to hold it"
+    )
+
+
+def cluster_command(
+    settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> int:
+    """``kadath engine`` and ``kadath zones``: 2 when the settings, the schema or the arguments
+    are refused, 1 when NATS or PostgreSQL cannot be reached or a move did not happen."""
+    if args.command == "zones" and args.action != "list" and not args.zone:
+        parser.error(f"zones {args.action} needs a zone")
+    if args.command == "zones" and args.action in ("pin", "move") and not args.engine:
+        parser.error(f"zones {args.action} needs a zone and an engine: ZONE ENGINE")
+    from kadath.cluster.config import cluster_config
+    from kadath.cluster.errors import ClusterError, ClusterRefused
+    from kadath.logs import configure_logging
+    from kadath.world import DEFAULT_WORLD_DIR, WorldFileError, load_world
+
+    try:
+        config = cluster_config(settings)
+        world = load_world(settings.world_dir or DEFAULT_WORLD_DIR)
+        if args.command == "engine":
+            from kadath.cluster.engine import run_engine
+
+            logs = configure_logging(settings.log_level, json=settings.log_json)
+            try:
+                asyncio.run(run_engine(config, world))
+            finally:
+                logs.stop()
+            return 0
+        from kadath.cluster.zones import format_statuses, move, move_bound, pin, zone_statuses
+
+        zones = sorted(world.zones)
+        if args.action == "list":
+            print(format_statuses(asyncio.run(zone_statuses(config, zones))))
+            return 0
+        if args.action == "move":
+            moved = asyncio.run(move(config, zones, args.zone, args.engine, move_bound(config)))
+            print(f"zone {args.zone} moved to {args.engine} (epoch {moved.epoch})")
+            return 0
+        engine = args.engine if args.action == "pin" else None
+        asyncio.run(pin(config, zones, args.zone, engine))
+        print(f"zone {args.zone} " + (f"pinned to {engine}" if engine else "unpinned"))
+        return 0
+    except ClusterError as exc:
+        print(f"kadath {args.command}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ClusterRefused) else 1
+    except WorldFileError as exc:
+        print(f"kadath {args.command}: the world files are refused:\n{exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     phases = StartupPhases(since_process_start=True)
     phases.mark("interpreter")  # Python's own start and the CLI's imports
@@ -105,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = sub.add_parser("world", help="check the world files")
     world.add_argument("action", choices=["check"])
     world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
+    add_cluster_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         # Start-up builds objects that live as long as the process and makes little garbage:
@@ -123,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         serve(settings, args.host, args.port, phases)
         return 0
+    if args.command in ("engine", "zones"):
+        return cluster_command(settings, args, parser)
     if args.action == "check":
         return asyncio.run(_check(settings))
     if args.action == "downgrade" and args.revision == "head":
