@@ -5,18 +5,31 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test lint typecheck deps uv bench clean
+.PHONY: run test lint typecheck deps run-deps uv bench clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
 	  python3 -m pip install --user --quiet uv || \
 	  python3 -m pip install --user --quiet --break-system-packages uv
 
-deps: uv
-	@$(UV) sync --frozen --quiet
+# Bytecode is compiled at install, once: with PYTHONDONTWRITEBYTECODE=1 (set on many machines)
+# Python would otherwise compile every module from source on every start. uv compiles the
+# dependencies (also in a venv synced before); kadath itself is installed editable from src/,
+# which uv leaves alone, so compileall does it (it writes whatever PYTHONDONTWRITEBYTECODE says).
+COMPILE_SRC = $(UV) run --frozen --no-sync python -m compileall -q -j 0 src
 
-run: deps
-	$(UV) run --frozen kadath serve
+# deps: the game and the development tools (tests, linters); run-deps: the game only, so the
+# server does not carry what only the tools need (structlog imports rich when it is there).
+deps: uv
+	@UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --quiet
+	@$(COMPILE_SRC)
+
+run-deps: uv
+	@UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --quiet --no-dev
+	@$(COMPILE_SRC)
+
+run: run-deps
+	$(UV) run --frozen --no-dev kadath serve
 
 lint: deps
 	$(UV) run --frozen ruff check .

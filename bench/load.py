@@ -34,6 +34,11 @@ telnet on a free loopback port, each bot signs in in-band (account, password, ch
 types commands as lines, and a reply is matched to its line by the ``Kadath.Reply`` GMCP
 acknowledgement the server sends after it (docs/telnet.md). Same mix, spreading and report.
 
+WebSocket bots ask in their hello for batches (protocol 3, docs/protocol.md: the frames queued
+for a connection arrive as one JSON array per message); ``--no-batch`` makes them old clients
+that get one frame per message. ``--crowd`` puts everyone in the start room (no spreading) with
+a look/say mix (``look=1,say=1`` unless ``--mix`` says otherwise): issue 12's crowd.
+
 ``--server-cprofile FILE`` runs the server under cProfile (through bench/load_serve.py) and adds
 its top functions to the report; profiling slows the server, so use it for where time goes, not
 for throughput figures.
@@ -101,6 +106,7 @@ SAYINGS = (
 )
 EMOTES = ("shivers.", "glances over a shoulder.", "checks the lantern.", "mutters a prayer.")
 
+CROWD_MIX = "look=1,say=1"
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"players": 20, "rate": 1.0, "duration": 5.0},
     "p100": {"players": 100, "rate": 1.0, "duration": 30.0},
@@ -305,6 +311,7 @@ class Bot:
         self.welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.alive = False
         self.closing = False
+        self.batch = True  # ask for batched frames in the hello (protocol 3)
 
     async def connect(self, ws_url: str, compression: str | None, wait_s: float) -> None:
         self.ws = await connect(
@@ -319,7 +326,10 @@ class Bot:
         )
         self.alive = True
         self.reader = asyncio.create_task(self._read())
-        await self.ws.send(json.dumps({"type": "hello", "token": self.token, "player": self.name}))
+        hello: dict[str, Any] = {"type": "hello", "token": self.token, "player": self.name}
+        if self.batch:
+            hello["batch"] = True
+        await self.ws.send(json.dumps(hello))
         await asyncio.wait_for(asyncio.shield(self.welcomed), wait_s)
 
     async def _read(self) -> None:
@@ -341,14 +351,25 @@ class Bot:
             self.waiters.clear()
 
     def _on_frame(self, raw: str, now: float) -> None:
-        # The server writes "type" first; parse fully only the frames the bot acts on.
-        if raw.startswith('{"type":"'):
-            kind = raw[9 : raw.find('"', 9)]
+        if raw.startswith("["):  # a batch (protocol 3): one array of frames, in seq order
+            for frame in json.loads(raw):
+                self._on_parsed(str(frame.get("type")), frame, now)
+            return
+        # The server writes "seq" then "type" first; parse fully only the frames acted on.
+        start = raw.find('"type":"', 0, 40)
+        if start >= 0:
+            kind = raw[start + 8 : raw.find('"', start + 8)]
+            if kind in ("reply", "room", "welcome", "error"):
+                self._on_parsed(kind, json.loads(raw), now)
+            else:
+                self.rec.on_frame(kind, now)
         else:
-            kind = str(json.loads(raw).get("type"))
+            frame = json.loads(raw)
+            self._on_parsed(str(frame.get("type")), frame, now)
+
+    def _on_parsed(self, kind: str, frame: dict[str, Any], now: float) -> None:
         self.rec.on_frame(kind, now)
         if kind == "reply":
-            frame = json.loads(raw)
             entry = self.pending.pop(str(frame.get("re")), None)
             if entry is not None:
                 self.rec.on_reply(entry[1], entry[0], now, bool(frame.get("ok")))
@@ -356,11 +377,10 @@ class Bot:
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
         elif kind in ("room", "welcome"):
-            self._on_room(json.loads(raw).get("room") or {})
+            self._on_room(frame.get("room") or {})
             if kind == "welcome" and not self.welcomed.done():
                 self.welcomed.set_result(None)
         elif kind == "error":
-            frame = json.loads(raw)
             self.rec.error_codes[str(frame.get("code"))] += 1
             if not self.welcomed.done():
                 self.welcomed.set_exception(ConnectionError(f"refused: {frame.get('text')}"))
@@ -1077,6 +1097,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             bots = [
                 Bot(i, name, token, rec, mix, args.seed) for i, (token, name) in enumerate(made)
             ]
+            for bot in bots:
+                bot.batch = not args.no_batch
         await asyncio.sleep(1.0)
         before_connect = Snapshot.take(server_pid)
         log(f"connecting {len(bots)} {args.transport} players and spreading them out")
@@ -1222,14 +1244,19 @@ def summary_line(report: dict[str, Any]) -> str:
     load, server = report["load"], report["server"]
     lat, rate = load["latency_ms"], load["offered_rate_per_player"]
     backend = report["config"]["backend"] if report["config"]["url"] is None else "external"
+    cpu, replies = server.get("cpu_percent"), load["replies_per_s"]
+    per_reply = round(cpu / 100 / replies * 1e6) if cpu and replies else None
+    batch = " no-batch" if report["config"].get("no_batch") else ""
+    load_1m = (report["machine"]["loadavg_before"] or [None])[0]
     return (
-        f"{load['players']} {report['config']['transport']} players {load['mode']}"
+        f"{load['players']} {report['config']['transport']}{batch} players {load['mode']}"
         f"{'' if rate is None else f' @{rate}/s'}"
         f" [{backend}]: {load['replies_per_s']} replies/s, p50 {lat.get('p50')} ms,"
         f" p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms,"
         f" timeouts {load['timeouts']}, disconnects {load['disconnects']};"
         f" server CPU {server.get('cpu_percent')}%, RSS/player {server.get('rss_per_player_kib')}"
-        f" KiB; client CPU {report['client']['cpu_percent']}%"
+        f" KiB; client CPU {report['client']['cpu_percent']}%;"
+        f" server CPU/reply {per_reply} µs; load {load_1m}"
     )
 
 
@@ -1281,6 +1308,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-cprofile", help="write the server's cProfile stats here")
     parser.add_argument("--output", help="write the JSON here as well as to stdout")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the asyncio loop")
+    parser.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="WebSocket bots do not ask for batches: one frame per message (protocol 1-2)",
+    )
+    parser.add_argument(
+        "--crowd",
+        action="store_true",
+        help="everyone stays in the start room with a look/say mix (look=1,say=1 unless --mix)",
+    )
     args = parser.parse_args(argv)
 
     preset = PROFILES.get(args.profile or "", {})
@@ -1298,6 +1335,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rate must be in (0, 50]")
     if not 1 <= args.chars_per_account <= MAX_CHARS_PER_ACCOUNT:
         parser.error(f"--chars-per-account must be 1–{MAX_CHARS_PER_ACCOUNT}")
+    if args.crowd:
+        args.spread = "none"
+        if args.mix == DEFAULT_MIX:
+            args.mix = CROWD_MIX
     if args.spread_steps is None:
         args.spread_steps = 0 if args.spread == "rooms" else 10
     if not 0 <= args.spread_steps <= 50:

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from kadath.domain.player import Player
 from kadath.domain.ratelimit import parse_rate
 from kadath.domain.rng import RandomRng
 from kadath.npc.install import install_npcs
+from kadath.persistence import migrate
 from kadath.persistence.layer import AsyncPersistenceLayer
 from kadath.realtime.connection import ConnectionHandler, ConnectionLimits
 from kadath.realtime.hub import SAVE_WITHIN, Hub
@@ -53,20 +55,24 @@ from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
 from kadath.services.world_reload import ReloadPorts, WorldReloader, WorldViews
 from kadath.settings import Settings
-from kadath.telnet.server import TelnetListener, TelnetOptions
+from kadath.startup import StartupPhases
 from kadath.web.app import build_app
 from kadath.web.runtime import Runtime
 from kadath.world import DEFAULT_WORLD_DIR, load_world
+
+if TYPE_CHECKING:
+    from kadath.domain.world import World
 
 log = structlog.get_logger(__name__)
 POSITION_SAVE_SECONDS = 5.0
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The ASGI app for ``settings`` (read from the environment when not given)."""
+def create_app(settings: Settings | None = None, phases: StartupPhases | None = None) -> FastAPI:
+    """The ASGI app for ``settings`` (read from the environment when not given); its start-up
+    phases are timed into ``phases`` (a fresh clock when not given)."""
     resolved = settings or Settings()
-    return build_app(lambda: start_runtime(resolved))
+    return build_app(lambda: start_runtime(resolved, phases or StartupPhases()))
 
 
 def load_or_create_secret(data_dir: Path) -> str:
@@ -113,21 +119,19 @@ class BackgroundTasks:
 
 
 @contextlib.asynccontextmanager
-async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open the database, load the world, build the game; on exit save everyone and close."""
+async def start_runtime(
+    settings: Settings, phases: StartupPhases | None = None
+) -> AsyncIterator[Runtime]:
+    """Open the database, load the world, build the game; on exit save everyone and close.
+    Each step's time goes into ``phases`` (``runtime.startup_phases``)."""
+    phases = phases or StartupPhases()
     world = await asyncio.to_thread(load_world, settings.world_dir or DEFAULT_WORLD_DIR)
+    phases.mark("world")
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     if secret is None:
         secret = await asyncio.to_thread(load_or_create_secret, settings.data_dir)
-    persistence = await AsyncPersistenceLayer.open(
-        settings.resolved_database_url(),
-        world,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-        echo=settings.db_echo,
-    )
+    phases.mark("signing_key")
+    persistence = await _open_persistence(settings, world, phases)
     hasher = PasswordHasher(
         settings.password_hash_threads,
         settings.argon2_time_cost,
@@ -137,20 +141,61 @@ async def start_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     tasks = BackgroundTasks()
     runtime = _wire(settings, persistence, hasher, secret)
     runtime.hub.entry = runtime.entry
+    runtime.startup_phases = phases.ms
+    phases.mark("wiring")
     await runtime.entry.bury_the_fallen()  # deaths a crash or an older version left unfinished
     await _load_sanctions(runtime)  # mutes and freezes outlive a restart
     professions = await persistence.get_all_professions()
     runtime.game.professions.update({p.id: p.name for p in professions})
     await runtime.channel_history.load()
+    phases.mark("restore")
     tasks.every(POSITION_SAVE_SECONDS, "save-positions", runtime.entry.save_positions)
     tasks.every(FLUSH_SECONDS, "channel-history", runtime.channel_history.flush)
     tasks.start("game-loop", runtime.loop.run())
     log.info("kadath_started", rooms=len(world.rooms), database=persistence.engine.dialect.name)
     try:
+        await _first_tick(runtime.loop)
+        phases.mark("first_tick")
         await _start_telnet(runtime, tasks)
+        phases.mark("telnet")
         yield runtime
     finally:
         await _shutdown(runtime, tasks, hasher)
+
+
+async def _open_persistence(
+    settings: Settings, world: World, phases: StartupPhases
+) -> AsyncPersistenceLayer:
+    """Connect; migrate only when the schema is behind (one query says so); seed the world."""
+    persistence = await AsyncPersistenceLayer.open(
+        settings.resolved_database_url(),
+        world,
+        migrate_schema=False,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        echo=settings.db_echo,
+    )
+    try:
+        behind = not await migrate.is_at_head(persistence.engine)
+        phases.mark("database")  # connect, and one query for the schema's revision
+        if behind:
+            await migrate.upgrade(persistence.engine)
+        phases.mark("migrations")
+        await persistence.seed_world()
+        phases.mark("seeding")
+    except BaseException:
+        await persistence.close()
+        raise
+    return persistence
+
+
+async def _first_tick(loop: GameLoop, within: float = 5.0) -> None:
+    """Wait (briefly) until the game loop has run its first tick."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            await loop.ticked.wait()
 
 
 def _wire(
@@ -250,6 +295,9 @@ async def _start_telnet(runtime: Runtime, tasks: BackgroundTasks) -> None:
     settings = runtime.settings
     if not settings.telnet_port:
         return
+    # telnetlib3 (and its character tables) is imported only when telnet is on.
+    from kadath.telnet.server import TelnetListener, TelnetOptions
+
     options = TelnetOptions(
         host=settings.telnet_host,
         port=settings.telnet_port,

@@ -4,62 +4,48 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from kadath.startup import StartupPhases
 
-from kadath.bootstrap import create_app
-from kadath.logs import configure_logging
-from kadath.persistence import migrate
-from kadath.persistence.check import check_database
-from kadath.persistence.engine import create_engine
-from kadath.settings import Settings
-from kadath.web.websocket_protocol import AbortableWebSocketProtocol
-from kadath.world import DEFAULT_WORLD_DIR, WorldFileError, load_world
-from kadath.world.loader import check_world
+if TYPE_CHECKING:
+    from kadath.settings import Settings
+
+# Each subcommand imports what it needs when it runs: ``kadath serve`` never loads Alembic or
+# the database checker, and ``kadath db`` never loads uvicorn or FastAPI.
 
 
-class KadathServer(uvicorn.Server):
-    """uvicorn, but players are told and their connections closed before uvicorn drops them,
-    and a stuck WebSocket can be aborted by the game (``AbortableWebSocketProtocol``)."""
+def __getattr__(name: str) -> Any:
+    """``kadath.cli.KadathServer``, imported only when asked for (see kadath.server)."""
+    if name == "KadathServer":
+        from kadath.server import KadathServer
 
-    def __init__(self, config: uvicorn.Config) -> None:
-        if config.ws == "auto":
-            config.ws = AbortableWebSocketProtocol
-        super().__init__(config)
-
-    async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
-        app = self.config.app  # loaded_app may be a middleware wrapper without ``state``
-        runtime = getattr(getattr(app, "state", None), "runtime", None)
-        if runtime is not None:
-            await runtime.hub.shutdown()  # save everyone, then tell and close them
-        await super().shutdown(sockets)  # type: ignore[arg-type]
+        return KadathServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def serve(settings: Settings, host: str | None, port: int | None) -> None:
-    logs = configure_logging(settings.log_level, json=settings.log_json)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host or settings.host,
-        port=port if port is not None else settings.port,
-        log_config=None,
-        ws_max_size=64 * 1024,
-        timeout_graceful_shutdown=10,
-        proxy_headers=False,
-    )
-    print(f"Kadath is starting: open http://{config.host}:{config.port}/ in a browser.")
+def serve(
+    settings: Settings, host: str | None, port: int | None, phases: StartupPhases | None = None
+) -> None:
+    """Import the server (uvicorn, FastAPI, the game) and run it until stopped."""
+    phases = phases or StartupPhases()
     try:
-        KadathServer(config).run()
-    except KeyboardInterrupt:
-        # uvicorn has already shut down gracefully and re-raises Ctrl-C for the exit status.
-        print("Kadath has stopped; every character was saved.")
+        from kadath.server import serve as run_server
+
+        phases.mark("imports")
+        run_server(settings, host, port, phases)
     finally:
-        logs.stop()
+        gc.enable()
 
 
 async def _db(settings: Settings, action: str, revision: str) -> str:
+    from kadath.persistence import migrate
+    from kadath.persistence.engine import create_engine
+
     engine = create_engine(settings.resolved_database_url())
     try:
         if action == "upgrade":
@@ -73,6 +59,10 @@ async def _db(settings: Settings, action: str, revision: str) -> str:
 
 async def _check(settings: Settings) -> int:
     """``kadath db check``: print each broken invariant; 1 if any, else 0 and a summary."""
+    from kadath.persistence.check import check_database
+    from kadath.persistence.engine import create_engine
+    from kadath.world import DEFAULT_WORLD_DIR, load_world
+
     world = await asyncio.to_thread(load_world, settings.world_dir or DEFAULT_WORLD_DIR)
     engine = create_engine(settings.resolved_database_url(), pool_size=1, max_overflow=0)
     try:
@@ -90,6 +80,9 @@ async def _check(settings: Settings) -> int:
 
 def check_world_files(directory: Path) -> int:
     """Load the world as at start-up: a summary and 0, or each problem and 1."""
+    from kadath.world import WorldFileError
+    from kadath.world.loader import check_world
+
     try:
         print(check_world(directory))
     except WorldFileError as exc:
@@ -98,7 +91,79 @@ def check_world_files(directory: Path) -> int:
     return 0
 
 
+ENGINE_HELP = (
+    "join the cluster (KADATH_NATS_URL, PostgreSQL) and hold zones: take unowned zones, renew "
+    "their leases, release them on SIGTERM. It does not run players yet (docs/scaling.md)"
+)
+
+
+def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
+    zones = sub.add_parser(
+        "zones",
+        help="list each zone's owner and fencing epoch (NATS, PostgreSQL); pin, unpin or move "
+        "a zone",
+    )
+    zones.add_argument(
+        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "move"]
+    )
+    zones.add_argument("zone", nargs="?", help="pin/unpin/move: the zone")
+    zones.add_argument(
+        "engine", nargs="?", help="pin/move: the engine (KADATH_ENGINE_ID) to hold it"
+    )
+
+
+def cluster_command(
+    settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> int:
+    """``kadath engine`` and ``kadath zones``: 2 when the settings, the schema or the arguments
+    are refused, 1 when NATS or PostgreSQL cannot be reached or a move did not happen."""
+    if args.command == "zones" and args.action != "list" and not args.zone:
+        parser.error(f"zones {args.action} needs a zone")
+    if args.command == "zones" and args.action in ("pin", "move") and not args.engine:
+        parser.error(f"zones {args.action} needs a zone and an engine: ZONE ENGINE")
+    from kadath.cluster.config import cluster_config
+    from kadath.cluster.errors import ClusterError, ClusterRefused
+    from kadath.logs import configure_logging
+    from kadath.world import DEFAULT_WORLD_DIR, WorldFileError, load_world
+
+    try:
+        config = cluster_config(settings)
+        world = load_world(settings.world_dir or DEFAULT_WORLD_DIR)
+        if args.command == "engine":
+            from kadath.cluster.engine import run_engine
+
+            logs = configure_logging(settings.log_level, json=settings.log_json)
+            try:
+                asyncio.run(run_engine(config, world))
+            finally:
+                logs.stop()
+            return 0
+        from kadath.cluster.zones import format_statuses, move, move_bound, pin, zone_statuses
+
+        zones = sorted(world.zones)
+        if args.action == "list":
+            print(format_statuses(asyncio.run(zone_statuses(config, zones))))
+            return 0
+        if args.action == "move":
+            moved = asyncio.run(move(config, zones, args.zone, args.engine, move_bound(config)))
+            print(f"zone {args.zone} moved to {args.engine} (epoch {moved.epoch})")
+            return 0
+        engine = args.engine if args.action == "pin" else None
+        asyncio.run(pin(config, zones, args.zone, engine))
+        print(f"zone {args.zone} " + (f"pinned to {engine}" if engine else "unpinned"))
+        return 0
+    except ClusterError as exc:
+        print(f"kadath {args.command}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ClusterRefused) else 1
+    except WorldFileError as exc:
+        print(f"kadath {args.command}: the world files are refused:\n{exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    phases = StartupPhases(since_process_start=True)
+    phases.mark("interpreter")  # Python's own start and the CLI's imports
     parser = argparse.ArgumentParser(prog="kadath", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="run the game server")
@@ -110,13 +175,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = sub.add_parser("world", help="check the world files")
     world.add_argument("action", choices=["check"])
     world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
+    add_cluster_commands(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        # Start-up builds objects that live as long as the process and makes little garbage:
+        # collecting while importing and wiring is wasted work (~10 % of the import CPU).
+        # The server freezes what start-up built and turns the collector back on when it
+        # listens (kadath.server.settle_garbage_collector).
+        gc.disable()
+    from kadath.settings import Settings
+
     settings = Settings()
+    phases.mark("settings")  # pydantic-settings, and reading the environment
     if args.command == "world":
+        from kadath.world import DEFAULT_WORLD_DIR
+
         return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, args.port, phases)
         return 0
+    if args.command in ("engine", "zones"):
+        return cluster_command(settings, args, parser)
     if args.action == "check":
         return asyncio.run(_check(settings))
     if args.action == "downgrade" and args.revision == "head":

@@ -98,6 +98,26 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Seconds to wait for option replies before the banner"
     )
 
+    nats_url: str | None = Field(
+        default=None,
+        description="nats://host:4222 joins a cluster (kadath engine, kadath zones; PostgreSQL "
+        "only); unset: one process, no NATS (docs/scaling.md)",
+    )
+    engine_id: str | None = Field(
+        default=None, max_length=64, description="This engine's name; default: host-pid"
+    )
+    zone_lease_seconds: float = Field(
+        default=15.0, gt=0, description="A zone lease lapses this long after its last renewal"
+    )
+    zone_renew_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often an engine renews its leases (at most a third of zone_lease_seconds)",
+    )
+    zone_lease_bucket: str = Field(
+        default="kadath_zones", pattern=r"^[A-Za-z0-9_-]+$", description="JetStream KV bucket"
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -1,23 +1,71 @@
-"""Applying Alembic migrations from inside the running event loop, on an async engine."""
+"""Applying Alembic migrations from inside the running event loop, on an async engine.
+
+Alembic (and Mako) are imported only when a migration runs: a start on a database already at
+head costs one cheap query instead (``is_at_head``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"
+_REVISION = re.compile(r"""^revision(?::[^=\n]*)?=\s*["']([^"'\n]+)["']""", re.MULTILINE)
+_DOWN = re.compile(
+    r"""^down_revision(?::[^=\n]*)?=\s*(?:None|["']([^"'\n]+)["'])\s*$""", re.MULTILINE
+)
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def script_head(versions: Path = MIGRATIONS_DIR / "versions") -> str | None:
+    """The one head revision of the migration files, read without importing Alembic; None when
+    a file does not say plainly (a merge, branches): then Alembic decides."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        if down.group(1):
+            parents.add(down.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+async def is_at_head(engine: AsyncEngine) -> bool:
+    """Whether the database's schema is at the migration files' head (False when unsure)."""
+    head = await asyncio.to_thread(script_head)
+    if head is None:
+        return False
+    async with engine.connect() as conn:
+        return await conn.run_sync(_stamped_with, head)
+
+
+def _stamped_with(connection: Connection, head: str) -> bool:
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return False
+    stamped = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()  # noqa: S608
+    return list(stamped) == [head]
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
@@ -39,6 +87,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 def _run(connection: Connection, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     getattr(command, action)(config, revision)

@@ -302,3 +302,17 @@ class IgnoreRow(Base):
         sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ZoneLeaseRow(Base):
+    """The fencing epoch of each zone's current owner in a cluster (docs/scaling.md): the
+    revision of the lease its engine won in NATS. A write of zone-owned state first raises or
+    confirms this row (``kadath.cluster.fencing``), so an engine whose lease was taken over by
+    a newer epoch cannot commit."""
+
+    __tablename__ = "zone_leases"
+
+    zone: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(sa.String(128))
+    epoch: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

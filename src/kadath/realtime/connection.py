@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from kadath.domain.errors import DatabaseUnavailable, DomainError, KadathError, 
 from kadath.domain.player import Player
 from kadath.domain.ratelimit import TokenBucket
 from kadath.realtime.hub import Hub
+from kadath.realtime.outgoing import Outgoing
 from kadath.realtime.protocol import (
     CLOSE_AUTH_FAILED,
     CLOSE_FORBIDDEN,
@@ -128,6 +128,8 @@ class ConnectionHandler:
         except Exception as exc:
             await _refuse(transport, *_refusal(exc))
             return None
+        if hello.batch:
+            transport.use_batches()
         session = Session(transport, account, player.id, self._limits.send_timeout)
         self._hub.attach(session)
         session.start()
@@ -248,8 +250,8 @@ def _reply(frame_id: str, ok: bool, text: str) -> dict[str, object]:
 
 async def _refuse(transport: Transport, code: str, text: str, close_code: int) -> None:
     try:
-        error = {"type": "error", "seq": 1, "code": code, "text": text}
-        await transport.send_text(json.dumps(error, separators=(",", ":")))
+        error = {"type": "error", "code": code, "text": text}
+        await transport.send_frames([(1, Outgoing(error))])
         await transport.close(close_code, text[:120])
     except TransportClosed:
         pass

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 import structlog
 
 from kadath.domain.errors import KadathError
+from kadath.realtime.outgoing import Outgoing
 from kadath.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_REPLACED, CLOSE_RESTART
-from kadath.realtime.session import Session, encode
+from kadath.realtime.session import Session
 from kadath.services import messenger as frames
 from kadath.services.entry import WorldEntry
 from kadath.services.messenger import Frame
@@ -35,6 +36,8 @@ class Hub:
         self._linkdead: dict[uuid.UUID, asyncio.Task[None]] = {}
         self.entry: WorldEntry | None = None
         self.frames_sent = 0
+        self._waking: dict[Session, None] = {}  # fanned out to this turn, woken after it
+        self._wake_scheduled = False
         self.closing = False  # shutting down: no new command or character is taken
 
     # -- Messenger ---------------------------------------------------------------------------
@@ -55,13 +58,30 @@ class Hub:
         self._fan_out(player_ids, frame)
 
     def _fan_out(self, player_ids: Iterable[uuid.UUID], frame: Frame) -> None:
-        body: str | None = None
+        """Queue ``frame`` (wrapped once, so encoded once) for each listener, in O(1) each.
+        Their writers are woken only after the current turn of the event loop: the command
+        that caused the fan-out queues its reply in the same turn, and the issuer's writer,
+        woken by that reply, runs before the listeners' (see docs/protocol.md, ordering)."""
+        shared: Outgoing | None = None
+        sessions = self._sessions
+        waking = self._waking
         for player_id in player_ids:
-            session = self._sessions.get(player_id)
+            session = sessions.get(player_id)
             if session is not None:
-                body = body or encode(frame)  # serialised once, only if anyone listens
-                session.send_encoded(body)
+                if shared is None:
+                    shared = Outgoing(frame)
+                session.deliver(shared, wake=False)
+                waking[session] = None
                 self.frames_sent += 1
+        if waking and not self._wake_scheduled:
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(self._wake_listeners)
+
+    def _wake_listeners(self) -> None:
+        self._wake_scheduled = False
+        waking, self._waking = self._waking, {}
+        for session in waking:
+            session.wake()
 
     # -- sessions ----------------------------------------------------------------------------
     def attach(self, session: Session) -> None:

@@ -37,6 +37,7 @@ class BadFrame(Exception):
 class Hello:
     token: str
     player: str
+    batch: bool = False  # protocol 3: the client takes a batch of frames as one JSON array
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def parse(raw: str, *, max_line: int) -> ClientFrame:
         token, player = data.get("token"), data.get("player")
         if not isinstance(token, str) or not isinstance(player, str) or not player:
             raise BadFrame("bad_frame", "hello needs a token and a player name.")
-        return Hello(token=token, player=player[:64])
+        return Hello(token=token, player=player[:64], batch=data.get("batch") is True)
     raise BadFrame("unknown_type", f"Unknown frame type {str(kind)[:30]!r}.")
 
 

@@ -1,35 +1,30 @@
 """One connected character: numbering and queueing its outbound frames, written by one task.
 
-Senders never wait on a socket: ``send`` queues the frame and returns. A client that falls so
-far behind that its queue fills, or whose socket takes no frame for ``send_timeout`` seconds, is
-disconnected (4408 if the socket still takes a close frame, else the connection is aborted)."""
+Senders never wait on a socket: ``send`` queues the frame and returns. The writer takes
+everything queued when it wakes (at most ``BATCH_LIMIT`` frames) and hands it to the transport
+in one call. A client that falls so far behind that ``QUEUE_LIMIT`` frames wait for it, or whose
+socket takes no batch for ``send_timeout`` seconds, is disconnected (4408 if the socket still
+takes a close frame, else the connection is aborted)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import uuid
-from typing import Any
+from collections import deque
 
 import structlog
 
 from kadath.domain.account import Account
+from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_TOO_SLOW
 from kadath.realtime.transport import Transport, TransportClosed
 from kadath.services.messenger import Frame
 
 log = structlog.get_logger(__name__)
 QUEUE_LIMIT = 2000
+BATCH_LIMIT = 64  # frames handed to the transport at once (one WebSocket message at most)
 SEND_TIMEOUT = 5.0
 _CLOSE = object()
-
-
-def encode(frame: Frame) -> str:
-    """A frame as compact JSON (a non-empty object), ready for ``send_encoded``."""
-    if not frame:
-        raise ValueError("a frame needs at least a type")
-    return json.dumps(frame, separators=(",", ":"), default=str)
 
 
 class Session:
@@ -45,68 +40,88 @@ class Session:
         self.account = account
         self.player_id = player_id
         self.seq = 0
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_LIMIT)
+        self._queue: deque[Delivery | object] = deque()
+        self._ready = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self._close: tuple[int, str] | None = None
 
     @property
     def backlog(self) -> int:
-        """Frames queued and not yet written to the socket."""
-        return self._queue.qsize()
+        """Frames queued and not yet handed to the transport."""
+        return len(self._queue)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name=f"writer-{self.player_id}")
 
     def send(self, frame: Frame) -> None:
         """Queue a frame; numbers it with this connection's next ``seq``."""
-        self.send_encoded(encode(frame))
+        self.deliver(Outgoing(frame))
 
-    def send_encoded(self, body: str) -> None:
-        """Queue a frame already encoded by ``encode`` (so a frame sent to a whole room is
-        serialised once); the ``seq`` is spliced in front."""
+    def deliver(self, frame: Outgoing, *, wake: bool = True) -> None:
+        """Queue a shared frame (one ``Outgoing`` may go to a whole room) with this
+        connection's next ``seq``. With ``wake=False`` the writer is not woken: the caller
+        promises to call ``wake`` soon (the Hub does, after the turn that fanned out)."""
         if self._close is not None:
             return
-        self.seq += 1
-        try:
-            self._queue.put_nowait(f'{{"seq":{self.seq},{body[1:]}')
-        except asyncio.QueueFull:
+        if len(self._queue) >= QUEUE_LIMIT:
             log.warning("client_too_slow", player_id=str(self.player_id))
             self.close(CLOSE_TOO_SLOW, "too slow to keep up")
+            return
+        self.seq += 1
+        self._queue.append((self.seq, frame))
+        if wake:
+            self._ready.set()
+
+    def wake(self) -> None:
+        """Let the writer take what is queued."""
+        self._ready.set()
 
     def close(self, code: int, reason: str) -> None:
-        """Flush what is queued, then close with ``code``."""
+        """Flush what is queued, then close with ``code`` (a queue already full is dropped
+        first: its client is too slow to take it)."""
         if self._close is None:
             self._close = (code, reason)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(_CLOSE)
-            if self._queue.full():
-                self._drain_and_close()
+            if len(self._queue) >= QUEUE_LIMIT:
+                self._queue.clear()
+            self._queue.append(_CLOSE)
+            self._ready.set()
 
     def last_word(self, frame: Frame, code: int, reason: str) -> None:
         """Send ``frame`` next, ahead of anything still queued (which is dropped), then close:
         a shutdown notice must not wait behind a busy client's backlog."""
         if self._close is not None:
             return
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        self._queue.clear()
         self.send(frame)
         self.close(code, reason)
 
-    def _drain_and_close(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(_CLOSE)
+    def _take(self) -> tuple[list[Delivery], bool]:
+        """What the writer sends next (at most BATCH_LIMIT frames), and whether the close
+        comes after it."""
+        batch: list[Delivery] = []
+        queue = self._queue
+        while queue and len(batch) < BATCH_LIMIT:
+            item = queue.popleft()
+            if item is _CLOSE:
+                return batch, True
+            batch.append(item)  # type: ignore[arg-type]
+        return batch, False
 
     async def _write(self) -> None:
         stuck = False
         try:
             while True:
-                item = await self._queue.get()
-                if item is _CLOSE:
+                if not self._queue:
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                batch, closing = self._take()
+                if batch:
+                    async with asyncio.timeout(self.send_timeout):
+                        await self.transport.send_frames(batch)
+                if closing:
                     break
-                async with asyncio.timeout(self.send_timeout):
-                    await self.transport.send_text(item)
         except TransportClosed:
             pass
         except TimeoutError:

@@ -1,8 +1,11 @@
-"""What the real-time layer needs of a connection; WebSocket (and later telnet) adapt to it."""
+"""What the real-time layer needs of a connection; WebSocket and telnet adapt to it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
+
+from kadath.realtime.outgoing import Delivery
 
 
 class TransportClosed(Exception):
@@ -16,8 +19,13 @@ class Transport(Protocol):
         """The next text frame. Raises TransportClosed."""
         ...
 
-    async def send_text(self, text: str) -> None:
-        """Raises TransportClosed."""
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        """Write ``batch`` (frames with their ``seq``, in order) in as few writes as the
+        peer allows. Never changes the shared frames. Raises TransportClosed."""
+        ...
+
+    def use_batches(self) -> None:
+        """The client asked in its hello for a batch to arrive as one message."""
         ...
 
     async def close(self, code: int, reason: str) -> None: ...

@@ -48,6 +48,7 @@ class GameLoop:
         self._clock = clock
         self._steps: list[Step] = []
         self.ticks = 0
+        self.ticked = asyncio.Event()  # set by the first tick (start-up waits for it)
         self.overruns = 0
         self.durations: deque[float] = deque(maxlen=WINDOW)
         self.lateness: deque[float] = deque(maxlen=WINDOW)
@@ -76,6 +77,7 @@ class GameLoop:
             else:
                 step.task = asyncio.create_task(_timed(step, now), name=f"step-{step.name}")
         self.ticks += 1
+        self.ticked.set()
         self.durations.append(time.perf_counter() - started)
 
     async def settle(self) -> None:

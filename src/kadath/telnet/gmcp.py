@@ -6,11 +6,15 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from telnetlib3.mud import gmcp_encode
+from telnetlib3.telopt import GMCP, IAC, SB, SE
+
 from kadath.domain.world import Direction, World
 from kadath.services.carried import CarriedItem
 from kadath.telnet.render import channel_line
 
 Message = tuple[str, Any]
+Encoded = tuple[str, bytes]  # (package, the whole IAC SB GMCP … IAC SE sequence)
 SHORT_DIRECTIONS = {
     Direction.NORTH: "n",
     Direction.SOUTH: "s",
@@ -24,6 +28,15 @@ SHORT_DIRECTIONS = {
     Direction.DOWN: "d",
 }
 CHANNELS = ("say", "emote", "whisper")
+# frame type -> the packages ``messages`` may make of it (to skip building what nobody takes)
+PACKAGES: Mapping[str, tuple[str, ...]] = {
+    "welcome": ("Char.Name", "Char.Status", "Char.Vitals"),
+    "state": ("Char.Vitals",),
+    "room": ("Room.Info", "Room.Players", "Room.Npcs"),
+    "message": ("Comm.Channel.Text",),
+    "channel": ("Comm.Channel.Text",),
+    "event": ("Room.AddPlayer", "Room.RemovePlayer", "Room.AddNpc", "Room.RemoveNpc"),
+}
 
 
 def room_num(room_id: str) -> int:
@@ -98,6 +111,15 @@ def messages(frame: Mapping[str, Any], world: World) -> list[Message]:
     if kind == "event" and frame.get("event") in ("arrived", "left") and frame.get("name"):
         return [_coming_or_going(frame)]
     return []
+
+
+def encoded(messages: Sequence[Message]) -> list[Encoded]:
+    """Each message as the bytes that carry it (IAC escaped), ready for any client that
+    takes its package: a frame sent to a room is encoded once for all its listeners."""
+    return [
+        (package, IAC + SB + GMCP + gmcp_encode(package, data).replace(IAC, IAC + IAC) + IAC + SE)
+        for package, data in messages
+    ]
 
 
 def _coming_or_going(frame: Mapping[str, Any]) -> Message:

@@ -84,6 +84,13 @@ class TerminalIO:
             self._write(text)
             await self.drain()
 
+    def put_lines(self, lines: Iterable[str]) -> None:
+        """Lines of text, each ended by CR LF, without waiting for the client to read them
+        (call ``drain`` after a burst). Raises TransportClosed."""
+        text = "".join(f"{line}\r\n" for line in lines)
+        if text:
+            self._write(text)
+
     async def write_prompt(self, text: str) -> None:
         """A prompt left open for typing; see ``show_prompt``. Raises TransportClosed."""
         self.show_prompt(text)
@@ -101,12 +108,22 @@ class TerminalIO:
         if self.takes_gmcp(package):
             self._writer.send_gmcp(package, data)
 
+    def send_gmcp_encoded(self, message: bytes) -> None:
+        """A GMCP message already encoded (``gmcp.encoded``): the caller checked
+        ``takes_gmcp``."""
+        self._writer.send_iac(message)
+
     def takes_gmcp(self, package: str) -> bool:
         """Whether GMCP is agreed and the client takes ``package``."""
         return self._gmcp_on() and self.gmcp.accepts(package)
 
     def _gmcp_on(self) -> bool:
         return bool(self._writer.local_option.enabled(GMCP))
+
+    @property
+    def gmcp_on(self) -> bool:
+        """Whether GMCP is agreed."""
+        return self._gmcp_on()
 
     @property
     def eor_on(self) -> bool:

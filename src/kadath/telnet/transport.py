@@ -1,6 +1,6 @@
 """The game protocol spoken for a telnet client, as a Transport the real-time layer serves like
-a WebSocket: typed lines become command frames, and the JSON frames the Hub sends become
-text, a prompt and GMCP."""
+a WebSocket: typed lines become command frames, and the frames the Hub sends (read as they
+are, never re-parsed) become text, a prompt and GMCP."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import asyncio
 import itertools
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kadath.domain.world import World
+from kadath.realtime.outgoing import Delivery
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet import gmcp, render
 from kadath.telnet.chat import ChannelOf
 from kadath.telnet.inventory import ChangesItems, InventoryFeed, ItemsOf
 from kadath.telnet.terminal_io import TerminalIO
 
+GMCP_RENDERING = "telnet-gmcp"
 PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
 
 
@@ -68,24 +72,48 @@ class TelnetTransport:
                     self._handling.add(command["id"])
                 return json.dumps(command)
 
-    async def send_text(self, text: str) -> None:
-        """Show one game frame. Raises TransportClosed."""
-        frame = json.loads(text)
-        if frame.get("type") in PROMPTED:
+    def use_batches(self) -> None:
+        """Nothing to agree: a batch is always written to the socket at once."""
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        """Show game frames: their text, GMCP and one prompt after them, in one socket
+        write. A frame sent to a room is rendered once per terminal profile (width, colour
+        depth, screen reader) and its GMCP encoded once, for every listener. Raises
+        TransportClosed."""
+        io = self._io
+        if any(out.frame.get("type") in PROMPTED for _seq, out in batch):
             self._prompt_soon()  # before the hold: the prompt joins the burst's one write
-        self._io.hold()
-        status = self._status_change(frame)
-        self._remember_vitals(frame)
-        self._follow_items(frame)
-        for package, data in gmcp.messages(frame, self._world) + self._own_words(frame) + status:
-            self._io.send_gmcp(package, data)
-        lines = render.render(frame, self._io.terminal)
-        if lines and self._at_prompt:
-            lines.insert(0, "")  # do not run on after a prompt left open
-            self._at_prompt = False
-        await self._io.write_lines(lines)
-        if frame.get("type") == "reply":
-            self._acknowledge(frame)
+        io.hold()
+        terminal = io.terminal
+        profile = ("telnet", terminal.width, terminal.depth, terminal.screen_reader)
+        render_for = partial(render.render, terminal=terminal)
+        gmcp_on = io.gmcp_on
+        for _seq, out in batch:
+            frame = out.frame
+            status = self._status_change(frame)
+            self._remember_vitals(frame)
+            self._follow_items(frame)
+            own = self._own_words(frame)
+            if gmcp_on:
+                made = gmcp.PACKAGES.get(frame.get("type"), ())  # type: ignore[arg-type]
+                if any(io.takes_gmcp(package) for package in made):
+                    for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
+                        if io.takes_gmcp(package):
+                            io.send_gmcp_encoded(message)
+                for package, data in own + status:
+                    io.send_gmcp(package, data)
+            lines: list[str] = out.rendering(profile, render_for)
+            if lines:
+                if self._at_prompt:
+                    io.put_lines(("",))  # do not run on after a prompt left open
+                    self._at_prompt = False
+                io.put_lines(lines)
+            if frame.get("type") == "reply":
+                self._acknowledge(frame)
+        await io.drain()
+
+    def _gmcp_of(self, frame: dict[str, Any]) -> list[gmcp.Encoded]:
+        return gmcp.encoded(gmcp.messages(frame, self._world))
 
     async def close(self, code: int, reason: str) -> None:
         self._items.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
@@ -47,3 +47,4 @@ class Runtime:
     telnet_port: int | None = None  # where MUD clients connect, once listening
     # telnet connections open, signed in or not (set once telnet listens)
     telnet_connections: Callable[[], int] = _none_open
+    startup_phases: dict[str, float] = field(default_factory=dict)  # ms per start-up phase

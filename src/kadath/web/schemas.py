@@ -237,3 +237,6 @@ class StatsOut(BaseModel):
     uptime_seconds: float
     npcs: int
     extra: dict[str, float] = Field(default_factory=dict)
+    startup_ms: dict[str, float] = Field(
+        default_factory=dict, description="How long each start-up phase took (ms)"
+    )

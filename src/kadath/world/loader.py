@@ -47,6 +47,8 @@ from kadath.world.schema import (
 )
 
 DEFAULT_WORLD_DIR = Path(__file__).resolve().parent / "data"
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~7x less CPU.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _REASONS = {"extra_forbidden": "unknown field", "missing": "required field is missing"}
@@ -118,7 +120,7 @@ class _FileReader:
     def _load_yaml(self, name: str) -> dict[str, Any] | None:
         reason = "the file must hold a mapping at the top level"
         try:
-            data = yaml.safe_load((self._directory / name).read_text(encoding="utf-8"))
+            data = yaml.load((self._directory / name).read_text(encoding="utf-8"), SAFE_LOADER)  # noqa: S506
         except FileNotFoundError:
             reason = "file not found"
         except (OSError, UnicodeDecodeError) as exc:

@@ -3,12 +3,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 
 from testkit import player_named
 
 from kadath.domain.account import Account
 from kadath.domain.errors import DatabaseUnavailable
 from kadath.realtime.hub import Hub
+from kadath.realtime.outgoing import Delivery
 from kadath.realtime.protocol import CLOSE_REPLACED, CLOSE_RESTART
 from kadath.realtime.session import QUEUE_LIMIT, Session
 from kadath.realtime.transport import TransportClosed
@@ -21,14 +23,19 @@ class FakeTransport:
         self.sent: list[dict[str, object]] = []
         self.closed: tuple[int, str] | None = None
         self.fail = fail
+        self.batches: list[int] = []  # the size of each batch handed over
 
     async def receive_text(self) -> str:
         raise TransportClosed
 
-    async def send_text(self, text: str) -> None:
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
         if self.fail:
             raise TransportClosed
-        self.sent.append(json.loads(text))
+        self.batches.append(len(batch))
+        self.sent.extend(json.loads(frame.text(seq)) for seq, frame in batch)
+
+    def use_batches(self) -> None:
+        pass
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
@@ -44,7 +51,7 @@ class StuckTransport(FakeTransport):
         super().__init__()
         self.aborted = False
 
-    async def send_text(self, text: str) -> None:
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
         await asyncio.Event().wait()
 
     async def close(self, code: int, reason: str) -> None:
@@ -246,11 +253,11 @@ async def test_shutdown_completes_within_a_bound_while_a_client_never_reads() ->
 
 
 class SlowTransport(FakeTransport):
-    """A peer that reads, but slowly: each frame takes 50 ms to go out."""
+    """A peer that reads, but slowly: each write (a batch) takes 200 ms to go out."""
 
-    async def send_text(self, text: str) -> None:
-        await asyncio.sleep(0.05)
-        await super().send_text(text)
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        await asyncio.sleep(0.2)
+        await super().send_frames(batch)
 
 
 async def test_the_shutdown_notice_does_not_wait_behind_a_busy_clients_backlog() -> None:
@@ -259,7 +266,7 @@ async def test_the_shutdown_notice_does_not_wait_behind_a_busy_clients_backlog()
     slow = SlowTransport()
     hub.entry = RecordingEntry([slow])  # type: ignore[assignment]
     session = _online(hub, presence, slow)
-    for n in range(500):  # 25 s of frames at this client's pace: far past CLOSE_WITHIN
+    for n in range(1900):  # 30 batches, 6 s at this client's pace: far past CLOSE_WITHIN
         session.send({"type": "message", "text": f"line {n}"})
 
     await asyncio.wait_for(hub.shutdown(), 5)

@@ -44,6 +44,7 @@ async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
         uptime_seconds=round(time.monotonic() - game.started_at, 1),
         npcs=len(game.npcs),
         extra=runtime.loop.stats(),
+        startup_ms=runtime.startup_phases,
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from kadath.realtime.outgoing import Delivery
 from kadath.realtime.transport import TransportClosed
 from kadath.web.websocket_protocol import ABORT_EXTENSION
 
@@ -20,6 +22,7 @@ class WebSocketTransport:
         self._ws = websocket
         client = websocket.client
         self.remote = f"{client.host}:{client.port}" if client else "unknown"
+        self._batches = False
 
     async def receive_text(self) -> str:
         while True:
@@ -36,9 +39,19 @@ class WebSocketTransport:
             if data is not None:
                 return data.decode("utf-8", errors="replace")
 
-    async def send_text(self, text: str) -> None:
+    def use_batches(self) -> None:
+        self._batches = True
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        """One message per frame; or, for a client that asked for batches in its hello, the
+        whole batch as one message: a JSON array of the frames in ``seq`` order."""
         try:
-            await self._ws.send_text(text)
+            if self._batches:
+                text = ",".join([frame.text(seq) for seq, frame in batch])
+                await self._ws.send_text(f"[{text}]")
+            else:
+                for seq, frame in batch:
+                    await self._ws.send_text(frame.text(seq))
         except (WebSocketDisconnect, RuntimeError, OSError):
             raise TransportClosed from None
 

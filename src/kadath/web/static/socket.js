@@ -17,7 +17,8 @@ export function socketUrl() {
 
 /**
  * One game session for one character. Callbacks (all optional):
- *   onFrame(frame)              – every JSON frame from the server
+ *   onFrame(frame)              – every frame from the server, one call per frame
+ *                                 (a batch message is unpacked, in seq order)
  *   onOpen({ reconnect })       – socket open and hello sent
  *   onReconnecting({ delayMs, attempt }) – connection lost, retry scheduled
  *   onAuthFailed()              – closed with 4401
@@ -67,20 +68,14 @@ export class GameSocket {
 
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
-      this.sendRaw({ type: "hello", token: this.token, player: this.player });
+      // batch: frames queued together arrive as one message (protocol 3, docs/protocol.md)
+      this.sendRaw({ type: "hello", token: this.token, player: this.player, batch: true });
       this.startPing();
       this.handlers.onOpen?.({ reconnect: isReconnect });
     });
 
-    ws.addEventListener("message", (event) => {
-      if (ws !== this.ws) return;
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch {
-        return; // not JSON: ignore rather than crash the client
-      }
-      if (!frame || typeof frame !== "object") return;
+    const handleFrame = (frame) => {
+      if (!frame || typeof frame !== "object" || Array.isArray(frame)) return;
       if (frame.type === "welcome") {
         // Only a welcome proves the session is healthy; reset the backoff here
         // rather than on "open" so a server that accepts-then-closes can't
@@ -94,6 +89,26 @@ export class GameSocket {
         this.noReconnect = true;
       }
       this.handlers.onFrame?.(frame);
+    };
+
+    ws.addEventListener("message", (event) => {
+      if (ws !== this.ws) return;
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return; // not JSON: ignore rather than crash the client
+      }
+      // Protocol 3: we asked for batches, so a message is an array of frames in
+      // seq order; a refusal before the hello is taken is still a lone object.
+      if (Array.isArray(data)) {
+        for (const frame of data) {
+          if (ws !== this.ws) return; // a handler closed this socket mid-batch
+          handleFrame(frame);
+        }
+      } else {
+        handleFrame(data);
+      }
     });
 
     // "error" is always followed by "close"; all handling happens there.

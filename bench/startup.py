@@ -1,0 +1,389 @@
+"""Start-up and memory benchmark: a fresh clone, its install, two starts, idle RSS, RSS per player.
+
+    uv run python bench/startup.py                       # this checkout's HEAD, 200 players
+    uv run python bench/startup.py --ref main --players 100
+    uv run python bench/startup.py --repo /path/to/kadath --ref <commit> --starts 3
+
+It ``git clone``s ``--repo`` (default: this checkout) at ``--ref`` into a temporary directory,
+runs ``--install`` there (default ``make run-deps``: the install step ``make run`` runs first) and
+times it, then starts the clone's ``.venv/bin/kadath serve`` ``--starts`` times (default 2) on a
+free loopback port with one temporary data directory (SQLite; the first start creates and
+migrates the database, the next ones find it at head). Each start is timed from the spawn to
+the first 200 of ``/api/monitoring/health`` (uvicorn answers only once the lifespan, i.e. the
+whole game, has started), then the server idles ``--idle`` seconds and its RSS is read from
+/proc/<pid>/status. After the last start ``--players`` accounts and characters are made over
+HTTP, one WebSocket player is connected to warm the path, RSS is read, the others connect (and
+are welcomed), and after ``--idle`` seconds RSS is read again: the difference over the players
+is the RSS per connected player. Each start's ``startup_phases`` log line (ms per phase) is
+included when the server writes one. One JSON document goes to stdout; progress to stderr.
+
+Telnet is on (a free loopback port; ``--no-telnet``: off), NPC spawning on, as ``make run`` has
+them; argon2 is cheap (setup speed only) and logs are at INFO so the phase line is written.
+Nothing but loopback is contacted; the server is always stopped and the temporary directory
+removed (unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "startup-bench-password"  # throwaway accounts on a throwaway server
+MAX_PLAYERS = 2000
+
+
+def log(message: str) -> None:
+    print(f"[startup {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int | None:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
+    with contextlib.suppress(OSError):
+        raw = Path(f"/proc/{pid}/stat").read_text()
+        fields = raw[raw.rindex(")") + 2 :].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    return None
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def clean_env() -> dict[str, str]:
+    """Our environment minus whatever would point the clone at this checkout's venv or server."""
+    drop = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("KADATH_")}
+    venv = os.environ.get("VIRTUAL_ENV")  # `uv run` puts its venv first: python3 is not ours
+    if venv:
+        keep = [p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(venv)]
+        env["PATH"] = os.pathsep.join(keep)
+    return env
+
+
+def clone_and_install(repo: str, ref: str, where: Path, install: str) -> dict[str, Any]:
+    clone = where / "kadath"
+    subprocess.run(["git", "clone", "--quiet", repo, str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", ref], check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "--short", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    log(f"cloned {repo} at {ref} ({commit}); installing: {install}")
+    started = time.perf_counter()
+    subprocess.run(install, shell=True, cwd=clone, env=clean_env(), check=True)
+    seconds = time.perf_counter() - started
+    venv = clone / ".venv"
+    pyc = sum(1 for _ in venv.rglob("*.pyc")) + sum(1 for _ in (clone / "src").rglob("*.pyc"))
+    return {"commit": commit, "install_seconds": round(seconds, 2), "pyc_files": pyc}
+
+
+class Server:
+    def __init__(self, clone: Path, data_dir: Path, telnet: bool) -> None:
+        self.clone, self.data_dir, self.telnet = clone, data_dir, telnet
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / f"server-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        env = clean_env()
+        env.update(
+            {
+                "KADATH_DATA_DIR": str(self.data_dir),
+                "KADATH_TELNET_HOST": "127.0.0.1",
+                "KADATH_TELNET_PORT": str(free_port()) if self.telnet else "0",
+                "KADATH_LOG_LEVEL": "INFO",
+                "KADATH_LOG_JSON": "true",
+                "KADATH_ARGON2_TIME_COST": "1",
+                "KADATH_ARGON2_MEMORY_COST": "8",
+                "KADATH_LOGIN_RATE_LIMIT": "100000/minute",
+                "KADATH_REGISTRATION_RATE_LIMIT": "100000/minute",
+                "KADATH_PASSWORD_HASH_QUEUE": "100000",
+                "KADATH_UNAUTHENTICATED_CONNECTIONS_PER_IP": "100000",
+            }
+        )
+        argv = [str(self.clone / ".venv/bin/kadath"), "serve", "--port", str(self.port)]
+        argv += ["--host", "127.0.0.1"]
+        with self.log_path.open("ab") as out:
+            started = time.perf_counter()
+            self.proc = subprocess.Popen(  # cwd: the data dir, so no stray .env is read
+                argv, env=env, cwd=self.data_dir, stdout=out, stderr=subprocess.STDOUT
+            )
+        return started
+
+    async def wait_healthy(self, started: float, within: float = 120.0) -> float:
+        async with httpx2.AsyncClient(base_url=self.url, trust_env=False, timeout=2) as http:
+            while time.perf_counter() - started < within:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited early; see {self.log_path}")
+                with contextlib.suppress(httpx2.TransportError):
+                    if (await http.get("/api/monitoring/health")).status_code == 200:
+                        return time.perf_counter() - started
+                await asyncio.sleep(0.01)
+        raise RuntimeError(f"server not healthy in {within:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def phases(self) -> dict[str, Any] | None:
+        """The last ``startup_phases`` line this server wrote, if any."""
+        found = None
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if "startup_phases" in line:
+                with contextlib.suppress(ValueError):
+                    found = json.loads(line[line.index("{") :])
+        return found
+
+
+async def register(http: httpx2.AsyncClient, username: str) -> str:
+    response = await http.post(
+        "/api/auth/register", json={"username": username, "password": PASSWORD}
+    )
+    response.raise_for_status()
+    response = await http.post("/api/auth/login", data={"username": username, "password": PASSWORD})
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+async def make_players(http: httpx2.AsyncClient, count: int) -> list[tuple[str, str]]:
+    await register(http, "sbadmin")  # the first account is an admin: keep players plain
+    professions = (await http.get("/api/professions")).json()
+    profession = min(professions, key=lambda p: sum(p["requirements"].values()))["id"]
+    gate = asyncio.Semaphore(8)
+
+    async def one(index: int) -> tuple[str, str]:
+        async with gate:
+            token = await register(http, f"sb{index}")
+            response = await http.post(
+                "/api/players",
+                json={
+                    "name": f"Sb{''.join(chr(97 + int(d)) for d in str(index))}",
+                    "profession_id": profession,
+                },
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            response.raise_for_status()
+            return token, str(response.json()["name"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+class Refused(RuntimeError):
+    """The server answered hello with an error frame."""
+
+
+async def join(ws_url: str, token: str, name: str, compression: str | None) -> ClientConnection:
+    ws = await connect(
+        ws_url,
+        compression=compression,
+        proxy=None,
+        ping_interval=None,
+        open_timeout=30,
+        max_queue=None,
+    )
+    await ws.send(json.dumps({"type": "hello", "token": token, "player": name}))
+    async with asyncio.timeout(30):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame.get("type") == "welcome":
+                return ws
+            if frame.get("type") == "error":
+                await ws.close()
+                raise Refused(f"{name} refused: {frame}")
+
+
+async def drain(ws: ClientConnection) -> None:
+    """Read and drop what the server sends, so no player's queue backs up."""
+    with contextlib.suppress(Exception):
+        async for _ in ws:
+            pass
+
+
+async def per_player(server: Server, players: int, idle: float) -> dict[str, Any]:
+    """RSS per connected player: ``players`` without compression, then as many with
+    permessage-deflate (what browsers negotiate), each batch on top of the one before."""
+    assert server.proc is not None
+    pid = server.proc.pid
+    async with httpx2.AsyncClient(base_url=server.url, trust_env=False, timeout=60) as http:
+        started = time.perf_counter()
+        made = await make_players(http, 2 * players + 1)
+        setup = time.perf_counter() - started
+    ws_url = f"ws://127.0.0.1:{server.port}/ws"
+    sockets: list[ClientConnection] = []
+    readers: list[asyncio.Task[None]] = []
+    report: dict[str, Any] = {"players": players, "setup_seconds": round(setup, 1)}
+
+    gate = asyncio.Semaphore(10)
+    retries = 0
+
+    async def one(token: str, name: str, compression: str | None) -> None:
+        nonlocal retries
+        async with gate:
+            for attempt in range(5):
+                try:
+                    ws = await join(ws_url, token, name, compression)
+                    break
+                except Refused:  # a busy machine: SQLite's writer lock, a full hashing queue
+                    if attempt == 4:
+                        raise
+                    retries += 1
+                    await asyncio.sleep(0.5)
+        sockets.append(ws)
+        readers.append(asyncio.create_task(drain(ws)))
+
+    try:
+        await one(*made[0], "deflate")  # warm the path: first-use imports, caches
+        batches = {"none": made[1 : players + 1], "deflate": made[players + 1 :]}
+        for compression, batch in batches.items():
+            await asyncio.sleep(idle)
+            before = rss_kib(pid)
+            mode = None if compression == "none" else compression
+            await asyncio.gather(*(one(t, n, mode) for t, n in batch))
+            await asyncio.sleep(idle)
+            after = rss_kib(pid)
+            assert before is not None
+            assert after is not None
+            report[f"compression_{compression}"] = {
+                "rss_kib_before": before,
+                "rss_kib_after": after,
+                "rss_kib_per_player": round((after - before) / players, 1),
+            }
+    finally:
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    report["hello_retries"] = retries
+    return report
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    where = Path(tempfile.mkdtemp(prefix="kadath-startup-"))
+    report: dict[str, Any] = {
+        "repo": args.repo,
+        "ref": args.ref,
+        "telnet": args.telnet,
+        "loadavg_before": loadavg(),
+    }
+    try:
+        report["install"] = await asyncio.to_thread(
+            clone_and_install, args.repo, args.ref, where, args.install
+        )
+        report["install"]["command"] = args.install
+        data_dir = where / "data"
+        data_dir.mkdir()
+        starts = []
+        for number in range(1, args.starts + 1):
+            server = Server(where / "kadath", data_dir, args.telnet)
+            try:
+                began = server.start()
+                seconds = await server.wait_healthy(began)
+                assert server.proc is not None
+                cpu = cpu_seconds(server.proc.pid)  # what the start cost, however busy the machine
+                await asyncio.sleep(args.idle)
+                assert server.proc is not None
+                start: dict[str, Any] = {
+                    "start": number,
+                    "seconds_to_healthy": round(seconds, 3),
+                    "server_cpu_seconds_to_healthy": cpu,
+                    "idle_rss_kib": rss_kib(server.proc.pid),
+                    "loadavg_1m": loadavg()[0],
+                }
+                log(
+                    f"start {number}: healthy in {seconds:.2f} s ({cpu} s CPU), "
+                    f"RSS {start['idle_rss_kib']} KiB"
+                )
+                if number == args.starts and args.players:
+                    report["players"] = await per_player(server, args.players, args.idle)
+                    per = {
+                        k: v["rss_kib_per_player"]
+                        for k, v in report["players"].items()
+                        if k.startswith("compression_")
+                    }
+                    log(f"RSS per player (KiB): {per}")
+            finally:
+                server.stop()
+            start["phases"] = server.phases()
+            starts.append(start)
+        report["starts"] = starts
+        report["loadavg_after"] = loadavg()
+    finally:
+        if args.keep:
+            log(f"kept {where}")
+        else:
+            shutil.rmtree(where, ignore_errors=True)
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo", default=str(ROOT), help="what to clone (default: this checkout)")
+    parser.add_argument("--ref", default="HEAD", help="commit, branch or tag to check out")
+    parser.add_argument(
+        "--install", default="make run-deps", help="the install step, run in the clone"
+    )
+    parser.add_argument("--starts", type=int, default=2)
+    parser.add_argument("--players", type=int, default=200, help="0: skip the per-player figure")
+    parser.add_argument("--idle", type=float, default=3.0, help="seconds to settle before RSS")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    parser.add_argument(
+        "--no-telnet",
+        dest="telnet",
+        action="store_false",
+        help="telnet off (default: on, on a free port, as make run has it)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.starts <= 10 or not 0 <= args.players <= MAX_PLAYERS:
+        parser.error(f"--starts 1..10, --players 0..{MAX_PLAYERS}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

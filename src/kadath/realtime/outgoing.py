@@ -1,0 +1,55 @@
+"""One frame on its way out, shared by every connection it goes to.
+
+The Hub wraps a frame once per fan-out; each connection queues ``(seq, Outgoing)``. The JSON
+body is encoded at most once whatever the number of recipients, and a transport may keep its
+own renderings of the frame beside it (telnet text per terminal profile, GMCP messages), so
+a room of a hundred listeners costs one encoding and one rendering per kind of terminal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from kadath.services.messenger import Frame
+
+T = TypeVar("T")
+
+
+class Outgoing:
+    """A frame (never changed once wrapped) and what has been made of it so far."""
+
+    __slots__ = ("_body", "_renderings", "frame")
+
+    def __init__(self, frame: Frame) -> None:
+        if not frame:
+            raise ValueError("a frame needs at least a type")
+        self.frame = frame
+        self._body: str | None = None
+        self._renderings: dict[Hashable, Any] | None = None
+
+    @property
+    def body(self) -> str:
+        """The frame as compact JSON without its opening brace (so a ``seq`` can go in
+        front); encoded on first use only."""
+        if self._body is None:
+            self._body = json.dumps(self.frame, separators=(",", ":"), default=str)[1:]
+        return self._body
+
+    def text(self, seq: int) -> str:
+        """The frame as one connection sends it: JSON with its ``seq`` first."""
+        return f'{{"seq":{seq},{self.body}'
+
+    def rendering(self, key: Hashable, make: Callable[[Frame], T]) -> T:
+        """``make(frame)``, made once per ``key`` and kept with the frame. What ``make``
+        returns is shared by every connection asking for the same key: never change it."""
+        if self._renderings is None:
+            self._renderings = {}
+        try:
+            made: T = self._renderings[key]
+        except KeyError:
+            made = self._renderings[key] = make(self.frame)
+        return made
+
+
+Delivery = tuple[int, Outgoing]  # (seq on this connection, the frame)
