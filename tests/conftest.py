@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kadath.domain.account import Account
@@ -246,4 +247,24 @@ def build_game(persistence: AsyncPersistenceLayer, messenger: object | None = No
         rooms=describer,
         movement=MovementService(world, presence, fake, bus, uow),  # type: ignore[arg-type]
         chat=ChatService(presence, fake, bus),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plain_console_logs() -> None:
+    """Servers started inside the test process log through structlog's defaults, which render
+    a traceback with rich (every frame's source and locals): over a second of CPU on the event
+    loop for a database error's chain, enough to starve a test's bounded waits. Render as
+    `kadath serve` does instead (``kadath.logs``: plain tracebacks, no colours)."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.StackInfoRenderer(),
+            structlog.dev.set_exc_info,
+            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=True),
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            ),
+        ]
     )
