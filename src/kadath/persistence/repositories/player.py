@@ -143,7 +143,8 @@ class PlayerRepository:
             .where(table.c.id == sa.bindparam("pid"))
             .values(room_id=sa.bindparam("rid"), last_active_at=sa.bindparam("seen"))
         )
-        rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in positions]
+        # in id order, as every multi-row writer should lock rows, so two never deadlock
+        rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in sorted(positions)]
         await self._session.execute(stmt, rows)
 
     async def save_lazy_columns(self, players: Sequence[Player]) -> None:
@@ -163,7 +164,8 @@ class PlayerRepository:
                 extra=sa.bindparam("xtra", type_=table.c.extra.type),
             )
         )
-        rows = [{"pid": p.id, "rid": p.room_id, "seen": now, "xtra": p.extra} for p in players]
+        ordered = sorted(players, key=lambda p: p.id)  # id order: see save_positions
+        rows = [{"pid": p.id, "rid": p.room_id, "seen": now, "xtra": p.extra} for p in ordered]
         await self._session.execute(stmt, rows)
 
     async def fallen(self) -> list[Player]:
