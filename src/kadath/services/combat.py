@@ -251,6 +251,8 @@ class CombatService:
         saved = self._table.save()
         try:
             async with self._uow() as uow:
+                engaged = (f.id for f in self._table.engaged() if not f.is_npc)
+                await uow.players.lock_in_order(engaged)  # id order: no deadlock
                 round_ = _Round(uow)
                 for room_id in rooms:
                     for fighter in self._table.turn_order(room_id):

@@ -264,6 +264,9 @@ class _Players:
         self._t.players[player_id].room_id = room_id
         self._s.trip("move_player")
 
+    async def lock_in_order(self, player_ids: object) -> None:
+        self._s.trip("lock_in_order")  # row locks: nothing to hold in memory
+
 
 class _Exploration:
     async def record_visit(self, player_id: uuid.UUID, room_id: str) -> bool:

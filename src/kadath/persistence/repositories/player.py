@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -131,6 +131,19 @@ class PlayerRepository:
         )
         if result.first() is None:
             raise PlayerNotFound("No such character.")
+
+    async def lock_in_order(self, player_ids: Iterable[uuid.UUID]) -> None:
+        """Take these characters' row locks now, in id order (PostgreSQL; SQLite's one writer
+        needs none): a transaction that will write several of them in another order, such as
+        a combat round, then cannot deadlock with another multi-row writer."""
+        ids = sorted(set(player_ids))
+        if ids and self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(
+                sa.select(PlayerRow.id)
+                .where(PlayerRow.id.in_(ids))
+                .order_by(PlayerRow.id)
+                .with_for_update()
+            )
 
     async def save_positions(self, positions: Sequence[tuple[uuid.UUID, str]]) -> None:
         """Store many characters' rooms in one executemany UPDATE."""
