@@ -68,7 +68,14 @@ class ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
 class LogPipeline:
     """The queue, its handler on the root logger, and the listener thread writing lines."""
 
-    def __init__(self, level: int, formatter: logging.Formatter, stream: TextIO) -> None:
+    def __init__(
+        self,
+        level: int,
+        formatter: logging.Formatter,
+        stream: TextIO,
+        replaced: dict[str, Any] | None = None,
+    ) -> None:
+        self._replaced = replaced  # the structlog configuration to put back on stop
         self._queue: queue.Queue[logging.LogRecord | None] = queue.Queue(QUEUE_SIZE)
         self.handler = DeferredQueueHandler(self._queue)
         self.limiter = RepeatLimiter(self.handler.enqueue)
@@ -96,7 +103,8 @@ class LogPipeline:
         self._writer.flush()
 
     def stop(self) -> None:
-        """Sum up suppressed records, write what is queued, stop the thread (idempotent)."""
+        """Sum up suppressed records, write what is queued, stop the thread and put back the
+        structlog configuration this pipeline replaced (idempotent)."""
         if self._stopped:
             return
         self._stopped = True
@@ -105,7 +113,10 @@ class LogPipeline:
         logging.getLogger().removeHandler(self.handler)
         self._listener.stop()
         self._writer.flush()
-        structlog.reset_defaults()
+        if self._replaced is None:
+            structlog.reset_defaults()
+        else:
+            structlog.configure(**self._replaced)
 
 
 _current: LogPipeline | None = None
@@ -122,6 +133,7 @@ def configure_logging(
     stream = stream or sys.stderr
     as_json = json if json is not None else not _is_terminal(stream)
     numeric = logging.getLevelName(level.upper())
+    replaced = structlog.get_config()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -135,7 +147,7 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,  # a re-configuration (tests) reaches every logger
     )
-    _current = LogPipeline(numeric, _formatter(as_json), stream)
+    _current = LogPipeline(numeric, _formatter(as_json), stream, replaced)
     _current.start()
     return _current
 

@@ -224,3 +224,19 @@ def test_a_stuck_stream_never_blocks_the_caller_records_are_dropped_and_counted(
 def test_ordinary_words_next_to_secret_names_survive() -> None:
     assert scrub("the ring bearer of doom") == "the ring bearer of doom"
     assert scrub("basic training") == "basic training"
+
+
+def test_stopping_the_pipeline_restores_the_logging_it_replaced(stream: Recording) -> None:
+    """A stopped pipeline puts back the structlog configuration that was in place before it,
+    not structlog's defaults (which render tracebacks with rich, slowly, on the caller's
+    thread: a test server started after a logging test would log that way)."""
+    before = structlog.get_config()
+    marker = structlog.processors.KeyValueRenderer()
+    structlog.configure(processors=[marker])
+    try:
+        started = configure_logging("INFO", stream=stream)
+        assert marker not in structlog.get_config()["processors"]
+        started.stop()
+        assert structlog.get_config()["processors"] == [marker]
+    finally:
+        structlog.configure(**before)
