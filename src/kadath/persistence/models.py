@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -19,7 +18,24 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+class PortableJson(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL (what ``JSON().with_variant(JSONB(), "postgresql")``
+    says), without importing SQLAlchemy's PostgreSQL dialect package until a PostgreSQL
+    database asks for it: a server on SQLite never loads it."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+JsonType = PortableJson()
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kadath.domain.errors import PlayerNotFound
@@ -40,6 +39,7 @@ from kadath.persistence.deltas import (
     core_transaction,
     fresh_error,
 )
+from kadath.persistence.dialect import insert_for
 from kadath.persistence.models import ExplorationRow, PlayerRow, utcnow
 from kadath.persistence.repositories.experience import ExperienceGain, ExperienceRepository
 
@@ -66,7 +66,7 @@ class FirstVisits:
         self._fault = fault
         dialect = engine.dialect.name
         self._dialect = dialect
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        make = insert_for(dialect)
         table = cast(sa.Table, ExplorationRow.__table__)
         self._insert = (
             make(table)
