@@ -1,18 +1,22 @@
-"""/ws: the game protocol over WebSocket (see docs/protocol.md)."""
+"""/ws: the game protocol over WebSocket (see docs/protocol.md).
+
+The server hands /ws straight to ``game_socket`` (``kadath.web.app.KadathApp``), not through
+FastAPI's router and middleware: it is no route of the router."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from kadath.realtime.outgoing import Delivery
 from kadath.realtime.transport import TransportClosed
+from kadath.web.runtime import Runtime
 from kadath.web.websocket_protocol import ABORT_EXTENSION
 
-router = APIRouter()
+PATH = "/ws"
 
 
 class WebSocketTransport:
@@ -67,8 +71,6 @@ class WebSocketTransport:
             extension["abort"]()
 
 
-@router.websocket("/ws")
-async def game_socket(websocket: WebSocket) -> None:
-    runtime = websocket.app.state.runtime
+async def game_socket(websocket: WebSocket, runtime: Runtime) -> None:
     await websocket.accept()
     await runtime.connections.serve(WebSocketTransport(websocket))
