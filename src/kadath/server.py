@@ -41,6 +41,7 @@ class KadathServer(uvicorn.Server):
                 cpu_ms=self.phases.total_cpu_ms,
                 phases_ms=self.phases.ms,
                 phases_cpu_ms=self.phases.cpu_ms,
+                phases_rss_kib=self.phases.rss_kib,
             )
         if not gc.isenabled():  # ``kadath serve`` starts with the collector off
             settle_garbage_collector()

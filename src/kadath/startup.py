@@ -23,9 +23,19 @@ def seconds_since_process_start() -> float | None:
     return elapsed if elapsed >= 0 else None
 
 
+def rss_kib() -> int | None:
+    """This process's resident set size in KiB (from /proc on Linux; None elsewhere)."""
+    try:
+        resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 class StartupPhases:
     """Milliseconds per named phase, each measured from the end of the one before: wall time
-    (``ms``) and this process's CPU time (``cpu_ms``, which a busy machine does not inflate)."""
+    (``ms``) and this process's CPU time (``cpu_ms``, which a busy machine does not inflate);
+    and the resident set size (KiB) when each phase ended (``rss_kib``, where /proc says)."""
 
     def __init__(self, *, since_process_start: bool = False) -> None:
         now = time.perf_counter()
@@ -35,6 +45,7 @@ class StartupPhases:
         self._last_cpu = 0.0 if elapsed is not None else time.process_time()
         self.ms: dict[str, float] = {}
         self.cpu_ms: dict[str, float] = {}
+        self.rss_kib: dict[str, int] = {}
 
     def mark(self, phase: str) -> None:
         """The phase named ``phase`` ends now (a repeated name adds to it)."""
@@ -42,6 +53,9 @@ class StartupPhases:
         self.ms[phase] = round(self.ms.get(phase, 0.0) + (now - self._last) * 1000, 1)
         self.cpu_ms[phase] = round(self.cpu_ms.get(phase, 0.0) + (cpu - self._last_cpu) * 1000, 1)
         self._last, self._last_cpu = now, cpu
+        rss = rss_kib()
+        if rss is not None:
+            self.rss_kib[phase] = rss
 
     @property
     def total_ms(self) -> float:

@@ -24,6 +24,16 @@ def test_each_phase_is_timed_from_the_end_of_the_one_before() -> None:
     assert phases.total_ms == round(phases.ms["first"] + phases.ms["second"], 1)
 
 
+def test_each_phase_records_the_resident_set_size_when_it_ended() -> None:
+    phases = StartupPhases()
+    phases.mark("before")
+    ballast = b"\x01" * (32 * 1024 * 1024)  # every byte written: every page touched
+    phases.mark("after")
+    assert list(phases.rss_kib) == ["before", "after"]
+    assert phases.rss_kib["after"] - phases.rss_kib["before"] >= 30 * 1024
+    del ballast
+
+
 def test_a_repeated_phase_adds_up() -> None:
     phases = StartupPhases()
     busy(0.01)

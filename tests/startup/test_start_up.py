@@ -154,6 +154,7 @@ async def test_a_server_logs_its_start_up_phases_once_and_shows_them_in_stats(
     assert list(phases) == SERVE_PHASES
     assert all(ms >= 0 for ms in phases.values())
     assert list(phase_lines[0]["phases_cpu_ms"]) == SERVE_PHASES
+    assert list(phase_lines[0]["phases_rss_kib"]) == SERVE_PHASES
     assert phase_lines[0]["total_ms"] >= phases["interpreter"] > 0
     assert stats["startup_ms"] == phases
 
