@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -39,6 +40,7 @@ PACKAGES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def room_num(room_id: str) -> int:
     """A room's number for mappers: a hash of its id, so it is the same after a restart."""
     digest = hashlib.blake2b(room_id.encode(), digest_size=4).digest()

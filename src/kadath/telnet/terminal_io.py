@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from telnetlib3 import TelnetReaderUnicode, TelnetWriterUnicode
-from telnetlib3.telopt import ECHO, EOR, GMCP, WILL, WONT
+from telnetlib3.telopt import CMD_EOR, ECHO, EOR, GA, GMCP, IAC, SGA, WILL, WONT
 
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet.gmcp import GmcpClient
@@ -27,6 +27,11 @@ log = structlog.get_logger(__name__)
 READ_CHUNK = 1 << 20
 TERMINAL_REFRESH = 1.0
 QUICK_DRAIN = 16 * 1024  # bytes in the socket's buffer below which a drain never waits
+
+
+def escaped(data: bytes) -> bytes:
+    """``data`` with each IAC byte doubled, as telnet requires of text."""
+    return data.replace(IAC, IAC + IAC)
 
 
 class TerminalIO:
@@ -43,6 +48,7 @@ class TerminalIO:
         self._ready: list[Line] = []
         self._write_timeout = write_timeout
         self._terminal: Terminal | None = None
+        self._encoding = "utf8"
         self._terminal_at = 0.0
         self.gmcp: GmcpClient = getattr(writer.protocol, "gmcp", None) or GmcpClient()
         peer = writer.get_extra_info("peername") or ("unknown", 0)
@@ -56,8 +62,20 @@ class TerminalIO:
         now = time.monotonic()
         if self._terminal is None or now - self._terminal_at >= TERMINAL_REFRESH:
             self._terminal = terminal_of(self._writer.get_extra_info)
+            self._encoding = str(self._writer.fn_encoding(outgoing=True))
             self._terminal_at = now
         return self._terminal
+
+    @property
+    def encoding(self) -> str:
+        """The output encoding (UTF-8 unless the client's LANG says otherwise), read again
+        with ``terminal``."""
+        _ = self.terminal
+        return self._encoding
+
+    @property
+    def encoding_errors(self) -> str:
+        return str(self._writer.encoding_errors)
 
     @property
     def closed(self) -> bool:
@@ -102,6 +120,22 @@ class TerminalIO:
         self._write(text + " ")
         if not self._writer.send_eor():
             self._writer.send_ga()
+
+    def put_encoded(self, data: bytes) -> None:
+        """Text already encoded in ``encoding`` with its IAC bytes doubled (``escaped``),
+        without waiting for the client to read it."""
+        self._writer.send_iac(data)
+
+    def show_encoded_prompt(self, data: bytes) -> None:
+        """A prompt already encoded and escaped (``escaped``), left open for typing and
+        marked as ``show_prompt`` marks it."""
+        options = self._writer.local_option
+        if options.enabled(EOR):
+            self._writer.send_iac(data + IAC + CMD_EOR)
+        elif not options.enabled(SGA):
+            self._writer.send_iac(data + IAC + GA)  # as telnetlib3's send_ga: not once SGA is on
+        else:
+            self._writer.send_iac(data)
 
     def send_gmcp(self, package: str, data: Any) -> None:
         """One GMCP message, when GMCP is agreed and the client takes the package."""
