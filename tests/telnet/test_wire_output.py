@@ -9,6 +9,7 @@ import json
 import textwrap
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from telnetlib3 import TelnetReaderUnicode
@@ -16,7 +17,7 @@ from telnetlib3.mud import gmcp_encode
 from telnetlib3.telopt import ECHO, EOR, GMCP, SGA
 
 from kadath.realtime.outgoing import Outgoing
-from kadath.telnet import render
+from kadath.telnet import gmcp, render
 from kadath.telnet.gmcp import GmcpClient
 from kadath.telnet.lines import ERASE, Line, LineBuffer
 from kadath.telnet.protocol import KadathWriter
@@ -124,6 +125,20 @@ async def test_kadath_reply_is_framed_as_telnetlib3_frames_gmcp() -> None:
     await _show(transport, Outgoing({"type": "reply", "re": "t7", "ok": False, "text": ""}))
     expected = gmcp_encode("Kadath.Reply", {"n": 7, "ok": False})
     assert socket.data == b"\xff\xfa\xc9" + expected + b"\xff\xf0"
+
+
+@pytest.mark.parametrize(
+    ("package", "data"),
+    [
+        ("Core.Ping", None),
+        ("Comm.Channel.Text", {"channel": "say", "talker": "Ann", "text": 'ÿ «é» "hi"'}),
+        ("Room.Players", [{"name": "Ann", "fullname": "Ann"}]),
+    ],
+)
+def test_gmcp_messages_are_the_bytes_telnetlib3_makes(package: str, data: Any) -> None:
+    ((_, message),) = gmcp.encoded([(package, data)])
+    payload = gmcp_encode(package, data).replace(b"\xff", b"\xff\xff")
+    assert message == b"\xff\xfa\xc9" + payload + b"\xff\xf0"
 
 
 async def test_a_typed_line_becomes_the_command_it_says() -> None:

@@ -142,6 +142,25 @@ class KadathTelnetProtocol(TelnetServer):
         self.gmcp = GmcpClient()
         self._address: str | None = None
         self._active_at = 0.0
+        # counts the client's reports of what its terminal is (window size, terminal type,
+        # environment, charset), so the width, colours and encoding are read again only then
+        self.terminal_changes = 0
+
+    def on_naws(self, rows: int, cols: int) -> None:
+        super().on_naws(rows, cols)
+        self.terminal_changes += 1
+
+    def on_ttype(self, ttype: str) -> None:
+        super().on_ttype(ttype)
+        self.terminal_changes += 1
+
+    def on_environ(self, mapping: dict[str, str]) -> None:
+        super().on_environ(mapping)
+        self.terminal_changes += 1
+
+    def on_charset(self, charset: str) -> None:
+        super().on_charset(charset)
+        self.terminal_changes += 1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,7 +24,6 @@ log = structlog.get_logger(__name__)
 # More than the reader ever buffers (it pauses the socket past twice its limit), so each read
 # takes the whole buffer at once: telnetlib3 decodes a partial read one byte at a time.
 READ_CHUNK = 1 << 20
-TERMINAL_REFRESH = 1.0
 QUICK_DRAIN = 16 * 1024  # bytes in the socket's buffer below which a drain never waits
 
 
@@ -49,7 +47,7 @@ class TerminalIO:
         self._write_timeout = write_timeout
         self._terminal: Terminal | None = None
         self._encoding = "utf8"
-        self._terminal_at = 0.0
+        self._terminal_read = -1  # the protocol's terminal_changes when last read
         self.gmcp: GmcpClient = getattr(writer.protocol, "gmcp", None) or GmcpClient()
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         self.ip = str(peer[0])
@@ -57,13 +55,14 @@ class TerminalIO:
 
     @property
     def terminal(self) -> Terminal:
-        """As negotiated, read again at most every ``TERMINAL_REFRESH`` seconds (a window
-        resized shows within a second; reading it per frame cost more than the frame)."""
-        now = time.monotonic()
-        if self._terminal is None or now - self._terminal_at >= TERMINAL_REFRESH:
+        """As negotiated; read again only after the client reported something new (a
+        window size, a terminal type, an environment, a charset: ``terminal_changes``),
+        since reading it per frame cost more than the frame."""
+        changes = getattr(self._writer.protocol, "terminal_changes", 0)
+        if self._terminal is None or changes != self._terminal_read:
             self._terminal = terminal_of(self._writer.get_extra_info)
             self._encoding = str(self._writer.fn_encoding(outgoing=True))
-            self._terminal_at = now
+            self._terminal_read = changes
         return self._terminal
 
     @property
@@ -141,11 +140,6 @@ class TerminalIO:
         """One GMCP message, when GMCP is agreed and the client takes the package."""
         if self.takes_gmcp(package):
             self._writer.send_gmcp(package, data)
-
-    def send_gmcp_encoded(self, message: bytes) -> None:
-        """A GMCP message already encoded (``gmcp.encoded``): the caller checked
-        ``takes_gmcp``."""
-        self._writer.send_iac(message)
 
     def takes_gmcp(self, package: str) -> bool:
         """Whether GMCP is agreed and the client takes ``package``."""

@@ -100,7 +100,7 @@ class TelnetTransport:
         io.hold()
         text_key, text_of = self._text_profile()
         gmcp_on = io.gmcp_on
-        accepts = io.gmcp.accepts
+        accepts, accepts_any = io.gmcp.accepts, io.gmcp.accepts_any
         for _seq, out in batch:
             frame = out.frame
             kind = frame.get("type")
@@ -115,7 +115,7 @@ class TelnetTransport:
                 self._items.refresh()
             if gmcp_on:
                 made = gmcp.PACKAGES.get(kind, ())  # type: ignore[arg-type]
-                if any(accepts(package) for package in made):
+                if made and accepts_any(made):
                     for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
                         if accepts(package):
                             io.put_encoded(message)
