@@ -20,7 +20,7 @@ from kadath.realtime.outgoing import Outgoing
 from kadath.telnet import gmcp, render
 from kadath.telnet.gmcp import GmcpClient
 from kadath.telnet.lines import ERASE, Line, LineBuffer
-from kadath.telnet.protocol import KadathWriter
+from kadath.telnet.protocol import KadathTelnetProtocol, KadathWriter
 from kadath.telnet.terminal_io import TerminalIO
 from kadath.telnet.transport import GameView, TelnetTransport
 from kadath.world import load_world
@@ -211,3 +211,12 @@ def test_lines_are_wrapped_as_textwrap_wraps_them(words: list[str], width: int) 
     line = " ".join(words)
     expected = textwrap.wrap(line, width, break_on_hyphens=False) or [""]
     assert render.wrap(line, width) == [part.rstrip(" \t") for part in expected]
+
+
+async def test_the_encoding_follows_what_the_client_reports_late() -> None:
+    protocol = KadathTelnetProtocol(encoding="utf8", force_binary=True)
+    assert protocol.encoding(outgoing=True) == "utf8"
+    assert protocol.encoding(incoming=True) == "utf8"
+    protocol.on_charset("latin-1")
+    assert protocol.encoding(outgoing=True) == "latin-1"
+    assert protocol.encoding(incoming=True) == "latin-1"

@@ -145,6 +145,21 @@ class KadathTelnetProtocol(TelnetServer):
         # counts the client's reports of what its terminal is (window size, terminal type,
         # environment, charset), so the width, colours and encoding are read again only then
         self.terminal_changes = 0
+        self._encodings: dict[tuple[bool, bool, int], str | bool] = {}
+
+    def encoding(self, outgoing: bool | None = None, incoming: bool | None = None) -> str | bool:
+        """telnetlib3's choice of encoding, worked out again only after the client reported
+        something new (it is asked for every typed line and every burst). With
+        ``force_binary``, as Kadath serves, it depends on nothing else."""
+        if not self.force_binary:
+            return super().encoding(outgoing, incoming)
+        key = (bool(outgoing), bool(incoming), self.terminal_changes)
+        known = self._encodings.get(key)
+        if known is None:
+            if len(self._encodings) > 8:
+                self._encodings.clear()
+            known = self._encodings[key] = super().encoding(outgoing, incoming)
+        return known
 
     def on_naws(self, rows: int, cols: int) -> None:
         super().on_naws(rows, cols)
