@@ -9,7 +9,9 @@ import dataclasses
 import itertools
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.experience import EXPLORATION_XP
@@ -178,3 +180,48 @@ async def test_the_same_first_visit_twice_in_one_group_is_paid_once(
     assert first is not None and first.experience == EXPLORATION_XP
     assert again is None
     assert (await stored.player(walker.id)).experience == EXPLORATION_XP
+
+
+# -- a gnawing room visited before: one statement, no unit of work ----------------------------
+
+
+async def test_a_gnawing_room_visited_before_costs_lucidity_without_an_orm_session(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    movement, messenger = walking(persistence, gnawing(small_world))
+    walker: Player = await save_player(room_id=SQUARE, lucidity=90)
+    movement._presence.enter(walker, explored={SQUARE, STREET})
+    sessions: list[object] = []
+
+    def count(session: Any, *_args: Any) -> None:
+        sessions.append(session)
+
+    sa.event.listen(Session, "after_begin", count)
+    try:
+        await movement.go(walker, Direction.EAST)
+    finally:
+        sa.event.remove(Session, "after_begin", count)
+
+    assert sessions == []  # a Core statement on a pooled connection
+    assert walker.lucidity == (await stored.player(walker.id)).lucidity == 83
+    assert any("gnaws" in t for t in messenger.texts_for("player"))
+
+
+async def test_a_failed_lucidity_cost_of_a_room_visited_before_leaves_memory_as_it_was(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    movement, messenger = walking(persistence, gnawing(small_world))
+    walker: Player = await save_player(room_id=SQUARE, lucidity=90)
+    movement._presence.enter(walker, explored={SQUARE, STREET})
+    faults.arm(1)
+
+    with pytest.raises(DatabaseUnavailable):
+        await movement.go(walker, Direction.EAST)
+
+    faults.arm(0)
+    assert walker.lucidity == (await stored.player(walker.id)).lucidity == 90
+    assert not any("gnaws" in t for t in messenger.texts_for("player"))

@@ -16,6 +16,9 @@ first visits from one write transaction each into one per group.
 
 The group is written by a task this object starts when the first visit arrives and keeps until
 no visit is waiting; ``close`` waits for it before the engine is disposed.
+
+``gnaw`` is the other write a walk makes: a room's lucidity cost on a room already visited, one
+Core statement of its own (autocommit on PostgreSQL), without an ORM session.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kadath.domain.errors import PlayerNotFound
@@ -101,6 +105,24 @@ class FirstVisits:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="first-visits")
         return await visit.future
+
+    async def gnaw(self, player_id: uuid.UUID, cost: int) -> int:
+        """Take ``cost`` lucidity (clamped at 0) for entering a gnawing room, as one statement
+        of its own; returns the row's new lucidity (memory is the caller's to change, after
+        this returns). Raises PlayerNotFound, DatabaseUnavailable (and nothing is stored)."""
+        try:
+            fault = self._fault()
+            if fault is not None:
+                fault("execute")
+            async with core_transaction(self._engine, single_statement=True) as conn:
+                return await ExperienceRepository(conn).update_player_stat_field(
+                    player_id, "lucidity", -cost, "room"
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            error = self._translate(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     async def close(self) -> None:
         """Wait for the group being written (before the engine is disposed)."""
