@@ -88,7 +88,7 @@ class ChatService:
         return "Broadcast sent."
 
     def who(self) -> list[Player]:
-        return sorted(self._presence.all(), key=lambda p: p.name.casefold())
+        return self._presence.sorted_by_name()
 
     def _deaf_to(self, speaker: Player) -> list[uuid.UUID]:
         """Who must not hear ``speaker``: the speaker (who reads the reply) and their ignorers."""
