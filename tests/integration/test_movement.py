@@ -225,3 +225,31 @@ async def test_a_failed_lucidity_cost_of_a_room_visited_before_leaves_memory_as_
     faults.arm(0)
     assert walker.lucidity == (await stored.player(walker.id)).lucidity == 90
     assert not any("gnaws" in t for t in messenger.texts_for("player"))
+
+
+async def test_a_crowds_lucidity_costs_are_one_statement_and_each_walker_pays_its_own(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    movement, _ = walking(persistence, gnawing(small_world))
+    walkers: list[Player] = [await save_player(room_id=SQUARE, lucidity=50 + n) for n in range(20)]
+    for walker in walkers:
+        movement._presence.enter(walker, explored={SQUARE, STREET})
+    before = persistence.first_visits.gnaw_statements
+
+    await asyncio.gather(*(movement.go(w, Direction.EAST) for w in walkers))
+
+    assert persistence.first_visits.gnaw_statements == before + 1  # twenty costs, one update
+    for n, walker in enumerate(walkers):
+        assert walker.lucidity == (await stored.player(walker.id)).lucidity == 43 + n
+
+
+async def test_two_lucidity_costs_of_one_character_at_once_stop_at_zero(
+    persistence: AsyncPersistenceLayer, save_player: Any, stored: Any
+) -> None:
+    walker: Player = await save_player(room_id=SQUARE, lucidity=10)
+
+    first, second = await asyncio.gather(
+        persistence.first_visits.gnaw(walker.id, 7), persistence.first_visits.gnaw(walker.id, 7)
+    )
+
+    assert first == second == (await stored.player(walker.id)).lucidity == 0

@@ -17,8 +17,11 @@ first visits from one write transaction each into one per group.
 The group is written by a task this object starts when the first visit arrives and keeps until
 no visit is waiting; ``close`` waits for it before the engine is disposed.
 
-``gnaw`` is the other write a walk makes: a room's lucidity cost on a room already visited, one
-Core statement of its own (autocommit on PostgreSQL), without an ORM session.
+``gnaw`` is the other write a walk makes: a room's lucidity cost on a room already visited. The
+costs taken while the previous group of them was being written go together, as **one** Core
+statement (``UPDATE players SET lucidity = <clamped> FROM (<ids and deltas>) … RETURNING``,
+autocommit on PostgreSQL), by a second task kept the same way; each caller gets the lucidity
+its row was left with once the statement committed.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kadath.domain.errors import PlayerNotFound
 from kadath.domain.player import Player
+from kadath.domain.stats import MAX_LUCIDITY
 from kadath.persistence.deltas import (
     FaultHook,
     Translate,
@@ -54,6 +57,13 @@ class _Visit:
     room_id: str
     amount: int
     future: asyncio.Future[ExperienceGain | None]
+
+
+@dataclass(slots=True)
+class _Gnaw:
+    player_id: uuid.UUID
+    cost: int
+    future: asyncio.Future[int]
 
 
 class FirstVisits:
@@ -91,9 +101,19 @@ class FirstVisits:
                 players.c.health,
             )
         )
+        raw = players.c.lucidity + source.c.delta
+        self._lucidity = (
+            sa.update(players)
+            .where(players.c.id == source.c.id)
+            .values(lucidity=sa.case((raw > MAX_LUCIDITY, MAX_LUCIDITY), (raw < 0, 0), else_=raw))
+            .returning(players.c.id, players.c.lucidity)
+        )
         self._waiting: list[_Visit] = []
         self._writer: asyncio.Task[None] | None = None
+        self._gnaws: list[_Gnaw] = []
+        self._gnawer: asyncio.Task[None] | None = None
         self.groups = 0  # committed groups (for tests and benchmarks)
+        self.gnaw_statements = 0  # committed lucidity statements (for tests and benchmarks)
 
     async def record(self, player: Player, room_id: str, amount: int) -> ExperienceGain | None:
         """Record that ``player`` has been in ``room_id``; if it is the first time, add
@@ -107,27 +127,65 @@ class FirstVisits:
         return await visit.future
 
     async def gnaw(self, player_id: uuid.UUID, cost: int) -> int:
-        """Take ``cost`` lucidity (clamped at 0) for entering a gnawing room, as one statement
-        of its own; returns the row's new lucidity (memory is the caller's to change, after
-        this returns). Raises PlayerNotFound, DatabaseUnavailable (and nothing is stored)."""
-        try:
-            fault = self._fault()
+        """Take ``cost`` lucidity (clamped at 0) for entering a gnawing room, in one statement
+        with the others taken meanwhile; returns the lucidity the row was left with (memory is
+        the caller's to change, after this returns). Raises PlayerNotFound,
+        DatabaseUnavailable (and nothing is stored)."""
+        gnaw = _Gnaw(player_id, cost, asyncio.get_running_loop().create_future())
+        self._gnaws.append(gnaw)
+        if self._gnawer is None or self._gnawer.done():
+            self._gnawer = asyncio.create_task(self._write_gnaws(), name="lucidity-costs")
+        return await gnaw.future
+
+    async def _write_gnaws(self) -> None:
+        await asyncio.sleep(0)  # the costs taken in this loop turn join the first statement
+        while self._gnaws:
+            group, self._gnaws = self._gnaws, []
+            try:
+                values = await self._store_gnaws(group)
+            except asyncio.CancelledError:
+                for gnaw in [*group, *self._gnaws]:  # nobody is left waiting
+                    gnaw.future.cancel()
+                raise
+            except Exception as exc:
+                error = self._translate(exc)
+                for gnaw in group:
+                    if not gnaw.future.done():
+                        gnaw.future.set_exception(fresh_error(error, exc))
+                continue
+            for gnaw in group:
+                if gnaw.future.done():  # its caller went away; it is stored
+                    continue
+                value = values.get(gnaw.player_id)
+                if value is None:
+                    gnaw.future.set_exception(PlayerNotFound("No such character."))
+                else:
+                    gnaw.future.set_result(value)
+
+    async def _store_gnaws(self, group: list[_Gnaw]) -> dict[uuid.UUID, int]:
+        """One clamped update for the group. Two costs for one character are added up: both
+        only lower it, so the clamp at 0 leaves what one after the other would have, and both
+        callers see that final value."""
+        totals: dict[uuid.UUID, int] = {}
+        for gnaw in group:
+            totals[gnaw.player_id] = totals.get(gnaw.player_id, 0) - gnaw.cost
+        fault = self._fault()
+        async with core_transaction(self._engine, single_statement=True) as conn:
             if fault is not None:
                 fault("execute")
-            async with core_transaction(self._engine, single_statement=True) as conn:
-                return await ExperienceRepository(conn).update_player_stat_field(
-                    player_id, "lucidity", -cost, "room"
-                )
-        except (SQLAlchemyError, OSError) as exc:
-            error = self._translate(exc)
-            if error is exc:
-                raise
-            raise error from exc
+            result = await conn.execute(
+                self._lucidity, batch_parameters(self._dialect, list(totals.items()))
+            )
+            values = {pid: int(lucidity) for pid, lucidity in result}
+        self.gnaw_statements += 1
+        return values
 
     async def close(self) -> None:
         """Wait for the group being written (before the engine is disposed)."""
         while self._writer is not None and not self._writer.done():
             await asyncio.gather(self._writer, return_exceptions=True)
+        while self._gnawer is not None and not self._gnawer.done():
+            await asyncio.gather(self._gnawer, return_exceptions=True)
 
     async def _write(self) -> None:
         await asyncio.sleep(0)  # the visits made in this loop turn join the first group
