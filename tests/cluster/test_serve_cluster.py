@@ -1,0 +1,98 @@
+"""``kadath serve --cluster`` as real subprocesses sharing one world: a connection is served by
+the process holding the character's zone, relayed over a NATS tunnel when the client is
+connected to the other; players on different processes hear each other; seq has no gaps. The
+SQLite/no-NATS refusal too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kadath_cluster import SERVE_ENV
+from kadath_serve import START_ZONE, WORLD, Client, Cluster, new_character
+
+pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+
+
+async def test_a_client_of_the_process_not_holding_its_zone_is_served_by_the_holder(
+    serve_cluster: Cluster,
+) -> None:
+    cluster = serve_cluster
+    token, name = await new_character(cluster.http)
+    client = await Client.open(cluster.alpha.ws_url)
+    try:
+        welcome = await client.hello(token, name)
+        assert welcome["type"] == "welcome", welcome
+        assert welcome["room"]["id"] == WORLD.start_room_id
+        look = await client.command("look")
+        assert look["ok"] is True
+        said = await client.command("say The stars are right.")
+        assert said == {**said, "ok": True, "text": 'You say, "The stars are right."'}
+        await client.ws.send(json.dumps({"type": "ping"}))
+        await client.wait_for(lambda f: f.get("type") == "pong")
+        assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await client.ws.close()
+    # Served by beta, through a tunnel that alpha opened.
+    opened = cluster.beta.events("tunnel_opened")
+    assert any(e["zone"] == START_ZONE for e in opened), opened
+    assert cluster.alpha.events("tunnel_relayed")
+
+
+async def test_players_connected_to_different_processes_hear_each_other(
+    serve_cluster: Cluster,
+) -> None:
+    cluster = serve_cluster
+    (token_a, name_a), (token_b, name_b) = [await new_character(cluster.http) for _ in "ab"]
+    on_alpha = await Client.open(cluster.alpha.ws_url)
+    on_beta = await Client.open(cluster.beta.ws_url)
+    try:
+        assert (await on_alpha.hello(token_a, name_a))["type"] == "welcome"
+        assert (await on_beta.hello(token_b, name_b))["type"] == "welcome"
+        assert (await on_alpha.command("say Hello from alpha."))["ok"] is True
+        heard = await on_beta.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_a} says, "Hello from alpha."'
+        assert (await on_beta.command("say Hello from beta."))["ok"] is True
+        heard = await on_alpha.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_b} says, "Hello from beta."'
+        for client in (on_alpha, on_beta):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await on_alpha.ws.close()
+        await on_beta.ws.close()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"KADATH_DATABASE_URL": "sqlite+aiosqlite:///{dir}/kadath.db", "KADATH_NATS_URL": "x"},
+        {"KADATH_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"},
+    ],
+    ids=["sqlite", "no-nats"],
+)
+def test_serve_cluster_is_refused_without_postgresql_and_nats(
+    settings: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KADATH_")}
+    env.update(SERVE_ENV)
+    env["KADATH_DATA_DIR"] = str(tmp_path)
+    env.update({k: v.format(dir=tmp_path) for k, v in settings.items()})
+    done = subprocess.run(
+        [sys.executable, "-m", "kadath", "serve", "--cluster", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "a cluster needs PostgreSQL and NATS" in done.stderr
+    assert not (tmp_path / "kadath.db").exists()  # refused before anything was opened
