@@ -27,7 +27,6 @@ from kadath.world import DEFAULT_WORLD_DIR, load_world
 WORLD = load_world(DEFAULT_WORLD_DIR)
 ZONES = sorted(WORLD.zones)
 START_ZONE = WORLD.rooms[WORLD.start_room_id].zone_id  # where every new character stands
-OTHER_ZONE = next(zone for zone in ZONES if zone != START_ZONE)
 WAIT = 15.0  # one frame's wait on a loaded machine (a bound, not a measure)
 Frame = dict[str, Any]
 
@@ -41,10 +40,13 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def starting_cluster(database_url: str, nats_url: str, logs: Path) -> AsyncIterator[Cluster]:
-    """alpha and beta up (beta holding the start zone, alpha the others); both killed at exit."""
+    """alpha and beta up (beta holding the start zone, alpha the others, all pinned); both
+    killed at exit."""
     config = cluster_config(database_url, nats_url, "test")
     await pin(config, ZONES, START_ZONE, "beta")
-    await pin(config, ZONES, OTHER_ZONE, "alpha")
+    for zone in ZONES:
+        if zone != START_ZONE:
+            await pin(config, ZONES, zone, "alpha")
     alpha = ServeProcess("alpha", database_url, nats_url, logs)
     beta = ServeProcess("beta", database_url, nats_url, logs)
     async with httpx2.AsyncClient(timeout=WAIT, trust_env=False) as http:
@@ -54,7 +56,7 @@ async def starting_cluster(database_url: str, nats_url: str, logs: Path) -> Asyn
                 await beta.start()
             owners = {s.zone: s.owner for s in await zone_statuses(config, ZONES)}
             assert owners[START_ZONE] == "beta", owners
-            assert owners[OTHER_ZONE] == "alpha", owners
+            assert all(owners[z] == "alpha" for z in ZONES if z != START_ZONE), owners
             http.base_url = httpx2.URL(alpha.base_url)
             yield Cluster(alpha, beta, http)
         finally:

@@ -16,6 +16,9 @@ from kadath_cluster import SERVE_ENV
 from kadath_serve import START_ZONE, WORLD, Client, Cluster, new_character
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+# east, then north, from the start room: the first room of another zone (held by alpha).
+ACROSS_ROOM = "miskatonic.campus_gate"
+ACROSS_ZONE = WORLD.rooms[ACROSS_ROOM].zone_id
 
 
 async def test_a_client_of_the_process_not_holding_its_zone_is_served_by_the_holder(
@@ -96,3 +99,43 @@ def test_serve_cluster_is_refused_without_postgresql_and_nats(
     assert done.returncode == 2, done.stderr
     assert "a cluster needs PostgreSQL and NATS" in done.stderr
     assert not (tmp_path / "kadath.db").exists()  # refused before anything was opened
+
+
+async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
+    serve_cluster: Cluster,
+) -> None:
+    """Both characters start in beta's zone and are relayed to beta by alpha; walking into a
+    zone alpha holds hands each over to alpha, where they hear each other. The commands sent
+    right behind the move are served (by the new holder), seq runs on without a gap, and the
+    client is greeted once."""
+    cluster = serve_cluster
+    (token_a, name_a), (token_b, name_b) = [await new_character(cluster.http) for _ in "ab"]
+    mover, watcher = (
+        await Client.open(cluster.alpha.ws_url),
+        await Client.open(cluster.alpha.ws_url),
+    )
+    try:
+        for client, token, name in ((watcher, token_a, name_a), (mover, token_b, name_b)):
+            assert (await client.hello(token, name))["type"] == "welcome"
+            assert (await client.command("east"))["ok"] is True
+            assert (await client.command("north"))["ok"] is True
+            # Behind the move, before the hand-over is through: served all the same.
+            assert (await client.command("look"))["ok"] is True
+            room = await client.wait_for(
+                lambda f: f.get("type") == "room" and f["room"]["id"] == ACROSS_ROOM
+            )
+            assert room["room"]["id"] == ACROSS_ROOM
+        assert (await mover.command("say Across the border."))["ok"] is True
+        heard = await watcher.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_b} says, "Across the border."'
+        for client in (mover, watcher):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+            assert [f["type"] for f in client.received].count("welcome") == 1
+    finally:
+        await mover.ws.close()
+        await watcher.ws.close()
+    handed = cluster.beta.events("player_handed_over")
+    assert {e["zone"] for e in handed} == {ACROSS_ZONE}, handed
+    assert len(handed) == 2

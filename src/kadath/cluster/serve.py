@@ -5,8 +5,9 @@ NATS tunnel (``kadath.cluster.tunnel``) when that is another process.
 
 Routing happens once, after the hello: a connection for a character whose zone this process
 holds, or who is in play here already (a reconnect), is served here as in one process; else it
-is relayed to the zone's holder. docs/scaling.md says what is not built yet (hand-over when a
-player walks into another process's zone, ``who`` and broadcasts across processes).
+is relayed to the zone's holder. A relayed character who walks into a zone held elsewhere is
+handed over (``handover``; the relay routes it again). docs/scaling.md says what is not built
+yet (``who`` and broadcasts across processes, hand-over of directly connected clients).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from kadath.cluster.tunnel import Relay, TunnelTransport, open_subject, serve_tu
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
+from kadath.realtime.protocol import CLOSE_NORMAL
+from kadath.realtime.session import Session
 from kadath.realtime.transport import Transport
 from kadath.settings import Settings
 from kadath.startup import StartupPhases
@@ -63,10 +66,12 @@ async def cluster_runtime(
         node = ClusterNode(config, runtime)
         await node.start()
         runtime.connections.router = node.route
+        runtime.connections.handover = node.handover
         try:
             yield runtime
         finally:
             runtime.connections.router = None
+            runtime.connections.handover = None
             await node.stop()
 
 
@@ -228,5 +233,25 @@ class ClusterNode:
             heartbeat=self.config.renew_seconds,
             silence=self.config.lease_seconds,
             send_timeout=self._runtime.settings.send_timeout_seconds,
+            held_here=lambda zone: zone in self.manager.held,
+            serve_here=self._runtime.connections.serve,
         )
         return relay.run
+
+    async def handover(self, session: Session) -> bool:
+        """After a command (``ConnectionHandler.handover``): a relayed character that now
+        stands in a zone this process does not hold is handed over. It leaves play here (saved
+        in its new room) and the tunnel ends with ``M`` once the session has flushed; the relay
+        routes it again. A client connected to this process directly stays served here."""
+        transport = session.transport
+        if not isinstance(transport, TunnelTransport):
+            return False
+        player = self._runtime.game.presence.get(session.player_id)
+        room = self._runtime.game.world.rooms.get(player.room_id) if player else None
+        if player is None or room is None or room.zone_id in self.manager.held:
+            return False
+        transport.moving_to = room.zone_id
+        await self._runtime.entry.leave(player.id)
+        session.close(CLOSE_NORMAL, "handed over")
+        log.info("player_handed_over", player_id=str(player.id), zone=room.zone_id)
+        return True

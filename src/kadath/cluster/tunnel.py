@@ -19,12 +19,24 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | ``B`` | out | the client asked for batches in its hello (``Transport.use_batches``) |
 | ``C`` | out | close: JSON ``[code, reason]`` |
 | ``A`` | out | abort |
+| ``M`` | out | handed over (below): JSON ``{"zone", "read"}`` |
 | ``H`` | both | heartbeat, every renewal period |
 
 A side that hears nothing from the other for a whole lease period takes it as gone: the holder
 ends the session as if the client had left; the relay tells the client "the world is
 reorganising, try again" and closes with 1013 (try again later). NATS keeps the order of one
 connection's messages on a subject, so frames arrive in ``seq`` order.
+
+**Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
+the holder takes the character out of play (saving it in its new room), flushes the session and
+ends the tunnel with ``M`` instead of a close: the zone walked into, and how many of the
+tunnel's text frames (the hello first) it read. The relay then routes again, replaying the hello:
+to the new zone's holder through a new tunnel, or to itself when it holds that zone. The relay
+numbers the frames it gives the client itself (the same numbers as the holder's on the first
+tunnel), so ``seq`` runs on without a gap across hand-overs, and it drops the new holder's
+``welcome`` (the client is already greeted; the room frame that follows it shows where it is).
+What the client sent meanwhile is not lost: the relay keeps its last frames sent on the tunnel
+(``KEEP_SENT``), and gives the new holder, after the hello, those the old one did not read.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -51,8 +64,10 @@ from kadath.realtime.transport import Transport, TransportClosed
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
 OPEN_TIMEOUT = 5.0
+KEEP_SENT = 256  # client frames a relay keeps, to replay those unread at a hand-over
 
 TEXT, GONE, FRAMES, BATCHES, CLOSE, ABORT, HEARTBEAT = b"T", b"X", b"F", b"B", b"C", b"A", b"H"
+MOVED = b"M"
 
 
 def open_subject(zone: str) -> str:
@@ -97,6 +112,8 @@ class TunnelTransport:
         self._inbox.put_nowait(TEXT + hello.encode())  # replayed: the handler reads it first
         self._heard = time.monotonic()
         self._closed = False
+        self.moving_to: str | None = None  # set by a hand-over: ``close`` then says ``M``
+        self.read = 0  # text frames handed to the connection handler, the hello first
         self._sub: Subscription | None = None
         self._beat: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -125,6 +142,7 @@ class TunnelTransport:
             raise TransportClosed
         data = await self._inbox.get()
         if data[:1] == TEXT:
+            self.read += 1
             return data[1:].decode("utf-8", errors="replace")
         await self.finish()
         raise TransportClosed
@@ -139,7 +157,11 @@ class TunnelTransport:
 
     async def close(self, code: int, reason: str) -> None:
         if not self._closed:
-            await self._send(CLOSE + json.dumps([code, reason]).encode())
+            if self.moving_to is not None:
+                moved = {"zone": self.moving_to, "read": self.read}
+                await self._send(MOVED + json.dumps(moved).encode())
+            else:
+                await self._send(CLOSE + json.dumps([code, reason]).encode())
             await self.finish()
 
     def abort(self) -> None:
@@ -201,9 +223,47 @@ async def reorganising(client: Transport, seq: int) -> None:
         await client.close(CLOSE_TRY_AGAIN_LATER, REORGANISING)
 
 
+class Continued:
+    """The client's transport after a hand-over to this very process: the hello replayed
+    first, then the client's frames; the frames renumbered after those it already has, and
+    the new session's ``welcome`` left out."""
+
+    def __init__(self, client: Transport, replay: list[str], sent: int) -> None:
+        self._client, self._sent = client, sent
+        self._replay = deque(replay)  # the hello, then what the old holder did not read
+        self.remote = client.remote
+        self._greeted = False
+
+    async def receive_text(self) -> str:
+        if self._replay:
+            return self._replay.popleft()
+        return await self._client.receive_text()
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        out: list[Delivery] = []
+        for _seq, frame in batch:
+            if not self._greeted and frame.frame.get("type") == "welcome":
+                self._greeted = True
+                continue
+            self._sent += 1
+            out.append((self._sent, frame))
+        if out:
+            await self._client.send_frames(out)
+
+    def use_batches(self) -> None:
+        self._client.use_batches()
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._client.close(code, reason)
+
+    def abort(self) -> None:
+        self._client.abort()
+
+
 class Relay:
-    """The relay's side of one tunnel: the client's frames to the holder, the holder's frames
-    to the client, until either ends or the holder falls silent."""
+    """The relay's side of a client's tunnels: the client's frames to the holder, the
+    holder's frames to the client, until either ends or the holder falls silent; on a
+    hand-over, on to the next holder (or to this process, ``serve_here``)."""
 
     def __init__(
         self,
@@ -215,32 +275,68 @@ class Relay:
         heartbeat: float,
         silence: float,
         send_timeout: float,
+        held_here: Callable[[str], bool],
+        serve_here: Serve,
     ) -> None:
         self._nc, self._client, self._hello, self.zone = nc, client, hello, zone
         self._heartbeat, self._silence, self._send_timeout = heartbeat, silence, send_timeout
-        self.tunnel = uuid.uuid4().hex
+        self._held_here, self._serve_here = held_here, serve_here
+        self.tunnel = ""
         self._from_holder: asyncio.Queue[bytes] = asyncio.Queue()
-        self._last_seq = 0
+        self._sent = 0  # frames given to the client: the last seq it has
+        self._handed_over = False  # drop the next welcome
+        self._replay: list[str] = [hello]  # what the next tunnel is given first
+        self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
+        self._count = 0  # sent on this tunnel
 
     async def run(self) -> None:
+        while True:
+            moved = await self._tunnel()
+            if moved is None:
+                return
+            moved_to, read = moved
+            unread = list(self._texts)[max(0, read - (self._count - len(self._texts))) :]
+            log.info(
+                "tunnel_handed_over",
+                tunnel=self.tunnel,
+                zone=self.zone,
+                to=moved_to,
+                unread=len(unread),
+            )
+            self._replay = [self._hello, *unread]
+            self.zone, self._handed_over = moved_to, True
+            if self._held_here(moved_to):
+                await self._serve_here(Continued(self._client, self._replay, self._sent))
+                return
+
+    async def _tunnel(self) -> tuple[str, int] | None:
+        """One tunnel to the zone's holder, to its end; if it was handed over, the zone it went
+        to and how many of the tunnel's text frames the holder read."""
+        self.tunnel = uuid.uuid4().hex
+        self._from_holder = asyncio.Queue()
+        self._texts.clear()
+        self._count = 0
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         try:
             if not await self._open():
-                await reorganising(self._client, 1)
-                return
+                await reorganising(self._client, self._sent + 1)
+                return None
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
-            tasks = [
-                asyncio.create_task(self._client_to_holder()),
-                asyncio.create_task(self._heartbeats()),
-                asyncio.create_task(self._holder_to_client()),
-            ]
+            for text in self._replay[1:]:  # the hello went with the request
+                await self._send_text(text)
+            reading = asyncio.create_task(self._client_to_holder())
+            beating = asyncio.create_task(self._heartbeats())
+            writing = asyncio.create_task(self._holder_to_client())
             try:
-                await asyncio.wait([tasks[0], tasks[2]], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([reading, writing], return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in tasks:
+                for task in (reading, beating, writing):
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(reading, beating, writing, return_exceptions=True)
                 await self._publish(GONE)
+            if writing.done() and not writing.cancelled():
+                return writing.result()
+            return None
         finally:
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
@@ -249,6 +345,8 @@ class Relay:
         self._from_holder.put_nowait(msg.data)
 
     async def _open(self) -> bool:
+        self._texts.append(self._hello)
+        self._count = 1
         request = {"tunnel": self.tunnel, "remote": self._client.remote, "hello": self._hello}
         try:
             reply = await self._nc.request(
@@ -266,42 +364,63 @@ class Relay:
                 text = await self._client.receive_text()
             except TransportClosed:
                 return
-            await self._publish(TEXT + text.encode())
+            await self._send_text(text)
+
+    async def _send_text(self, text: str) -> None:
+        self._texts.append(text)
+        self._count += 1
+        await self._publish(TEXT + text.encode())
 
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
             await self._publish(HEARTBEAT)
 
-    async def _holder_to_client(self) -> None:
+    async def _holder_to_client(self) -> tuple[str, int] | None:
+        """Until the tunnel ends: where it was handed over to (see ``_tunnel``), or None."""
         client = self._client
         while True:
             try:
                 data = await asyncio.wait_for(self._from_holder.get(), self._silence)
             except TimeoutError:
                 log.warning("tunnel_holder_silent", tunnel=self.tunnel, zone=self.zone)
-                await reorganising(client, self._last_seq + 1)
-                return
+                await reorganising(client, self._sent + 1)
+                return None
             kind = data[:1]
             try:
                 if kind == FRAMES:
-                    batch = decode_frames(data[1:])
-                    self._last_seq = batch[-1][0]
-                    await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
+                    batch = self._numbered(decode_frames(data[1:]))
+                    if batch:
+                        await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
                 elif kind == BATCHES:
                     client.use_batches()
+                elif kind == MOVED:
+                    moved = json.loads(data[1:])
+                    return str(moved["zone"]), int(moved["read"])
                 elif kind == CLOSE:
                     code, reason = json.loads(data[1:])
                     await client.close(int(code), str(reason))
-                    return
+                    return None
                 elif kind == ABORT:
                     client.abort()
-                    return
+                    return None
             except TimeoutError:
                 client.abort()  # a client that takes nothing (the holder's session cannot see)
-                return
+                return None
             except TransportClosed:
-                return
+                return None
+
+    def _numbered(self, batch: list[Delivery]) -> list[Delivery]:
+        """The holder's frames numbered for the client (after a hand-over, without the new
+        holder's welcome)."""
+        out: list[Delivery] = []
+        for _seq, frame in batch:
+            if self._handed_over and frame.frame.get("type") == "welcome":
+                self._handed_over = False
+                continue
+            self._sent += 1
+            out.append((self._sent, frame))
+        return out
 
     async def _publish(self, data: bytes) -> None:
         with contextlib.suppress(*NATS_FAILURES):

@@ -50,6 +50,9 @@ Relay = Callable[[], Awaitable[None]]
 # (transport, the hello as received, the character as stored) -> a Relay when another process
 # is to serve the character, None to serve it here.
 Router = Callable[[Transport, str, Player], Awaitable[Relay | None]]
+# After a command: True when the character was handed to another process (the session is
+# closing; ``kadath serve --cluster``, when a move took it into a zone held elsewhere).
+HandOver = Callable[[Session], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class ConnectionHandler:
         self._authorize, self._limits = authorize, limits
         self._greeting: Counter[str] = Counter()  # connections yet to say hello, by address
         self.router: Router | None = None  # set by ``kadath serve --cluster``
+        self.handover: HandOver | None = None  # likewise
 
     @property
     def game(self) -> Game:
@@ -236,7 +240,8 @@ class ConnectionHandler:
         session.send(_reply(frame.id, reply.ok, reply.text))
         if reply.quit:
             session.close(CLOSE_NORMAL, "quit")
-        return reply.quit
+            return True
+        return self.handover is not None and await self.handover(session)
 
     async def _leave(self, player: Player) -> None:
         try:
