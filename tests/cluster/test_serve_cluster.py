@@ -104,38 +104,39 @@ def test_serve_cluster_is_refused_without_postgresql_and_nats(
 async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
     serve_cluster: Cluster,
 ) -> None:
-    """Both characters start in beta's zone and are relayed to beta by alpha; walking into a
-    zone alpha holds hands each over to alpha, where they hear each other. The commands sent
-    right behind the move are served (by the new holder), seq runs on without a gap, and the
-    client is greeted once."""
+    """Both characters start in beta's zone. The watcher connects to alpha (relayed to beta),
+    the mover to beta (served there); walking into a zone alpha holds hands each over to alpha
+    (the watcher's relay serves it locally, the mover's process relays it), where they hear
+    each other; the mover walks back and is beta's again. Commands sent right behind a move
+    are served (by the new holder), seq runs on without a gap, the client is greeted once."""
     cluster = serve_cluster
-    (token_a, name_a), (token_b, name_b) = [await new_character(cluster.http) for _ in "ab"]
-    mover, watcher = (
-        await Client.open(cluster.alpha.ws_url),
-        await Client.open(cluster.alpha.ws_url),
-    )
+    (token_w, name_w), (token_m, name_m) = [await new_character(cluster.http) for _ in "wm"]
+    watcher = await Client.open(cluster.alpha.ws_url)
+    mover = await Client.open(cluster.beta.ws_url)
     try:
-        for client, token, name in ((watcher, token_a, name_a), (mover, token_b, name_b)):
+        for client, token, name in ((watcher, token_w, name_w), (mover, token_m, name_m)):
             assert (await client.hello(token, name))["type"] == "welcome"
-            assert (await client.command("east"))["ok"] is True
-            assert (await client.command("north"))["ok"] is True
-            # Behind the move, before the hand-over is through: served all the same.
-            assert (await client.command("look"))["ok"] is True
-            room = await client.wait_for(
-                lambda f: f.get("type") == "room" and f["room"]["id"] == ACROSS_ROOM
-            )
-            assert room["room"]["id"] == ACROSS_ROOM
+            await walk(client, "east", "north", ACROSS_ROOM)
         assert (await mover.command("say Across the border."))["ok"] is True
         heard = await watcher.wait_for(
             lambda f: f.get("type") == "message" and f.get("channel") == "say"
         )
-        assert heard["text"] == f'{name_b} says, "Across the border."'
+        assert heard["text"] == f'{name_m} says, "Across the border."'
+        await walk(mover, "south", "look", "arkham.garrison_street")
         for client in (mover, watcher):
             assert client.seqs == list(range(1, len(client.seqs) + 1))
             assert [f["type"] for f in client.received].count("welcome") == 1
     finally:
         await mover.ws.close()
         await watcher.ws.close()
-    handed = cluster.beta.events("player_handed_over")
-    assert {e["zone"] for e in handed} == {ACROSS_ZONE}, handed
-    assert len(handed) == 2
+    handed = [(e["zone"]) for e in cluster.beta.events("player_handed_over")]
+    assert handed.count(ACROSS_ZONE) == 2, handed
+    assert cluster.alpha.events("player_handed_over"), "the mover's walk back"
+
+
+async def walk(client: Client, first: str, then: str, room: str) -> None:
+    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
+    assert (await client.command(first))["ok"] is True
+    assert (await client.command(then))["ok"] is True
+    assert (await client.command("look"))["ok"] is True
+    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)

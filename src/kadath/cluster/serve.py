@@ -3,11 +3,11 @@ PostgreSQL, joined to a cluster: it holds zones through a lease manager, as ``ka
 does, and serves a player's connection where the player's zone is held, relaying it over a
 NATS tunnel (``kadath.cluster.tunnel``) when that is another process.
 
-Routing happens once, after the hello: a connection for a character whose zone this process
-holds, or who is in play here already (a reconnect), is served here as in one process; else it
-is relayed to the zone's holder. A relayed character who walks into a zone held elsewhere is
-handed over (``handover``; the relay routes it again). docs/scaling.md says what is not built
-yet (``who`` and broadcasts across processes, hand-over of directly connected clients).
+Routing happens after the hello: a connection for a character whose zone this process holds,
+or who is in play here already (a reconnect), is served here as in one process; else it is
+relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
+(``handover``) and routed again. docs/scaling.md says what is not built yet (``who`` and
+broadcasts across processes, failover of live players).
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ from kadath.cluster.leases import (
     open_bucket,
     open_pins,
 )
-from kadath.cluster.tunnel import Relay, TunnelTransport, open_subject, serve_tunnel
+from kadath.cluster.tunnel import (
+    LocalTransport,
+    Numbering,
+    Tunnel,
+    TunnelTransport,
+    open_subject,
+    serve_tunnel,
+)
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
@@ -215,36 +222,58 @@ class ClusterNode:
         with contextlib.suppress(*NATS_FAILURES):
             await msg.respond(json.dumps({"ok": ok}).encode())
 
-    # -- the relay's side --------------------------------------------------------------------
+    # -- the relay's side -------------------------------------------------------------------
     async def route(self, transport: Transport, hello: str, player: Player) -> RunRelay | None:
-        """Where a connection is served (``ConnectionHandler.router``): None for here."""
-        if isinstance(transport, TunnelTransport):
-            return None  # relayed to us: ours, whatever has moved since
-        if self._runtime.game.presence.get(player.id) is not None:
-            return None  # in play here (a reconnect within the grace period)
-        room = self._runtime.game.world.rooms.get(player.room_id)
-        if room is None or room.zone_id in self.manager.held:
+        """``ConnectionHandler.router``: every client connection of this process is driven by
+        ``_drive``; the sessions it runs here (on a ``LocalTransport``) and those relayed to us
+        (``TunnelTransport``) are served as in one process."""
+        if isinstance(transport, TunnelTransport | LocalTransport):
             return None
-        relay = Relay(
-            self.nc,
-            transport,
-            hello,
-            room.zone_id,
-            heartbeat=self.config.renew_seconds,
-            silence=self.config.lease_seconds,
-            send_timeout=self._runtime.settings.send_timeout_seconds,
-            held_here=lambda zone: zone in self.manager.held,
-            serve_here=self._runtime.connections.serve,
+        room = self._runtime.game.world.rooms.get(player.room_id)
+        zone = room.zone_id if room else ""
+        here = (
+            room is None
+            or zone in self.manager.held
+            or self._runtime.game.presence.get(player.id) is not None  # a reconnect
         )
-        return relay.run
+        return functools.partial(self._drive, transport, hello, zone, here)
+
+    async def _drive(self, client: Transport, hello: str, zone: str, here: bool) -> None:
+        """Serve a client, here or through a tunnel to its zone's holder, and again after
+        each hand-over, until the connection ends."""
+        numbering, replay = Numbering(), [hello]
+        while True:
+            if here:
+                local = LocalTransport(client, replay, numbering)
+                await self._runtime.connections.serve(local)
+                if local.moving_to is None:
+                    return
+                zone, replay = local.moving_to, [hello, *local.unread()]
+            else:
+                tunnel = Tunnel(
+                    self.nc,
+                    client,
+                    replay,
+                    zone,
+                    numbering,
+                    heartbeat=self.config.renew_seconds,
+                    silence=self.config.lease_seconds,
+                    send_timeout=self._runtime.settings.send_timeout_seconds,
+                )
+                moved = await tunnel.run()
+                if moved is None:
+                    return
+                zone, unread = moved
+                replay = [hello, *unread]
+            here = zone in self.manager.held
 
     async def handover(self, session: Session) -> bool:
-        """After a command (``ConnectionHandler.handover``): a relayed character that now
-        stands in a zone this process does not hold is handed over. It leaves play here (saved
-        in its new room) and the tunnel ends with ``M`` once the session has flushed; the relay
-        routes it again. A client connected to this process directly stays served here."""
+        """``ConnectionHandler.handover``, after each command: a character who now stands in a
+        zone this process does not hold leaves play here (saved in its new room) and its
+        session ends once flushed, without closing the client: the process the client is
+        connected to routes it again (``_drive``; through a tunnel, ``M`` tells it)."""
         transport = session.transport
-        if not isinstance(transport, TunnelTransport):
+        if not isinstance(transport, TunnelTransport | LocalTransport):
             return False
         player = self._runtime.game.presence.get(session.player_id)
         room = self._runtime.game.world.rooms.get(player.room_id) if player else None

@@ -223,16 +223,42 @@ async def reorganising(client: Transport, seq: int) -> None:
         await client.close(CLOSE_TRY_AGAIN_LATER, REORGANISING)
 
 
-class Continued:
-    """The client's transport after a hand-over to this very process: the hello replayed
-    first, then the client's frames; the frames renumbered after those it already has, and
-    the new session's ``welcome`` left out."""
+class Numbering:
+    """The ``seq`` a client sees, across the sessions that serve it one after another (a
+    hand-over starts a new one, numbered from 1): each frame gets the next number, and every
+    ``welcome`` after the first is left out (the client is greeted once; the room frame that
+    follows shows where it now is)."""
 
-    def __init__(self, client: Transport, replay: list[str], sent: int) -> None:
-        self._client, self._sent = client, sent
-        self._replay = deque(replay)  # the hello, then what the old holder did not read
-        self.remote = client.remote
+    def __init__(self) -> None:
+        self.sent = 0  # the last seq the client was given
         self._greeted = False
+
+    def number(self, batch: Sequence[Delivery]) -> list[Delivery]:
+        out: list[Delivery] = []
+        for _seq, frame in batch:
+            if frame.frame.get("type") == "welcome":
+                if self._greeted:
+                    continue
+                self._greeted = True
+            self.sent += 1
+            out.append((self.sent, frame))
+        return out
+
+
+class LocalTransport:
+    """A client served by this very process, as the connection handler sees it: the hello
+    (and after a hand-over, what the client sent that the last holder did not read) replayed
+    first, the frames numbered by ``Numbering``. A hand-over (``moving_to`` set) ends the
+    session without closing the client, which is then routed again."""
+
+    def __init__(self, client: Transport, replay: list[str], numbering: Numbering) -> None:
+        self._client, self._numbering = client, numbering
+        self._replay = deque(replay)
+        self.remote = client.remote
+        self.moving_to: str | None = None
+
+    def unread(self) -> list[str]:
+        return list(self._replay)
 
     async def receive_text(self) -> str:
         if self._replay:
@@ -240,13 +266,7 @@ class Continued:
         return await self._client.receive_text()
 
     async def send_frames(self, batch: Sequence[Delivery]) -> None:
-        out: list[Delivery] = []
-        for _seq, frame in batch:
-            if not self._greeted and frame.frame.get("type") == "welcome":
-                self._greeted = True
-                continue
-            self._sent += 1
-            out.append((self._sent, frame))
+        out = self._numbering.number(batch)
         if out:
             await self._client.send_frames(out)
 
@@ -254,75 +274,50 @@ class Continued:
         self._client.use_batches()
 
     async def close(self, code: int, reason: str) -> None:
-        await self._client.close(code, reason)
+        if self.moving_to is None:
+            await self._client.close(code, reason)
 
     def abort(self) -> None:
         self._client.abort()
 
 
-class Relay:
-    """The relay's side of a client's tunnels: the client's frames to the holder, the
-    holder's frames to the client, until either ends or the holder falls silent; on a
-    hand-over, on to the next holder (or to this process, ``serve_here``)."""
+Moved = tuple[str, list[str]]  # handed over: the zone walked into, the client frames unread
+
+
+class Tunnel:
+    """The relay's side of one tunnel: the client's frames to the zone's holder, the
+    holder's frames to the client, until either ends, the holder falls silent, or it hands the
+    character over."""
 
     def __init__(
         self,
         nc: Client,
         client: Transport,
-        hello: str,
+        replay: list[str],
         zone: str,
+        numbering: Numbering,
         *,
         heartbeat: float,
         silence: float,
         send_timeout: float,
-        held_here: Callable[[str], bool],
-        serve_here: Serve,
     ) -> None:
-        self._nc, self._client, self._hello, self.zone = nc, client, hello, zone
+        self._nc, self._client, self.zone, self._numbering = nc, client, zone, numbering
+        self._hello, self._replay = replay[0], replay[1:]
         self._heartbeat, self._silence, self._send_timeout = heartbeat, silence, send_timeout
-        self._held_here, self._serve_here = held_here, serve_here
-        self.tunnel = ""
-        self._from_holder: asyncio.Queue[bytes] = asyncio.Queue()
-        self._sent = 0  # frames given to the client: the last seq it has
-        self._handed_over = False  # drop the next welcome
-        self._replay: list[str] = [hello]  # what the next tunnel is given first
-        self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
-        self._count = 0  # sent on this tunnel
-
-    async def run(self) -> None:
-        while True:
-            moved = await self._tunnel()
-            if moved is None:
-                return
-            moved_to, read = moved
-            unread = list(self._texts)[max(0, read - (self._count - len(self._texts))) :]
-            log.info(
-                "tunnel_handed_over",
-                tunnel=self.tunnel,
-                zone=self.zone,
-                to=moved_to,
-                unread=len(unread),
-            )
-            self._replay = [self._hello, *unread]
-            self.zone, self._handed_over = moved_to, True
-            if self._held_here(moved_to):
-                await self._serve_here(Continued(self._client, self._replay, self._sent))
-                return
-
-    async def _tunnel(self) -> tuple[str, int] | None:
-        """One tunnel to the zone's holder, to its end; if it was handed over, the zone it went
-        to and how many of the tunnel's text frames the holder read."""
         self.tunnel = uuid.uuid4().hex
-        self._from_holder = asyncio.Queue()
-        self._texts.clear()
-        self._count = 0
+        self._from_holder: asyncio.Queue[bytes] = asyncio.Queue()
+        self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
+        self._count = 0  # text frames sent on this tunnel, the hello first
+
+    async def run(self) -> Moved | None:
+        """To the tunnel's end; where the character was handed over to, if it was."""
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         try:
             if not await self._open():
-                await reorganising(self._client, self._sent + 1)
+                await reorganising(self._client, self._numbering.sent + 1)
                 return None
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
-            for text in self._replay[1:]:  # the hello went with the request
+            for text in self._replay:
                 await self._send_text(text)
             reading = asyncio.create_task(self._client_to_holder())
             beating = asyncio.create_task(self._heartbeats())
@@ -334,9 +329,14 @@ class Relay:
                     task.cancel()
                 await asyncio.gather(reading, beating, writing, return_exceptions=True)
                 await self._publish(GONE)
-            if writing.done() and not writing.cancelled():
-                return writing.result()
-            return None
+            ended = writing.done() and not writing.cancelled() and writing.exception() is None
+            outcome = writing.result() if ended else None
+            if outcome is None:
+                return None
+            zone, read = outcome
+            unread = list(self._texts)[max(0, read - (self._count - len(self._texts))) :]
+            log.info("tunnel_handed_over", tunnel=self.tunnel, zone=self.zone, to=zone)
+            return zone, unread
         finally:
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
@@ -377,19 +377,20 @@ class Relay:
             await self._publish(HEARTBEAT)
 
     async def _holder_to_client(self) -> tuple[str, int] | None:
-        """Until the tunnel ends: where it was handed over to (see ``_tunnel``), or None."""
+        """Until the tunnel ends: if handed over, the zone and how many of the tunnel's text
+        frames the holder read; else None."""
         client = self._client
         while True:
             try:
                 data = await asyncio.wait_for(self._from_holder.get(), self._silence)
             except TimeoutError:
                 log.warning("tunnel_holder_silent", tunnel=self.tunnel, zone=self.zone)
-                await reorganising(client, self._sent + 1)
+                await reorganising(client, self._numbering.sent + 1)
                 return None
             kind = data[:1]
             try:
                 if kind == FRAMES:
-                    batch = self._numbered(decode_frames(data[1:]))
+                    batch = self._numbering.number(decode_frames(data[1:]))
                     if batch:
                         await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
                 elif kind == BATCHES:
@@ -409,18 +410,6 @@ class Relay:
                 return None
             except TransportClosed:
                 return None
-
-    def _numbered(self, batch: list[Delivery]) -> list[Delivery]:
-        """The holder's frames numbered for the client (after a hand-over, without the new
-        holder's welcome)."""
-        out: list[Delivery] = []
-        for _seq, frame in batch:
-            if self._handed_over and frame.frame.get("type") == "welcome":
-                self._handed_over = False
-                continue
-            self._sent += 1
-            out.append((self._sent, frame))
-        return out
 
     async def _publish(self, data: bytes) -> None:
         with contextlib.suppress(*NATS_FAILURES):
