@@ -33,3 +33,14 @@ async def serve_cluster(
     root = tmp_path_factory.mktemp("serve")
     async with private_nats(root) as nats, starting_cluster(database_url, nats.url, root) as c:
         yield c
+
+
+@pytest.fixture
+async def own_cluster(database_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Two ``kadath serve --cluster`` processes and their NATS server, for one test (which may
+    stop them)."""
+    async with (
+        private_nats(tmp_path) as nats,
+        starting_cluster(database_url, nats.url, tmp_path) as c,
+    ):
+        yield c
