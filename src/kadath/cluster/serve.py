@@ -45,6 +45,7 @@ from kadath.cluster.tunnel import (
     open_subject,
     serve_tunnel,
 )
+from kadath.domain.errors import KadathError
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
@@ -280,7 +281,11 @@ class ClusterNode:
         if player is None or room is None or room.zone_id in self.manager.held:
             return False
         transport.moving_to = room.zone_id
-        await self._runtime.entry.leave(player.id)
+        try:
+            await self._runtime.entry.leave(player.id)
+        except KadathError:
+            # Out of play here all the same; the new holder loads the last position saved.
+            log.exception("handover_save_failed", player_id=str(player.id))
         session.close(CLOSE_NORMAL, "handed over")
         log.info("player_handed_over", player_id=str(player.id), zone=room.zone_id)
         return True
