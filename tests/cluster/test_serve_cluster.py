@@ -5,6 +5,7 @@ SQLite/no-NATS refusal too."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from kadath_cluster import SERVE_ENV
-from kadath_serve import START_ZONE, WORLD, Client, Cluster, new_character
+from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, new_character
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 # east, then north, from the start room: the first room of another zone (held by alpha).
@@ -140,3 +141,18 @@ async def walk(client: Client, first: str, then: str, room: str) -> None:
     assert (await client.command(then))["ok"] is True
     assert (await client.command("look"))["ok"] is True
     await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
+
+
+async def test_a_relayed_client_that_asks_for_batches_gets_them(serve_cluster: Cluster) -> None:
+    """The hello's ``batch`` reaches the holder, and its answer (use batches) the relay."""
+    token, name = await new_character(serve_cluster.http)
+    client = await Client.open(serve_cluster.alpha.ws_url)
+    try:
+        hello = {"type": "hello", "token": token, "player": name, "batch": True}
+        await client.ws.send(json.dumps(hello))
+        async with asyncio.timeout(WAIT):
+            first = json.loads(await client.ws.recv())
+        assert isinstance(first, list), first
+        assert first[0]["type"] == "welcome" and first[0]["seq"] == 1, first
+    finally:
+        await client.ws.close()

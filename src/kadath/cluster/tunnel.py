@@ -188,8 +188,10 @@ class TunnelTransport:
             raise TransportClosed from None
 
     def _later(self, data: bytes) -> None:
-        """Publish from a synchronous method; in order with what is published after it,
-        since nats-py's ``publish`` only appends to the connection's buffer before awaiting."""
+        """Publish from a synchronous method, in a task. Tasks start in the order they were
+        made and nats-py's ``publish`` appends to the connection's buffer in its first step, so
+        this goes out before anything a task made later publishes (``use_batches`` comes
+        before the session's writer starts)."""
         task = asyncio.ensure_future(self._send_quietly(data))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
