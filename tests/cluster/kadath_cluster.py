@@ -242,6 +242,7 @@ class ServeProcess(EngineProcess):
         self.env.update(SERVE_ENV)
         self.env["KADATH_DATA_DIR"] = str(logs / engine_id)
         self.port = 0
+        self.telnet_port = free_port()  # used only when KADATH_TELNET_PORT is set to it
 
     @property
     def base_url(self) -> str:

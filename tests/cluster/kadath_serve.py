@@ -48,6 +48,7 @@ async def starting_cluster(database_url: str, nats_url: str, logs: Path) -> Asyn
         if zone != START_ZONE:
             await pin(config, ZONES, zone, "alpha")
     alpha = ServeProcess("alpha", database_url, nats_url, logs)
+    alpha.env["KADATH_TELNET_PORT"] = str(alpha.telnet_port)  # MUD clients too, on alpha
     beta = ServeProcess("beta", database_url, nats_url, logs)
     async with httpx2.AsyncClient(timeout=WAIT, trust_env=False) as http:
         try:

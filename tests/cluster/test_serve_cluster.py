@@ -10,11 +10,16 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from kadath_cluster import SERVE_ENV
 from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, new_character
+
+# The telnet tests' raw MUD client (tests/telnet/kadath_telnet.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telnet"))
+from kadath_telnet import TelnetClient, sign_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 # east, then north, from the start room: the first room of another zone (held by alpha).
@@ -156,3 +161,30 @@ async def test_a_relayed_client_that_asks_for_batches_gets_them(serve_cluster: C
         assert first[0]["type"] == "welcome" and first[0]["seq"] == 1, first
     finally:
         await client.ws.close()
+
+
+async def test_a_telnet_player_is_relayed_like_a_websocket_one(serve_cluster: Cluster) -> None:
+    """A MUD client signs up on alpha's telnet port; its character starts in beta's zone, so
+    its session runs on beta, rendered as text by alpha: it is welcomed, and its ``say`` is
+    heard by a WebSocket player on beta."""
+    cluster = serve_cluster
+    token, name = await new_character(cluster.http)
+    listener = await Client.open(cluster.beta.ws_url)
+    telnet = await TelnetClient.open(cluster.alpha.telnet_port)
+    try:
+        assert (await listener.hello(token, name))["type"] == "welcome"
+        letters = "".join(chr(97 + b % 26) for b in uuid.uuid4().bytes[:9])
+        async with asyncio.timeout(WAIT * 2):
+            await sign_up(telnet, "t" + letters, "correct horse battery", "T" + letters)
+        telnet.line("say Over the wire.")
+        heard = await listener.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'T{letters} says, "Over the wire."'
+        await telnet.until("You say", within=WAIT)
+    finally:
+        await telnet.close()
+        await listener.ws.close()
+    opened = [e["tunnel"] for e in cluster.beta.events("tunnel_opened")]
+    relayed = [e["tunnel"] for e in cluster.alpha.events("tunnel_relayed")]
+    assert set(opened) == set(relayed)
