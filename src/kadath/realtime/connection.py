@@ -45,10 +45,11 @@ BUG_TEXT = "Something went wrong; it has been logged."
 
 # (token, character name) -> (account, player id); raises DomainError when refused
 Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
-# Serves a connection from elsewhere, to its end (``kadath serve --cluster``).
+# Drives a connection to its end instead of this handler's session (``kadath serve --cluster``:
+# relayed to the process holding the character's zone, or served here on a wrapper).
 Relay = Callable[[], Awaitable[None]]
-# (transport, the hello as received, the character as stored) -> a Relay when another process
-# is to serve the character, None to serve it here.
+# (transport, the hello as received, the character as stored) -> a Relay, or None to serve
+# the connection here as usual.
 Router = Callable[[Transport, str, Player], Awaitable[Relay | None]]
 # After a command: True when the character was handed to another process (the session is
 # closing; ``kadath serve --cluster``, when a move took it into a zone held elsewhere).
@@ -92,7 +93,7 @@ class ConnectionHandler:
         if session is None:
             return
         if not isinstance(session, Session):
-            await session()  # relayed to the process that holds the character's zone
+            await session()  # routed by the cluster (``router``)
             return
         quit_now = False
         try:
