@@ -243,6 +243,7 @@ class ServeProcess(EngineProcess):
         self.env["KADATH_DATA_DIR"] = str(logs / engine_id)
         self.port = 0
         self.telnet_port = free_port()  # used only when KADATH_TELNET_PORT is set to it
+        self.command = ["serve", "--cluster"]  # ["serve"]: a plain server, for comparison
 
     @property
     def base_url(self) -> str:
@@ -257,7 +258,7 @@ class ServeProcess(EngineProcess):
         self.port = free_port()
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "kadath", "serve", "--cluster",
+                sys.executable, "-m", "kadath", *self.command,
                 "--host", "127.0.0.1", "--port", str(self.port),
                 env=self.env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip

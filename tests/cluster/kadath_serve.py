@@ -39,9 +39,11 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def starting_cluster(database_url: str, nats_url: str, logs: Path) -> AsyncIterator[Cluster]:
-    """alpha and beta up (beta holding the start zone, alpha the others, all pinned); both
-    killed at exit."""
+async def starting_cluster(
+    database_url: str, nats_url: str, logs: Path, **env: str
+) -> AsyncIterator[Cluster]:
+    """alpha and beta up (beta holding the start zone, alpha the others, all pinned), with
+    ``env`` (``KADATH_*`` settings) on top of the test settings; both killed at exit."""
     config = cluster_config(database_url, nats_url, "test")
     await pin(config, ZONES, START_ZONE, "beta")
     for zone in ZONES:
@@ -50,6 +52,8 @@ async def starting_cluster(database_url: str, nats_url: str, logs: Path) -> Asyn
     alpha = ServeProcess("alpha", database_url, nats_url, logs)
     alpha.env["KADATH_TELNET_PORT"] = str(alpha.telnet_port)  # MUD clients too, on alpha
     beta = ServeProcess("beta", database_url, nats_url, logs)
+    for process in (alpha, beta):
+        process.env.update(env)
     async with httpx2.AsyncClient(timeout=WAIT, trust_env=False) as http:
         try:
             async with asyncio.timeout(180):
