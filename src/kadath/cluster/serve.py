@@ -70,6 +70,13 @@ async def cluster_runtime(
     settings: Settings, config: ClusterConfig, phases: StartupPhases
 ) -> AsyncIterator[Runtime]:
     """The one-process runtime, then the node on top of it; the node stops first."""
+    if settings.secret_key is None:
+        log.warning(
+            "cluster_signing_key_from_data_dir",
+            data_dir=str(settings.data_dir),
+            hint="every process must check the others' tokens: set one KADATH_SECRET_KEY for "
+            "all of them, or share this data directory's secret_key file",
+        )
     async with start_runtime(settings, phases) as runtime:
         node = ClusterNode(config, runtime)
         await node.start()
