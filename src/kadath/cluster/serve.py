@@ -79,7 +79,11 @@ async def cluster_runtime(
         )
     async with start_runtime(settings, phases) as runtime:
         node = ClusterNode(config, runtime)
-        await node.start()
+        try:
+            await node.start()
+        except BaseException:
+            await node.stop()
+            raise
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         try:
