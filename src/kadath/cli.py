@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kadath.startup import StartupPhases
 
 if TYPE_CHECKING:
+    from kadath.cluster.config import ClusterConfig
     from kadath.settings import Settings
 
 # Each subcommand imports what it needs when it runs: ``kadath serve`` never loads Alembic or
@@ -29,17 +30,40 @@ def __getattr__(name: str) -> Any:
 
 
 def serve(
-    settings: Settings, host: str | None, port: int | None, phases: StartupPhases | None = None
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    phases: StartupPhases | None = None,
+    cluster: ClusterConfig | None = None,
 ) -> None:
-    """Import the server (uvicorn, FastAPI, the game) and run it until stopped."""
+    """Import the server (uvicorn, FastAPI, the game) and run it until stopped; joined to a
+    cluster when ``cluster`` is given (``kadath serve --cluster``)."""
     phases = phases or StartupPhases()
     try:
         from kadath.server import serve as run_server
 
+        if cluster is None:
+            phases.mark("imports")
+            run_server(settings, host, port, phases)
+            return
+        from kadath.cluster.serve import cluster_app
+
         phases.mark("imports")
-        run_server(settings, host, port, phases)
+        run_server(settings, host, port, phases, lambda s, p: cluster_app(s, cluster, p))
     finally:
         gc.enable()
+
+
+def cluster_serve_config(settings: Settings) -> ClusterConfig | None:
+    """``kadath serve --cluster``'s settings; None (with the reason on stderr) when refused."""
+    from kadath.cluster.config import cluster_config
+    from kadath.cluster.errors import ClusterRefused
+
+    try:
+        return cluster_config(settings)
+    except ClusterRefused as exc:
+        print(f"kadath serve --cluster: {exc}", file=sys.stderr)
+        return None
 
 
 async def _db(settings: Settings, action: str, revision: str) -> str:
@@ -169,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("serve", help="run the game server")
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    run.add_argument(
+        "--cluster",
+        action="store_true",
+        help="join the cluster (KADATH_NATS_URL, PostgreSQL): hold zones and serve each player "
+        "from the process that holds the player's zone (docs/scaling.md)",
+    )
     db = sub.add_parser("db", help="manage the database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
     db.add_argument("revision", nargs="?", default="head")
@@ -192,7 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return check_world_files(args.directory or settings.world_dir or DEFAULT_WORLD_DIR)
     if args.command == "serve":
-        serve(settings, args.host, args.port, phases)
+        cluster = cluster_serve_config(settings) if args.cluster else None
+        if args.cluster and cluster is None:
+            return 2
+        serve(settings, args.host, args.port, phases, cluster)
         return 0
     if args.command in ("engine", "zones"):
         return cluster_command(settings, args, parser)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import gc
 import socket
+from collections.abc import Callable
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 
 from kadath.bootstrap import create_app
 from kadath.logs import configure_logging
@@ -65,12 +67,17 @@ def settle_garbage_collector() -> None:
 
 
 def serve(
-    settings: Settings, host: str | None, port: int | None, phases: StartupPhases | None = None
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    phases: StartupPhases | None = None,
+    app: Callable[[Settings, StartupPhases], FastAPI] = create_app,
 ) -> None:
+    """Run the server; ``app`` builds the ASGI app (``kadath serve --cluster`` passes its own)."""
     phases = phases or StartupPhases()
     logs = configure_logging(settings.log_level, json=settings.log_json)
     config = uvicorn.Config(
-        create_app(settings, phases),
+        app(settings, phases),
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_config=None,

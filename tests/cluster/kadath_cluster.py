@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
+import httpx2
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -215,3 +216,58 @@ class EngineProcess:
                 if isinstance(record, dict) and record.get("event") == name:
                     found.append(record)
         return found
+
+
+# Cheap hashing, no login limit worth the name, no telnet, a quick reconnect grace, no NPCs
+# (as tests/e2e's servers), and one signing key for every process of the cluster.
+SERVE_ENV = {
+    "KADATH_ARGON2_TIME_COST": "1",
+    "KADATH_ARGON2_MEMORY_COST": "1024",
+    "KADATH_LOGIN_RATE_LIMIT": "1000/minute",
+    "KADATH_REGISTRATION_RATE_LIMIT": "1000/minute",
+    "KADATH_TELNET_PORT": "0",
+    "KADATH_RECONNECT_GRACE_SECONDS": "0.5",
+    "KADATH_PASSWORD_HASH_THREADS": "1",
+    "KADATH_NPC_SPAWNING": "false",
+    "KADATH_SECRET_KEY": "cluster-test-signing-key-" + "k" * 32,
+}
+
+
+class ServeProcess(EngineProcess):
+    """``python -m kadath serve --cluster`` on a free loopback port, JSON logs in a file."""
+
+    def __init__(self, engine_id: str, database_url: str, nats_url: str, logs: Path) -> None:
+        super().__init__(engine_id, database_url, nats_url, logs)
+        self.log_path = logs / f"serve-{engine_id}.log"
+        self.env.update(SERVE_ENV)
+        self.env["KADATH_DATA_DIR"] = str(logs / engine_id)
+        self.port = 0
+        self.telnet_port = free_port()  # used only when KADATH_TELNET_PORT is set to it
+        self.command = ["serve", "--cluster"]  # ["serve"]: a plain server, for comparison
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def start(self, within: float = 90.0) -> None:
+        """Start and wait until it answers on HTTP (its first zones are held by then)."""
+        self.port = free_port()
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kadath", *self.command,
+                "--host", "127.0.0.1", "--port", str(self.port),
+                env=self.env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        async with httpx2.AsyncClient(timeout=2, trust_env=False) as http:
+            deadline = time.monotonic() + within
+            while time.monotonic() < deadline and self.process.returncode is None:
+                with contextlib.suppress(httpx2.TransportError):
+                    response = await http.get(f"{self.base_url}/api/monitoring/health")
+                    if response.status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"kadath serve --cluster did not start; see {self.log_path}")

@@ -9,7 +9,9 @@ import dataclasses
 import itertools
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from kadath.domain.errors import DatabaseUnavailable
 from kadath.domain.experience import EXPLORATION_XP
@@ -178,3 +180,76 @@ async def test_the_same_first_visit_twice_in_one_group_is_paid_once(
     assert first is not None and first.experience == EXPLORATION_XP
     assert again is None
     assert (await stored.player(walker.id)).experience == EXPLORATION_XP
+
+
+# -- a gnawing room visited before: one statement, no unit of work ----------------------------
+
+
+async def test_a_gnawing_room_visited_before_costs_lucidity_without_an_orm_session(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    movement, messenger = walking(persistence, gnawing(small_world))
+    walker: Player = await save_player(room_id=SQUARE, lucidity=90)
+    movement._presence.enter(walker, explored={SQUARE, STREET})
+    sessions: list[object] = []
+
+    def count(session: Any, *_args: Any) -> None:
+        sessions.append(session)
+
+    sa.event.listen(Session, "after_begin", count)
+    try:
+        await movement.go(walker, Direction.EAST)
+    finally:
+        sa.event.remove(Session, "after_begin", count)
+
+    assert sessions == []  # a Core statement on a pooled connection
+    assert walker.lucidity == (await stored.player(walker.id)).lucidity == 83
+    assert any("gnaws" in t for t in messenger.texts_for("player"))
+
+
+async def test_a_failed_lucidity_cost_of_a_room_visited_before_leaves_memory_as_it_was(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    faults: Any,
+) -> None:
+    movement, messenger = walking(persistence, gnawing(small_world))
+    walker: Player = await save_player(room_id=SQUARE, lucidity=90)
+    movement._presence.enter(walker, explored={SQUARE, STREET})
+    faults.arm(1)
+
+    with pytest.raises(DatabaseUnavailable):
+        await movement.go(walker, Direction.EAST)
+
+    faults.arm(0)
+    assert walker.lucidity == (await stored.player(walker.id)).lucidity == 90
+    assert not any("gnaws" in t for t in messenger.texts_for("player"))
+
+
+async def test_a_crowds_lucidity_costs_are_one_statement_and_each_walker_pays_its_own(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    movement, _ = walking(persistence, gnawing(small_world))
+    walkers: list[Player] = [await save_player(room_id=SQUARE, lucidity=50 + n) for n in range(20)]
+    for walker in walkers:
+        movement._presence.enter(walker, explored={SQUARE, STREET})
+    before = persistence.first_visits.gnaw_statements
+
+    await asyncio.gather(*(movement.go(w, Direction.EAST) for w in walkers))
+
+    assert persistence.first_visits.gnaw_statements == before + 1  # twenty costs, one update
+    for n, walker in enumerate(walkers):
+        assert walker.lucidity == (await stored.player(walker.id)).lucidity == 43 + n
+
+
+async def test_two_lucidity_costs_of_one_character_at_once_stop_at_zero(
+    persistence: AsyncPersistenceLayer, save_player: Any, stored: Any
+) -> None:
+    walker: Player = await save_player(room_id=SQUARE, lucidity=10)
+
+    first, second = await asyncio.gather(
+        persistence.first_visits.gnaw(walker.id, 7), persistence.first_visits.gnaw(walker.id, 7)
+    )
+
+    assert first == second == (await stored.player(walker.id)).lucidity == 0

@@ -4,6 +4,7 @@ the other players carry on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 
@@ -92,6 +93,24 @@ async def test_an_unauthenticated_connection_times_out(start_server) -> None:
     client = await TelnetClient.open(telnet_port(server))
     try:
         await client.until("You took too long to sign in; goodbye.", within=5)
+        await client.wait_closed()
+    finally:
+        await client.close()
+
+
+async def test_input_keeps_a_connection_open_and_silence_closes_it(start_server) -> None:
+    server = await start_server(telnet_idle_timeout=2, telnet_login_timeout=60.0)
+    client = await TelnetClient.open(telnet_port(server))
+    try:
+        await client.until("Account name", within=5)
+        for _ in range(8):  # 3.2 s of input, longer than the idle limit
+            client.send(bytes([IAC, NOP]))
+            await asyncio.sleep(0.4)
+        with contextlib.suppress(TimeoutError):
+            while await client.pump(within=0.2):
+                pass
+        assert "Timeout." not in client.text
+        await client.until("Timeout.", within=10)  # then silence: closed after 2 s
         await client.wait_closed()
     finally:
         await client.close()

@@ -8,8 +8,12 @@ from kadath_e2e import PASSWORD, Api, GameClient, new_account, new_character, un
 from kadath_telnet import (
     ECHO,
     EOR_CMD,
+    IAC,
     MUDLET,
+    NAWS,
+    SB,
     SCREEN_READER,
+    SE,
     WILL,
     WONT,
     create_character,
@@ -133,3 +137,18 @@ async def test_connecting_from_a_browser_replaces_the_telnet_connection(telnet, 
         await browser.close()
     finally:
         await api.aclose()
+
+
+async def test_a_resized_window_wraps_the_next_lines_at_its_new_width(telnet) -> None:
+    client = await telnet(MUDLET)  # 100 columns
+    await sign_up(client, unique_name("acct"), PASSWORD, unique_name("Nw"))
+    await client.until("<EOR>")
+    words = "the stars are right " * 8
+    client.line(f"say {words}")
+    wide = ANSI.sub("", await client.until("<EOR>"))
+    assert max(len(line) for line in wide.split("\r\n")) > 40
+    client.send(bytes([IAC, SB, NAWS, 0, 40, 0, 24, IAC, SE]))  # now 40 columns
+    client.line(f"say {words}")
+    narrow = ANSI.sub("", await client.until("<EOR>"))
+    said = [line for line in narrow.split("\r\n") if "<EOR>" not in line and line]
+    assert len(said) > 3 and max(len(line) for line in said) <= 40

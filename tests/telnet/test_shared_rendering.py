@@ -20,6 +20,9 @@ from kadath.world import load_world
 class FakeTerminalIO:
     """What TelnetTransport uses of TerminalIO, recording the bytes and text it would write."""
 
+    encoding = "utf8"
+    encoding_errors = "replace"
+
     def __init__(self, terminal: Terminal, packages: set[str]) -> None:
         self.terminal = terminal
         self.gmcp = GmcpClient()
@@ -40,17 +43,17 @@ class FakeTerminalIO:
         if self.takes_gmcp(package):
             self.out.append(("gmcp", package, data))
 
-    def send_gmcp_encoded(self, message: bytes) -> None:
-        self.out.append(("gmcp-bytes", message))
-
-    def put_lines(self, lines: Any) -> None:
-        self.out.extend(("line", line) for line in lines)
+    def put_encoded(self, data: bytes) -> None:
+        if data.startswith(b"\xff\xfa"):  # IAC SB: a GMCP message
+            self.out.append(("gmcp-bytes", data))
+        else:
+            self.out.extend(("line", line) for line in data.decode().split("\r\n")[:-1])
 
     async def drain(self) -> None:
         self.drains += 1
 
-    def show_prompt(self, text: str) -> None:
-        self.out.append(("prompt", text))
+    def show_encoded_prompt(self, data: bytes) -> None:
+        self.out.append(("prompt", data.decode()))
 
 
 def _view() -> GameView:

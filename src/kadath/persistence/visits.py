@@ -16,6 +16,13 @@ first visits from one write transaction each into one per group.
 
 The group is written by a task this object starts when the first visit arrives and keeps until
 no visit is waiting; ``close`` waits for it before the engine is disposed.
+
+``gnaw`` is the other write a walk makes: a room's lucidity cost on a room already visited. It
+joins the same groups: the costs taken while the previous group was being written go into the
+next one's transaction as **one** more statement (``UPDATE players SET lucidity = <clamped>
+FROM (<ids and deltas>) … RETURNING``), and each caller gets the lucidity its row was left with
+once the group committed. One writer for all of a walk's writes: on SQLite a second one would
+only wait for the first in SQLite's busy handler, holding one of its three pooled connections.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kadath.domain.errors import PlayerNotFound
 from kadath.domain.player import Player
+from kadath.domain.stats import MAX_LUCIDITY
 from kadath.persistence.deltas import (
     FaultHook,
     Translate,
@@ -50,6 +58,13 @@ class _Visit:
     room_id: str
     amount: int
     future: asyncio.Future[ExperienceGain | None]
+
+
+@dataclass(slots=True)
+class _Gnaw:
+    player_id: uuid.UUID
+    cost: int
+    future: asyncio.Future[int]
 
 
 class FirstVisits:
@@ -87,9 +102,18 @@ class FirstVisits:
                 players.c.health,
             )
         )
+        raw = players.c.lucidity + source.c.delta
+        self._lucidity_update = (
+            sa.update(players)
+            .where(players.c.id == source.c.id)
+            .values(lucidity=sa.case((raw > MAX_LUCIDITY, MAX_LUCIDITY), (raw < 0, 0), else_=raw))
+            .returning(players.c.id, players.c.lucidity)
+        )
         self._waiting: list[_Visit] = []
         self._writer: asyncio.Task[None] | None = None
+        self._gnaws: list[_Gnaw] = []
         self.groups = 0  # committed groups (for tests and benchmarks)
+        self.gnaw_statements = 0  # committed lucidity statements (for tests and benchmarks)
 
     async def record(self, player: Player, room_id: str, amount: int) -> ExperienceGain | None:
         """Record that ``player`` has been in ``room_id``; if it is the first time, add
@@ -98,9 +122,22 @@ class FirstVisits:
         DatabaseUnavailable (and nothing is stored)."""
         visit = _Visit(player, room_id, amount, asyncio.get_running_loop().create_future())
         self._waiting.append(visit)
+        self._start()
+        return await visit.future
+
+    async def gnaw(self, player_id: uuid.UUID, cost: int) -> int:
+        """Take ``cost`` lucidity (clamped at 0) for entering a gnawing room, in the next group
+        with the others taken meanwhile; returns the lucidity the row was left with (memory is
+        the caller's to change, after this returns). Raises PlayerNotFound,
+        DatabaseUnavailable (and nothing is stored)."""
+        gnaw = _Gnaw(player_id, cost, asyncio.get_running_loop().create_future())
+        self._gnaws.append(gnaw)
+        self._start()
+        return await gnaw.future
+
+    def _start(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="first-visits")
-        return await visit.future
 
     async def close(self) -> None:
         """Wait for the group being written (before the engine is disposed)."""
@@ -109,41 +146,70 @@ class FirstVisits:
 
     async def _write(self) -> None:
         await asyncio.sleep(0)  # the visits made in this loop turn join the first group
-        while self._waiting:
+        while self._waiting or self._gnaws:
             group, self._waiting = self._waiting, []
+            gnaws, self._gnaws = self._gnaws, []
+            futures: list[asyncio.Future[Any]] = [v.future for v in group]
+            futures += [g.future for g in gnaws]
             try:
-                results = await self._store(group)
+                results, values = await self._store(group, gnaws)
             except asyncio.CancelledError:
-                for visit in [*group, *self._waiting]:  # nobody is left waiting
-                    visit.future.cancel()
+                for future in [*futures, *(v.future for v in self._waiting)]:
+                    future.cancel()  # nobody is left waiting
+                for gnaw in self._gnaws:
+                    gnaw.future.cancel()
                 raise
             except Exception as exc:
                 error = self._translate(exc)
-                for visit in group:
-                    if not visit.future.done():
-                        visit.future.set_exception(fresh_error(error, exc))
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(fresh_error(error, exc))
                 continue
             for visit, result in zip(group, results, strict=True):
                 if not visit.future.done():  # else its caller went away; it is stored
                     visit.future.set_result(result)
+            for gnaw in gnaws:
+                if gnaw.future.done():
+                    continue
+                value = values.get(gnaw.player_id)
+                if value is None:
+                    gnaw.future.set_exception(PlayerNotFound("No such character."))
+                else:
+                    gnaw.future.set_result(value)
 
-    async def _store(self, group: list[_Visit]) -> list[ExperienceGain | None]:
+    async def _store(
+        self, group: list[_Visit], gnaws: list[_Gnaw]
+    ) -> tuple[list[ExperienceGain | None], dict[uuid.UUID, int]]:
+        """The group's visits and lucidity costs, one transaction."""
         fault = self._fault()
+        results: list[ExperienceGain | None] = []
+        values: dict[uuid.UUID, int] = {}
         async with core_transaction(self._engine) as conn:
-            if fault is not None:
-                fault("execute")
-            distinct = _distinct(group)  # the same room twice in one group is paid once
-            rows = [
-                {"player_id": v.player.id, "room_id": v.room_id, "first_visited_at": utcnow()}
-                for v in distinct
-            ]
-            inserted = await conn.execute(self._insert, rows)
-            first = {(pid, room) for pid, room in inserted}
-            paid = [v for v in distinct if (v.player.id, v.room_id) in first]
-            gains = await self._pay(conn, paid, fault)
+            if group:
+                results = await self._visits(conn, group, fault)
+            if gnaws:
+                values = await self._lucidity(conn, gnaws, fault)
             if fault is not None:
                 fault("commit")
         self.groups += 1
+        if gnaws:
+            self.gnaw_statements += 1
+        return results, values
+
+    async def _visits(
+        self, conn: AsyncConnection, group: list[_Visit], fault: FaultHook | None
+    ) -> list[ExperienceGain | None]:
+        if fault is not None:
+            fault("execute")
+        distinct = _distinct(group)  # the same room twice in one group is paid once
+        rows = [
+            {"player_id": v.player.id, "room_id": v.room_id, "first_visited_at": utcnow()}
+            for v in distinct
+        ]
+        inserted = await conn.execute(self._insert, rows)
+        first = {(pid, room) for pid, room in inserted}
+        paid = [v for v in distinct if (v.player.id, v.room_id) in first]
+        gains = await self._pay(conn, paid, fault)
         results: list[ExperienceGain | None] = []
         for visit in group:
             if (visit.player.id, visit.room_id) in first:
@@ -152,6 +218,22 @@ class FirstVisits:
             else:
                 results.append(None)
         return results
+
+    async def _lucidity(
+        self, conn: AsyncConnection, gnaws: list[_Gnaw], fault: FaultHook | None
+    ) -> dict[uuid.UUID, int]:
+        """One clamped update for the group's lucidity costs. Two costs for one character are
+        added up: both only lower it, so the clamp at 0 leaves what one after the other would
+        have, and both callers see that final value."""
+        totals: dict[uuid.UUID, int] = {}
+        for gnaw in gnaws:
+            totals[gnaw.player_id] = totals.get(gnaw.player_id, 0) - gnaw.cost
+        if fault is not None:
+            fault("execute")
+        result = await conn.execute(
+            self._lucidity_update, batch_parameters(self._dialect, list(totals.items()))
+        )
+        return {pid: int(lucidity) for pid, lucidity in result}
 
     async def _pay(
         self, conn: AsyncConnection, paid: list[_Visit], fault: FaultHook | None

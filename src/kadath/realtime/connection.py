@@ -45,6 +45,15 @@ BUG_TEXT = "Something went wrong; it has been logged."
 
 # (token, character name) -> (account, player id); raises DomainError when refused
 Authorizer = Callable[[str, str], Awaitable[tuple[Account, Player]]]
+# Drives a connection to its end instead of this handler's session (``kadath serve --cluster``:
+# relayed to the process holding the character's zone, or served here on a wrapper).
+Relay = Callable[[], Awaitable[None]]
+# (transport, the hello as received, the character as stored) -> a Relay, or None to serve
+# the connection here as usual.
+Router = Callable[[Transport, str, Player], Awaitable[Relay | None]]
+# After a command: True when the character was handed to another process (the session is
+# closing; ``kadath serve --cluster``, when a move took it into a zone held elsewhere).
+HandOver = Callable[[Session], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class ConnectionHandler:
         self._hub, self._entry, self._dispatcher = hub, entry, dispatcher
         self._authorize, self._limits = authorize, limits
         self._greeting: Counter[str] = Counter()  # connections yet to say hello, by address
+        self.router: Router | None = None  # set by ``kadath serve --cluster``
+        self.handover: HandOver | None = None  # likewise
 
     @property
     def game(self) -> Game:
@@ -81,6 +92,9 @@ class ConnectionHandler:
         session = await self._admit(transport)
         if session is None:
             return
+        if not isinstance(session, Session):
+            await session()  # routed by the cluster (``router``)
+            return
         quit_now = False
         try:
             quit_now = await self._read_loop(transport, session)
@@ -90,7 +104,7 @@ class ConnectionHandler:
             self._hub.detach(session, quit_now=quit_now)
             await session.stop()
 
-    async def _admit(self, transport: Transport) -> Session | None:
+    async def _admit(self, transport: Transport) -> Session | Relay | None:
         """The handshake, if this address does not already hold too many connections that
         have not said hello."""
         address = transport.remote.rpartition(":")[0] or transport.remote
@@ -105,11 +119,14 @@ class ConnectionHandler:
             if not self._greeting[address]:
                 del self._greeting[address]
 
-    async def _handshake(self, transport: Transport) -> Session | None:
+    async def _handshake(self, transport: Transport) -> Session | Relay | None:
         try:
             raw = await asyncio.wait_for(transport.receive_text(), HELLO_TIMEOUT)
             hello = self._parse_hello(raw)
             account, stored = await self._authorize(hello.token, hello.player)
+            relay = await self.router(transport, raw, stored) if self.router else None
+            if relay is not None:
+                return relay
             player = await self._entry.enter(stored.id)
         except TimeoutError:
             await _refuse(transport, "hello_timeout", "No hello came.", CLOSE_HELLO_TIMEOUT)
@@ -224,7 +241,8 @@ class ConnectionHandler:
         session.send(_reply(frame.id, reply.ok, reply.text))
         if reply.quit:
             session.close(CLOSE_NORMAL, "quit")
-        return reply.quit
+            return True
+        return self.handover is not None and await self.handover(session)
 
     async def _leave(self, player: Player) -> None:
         try:

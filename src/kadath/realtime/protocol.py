@@ -21,6 +21,7 @@ MAX_ID = 64
 MAX_DEPTH = 32  # game frames are flat; deeper nesting is refused before the parser recurses
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # C0 controls but the tab: dropped from a line
 
 
 class BadFrame(Exception):
@@ -92,8 +93,8 @@ def _command(data: dict[str, Any], max_line: int) -> CommandFrame:
         raise BadFrame(
             "too_long", f"That line is too long (at most {max_line} characters).", frame_id
         )
-    if any(ord(c) < 32 and c not in "\t" for c in text):
-        text = "".join(c for c in text if ord(c) >= 32 or c == "\t")
+    if _CONTROL.search(text) is not None:
+        text = _CONTROL.sub("", text)
     return CommandFrame(id=frame_id, text=text)
 
 

@@ -41,8 +41,13 @@ class Session:
         self.player_id = player_id
         self.seq = 0
         self._queue: deque[Delivery | object] = deque()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # the idle writer waits on it
         self._writer: asyncio.Task[None] | None = None
+        # The send timeout's watchdog: when the batch being sent was handed over, one timer
+        # (re-armed at most once per send_timeout, not once per batch), and whether it fired.
+        self._sending_since: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._timed_out = False
         self.closed = asyncio.Event()
         self._close: tuple[int, str] | None = None
 
@@ -71,11 +76,13 @@ class Session:
         self.seq += 1
         self._queue.append((self.seq, frame))
         if wake:
-            self._ready.set()
+            self.wake()
 
     def wake(self) -> None:
         """Let the writer take what is queued."""
-        self._ready.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self, code: int, reason: str) -> None:
         """Flush what is queued, then close with ``code`` (a queue already full is dropped
@@ -85,7 +92,7 @@ class Session:
             if len(self._queue) >= QUEUE_LIMIT:
                 self._queue.clear()
             self._queue.append(_CLOSE)
-            self._ready.set()
+            self.wake()
 
     def last_word(self, frame: Frame, code: int, reason: str) -> None:
         """Send ``frame`` next, ahead of anything still queued (which is dropped), then close:
@@ -110,28 +117,57 @@ class Session:
 
     async def _write(self) -> None:
         stuck = False
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 if not self._queue:
-                    self._ready.clear()
-                    await self._ready.wait()
+                    waiter = self._waiter = loop.create_future()
+                    try:
+                        await waiter
+                    finally:
+                        self._waiter = None
                     continue
                 batch, closing = self._take()
                 if batch:
-                    async with asyncio.timeout(self.send_timeout):
-                        await self.transport.send_frames(batch)
+                    self._sending_since = loop.time()
+                    if self._watchdog is None:
+                        self._watchdog = loop.call_at(
+                            self._sending_since + self.send_timeout, self._watch
+                        )
+                    await self.transport.send_frames(batch)
+                    self._sending_since = None
                 if closing:
                     break
         except TransportClosed:
             pass
-        except TimeoutError:
-            log.warning("client_send_timeout", player_id=str(self.player_id))
-            stuck = True
         except asyncio.CancelledError:
             stuck = True  # stopped while a send hung: nothing more will get through
-            raise
+            if not self._timed_out:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            log.warning("client_send_timeout", player_id=str(self.player_id))
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             await self._finish(abort=stuck)
+
+    def _watch(self) -> None:
+        """The watchdog's timer: a batch handed to the transport ``send_timeout`` seconds ago
+        and not yet taken stops the writer (then the connection is aborted)."""
+        self._watchdog = None
+        since = self._sending_since
+        if since is None or self._writer is None:
+            return  # idle: the next send arms it again
+        loop = asyncio.get_running_loop()
+        due = since + self.send_timeout
+        if loop.time() >= due:
+            self._timed_out = True
+            self._writer.cancel()
+        else:
+            self._watchdog = loop.call_at(due, self._watch)
 
     async def _finish(self, *, abort: bool) -> None:
         """Close with the code asked for, or abort when the socket takes no close frame."""

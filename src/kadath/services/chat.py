@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from kadath.services.presence import Presence
 MAX_SPEECH = 500
 # Bidi embeddings, overrides, isolates and marks: they could reverse what others' screens show.
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x61C)}
+# Any character _visible changes: the C0 and C1 controls (category Cc) and _BIDI.
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 # Called before a player's speech (say, emote, whisper, channels); raises a DomainError (with
 # the sentence to show) to refuse it. Moderation's mutes plug in here.
@@ -88,7 +91,7 @@ class ChatService:
         return "Broadcast sent."
 
     def who(self) -> list[Player]:
-        return sorted(self._presence.all(), key=lambda p: p.name.casefold())
+        return self._presence.sorted_by_name()
 
     def _deaf_to(self, speaker: Player) -> list[uuid.UUID]:
         """Who must not hear ``speaker``: the speaker (who reads the reply) and their ignorers."""
@@ -108,4 +111,6 @@ def speech(text: str) -> str:
 
 def _visible(text: str) -> str:
     """``text`` with C0/C1 controls turned into spaces and bidi controls dropped."""
+    if _UNSEEN.search(text) is None:
+        return text  # the common case, without a look at each character
     return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text if c not in _BIDI)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -17,13 +18,19 @@ from kadath.services.messenger import Frame, Messenger
 from kadath.services.presence import Presence
 from kadath.services.unit_of_work import UnitOfWork
 
+GNAWS = "Something here gnaws at the edges of your mind."
+
 
 class FirstVisitRecorder(Protocol):
-    """Persistence's group writer of first visits (``persistence.first_visits``)."""
+    """Persistence's writer of a walk's visits (``persistence.first_visits``)."""
 
     async def record(self, player: Player, room_id: str, amount: int) -> ExperienceGain | None:
         """Record the visit; pay ``amount`` experience if it is the first (the row's new
         values), else None. Changes no ``Player``. Raises DatabaseUnavailable."""
+
+    async def gnaw(self, player_id: uuid.UUID, cost: int) -> int:
+        """Take ``cost`` lucidity in a statement of its own (no ORM session); the row's new
+        lucidity. Changes no ``Player``. Raises DatabaseUnavailable."""
 
 
 class MovementService:
@@ -88,6 +95,10 @@ class MovementService:
             # The common case, a plain first visit: written with the others made meanwhile,
             # one transaction per group (see persistence/visits.py).
             gain = await self._first_visits.record(player, room_id, EXPLORATION_XP)
+        elif not first and self._first_visits is not None:
+            # A gnawing room visited before: one statement, no unit of work.
+            lucidity = await self._first_visits.gnaw(player.id, cost)
+            notes.append(frames.message("system", GNAWS))
         else:
             async with self._uow() as uow:
                 if first and await uow.exploration.record_visit(player.id, room_id):
@@ -96,9 +107,7 @@ class MovementService:
                     lucidity = await uow.experience.update_player_stat_field(
                         player.id, "lucidity", -cost, "room"
                     )
-                    notes.append(
-                        frames.message("system", "Something here gnaws at the edges of your mind.")
-                    )
+                    notes.append(frames.message("system", GNAWS))
         if gain is not None and gain.leveled_up:
             notes.insert(0, frames.event("level_up", f"You have reached level {gain.level}!"))
         if gain is not None:

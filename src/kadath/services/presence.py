@@ -21,6 +21,7 @@ class Presence:
         self._dirty: set[uuid.UUID] = set()
         self._explored: dict[uuid.UUID, set[str]] = {}
         self._gates: dict[uuid.UUID, _Gate] = {}
+        self._by_name_order: list[Player] | None = None  # ``sorted_by_name``, until a change
 
     @contextlib.asynccontextmanager
     async def gate(self, player_id: uuid.UUID) -> AsyncIterator[None]:
@@ -43,6 +44,7 @@ class Presence:
         self._players[player.id] = player
         self._by_name[name_key(player.name)] = player.id
         self._rooms.setdefault(player.room_id, {})[player.id] = None
+        self._by_name_order = None
 
     def leave(self, player_id: uuid.UUID) -> Player | None:
         player = self._players.pop(player_id, None)
@@ -52,6 +54,7 @@ class Presence:
         self._remove_from_room(player.room_id, player_id)
         self._dirty.discard(player_id)
         self._explored.pop(player_id, None)
+        self._by_name_order = None
         return player
 
     def explored(self, player_id: uuid.UUID) -> set[str]:
@@ -91,6 +94,14 @@ class Presence:
 
     def all(self) -> list[Player]:
         return list(self._players.values())
+
+    def sorted_by_name(self) -> list[Player]:
+        """Everyone in play, by name (case-insensitively). The order is kept until someone
+        enters or leaves play (names do not change in play), so ``who`` does not sort a
+        thousand names each time."""
+        if self._by_name_order is None:
+            self._by_name_order = sorted(self._players.values(), key=lambda p: p.name.casefold())
+        return list(self._by_name_order)
 
     def __len__(self) -> int:
         return len(self._players)

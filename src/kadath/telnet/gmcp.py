@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from telnetlib3.mud import gmcp_encode
 from telnetlib3.telopt import GMCP, IAC, SB, SE
 
 from kadath.domain.world import Direction, World
 from kadath.services.carried import CarriedItem
 from kadath.telnet.render import channel_line
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # as json.dumps in gmcp_encode
 Message = tuple[str, Any]
 Encoded = tuple[str, bytes]  # (package, the whole IAC SB GMCP … IAC SE sequence)
 SHORT_DIRECTIONS = {
@@ -39,6 +41,7 @@ PACKAGES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def room_num(room_id: str) -> int:
     """A room's number for mappers: a hash of its id, so it is the same after a restart."""
     digest = hashlib.blake2b(room_id.encode(), digest_size=4).digest()
@@ -52,8 +55,17 @@ class GmcpClient:
         self.packages: set[str] = set()
         self.hello: dict[str, Any] = {}
         self._accepted: dict[str, bool] = {}  # package -> accepts(package), until a change
+        self._accepted_any: dict[tuple[str, ...], bool] = {}
         # called when the client asks for its inventory (Char.Items.Inv), once signed in
         self.on_items_request: Callable[[], None] | None = None
+
+    def accepts_any(self, packages: tuple[str, ...]) -> bool:
+        """Whether the client takes any of ``packages`` (answered once per tuple, until a
+        change: asked for every frame)."""
+        known = self._accepted_any.get(packages)
+        if known is None:
+            known = self._accepted_any[packages] = any(map(self.accepts, packages))
+        return known
 
     def accepts(self, package: str) -> bool:
         """Core always; others when the client listed the package or one above it."""
@@ -75,15 +87,19 @@ class GmcpClient:
             if name.endswith(".set"):
                 self.packages.clear()
             self.packages.update(_names(data))
-            self._accepted.clear()
+            self._forget()
         elif name == "core.supports.remove":
             self.packages.difference_update(_names(data))
-            self._accepted.clear()
+            self._forget()
         elif name == "core.ping":
             return [("Core.Ping", None)]
         elif name == "char.items.inv" and self.on_items_request is not None:
             self.on_items_request()
         return []
+
+    def _forget(self) -> None:
+        self._accepted.clear()
+        self._accepted_any.clear()
 
 
 def _names(data: Any) -> set[str]:
@@ -117,9 +133,16 @@ def encoded(messages: Sequence[Message]) -> list[Encoded]:
     """Each message as the bytes that carry it (IAC escaped), ready for any client that
     takes its package: a frame sent to a room is encoded once for all its listeners."""
     return [
-        (package, IAC + SB + GMCP + gmcp_encode(package, data).replace(IAC, IAC + IAC) + IAC + SE)
+        (package, IAC + SB + GMCP + _payload(package, data).replace(IAC, IAC + IAC) + IAC + SE)
         for package, data in messages
     ]
+
+
+def _payload(package: str, data: Any) -> bytes:
+    """telnetlib3's ``gmcp_encode``, with one JSON encoder made once instead of per call."""
+    if data is None:
+        return package.encode()
+    return f"{package} {_compact_json(data)}".encode()
 
 
 def _coming_or_going(frame: Mapping[str, Any]) -> Message:

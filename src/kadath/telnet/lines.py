@@ -3,9 +3,13 @@ the backspaces of character-at-a-time clients applied."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ERASE = "\x08\x7f"
+# what the character-by-character path is needed for: erasing, and control characters to drop
+_SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_END = re.compile("\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,10 @@ class LineBuffer:
 
     def feed(self, text: str) -> list[Line]:
         """The lines ``text`` completes."""
+        if not text:
+            return []
+        if _SPECIAL.search(text) is None:
+            return self._feed_plain(text)
         done: list[Line] = []
         for char in text:
             if char == "\n" and self._after_cr:
@@ -40,6 +48,28 @@ class LineBuffer:
             elif char == "\t" or (ord(char) >= 32 and not 0x7F <= ord(char) < 0xA0):
                 self._add(char)
         return done
+
+    def _feed_plain(self, text: str) -> list[Line]:
+        """``feed`` for text of printable characters, tabs and line ends only (what is
+        typed, nearly always), a line at a time instead of a character at a time."""
+        done: list[Line] = []
+        start = 1 if self._after_cr and text[0] == "\n" else 0  # CR LF split between reads
+        for end in _LINE_END.finditer(text, start):
+            self._add_all(text[start : end.start()])
+            done.append(self._finish())
+            start = end.end()
+        self._add_all(text[start:])
+        self._after_cr = text[-1] == "\r"
+        return done
+
+    def _add_all(self, chars: str) -> None:
+        if self._overflow or not chars:
+            return
+        if len(self._chars) + len(chars) > self._limit:
+            self._overflow = True
+            self._chars.clear()
+            return
+        self._chars.extend(chars)
 
     def _add(self, char: str) -> None:
         if self._overflow:

@@ -10,11 +10,23 @@ from typing import Any
 
 import structlog
 from telnetlib3 import TelnetServer, TelnetWriterUnicode
-from telnetlib3.telopt import DO, EOR, GMCP, MCCP2_COMPRESS, MSSP, NAWS, SGA, WILL
+from telnetlib3.telopt import (
+    DO,
+    ECHO,
+    EOR,
+    GMCP,
+    LINEMODE,
+    MCCP2_COMPRESS,
+    MSSP,
+    NAWS,
+    SGA,
+    WILL,
+)
 
 from kadath.telnet.gmcp import GmcpClient
 
 log = structlog.get_logger(__name__)
+IDLE_SLACK = 0.05  # seconds: an idle timer this close to its end is not moved again
 REFUSED = b"Too many connections from your address; try again later.\r\n"
 
 
@@ -49,6 +61,7 @@ class KadathWriter(TelnetWriterUnicode):
     socket write instead of one per piece."""
 
     mssp: MsspVariables | None = None
+    _slc_wanted = True
     _held: list[bytes] | None = None
     _burst_encoding: str | None = None
 
@@ -74,17 +87,31 @@ class KadathWriter(TelnetWriterUnicode):
         if held:
             super().send_iac(b"".join(held))  # already escaped: written as it is
 
+    # held output is not checked for a closing connection: ``release`` drops it then
     def _write(self, buf: bytes, escape_iac: bool = True) -> None:
-        if self._held is None or self.is_closing():
+        if self._held is None:
             super()._write(buf, escape_iac)
         else:
             self._held.append(self._escape_iac(buf) if escape_iac else bytes(buf))
 
     def send_iac(self, buf: bytes) -> None:
-        if self._held is None or self.is_closing():
+        if self._held is None:
             super().send_iac(buf)
         else:
             self._held.append(bytes(buf))
+
+    @property
+    def slc_simulated(self) -> bool:
+        """Whether input is searched for special line characters (^C, ^Z, ...): only in the
+        modes where telnetlib3 acts on them (kludge, remote), so in local mode, where MUD
+        clients stay, input is not scanned byte by byte for nothing."""
+        return self._slc_wanted and (  # a cheaper superset of `self.mode != "local"`
+            self.local_option.enabled(ECHO) or self.remote_option.enabled(LINEMODE)
+        )
+
+    @slc_simulated.setter
+    def slc_simulated(self, value: bool) -> None:
+        self._slc_wanted = value
 
     def close(self) -> None:
         self.release()
@@ -114,6 +141,41 @@ class KadathTelnetProtocol(TelnetServer):
         super().__init__(writer_factory_encoding=KadathWriter, **kwargs)
         self.gmcp = GmcpClient()
         self._address: str | None = None
+        self._active_at = 0.0
+        # counts the client's reports of what its terminal is (window size, terminal type,
+        # environment, charset), so the width, colours and encoding are read again only then
+        self.terminal_changes = 0
+        self._encodings: dict[tuple[bool, bool, int], str | bool] = {}
+
+    def encoding(self, outgoing: bool | None = None, incoming: bool | None = None) -> str | bool:
+        """telnetlib3's choice of encoding, worked out again only after the client reported
+        something new (it is asked for every typed line and every burst). With
+        ``force_binary``, as Kadath serves, it depends on nothing else."""
+        if not self.force_binary:
+            return super().encoding(outgoing, incoming)
+        key = (bool(outgoing), bool(incoming), self.terminal_changes)
+        known = self._encodings.get(key)
+        if known is None:
+            if len(self._encodings) > 8:
+                self._encodings.clear()
+            known = self._encodings[key] = super().encoding(outgoing, incoming)
+        return known
+
+    def on_naws(self, rows: int, cols: int) -> None:
+        super().on_naws(rows, cols)
+        self.terminal_changes += 1
+
+    def on_ttype(self, ttype: str) -> None:
+        super().on_ttype(ttype)
+        self.terminal_changes += 1
+
+    def on_environ(self, mapping: dict[str, str]) -> None:
+        super().on_environ(mapping)
+        self.terminal_changes += 1
+
+    def on_charset(self, charset: str) -> None:
+        super().on_charset(charset)
+        self.terminal_changes += 1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -133,6 +195,28 @@ class KadathTelnetProtocol(TelnetServer):
             self.gate.leave(self._address)
             self._address = None
         super().connection_lost(exc)
+
+    def set_timeout(self, duration: int = -1) -> None:
+        """telnetlib3's idle timer, but input (which restarts it, ``duration`` -1) only notes
+        the time while the timer runs: the timer moves itself when it fires, instead of
+        being cancelled and scheduled again for every read."""
+        loop = asyncio.get_running_loop()
+        if duration == -1 and self._timer is not None and not self._timer.cancelled():
+            self._active_at = loop.time()
+            return
+        super().set_timeout(duration)
+        self._active_at = loop.time()
+
+    def on_timeout(self) -> None:
+        loop = asyncio.get_running_loop()
+        left = self._active_at + float(self.get_extra_info("timeout") or 0) - loop.time()
+        if left > IDLE_SLACK and self._timer is not None:
+            if self._timer in self._tasks:
+                self._tasks.remove(self._timer)
+            self._timer = loop.call_later(left, self.on_timeout)
+            self._tasks.append(self._timer)
+            return
+        super().on_timeout()
 
     def begin_negotiation(self) -> None:
         if self._address is None:

@@ -3,6 +3,7 @@ client's colour depth, and plain for screen readers."""
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Mapping
 from typing import Any
@@ -52,9 +53,30 @@ def wrap(text: str, width: int) -> list[str]:
     for line in text.splitlines() or [""]:
         if len(line) <= width and "\t" not in line:
             out.append(line.rstrip(" \t\n\r\x0b\x0c"))  # as textwrap would, at no cost
-            continue
-        out.extend(textwrap.wrap(line, width, break_on_hyphens=False, drop_whitespace=True) or [""])
+        else:
+            out.extend(_wrapped(line, width))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrapped(line: str, width: int) -> tuple[str, ...]:
+    """One long line wrapped, as ``textwrap`` would (kept: the world's descriptions come
+    back with every look and every step)."""
+    words = line.rstrip(" ").split(" ")
+    if "\t" in line or line.startswith(" ") or "" in words or max(map(len, words)) > width:
+        # tabs, runs of spaces or words wider than the screen: textwrap's own rules
+        return tuple(textwrap.wrap(line, width, break_on_hyphens=False) or [""])
+    lines: list[str] = []
+    current: list[str] = []
+    used = -1  # the length of the current line, counting the space before the next word
+    for word in words:
+        if used + 1 + len(word) > width:
+            lines.append(" ".join(current))
+            current, used = [], -1
+        current.append(word)
+        used += 1 + len(word)
+    lines.append(" ".join(current))
+    return tuple(lines)
 
 
 def render(frame: Mapping[str, Any], terminal: Terminal) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, IntFlag
 from typing import Any
 
@@ -41,21 +41,25 @@ class Depth(Enum):
 class Terminal:
     width: int = DEFAULT_WIDTH
     mtts: Mtts = Mtts.NONE
+    # worked out once from the bits: read for every frame and every prompt
+    screen_reader: bool = field(init=False, compare=False)
+    depth: Depth = field(init=False, compare=False)
 
-    @property
-    def screen_reader(self) -> bool:
-        return Mtts.SCREEN_READER in self.mtts
+    def __post_init__(self) -> None:
+        screen_reader = Mtts.SCREEN_READER in self.mtts
+        object.__setattr__(self, "screen_reader", screen_reader)
+        object.__setattr__(self, "depth", _depth(self.mtts, screen_reader))
 
-    @property
-    def depth(self) -> Depth:
-        """No colour unless the client said ANSI, and never for a screen reader."""
-        if self.screen_reader or Mtts.ANSI not in self.mtts:
-            return Depth.NONE
-        if Mtts.TRUECOLOUR in self.mtts:
-            return Depth.TRUECOLOUR
-        if Mtts.COLOURS_256 in self.mtts:
-            return Depth.PALETTE
-        return Depth.ANSI
+
+def _depth(mtts: Mtts, screen_reader: bool) -> Depth:
+    """No colour unless the client said ANSI, and never for a screen reader."""
+    if screen_reader or Mtts.ANSI not in mtts:
+        return Depth.NONE
+    if Mtts.TRUECOLOUR in mtts:
+        return Depth.TRUECOLOUR
+    if Mtts.COLOURS_256 in mtts:
+        return Depth.PALETTE
+    return Depth.ANSI
 
 
 def mtts_bits(ttypes: Iterable[str]) -> Mtts:

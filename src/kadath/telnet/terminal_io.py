@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import structlog
 from telnetlib3 import TelnetReaderUnicode, TelnetWriterUnicode
-from telnetlib3.telopt import ECHO, EOR, GMCP, WILL, WONT
+from telnetlib3.telopt import CMD_EOR, ECHO, EOR, GA, GMCP, IAC, SGA, WILL, WONT
 
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet.gmcp import GmcpClient
@@ -25,8 +24,12 @@ log = structlog.get_logger(__name__)
 # More than the reader ever buffers (it pauses the socket past twice its limit), so each read
 # takes the whole buffer at once: telnetlib3 decodes a partial read one byte at a time.
 READ_CHUNK = 1 << 20
-TERMINAL_REFRESH = 1.0
 QUICK_DRAIN = 16 * 1024  # bytes in the socket's buffer below which a drain never waits
+
+
+def escaped(data: bytes) -> bytes:
+    """``data`` with each IAC byte doubled, as telnet requires of text."""
+    return data.replace(IAC, IAC + IAC)
 
 
 class TerminalIO:
@@ -43,7 +46,8 @@ class TerminalIO:
         self._ready: list[Line] = []
         self._write_timeout = write_timeout
         self._terminal: Terminal | None = None
-        self._terminal_at = 0.0
+        self._encoding = "utf8"
+        self._terminal_read = -1  # the protocol's terminal_changes when last read
         self.gmcp: GmcpClient = getattr(writer.protocol, "gmcp", None) or GmcpClient()
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         self.ip = str(peer[0])
@@ -51,13 +55,26 @@ class TerminalIO:
 
     @property
     def terminal(self) -> Terminal:
-        """As negotiated, read again at most every ``TERMINAL_REFRESH`` seconds (a window
-        resized shows within a second; reading it per frame cost more than the frame)."""
-        now = time.monotonic()
-        if self._terminal is None or now - self._terminal_at >= TERMINAL_REFRESH:
+        """As negotiated; read again only after the client reported something new (a
+        window size, a terminal type, an environment, a charset: ``terminal_changes``),
+        since reading it per frame cost more than the frame."""
+        changes = getattr(self._writer.protocol, "terminal_changes", 0)
+        if self._terminal is None or changes != self._terminal_read:
             self._terminal = terminal_of(self._writer.get_extra_info)
-            self._terminal_at = now
+            self._encoding = str(self._writer.fn_encoding(outgoing=True))
+            self._terminal_read = changes
         return self._terminal
+
+    @property
+    def encoding(self) -> str:
+        """The output encoding (UTF-8 unless the client's LANG says otherwise), read again
+        with ``terminal``."""
+        _ = self.terminal
+        return self._encoding
+
+    @property
+    def encoding_errors(self) -> str:
+        return str(self._writer.encoding_errors)
 
     @property
     def closed(self) -> bool:
@@ -103,15 +120,26 @@ class TerminalIO:
         if not self._writer.send_eor():
             self._writer.send_ga()
 
+    def put_encoded(self, data: bytes) -> None:
+        """Text already encoded in ``encoding`` with its IAC bytes doubled (``escaped``),
+        without waiting for the client to read it."""
+        self._writer.send_iac(data)
+
+    def show_encoded_prompt(self, data: bytes) -> None:
+        """A prompt already encoded and escaped (``escaped``), left open for typing and
+        marked as ``show_prompt`` marks it."""
+        options = self._writer.local_option
+        if options.enabled(EOR):
+            self._writer.send_iac(data + IAC + CMD_EOR)
+        elif not options.enabled(SGA):
+            self._writer.send_iac(data + IAC + GA)  # as telnetlib3's send_ga: not once SGA is on
+        else:
+            self._writer.send_iac(data)
+
     def send_gmcp(self, package: str, data: Any) -> None:
         """One GMCP message, when GMCP is agreed and the client takes the package."""
         if self.takes_gmcp(package):
             self._writer.send_gmcp(package, data)
-
-    def send_gmcp_encoded(self, message: bytes) -> None:
-        """A GMCP message already encoded (``gmcp.encoded``): the caller checked
-        ``takes_gmcp``."""
-        self._writer.send_iac(message)
 
     def takes_gmcp(self, package: str) -> bool:
         """Whether GMCP is agreed and the client takes ``package``."""

@@ -8,20 +8,28 @@ import asyncio
 import itertools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from telnetlib3.telopt import GMCP, IAC, SB, SE
+
 from kadath.domain.world import World
 from kadath.realtime.outgoing import Delivery
 from kadath.realtime.transport import TransportClosed
+from kadath.services.messenger import Frame
 from kadath.telnet import gmcp, render
 from kadath.telnet.chat import ChannelOf
 from kadath.telnet.inventory import ChangesItems, InventoryFeed, ItemsOf
-from kadath.telnet.terminal_io import TerminalIO
+from kadath.telnet.terminal import Terminal
+from kadath.telnet.terminal_io import TerminalIO, escaped
 
 GMCP_RENDERING = "telnet-gmcp"
+REPLY_PACKAGE = "Kadath.Reply"
+# what telnetlib3's send_gmcp would make of {"n": n, "ok": ok}, without the JSON encoder
+REPLY_GMCP = IAC + SB + GMCP + b'Kadath.Reply {"n":%d,"ok":%s}' + IAC + SE
+_json_string = json.JSONEncoder(ensure_ascii=False).encode  # a str as a JSON string
 PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
 
 
@@ -49,6 +57,10 @@ class TelnetTransport:
         self._vitals: dict[str, Any] = {}
         self._prompt: asyncio.Handle | None = None
         self._at_prompt = False
+        # (terminal, encoding, rendering key, text maker), and the prompt made for them
+        self._text: tuple[Terminal, str, tuple[object, ...], Callable[[Frame], bytes]] | None
+        self._text = None
+        self._prompt_text: bytes | None = None
 
     async def receive_text(self) -> str:
         """The hello first, then each typed line as a command. Raises TransportClosed."""
@@ -64,53 +76,73 @@ class TelnetTransport:
             elif not line.text:
                 self._prompt_soon()
             else:
-                command = {"type": "command", "id": f"t{next(self._ids)}", "text": line.text}
+                command_id = f"t{next(self._ids)}"
                 channel = self._channel_of(line.text)
                 if channel is not None:
-                    self._speaking[command["id"]] = channel
+                    self._speaking[command_id] = channel
                 elif self._changes_items(line.text):
-                    self._handling.add(command["id"])
-                return json.dumps(command)
+                    self._handling.add(command_id)
+                return f'{{"type":"command","id":"{command_id}","text":{_json_string(line.text)}}}'
 
     def use_batches(self) -> None:
         """Nothing to agree: a batch is always written to the socket at once."""
 
     async def send_frames(self, batch: Sequence[Delivery]) -> None:
         """Show game frames: their text, GMCP and one prompt after them, in one socket
-        write. A frame sent to a room is rendered once per terminal profile (width, colour
-        depth, screen reader) and its GMCP encoded once, for every listener. Raises
-        TransportClosed."""
+        write. A frame sent to a room is rendered (and encoded for the wire) once per
+        terminal profile (width, colour depth, screen reader, encoding) and its GMCP encoded
+        once, for every listener. Raises TransportClosed."""
         io = self._io
+        if io.closed:
+            raise TransportClosed
         if any(out.frame.get("type") in PROMPTED for _seq, out in batch):
             self._prompt_soon()  # before the hold: the prompt joins the burst's one write
         io.hold()
-        terminal = io.terminal
-        profile = ("telnet", terminal.width, terminal.depth, terminal.screen_reader)
-        render_for = partial(render.render, terminal=terminal)
+        text_key, text_of = self._text_profile()
         gmcp_on = io.gmcp_on
+        accepts, accepts_any = io.gmcp.accepts, io.gmcp.accepts_any
         for _seq, out in batch:
             frame = out.frame
-            status = self._status_change(frame)
-            self._remember_vitals(frame)
-            self._follow_items(frame)
-            own = self._own_words(frame)
+            kind = frame.get("type")
+            own: list[gmcp.Message] = []
+            if kind == "reply":
+                own = self._own_words(frame)
+                self._follow_reply(frame)
+            elif kind in ("welcome", "state"):
+                own = self._status_change(frame)
+                self._remember_vitals(frame)
+            elif kind == "event" and frame.get("event") == "died":
+                self._items.refresh()
             if gmcp_on:
-                made = gmcp.PACKAGES.get(frame.get("type"), ())  # type: ignore[arg-type]
-                if any(io.takes_gmcp(package) for package in made):
+                made = gmcp.PACKAGES.get(kind, ())  # type: ignore[arg-type]
+                if made and accepts_any(made):
                     for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
-                        if io.takes_gmcp(package):
-                            io.send_gmcp_encoded(message)
-                for package, data in own + status:
+                        if accepts(package):
+                            io.put_encoded(message)
+                for package, data in own:
                     io.send_gmcp(package, data)
-            lines: list[str] = out.rendering(profile, render_for)
-            if lines:
+            text: bytes = out.rendering(text_key, text_of)
+            if text:
                 if self._at_prompt:
-                    io.put_lines(("",))  # do not run on after a prompt left open
+                    io.put_encoded(b"\r\n")  # do not run on after a prompt left open
                     self._at_prompt = False
-                io.put_lines(lines)
-            if frame.get("type") == "reply":
+                io.put_encoded(text)
+            if kind == "reply" and gmcp_on:
                 self._acknowledge(frame)
         await io.drain()
+
+    def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
+        """The rendering key of this client's terminal and encoding, and the function that
+        makes a frame's text for it (both kept until the terminal or encoding changes)."""
+        terminal, encoding = self._io.terminal, self._io.encoding
+        if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
+            key = ("telnet", terminal.width, terminal.depth.value, terminal.screen_reader, encoding)
+            make = partial(
+                _encoded_text, terminal=terminal, encoding=encoding, errors=self._io.encoding_errors
+            )
+            self._text = (terminal, encoding, key, make)
+            self._prompt_text = None
+        return self._text[2], self._text[3]
 
     def _gmcp_of(self, frame: dict[str, Any]) -> list[gmcp.Encoded]:
         return gmcp.encoded(gmcp.messages(frame, self._world))
@@ -134,13 +166,12 @@ class TelnetTransport:
         """``Kadath.Reply`` after a reply's text, for scripts that match replies to the lines
         they typed (numbered from 1, counting the lines that became commands)."""
         number = str(frame.get("re"))[1:]
-        if number.isdigit():
-            self._io.send_gmcp("Kadath.Reply", {"n": int(number), "ok": bool(frame.get("ok"))})
+        if number.isdigit() and self._io.gmcp.accepts(REPLY_PACKAGE):
+            ok = b"true" if frame.get("ok") else b"false"
+            self._io.put_encoded(REPLY_GMCP % (int(number), ok))
 
     def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """What the player said, for their chat tab: the reply to a say, emote or whisper."""
-        if frame.get("type") != "reply":
-            return []
         channel = self._speaking.pop(str(frame.get("re")), None)
         if channel is None or not frame.get("ok") or not frame.get("text"):
             return []
@@ -148,17 +179,14 @@ class TelnetTransport:
             ("Comm.Channel.Text", {"channel": channel, "talker": self._name, "text": frame["text"]})
         ]
 
-    def _follow_items(self, frame: dict[str, Any]) -> None:
-        """Char.Items.List on entering, after an item command's reply and after a death."""
-        kind = frame.get("type")
-        if kind == "welcome":
-            self._items.start(uuid.UUID(str((frame.get("player") or {}).get("id"))))
-        elif kind == "reply" and str(frame.get("re")) in self._handling:
-            self._handling.discard(str(frame.get("re")))
+    def _follow_reply(self, frame: dict[str, Any]) -> None:
+        """Char.Items.List after an item command's reply (and on entering: see
+        ``_remember_vitals``; after a death: see ``send_frames``)."""
+        re = str(frame.get("re"))
+        if re in self._handling:
+            self._handling.discard(re)
             if frame.get("ok"):
                 self._items.refresh()
-        elif kind == "event" and frame.get("event") == "died":
-            self._items.refresh()
 
     def _status_change(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """Char.Status again when a state frame brings a new level."""
@@ -170,8 +198,10 @@ class TelnetTransport:
     def _remember_vitals(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "welcome":
             self._vitals.update(frame.get("player") or {})
+            self._items.start(uuid.UUID(str((frame.get("player") or {}).get("id"))))
         elif frame.get("type") == "state":
             self._vitals.update(frame.get("vitals") or {})
+        self._prompt_text = None
 
     def _prompt_soon(self) -> None:
         """One prompt after a burst of output (frames already queued are written first)."""
@@ -182,8 +212,19 @@ class TelnetTransport:
         self._prompt = None
         if self._io.closed or not self._vitals:
             return
-        try:
-            self._io.show_prompt(render.prompt(self._vitals, self._io.terminal))
-        except TransportClosed:
-            return
+        self._text_profile()  # forgets the prompt when the terminal changed
+        if self._prompt_text is None:
+            assert self._text is not None
+            terminal, encoding = self._text[0], self._text[1]
+            shown = render.prompt(self._vitals, terminal) + " "
+            self._prompt_text = escaped(shown.encode(encoding, self._io.encoding_errors))
+        self._io.show_encoded_prompt(self._prompt_text)
         self._at_prompt = True
+
+
+def _encoded_text(frame: Frame, *, terminal: Terminal, encoding: str, errors: str) -> bytes:
+    """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled."""
+    lines = render.render(frame, terminal)
+    if not lines:
+        return b""
+    return escaped(("\r\n".join(lines) + "\r\n").encode(encoding, errors))

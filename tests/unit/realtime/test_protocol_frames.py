@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kadath.realtime.protocol import BadFrame, CommandFrame, Hello, Ping, parse
 
@@ -60,6 +62,13 @@ def test_control_characters_are_stripped_from_commands() -> None:
         json.dumps({"type": "command", "id": "c", "text": "say \x1b[31mred"}), max_line=100
     )
     assert isinstance(frame, CommandFrame) and frame.text == "say [31mred"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=40))
+def test_exactly_the_controls_but_the_tab_are_stripped_from_commands(text: str) -> None:
+    frame = parse(json.dumps({"type": "command", "id": "c", "text": text}), max_line=100)
+    kept = "".join(c for c in text if ord(c) >= 32 or c == "\t")
+    assert isinstance(frame, CommandFrame) and frame.text == kept
 
 
 def test_a_refused_command_names_its_id_so_the_client_can_match_it() -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from testkit import player_named
 
-from kadath.services.chat import ChatService
+from kadath.services.chat import _BIDI, ChatService, _visible
 from kadath.services.events import LocalEventBus
 from kadath.services.messenger import FakeMessenger
 from kadath.services.presence import Presence
@@ -62,3 +66,13 @@ async def test_ordinary_unicode_speech_is_kept(
     service, _, _ = chat
     said = await service.say(player_named("Alice"), "café – ☕ 👩‍🔬 שלום")
     assert said == 'You say, "café – ☕ 👩‍🔬 שלום"'
+
+
+def _visible_char_by_char(text: str) -> str:
+    """What speech showed before it skipped clean text: every character looked at."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text if c not in _BIDI)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.sampled_from(HOSTILE))
+def test_speech_shows_exactly_what_a_look_at_each_character_would(text: str) -> None:
+    assert _visible(text) == _visible_char_by_char(text)

@@ -1,0 +1,302 @@
+"""``kadath serve --cluster``: today's whole server (HTTP, REST, WebSocket, telnet, the game) on
+PostgreSQL, joined to a cluster: it holds zones through a lease manager, as ``kadath engine``
+does, and serves a player's connection where the player's zone is held, relaying it over a
+NATS tunnel (``kadath.cluster.tunnel``) when that is another process.
+
+Routing happens after the hello: a connection for a character whose zone this process holds,
+or who is in play here already (a reconnect), is served here as in one process; else it is
+relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
+(``handover``) and routed again. docs/scaling.md says what is not built yet (``who`` and
+broadcasts across processes, failover of live players).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kadath.bootstrap import start_runtime
+from kadath.cluster.config import ClusterConfig
+from kadath.cluster.errors import ClusterUnreachable
+from kadath.cluster.fencing import check_schema, confirm, highest_epoch
+from kadath.cluster.leases import (
+    NATS_FAILURES,
+    ZoneLeaseManager,
+    advance_epochs,
+    connect,
+    open_bucket,
+    open_pins,
+)
+from kadath.cluster.tunnel import (
+    LocalTransport,
+    Numbering,
+    Tunnel,
+    TunnelTransport,
+    open_subject,
+    serve_tunnel,
+)
+from kadath.domain.errors import KadathError
+from kadath.domain.player import Player
+from kadath.persistence.engine import create_engine
+from kadath.realtime.connection import Relay as RunRelay
+from kadath.realtime.protocol import CLOSE_NORMAL
+from kadath.realtime.session import Session
+from kadath.realtime.transport import Transport
+from kadath.settings import Settings
+from kadath.startup import StartupPhases
+from kadath.web.app import build_app
+from kadath.web.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def cluster_app(settings: Settings, config: ClusterConfig, phases: StartupPhases) -> FastAPI:
+    """The ASGI app of ``kadath serve --cluster``."""
+    return build_app(lambda: cluster_runtime(settings, config, phases))
+
+
+@contextlib.asynccontextmanager
+async def cluster_runtime(
+    settings: Settings, config: ClusterConfig, phases: StartupPhases
+) -> AsyncIterator[Runtime]:
+    """The one-process runtime, then the node on top of it; the node stops first."""
+    if settings.secret_key is None:
+        log.warning(
+            "cluster_signing_key_from_data_dir",
+            data_dir=str(settings.data_dir),
+            hint="every process must check the others' tokens: set one KADATH_SECRET_KEY for "
+            "all of them, or share this data directory's secret_key file",
+        )
+    async with start_runtime(settings, phases) as runtime:
+        node = ClusterNode(config, runtime)
+        try:
+            await node.start()
+        except BaseException:
+            await node.stop()
+            raise
+        runtime.connections.router = node.route
+        runtime.connections.handover = node.handover
+        try:
+            yield runtime
+        finally:
+            runtime.connections.router = None
+            runtime.connections.handover = None
+            await node.stop()
+
+
+class ClusterNode:
+    """Holds zones (leases, renewals, pins), listens on each held zone's ``open`` subject,
+    and routes connections (``ConnectionHandler.router``)."""
+
+    def __init__(self, config: ClusterConfig, runtime: Runtime) -> None:
+        self.config = config
+        self._runtime = runtime
+        self._zones = sorted(runtime.game.world.zones)
+        self._database: AsyncEngine | None = None
+        self._nc: Client | None = None
+        self._manager: ZoneLeaseManager | None = None
+        self._listening: dict[str, Subscription] = {}
+        self._stop = asyncio.Event()
+        self._holding: asyncio.Task[None] | None = None
+        self._tunnels: set[asyncio.Task[None]] = set()
+
+    @property
+    def nc(self) -> Client:
+        assert self._nc is not None, "not started"
+        return self._nc
+
+    @property
+    def manager(self) -> ZoneLeaseManager:
+        assert self._manager is not None, "not started"
+        return self._manager
+
+    async def start(self) -> None:
+        """Connect, take the free zones once (so they are held when the server listens),
+        then keep them in the background."""
+        config = self.config
+        self._database = create_engine(config.database_url, pool_size=2, max_overflow=2)
+        await check_schema(self._database)
+        self._nc = await connect(config, f"kadath-serve {config.engine_id}")
+        try:
+            kv = await open_bucket(self.nc, config)
+            pins = await open_pins(self.nc, config)
+            await advance_epochs(self.nc, config, await highest_epoch(self._database))
+        except NATS_FAILURES as exc:
+            raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
+        self._manager = ZoneLeaseManager(
+            kv,
+            owner=config.engine_id,
+            lease_seconds=config.lease_seconds,
+            renew_seconds=config.renew_seconds,
+            confirm=functools.partial(confirm, self._database),
+            on_lost=self._lost,
+            pins=pins,
+        )
+        await self._step()
+        self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
+        log.info("cluster_node_started", node=config.engine_id, held=sorted(self.manager.held))
+
+    async def stop(self) -> None:
+        """Stop taking zones, stop opening tunnels, give the zones back, disconnect."""
+        self._stop.set()
+        if self._holding is not None:
+            await asyncio.gather(self._holding, return_exceptions=True)
+        for zone in list(self._listening):
+            await self._unlisten(zone)
+        if self._manager is not None:
+            await asyncio.shield(self.manager.release_all())
+        for task in list(self._tunnels):
+            task.cancel()
+        await asyncio.gather(*self._tunnels, return_exceptions=True)
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+        if self._database is not None:
+            await self._database.dispose()
+        log.info("cluster_node_stopped", node=self.config.engine_id)
+
+    async def _hold(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.config.renew_seconds)
+            if self._stop.is_set():
+                return
+            try:
+                await self._step()
+            except Exception:
+                log.exception("cluster_step_failed")
+
+    async def _step(self) -> None:
+        """One renewal period: renew, follow pins, take free zones; then listen on exactly
+        the zones held."""
+        manager = self.manager
+        await manager.renew_all()
+        await manager.acquire_free(await manager.follow_pins(self._zones))
+        held = set(manager.held)
+        for zone in set(self._listening) - held:
+            await self._unlisten(zone)
+        for zone in held - set(self._listening):
+            try:
+                self._listening[zone] = await self.nc.subscribe(open_subject(zone), cb=self._open)
+            except NATS_FAILURES as exc:
+                log.warning("zone_listen_failed", zone=zone, error=repr(exc))
+
+    async def _unlisten(self, zone: str) -> None:
+        sub = self._listening.pop(zone, None)
+        if sub is not None:
+            with contextlib.suppress(*NATS_FAILURES):
+                await sub.unsubscribe()
+
+    async def _lost(self, zone: str, epoch: int, reason: str) -> None:
+        await self._unlisten(zone)
+
+    # -- the holder's side -------------------------------------------------------------------
+    async def _open(self, msg: Msg) -> None:
+        """A relay asks this process to serve a connection in a zone it holds."""
+        zone = msg.subject.split(".")[2]
+        try:
+            request = json.loads(msg.data)
+            tunnel, remote, hello = request["tunnel"], request["remote"], request["hello"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("tunnel_request_unreadable", zone=zone)
+            return
+        if zone not in self.manager.held or self._stop.is_set():
+            await self._answer(msg, False)
+            return
+        transport = TunnelTransport(
+            self.nc,
+            str(tunnel),
+            str(remote),
+            str(hello),
+            heartbeat=self.config.renew_seconds,
+            silence=self.config.lease_seconds,
+        )
+        await transport.start()
+        task = asyncio.create_task(
+            serve_tunnel(transport, self._runtime.connections.serve), name=f"tunnel-{tunnel}"
+        )
+        self._tunnels.add(task)
+        task.add_done_callback(self._tunnels.discard)
+        log.info("tunnel_opened", tunnel=tunnel, zone=zone)
+        await self._answer(msg, True)
+
+    async def _answer(self, msg: Msg, ok: bool) -> None:
+        with contextlib.suppress(*NATS_FAILURES):
+            await msg.respond(json.dumps({"ok": ok}).encode())
+
+    # -- the relay's side -------------------------------------------------------------------
+    async def route(self, transport: Transport, hello: str, player: Player) -> RunRelay | None:
+        """``ConnectionHandler.router``: every client connection of this process is driven by
+        ``_drive``; the sessions it runs here (on a ``LocalTransport``) and those relayed to us
+        (``TunnelTransport``) are served as in one process."""
+        if isinstance(transport, TunnelTransport | LocalTransport):
+            return None
+        room = self._runtime.game.world.rooms.get(player.room_id)
+        zone = room.zone_id if room else ""
+        here = (
+            room is None
+            or zone in self.manager.held
+            or self._runtime.game.presence.get(player.id) is not None  # a reconnect
+        )
+        return functools.partial(self._drive, transport, hello, zone, here)
+
+    async def _drive(self, client: Transport, hello: str, zone: str, here: bool) -> None:
+        """Serve a client, here or through a tunnel to its zone's holder, and again after
+        each hand-over, until the connection ends."""
+        numbering, replay = Numbering(), [hello]
+        while True:
+            if here:
+                local = LocalTransport(client, replay, numbering)
+                await self._runtime.connections.serve(local)
+                if local.moving_to is None:
+                    return
+                zone, replay = local.moving_to, [hello, *local.unread()]
+            else:
+                tunnel = Tunnel(
+                    self.nc,
+                    client,
+                    replay,
+                    zone,
+                    numbering,
+                    heartbeat=self.config.renew_seconds,
+                    silence=self.config.lease_seconds,
+                    send_timeout=self._runtime.settings.send_timeout_seconds,
+                )
+                moved = await tunnel.run()
+                if moved is None:
+                    return
+                zone, unread = moved
+                replay = [hello, *unread]
+            here = zone in self.manager.held
+
+    async def handover(self, session: Session) -> bool:
+        """``ConnectionHandler.handover``, after each command: a character who now stands in a
+        zone this process does not hold leaves play here (saved in its new room) and its
+        session ends once flushed, without closing the client: the process the client is
+        connected to routes it again (``_drive``; through a tunnel, ``M`` tells it)."""
+        transport = session.transport
+        if not isinstance(transport, TunnelTransport | LocalTransport):
+            return False
+        player = self._runtime.game.presence.get(session.player_id)
+        room = self._runtime.game.world.rooms.get(player.room_id) if player else None
+        if player is None or room is None or room.zone_id in self.manager.held:
+            return False
+        transport.moving_to = room.zone_id
+        try:
+            await self._runtime.entry.leave(player.id)
+        except KadathError:
+            # Out of play here all the same; the new holder loads the last position saved.
+            log.exception("handover_save_failed", player_id=str(player.id))
+        session.close(CLOSE_NORMAL, "handed over")
+        log.info("player_handed_over", player_id=str(player.id), zone=room.zone_id)
+        return True

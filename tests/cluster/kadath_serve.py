@@ -1,0 +1,142 @@
+"""Test parts for ``kadath serve --cluster``: two processes sharing one world, each holding
+different zones (pinned), a REST client to make characters and a WebSocket game client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from kadath_cluster import (
+    SLACK_SECONDS,
+    ServeProcess,
+    cluster_config,
+)
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from kadath.cluster.zones import pin, zone_statuses
+from kadath.world import DEFAULT_WORLD_DIR, load_world
+
+WORLD = load_world(DEFAULT_WORLD_DIR)
+ZONES = sorted(WORLD.zones)
+START_ZONE = WORLD.rooms[WORLD.start_room_id].zone_id  # where every new character stands
+WAIT = 15.0  # one frame's wait on a loaded machine (a bound, not a measure)
+Frame = dict[str, Any]
+
+
+@dataclass
+class Cluster:
+    alpha: ServeProcess  # holds every zone but the start zone
+    beta: ServeProcess  # holds the start zone (pinned)
+    http: httpx2.AsyncClient  # alpha's REST API
+
+
+@contextlib.asynccontextmanager
+async def starting_cluster(
+    database_url: str, nats_url: str, logs: Path, **env: str
+) -> AsyncIterator[Cluster]:
+    """alpha and beta up (beta holding the start zone, alpha the others, all pinned), with
+    ``env`` (``KADATH_*`` settings) on top of the test settings; both killed at exit."""
+    config = cluster_config(database_url, nats_url, "test")
+    await pin(config, ZONES, START_ZONE, "beta")
+    for zone in ZONES:
+        if zone != START_ZONE:
+            await pin(config, ZONES, zone, "alpha")
+    alpha = ServeProcess("alpha", database_url, nats_url, logs)
+    alpha.env["KADATH_TELNET_PORT"] = str(alpha.telnet_port)  # MUD clients too, on alpha
+    beta = ServeProcess("beta", database_url, nats_url, logs)
+    for process in (alpha, beta):
+        process.env.update(env)
+    async with httpx2.AsyncClient(timeout=WAIT, trust_env=False) as http:
+        try:
+            async with asyncio.timeout(180):
+                await alpha.start()  # the first seeds the world (the database is at head)
+                await beta.start()
+            owners = {s.zone: s.owner for s in await zone_statuses(config, ZONES)}
+            assert owners[START_ZONE] == "beta", owners
+            assert all(owners[z] == "alpha" for z in ZONES if z != START_ZONE), owners
+            http.base_url = httpx2.URL(alpha.base_url)
+            yield Cluster(alpha, beta, http)
+        finally:
+            await alpha.close()
+            await beta.close()
+
+
+async def new_character(http: httpx2.AsyncClient) -> tuple[str, str]:
+    """(token, character name) of a fresh account's fresh character, made on alpha."""
+    letters = "".join(chr(97 + b % 26) for b in uuid.uuid4().bytes[:9])
+    username, password = "u" + letters, "correct horse battery"
+    response = await http.post(
+        "/api/auth/register", json={"username": username, "password": password}
+    )
+    assert response.status_code == 201, response.text
+    response = await http.post("/api/auth/login", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    token = str(response.json()["access_token"])
+    professions = (await http.get("/api/professions")).json()
+    easiest = min(professions, key=lambda p: sum(p["requirements"].values()))
+    response = await http.post(
+        "/api/players",
+        json={"name": "C" + letters, "profession_id": easiest["id"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["room_id"] == WORLD.start_room_id
+    return token, str(response.json()["name"])
+
+
+class Client:
+    """One WebSocket speaking the game protocol; keeps every frame it received."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.received: list[Frame] = []
+        self.pending: list[Frame] = []
+        self._ids = 0
+
+    @classmethod
+    async def open(cls, url: str) -> Client:
+        return cls(await connect(url, proxy=None, open_timeout=WAIT, close_timeout=2))
+
+    async def hello(self, token: str, name: str) -> Frame:
+        await self.ws.send(json.dumps({"type": "hello", "token": token, "player": name}))
+        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error"))
+
+    async def wait_for(self, wanted: Any) -> Frame:
+        async with asyncio.timeout(WAIT):
+            while True:
+                for frame in self.pending:
+                    if wanted(frame):
+                        self.pending.remove(frame)
+                        return frame
+                frame = json.loads(await self.ws.recv())
+                self.received.append(frame)
+                self.pending.append(frame)
+
+    async def command(self, text: str) -> Frame:
+        self._ids += 1
+        frame_id = f"c{self._ids}"
+        await self.ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
+        return await self.wait_for(lambda f: f.get("type") == "reply" and f.get("re") == frame_id)
+
+    async def closed(self) -> int | None:
+        """Read until the server closes; the close code."""
+        async with asyncio.timeout(WAIT + SLACK_SECONDS):
+            while True:
+                try:
+                    frame = json.loads(await self.ws.recv())
+                except ConnectionClosed:
+                    return self.ws.close_code
+                self.received.append(frame)
+                self.pending.append(frame)
+
+    @property
+    def seqs(self) -> list[int]:
+        return [int(frame["seq"]) for frame in self.received]

@@ -1,0 +1,195 @@
+"""``kadath serve --cluster`` as real subprocesses sharing one world: a connection is served by
+the process holding the character's zone, relayed over a NATS tunnel when the client is
+connected to the other; players on different processes hear each other; seq has no gaps. The
+SQLite/no-NATS refusal too."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from kadath_cluster import SERVE_ENV, ServeProcess
+from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, new_character
+
+# The telnet tests' raw MUD client (tests/telnet/kadath_telnet.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telnet"))
+from kadath_telnet import TelnetClient, sign_up
+
+pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+# east, then north, from the start room: the first room of another zone (held by alpha).
+ACROSS_ROOM = "miskatonic.campus_gate"
+ACROSS_ZONE = WORLD.rooms[ACROSS_ROOM].zone_id
+
+
+async def test_a_client_of_the_process_not_holding_its_zone_is_served_by_the_holder(
+    serve_cluster: Cluster,
+) -> None:
+    cluster = serve_cluster
+    token, name = await new_character(cluster.http)
+    before = tunnels(cluster.alpha, "tunnel_relayed")
+    client = await Client.open(cluster.alpha.ws_url)
+    try:
+        welcome = await client.hello(token, name)
+        assert welcome["type"] == "welcome", welcome
+        assert welcome["room"]["id"] == WORLD.start_room_id
+        look = await client.command("look")
+        assert look["ok"] is True
+        said = await client.command("say The stars are right.")
+        assert said == {**said, "ok": True, "text": 'You say, "The stars are right."'}
+        await client.ws.send(json.dumps({"type": "ping"}))
+        await client.wait_for(lambda f: f.get("type") == "pong")
+        assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await client.ws.close()
+    # Served by beta, through a tunnel that alpha opened.
+    relayed = tunnels(cluster.alpha, "tunnel_relayed") - before
+    assert len(relayed) == 1
+    assert relayed <= tunnels(cluster.beta, "tunnel_opened", zone=START_ZONE)
+
+
+def tunnels(process: ServeProcess, event: str, zone: str | None = None) -> set[str]:
+    """The tunnels ``process`` logged ``event`` for (in ``zone``)."""
+    return {e["tunnel"] for e in process.events(event) if zone is None or e["zone"] == zone}
+
+
+async def test_players_connected_to_different_processes_hear_each_other(
+    serve_cluster: Cluster,
+) -> None:
+    cluster = serve_cluster
+    (token_a, name_a), (token_b, name_b) = [await new_character(cluster.http) for _ in "ab"]
+    on_alpha = await Client.open(cluster.alpha.ws_url)
+    on_beta = await Client.open(cluster.beta.ws_url)
+    try:
+        assert (await on_alpha.hello(token_a, name_a))["type"] == "welcome"
+        assert (await on_beta.hello(token_b, name_b))["type"] == "welcome"
+        assert (await on_alpha.command("say Hello from alpha."))["ok"] is True
+        heard = await on_beta.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_a} says, "Hello from alpha."'
+        assert (await on_beta.command("say Hello from beta."))["ok"] is True
+        heard = await on_alpha.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_b} says, "Hello from beta."'
+        for client in (on_alpha, on_beta):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await on_alpha.ws.close()
+        await on_beta.ws.close()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"KADATH_DATABASE_URL": "sqlite+aiosqlite:///{dir}/kadath.db", "KADATH_NATS_URL": "x"},
+        {"KADATH_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"},
+    ],
+    ids=["sqlite", "no-nats"],
+)
+def test_serve_cluster_is_refused_without_postgresql_and_nats(
+    settings: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KADATH_")}
+    env.update(SERVE_ENV)
+    env["KADATH_DATA_DIR"] = str(tmp_path)
+    env.update({k: v.format(dir=tmp_path) for k, v in settings.items()})
+    done = subprocess.run(
+        [sys.executable, "-m", "kadath", "serve", "--cluster", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "a cluster needs PostgreSQL and NATS" in done.stderr
+    assert not (tmp_path / "kadath.db").exists()  # refused before anything was opened
+
+
+async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
+    serve_cluster: Cluster,
+) -> None:
+    """Both characters start in beta's zone. The watcher connects to alpha (relayed to beta),
+    the mover to beta (served there); walking into a zone alpha holds hands each over to alpha
+    (the watcher's relay serves it locally, the mover's process relays it), where they hear
+    each other; the mover walks back and is beta's again. Commands sent right behind a move
+    are served (by the new holder), seq runs on without a gap, the client is greeted once."""
+    cluster = serve_cluster
+    (token_w, name_w), (token_m, name_m) = [await new_character(cluster.http) for _ in "wm"]
+    watcher = await Client.open(cluster.alpha.ws_url)
+    mover = await Client.open(cluster.beta.ws_url)
+    try:
+        for client, token, name in ((watcher, token_w, name_w), (mover, token_m, name_m)):
+            assert (await client.hello(token, name))["type"] == "welcome"
+            await walk(client, "east", "north", ACROSS_ROOM)
+        assert (await mover.command("say Across the border."))["ok"] is True
+        heard = await watcher.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_m} says, "Across the border."'
+        await walk(mover, "south", "look", "arkham.garrison_street")
+        for client in (mover, watcher):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+            assert [f["type"] for f in client.received].count("welcome") == 1
+    finally:
+        await mover.ws.close()
+        await watcher.ws.close()
+    handed = [(e["zone"]) for e in cluster.beta.events("player_handed_over")]
+    assert handed.count(ACROSS_ZONE) == 2, handed
+    assert cluster.alpha.events("player_handed_over"), "the mover's walk back"
+
+
+async def walk(client: Client, first: str, then: str, room: str) -> None:
+    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
+    assert (await client.command(first))["ok"] is True
+    assert (await client.command(then))["ok"] is True
+    assert (await client.command("look"))["ok"] is True
+    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
+
+
+async def test_a_relayed_client_that_asks_for_batches_gets_them(serve_cluster: Cluster) -> None:
+    """The hello's ``batch`` reaches the holder, and its answer (use batches) the relay."""
+    token, name = await new_character(serve_cluster.http)
+    client = await Client.open(serve_cluster.alpha.ws_url)
+    try:
+        hello = {"type": "hello", "token": token, "player": name, "batch": True}
+        await client.ws.send(json.dumps(hello))
+        async with asyncio.timeout(WAIT):
+            first = json.loads(await client.ws.recv())
+        assert isinstance(first, list), first
+        assert first[0]["type"] == "welcome" and first[0]["seq"] == 1, first
+    finally:
+        await client.ws.close()
+
+
+async def test_a_telnet_player_is_relayed_like_a_websocket_one(serve_cluster: Cluster) -> None:
+    """A MUD client signs up on alpha's telnet port; its character starts in beta's zone, so
+    its session runs on beta, rendered as text by alpha: it is welcomed, and its ``say`` is
+    heard by a WebSocket player on beta."""
+    cluster = serve_cluster
+    token, name = await new_character(cluster.http)
+    listener = await Client.open(cluster.beta.ws_url)
+    before = tunnels(cluster.alpha, "tunnel_relayed")
+    telnet = await TelnetClient.open(cluster.alpha.telnet_port)
+    try:
+        assert (await listener.hello(token, name))["type"] == "welcome"
+        letters = "".join(chr(97 + b % 26) for b in uuid.uuid4().bytes[:9])
+        async with asyncio.timeout(WAIT * 2):
+            await sign_up(telnet, "t" + letters, "correct horse battery", "T" + letters)
+        telnet.line("say Over the wire.")
+        heard = await listener.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'T{letters} says, "Over the wire."'
+        await telnet.until("You say", within=WAIT)
+    finally:
+        await telnet.close()
+        await listener.ws.close()
+    assert tunnels(cluster.alpha, "tunnel_relayed") - before

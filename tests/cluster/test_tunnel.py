@@ -1,0 +1,164 @@
+"""The tunnel's parts in one process: frames through a tunnel keep their text and seq, numbering
+across hand-overs, the local transport's replay, and a holder whose relay fell silent ending
+the session (against a private NATS server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import nats
+from kadath_cluster import PrivateNats
+
+from kadath.cluster.tunnel import (
+    LocalTransport,
+    Numbering,
+    Tunnel,
+    TunnelTransport,
+    decode_frames,
+    encode_frames,
+    open_subject,
+    serve_tunnel,
+)
+from kadath.realtime.outgoing import Delivery, Outgoing
+from kadath.realtime.transport import Transport, TransportClosed
+
+WITHIN = 20.0
+
+
+class FakeClient:
+    """A client transport: what it is sent, and the texts it will say."""
+
+    def __init__(self, says: Sequence[str] = ()) -> None:
+        self.remote = "10.0.0.1:5000"
+        self.sent: list[str] = []
+        self.closed: tuple[int, str] | None = None
+        self.batches = False
+        self._says: asyncio.Queue[str | None] = asyncio.Queue()
+        for text in says:
+            self._says.put_nowait(text)
+
+    def unsaid(self) -> list[str]:
+        """What the client said that nobody read yet (taken)."""
+        texts = []
+        while not self._says.empty():
+            text = self._says.get_nowait()
+            if text is not None:
+                texts.append(text)
+        return texts
+
+    async def receive_text(self) -> str:
+        text = await self._says.get()
+        if text is None:
+            raise TransportClosed
+        return text
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        self.sent += [frame.text(seq) for seq, frame in batch]
+
+    def use_batches(self) -> None:
+        self.batches = True
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def abort(self) -> None:
+        self.closed = (0, "aborted")
+
+
+def test_frames_cross_a_tunnel_as_the_websocket_would_send_them() -> None:
+    frames = [
+        (7, Outgoing({"type": "room", "text": 'A line\nand \u00e9 "quoted"'})),
+        (8, Outgoing({"type": "pong"})),
+    ]
+    decoded = decode_frames(encode_frames(frames)[1:])
+    assert [f.text(seq) for seq, f in decoded] == [f.text(seq) for seq, f in frames]
+    assert [seq for seq, _ in decoded] == [7, 8]
+
+
+def test_numbering_runs_on_across_sessions_and_greets_once() -> None:
+    numbering = Numbering()
+    welcome, room = Outgoing({"type": "welcome"}), Outgoing({"type": "room"})
+    first = numbering.number([(1, welcome), (2, room)])
+    second = numbering.number([(1, welcome), (2, room), (3, Outgoing({"type": "reply"}))])
+    assert [seq for seq, _ in first + second] == [1, 2, 3, 4]
+    assert [f.frame["type"] for _, f in second] == ["room", "reply"]
+
+
+async def test_a_local_transport_replays_then_reads_and_a_hand_over_leaves_the_client_open() -> (
+    None
+):
+    client = FakeClient(["later"])
+    local = LocalTransport(client, ["hello", "unread"], Numbering())
+    assert [await local.receive_text() for _ in range(3)] == ["hello", "unread", "later"]
+    local.moving_to = "harbour"
+    await local.close(1000, "handed over")
+    assert client.closed is None
+    await LocalTransport(client, [], Numbering()).close(1000, "bye")
+    assert client.closed == (1000, "bye")
+
+
+async def test_a_holder_ends_the_session_when_its_relay_falls_silent(
+    nats_server: PrivateNats,
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    try:
+        transport = TunnelTransport(nc, "t1", "10.0.0.1:5000", "hello", heartbeat=0.1, silence=0.3)
+        await transport.start()
+        async with asyncio.timeout(WITHIN):
+            assert await transport.receive_text() == "hello"
+            try:
+                await transport.receive_text()
+                raise AssertionError("the silent relay's tunnel stayed open")
+            except TransportClosed:
+                pass
+    finally:
+        await nc.close()
+
+
+async def test_a_tunnel_carries_a_session_and_reports_a_hand_over_with_what_was_unread(
+    nats_server: PrivateNats,
+) -> None:
+    """A holder that answers the hello, replies to one command, then hands the character over
+    (as ``ClusterNode.handover`` does) without reading the next: the relay gets the frames
+    numbered in order, then the zone; the command the holder did not read is not lost."""
+    nc = await nats.connect(nats_server.url)
+    served: list[str] = []
+
+    async def serve(transport: Transport) -> None:
+        assert isinstance(transport, TunnelTransport)
+        served.append(await transport.receive_text())
+        await transport.send_frames([(1, Outgoing({"type": "welcome"}))])
+        served.append(await transport.receive_text())
+        await transport.send_frames([(2, Outgoing({"type": "reply", "re": "c1"}))])
+        transport.moving_to = "harbour"
+        await transport.close(1000, "handed over")
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        request = json.loads(msg.data)
+        transport = TunnelTransport(
+            nc, request["tunnel"], request["remote"], request["hello"], heartbeat=1, silence=5
+        )
+        await transport.start()
+        tasks.append(asyncio.create_task(serve_tunnel(transport, serve)))
+        await msg.respond(b'{"ok": true}')
+
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await nc.subscribe(open_subject("arkham"), cb=open_tunnel)
+        client = FakeClient(['{"id": "c1"}', '{"id": "c2"}'])
+        tunnel = Tunnel(
+            nc, client, ["hello"], "arkham", Numbering(), heartbeat=1, silence=5, send_timeout=5
+        )
+        async with asyncio.timeout(WITHIN):
+            zone, unread = await tunnel.run() or ("", [])
+            await asyncio.gather(*tasks)
+        assert zone == "harbour"
+        # The holder read c1, not c2: c2 is given back, or was never taken from the client.
+        assert unread + client.unsaid() == ['{"id": "c2"}']
+        assert served == ["hello", '{"id": "c1"}']
+        assert [json.loads(text)["seq"] for text in client.sent] == [1, 2]
+        assert client.closed is None
+    finally:
+        await nc.close()

@@ -1,0 +1,222 @@
+"""The bytes the telnet transport puts on the wire: text encoded once per terminal profile and
+encoding with its IAC bytes doubled, prompts marked with EOR or GA, Kadath.Reply as telnetlib3
+would frame it; and typed lines read a line at a time as they were a character at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from telnetlib3 import TelnetReaderUnicode
+from telnetlib3.mud import gmcp_encode
+from telnetlib3.telopt import ECHO, EOR, GMCP, SGA
+
+from kadath.realtime.outgoing import Outgoing
+from kadath.telnet import gmcp, render
+from kadath.telnet.gmcp import GmcpClient
+from kadath.telnet.lines import ERASE, Line, LineBuffer
+from kadath.telnet.protocol import KadathTelnetProtocol, KadathWriter
+from kadath.telnet.terminal_io import TerminalIO
+from kadath.telnet.transport import GameView, TelnetTransport
+from kadath.world import load_world
+
+IAC_EOR, IAC_GA = b"\xff\xef", b"\xff\xf9"
+WORLD = load_world()
+
+
+class FakeSocket(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def write(self, data: Any) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class FakeProtocol:
+    """What the writer and TerminalIO read of telnetlib3's server protocol."""
+
+    def __init__(self, packages: set[str]) -> None:
+        self.gmcp = GmcpClient()
+        self.gmcp.packages.update(packages)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 4000)}.get(name, default)
+
+
+async def _no_items(player_id: Any) -> list[Any]:
+    return []
+
+
+def _transport(
+    encoding: str = "utf8", options: tuple[bytes, ...] = (GMCP, EOR, SGA), packages: Any = ()
+) -> tuple[TelnetTransport, FakeSocket]:
+    socket = FakeSocket()
+    protocol = FakeProtocol(set(packages))
+    writer = KadathWriter(socket, protocol, lambda **_: encoding, server=True)
+    for option in options:
+        writer.local_option[option] = True
+    reader = TelnetReaderUnicode(fn_encoding=lambda **_: encoding)
+    io = TerminalIO(reader, writer, max_line=1000, write_timeout=5.0)
+    view = GameView(WORLD, lambda line: None, lambda line: False, _no_items)
+    return TelnetTransport(io, view, "token", "Nadia"), socket
+
+
+async def _show(transport: TelnetTransport, *frames: Outgoing) -> None:
+    await transport.send_frames([(n, frame) for n, frame in enumerate(frames, 1)])
+    await asyncio.sleep(0)  # the turn that writes the prompt and the held burst
+
+
+async def test_iac_bytes_in_game_text_are_doubled() -> None:
+    transport, socket = _transport(encoding="latin-1")  # ÿ is byte 255 (IAC) in latin-1
+    said = {"type": "message", "channel": "say", "from": "Ann", "text": 'Ann says, "ÿes"'}
+    await _show(transport, Outgoing(said))
+    assert socket.data == b'Ann says, "\xff\xffes"\r\n'
+
+
+async def test_one_frame_is_encoded_for_each_encoding_its_listeners_use() -> None:
+    (utf8, to_utf8), (latin, to_latin) = _transport("utf8"), _transport("latin-1")
+    said = Outgoing({"type": "message", "channel": "say", "from": "Ann", "text": "Ann hums, «é»"})
+    await _show(utf8, said)
+    await _show(latin, said)
+    assert to_utf8.data == "Ann hums, «é»\r\n".encode()
+    assert to_latin.data == "Ann hums, «é»\r\n".encode("latin-1")
+
+
+async def test_the_prompt_ends_with_eor_or_with_ga_where_neither_eor_nor_sga_is_agreed() -> None:
+    welcome = {
+        "type": "welcome",
+        "player": {"id": "5b0c2f46-43f5-4a28-9d43-6a1f6f0e8a11", "name": "Nadia", "health": 5},
+    }
+    reply = {"type": "reply", "re": "t1", "ok": True, "text": "Done."}
+    shown = {}
+    for name, options in {"eor": (EOR, SGA), "ga": (), "sga": (SGA,)}.items():
+        transport, socket = _transport(options=options)
+        await _show(transport, Outgoing(welcome))
+        socket.data.clear()
+        await _show(transport, Outgoing(reply))
+        shown[name] = bytes(socket.data)
+    prompt = b"\r\nDone.\r\n[HP 5/? Luc ?/100] > "  # a blank line first: the last prompt is open
+    assert shown == {"eor": prompt + IAC_EOR, "ga": prompt + IAC_GA, "sga": prompt}
+
+
+async def test_the_prompt_follows_new_vitals() -> None:
+    transport, socket = _transport()
+    await _show(transport, Outgoing({"type": "state", "vitals": {"health": 5, "max_health": 9}}))
+    await _show(transport, Outgoing({"type": "state", "vitals": {"health": 7}}))
+    assert socket.data.count(b"[HP 5/9") == 0  # a state frame alone shows no prompt
+    await _show(transport, Outgoing({"type": "reply", "re": "t1", "ok": True, "text": "Hm."}))
+    assert socket.data.endswith(b"[HP 7/9 Luc ?/100] > " + IAC_EOR)
+
+
+async def test_kadath_reply_is_framed_as_telnetlib3_frames_gmcp() -> None:
+    transport, socket = _transport(packages={"kadath.reply"})
+    await _show(transport, Outgoing({"type": "reply", "re": "t7", "ok": False, "text": ""}))
+    expected = gmcp_encode("Kadath.Reply", {"n": 7, "ok": False})
+    assert socket.data == b"\xff\xfa\xc9" + expected + b"\xff\xf0"
+
+
+@pytest.mark.parametrize(
+    ("package", "data"),
+    [
+        ("Core.Ping", None),
+        ("Comm.Channel.Text", {"channel": "say", "talker": "Ann", "text": 'ÿ «é» "hi"'}),
+        ("Room.Players", [{"name": "Ann", "fullname": "Ann"}]),
+    ],
+)
+def test_gmcp_messages_are_the_bytes_telnetlib3_makes(package: str, data: Any) -> None:
+    ((_, message),) = gmcp.encoded([(package, data)])
+    payload = gmcp_encode(package, data).replace(b"\xff", b"\xff\xff")
+    assert message == b"\xff\xfa\xc9" + payload + b"\xff\xf0"
+
+
+async def test_a_typed_line_becomes_the_command_it_says() -> None:
+    transport, _socket = _transport()
+    io = transport._io
+    await transport.receive_text()  # the hello
+    io._reader.feed_data('say "ÿes" \\ {[1]}\r\n'.encode())
+    command = json.loads(await transport.receive_text())
+    assert command == {"type": "command", "id": "t1", "text": 'say "ÿes" \\ {[1]}'}
+
+
+def test_input_is_searched_for_special_characters_only_where_telnetlib3_acts_on_them() -> None:
+    writer = KadathWriter(FakeSocket(), None, lambda **_: "utf8", server=True)
+    assert not writer.slc_simulated  # local mode: MUD clients edit their own lines
+    writer.local_option[ECHO] = True  # a password is being typed (kludge mode with SGA)
+    writer.local_option[SGA] = True
+    assert writer.slc_simulated
+
+
+# -- typed lines: a line at a time, as a character at a time -----------------------------------
+def _lines_char_by_char(limit: int, chunks: list[str]) -> list[Line]:
+    """LineBuffer's rules, one character at a time (what it did before reading whole lines)."""
+    chars: list[str] = []
+    done: list[Line] = []
+    overflow = after_cr = False
+    for char in "".join(chunks):
+        if char == "\n" and after_cr:
+            after_cr = False
+            continue
+        after_cr = char == "\r"
+        if char in "\r\n":
+            done.append(Line("".join(chars).strip(), too_long=overflow))
+            chars.clear()
+            overflow = False
+        elif char in ERASE:
+            if chars and not overflow:
+                chars.pop()
+        elif char == "\t" or (ord(char) >= 32 and not 0x7F <= ord(char) < 0xA0):
+            if overflow:
+                continue
+            if len(chars) >= limit:
+                overflow = True
+                chars.clear()
+            else:
+                chars.append(char)
+    return done
+
+
+TYPED = st.lists(
+    st.text(alphabet=st.sampled_from(list("ab é\t\r\n\x7f\x08\x00\x1b\x9b")), max_size=20),
+    max_size=8,
+)
+
+
+@given(limit=st.integers(min_value=1, max_value=12), chunks=TYPED)
+def test_lines_read_whole_are_the_lines_read_a_character_at_a_time(
+    limit: int, chunks: list[str]
+) -> None:
+    buffer = LineBuffer(limit)
+    lines = [line for chunk in chunks for line in buffer.feed(chunk)]
+    assert lines == _lines_char_by_char(limit, chunks)
+
+
+# -- wrapping ------------------------------------------------------------------------------------
+WORDS = st.lists(st.sampled_from(["a", "fog", "Miskatonic", " ", "  ", "x" * 30, "\t", "é—"]))
+
+
+@given(words=WORDS, width=st.integers(min_value=20, max_value=100))
+def test_lines_are_wrapped_as_textwrap_wraps_them(words: list[str], width: int) -> None:
+    line = " ".join(words)
+    expected = textwrap.wrap(line, width, break_on_hyphens=False) or [""]
+    assert render.wrap(line, width) == [part.rstrip(" \t") for part in expected]
+
+
+async def test_the_encoding_follows_what_the_client_reports_late() -> None:
+    protocol = KadathTelnetProtocol(encoding="utf8", force_binary=True)
+    assert protocol.encoding(outgoing=True) == "utf8"
+    assert protocol.encoding(incoming=True) == "utf8"
+    protocol.on_charset("latin-1")
+    assert protocol.encoding(outgoing=True) == "latin-1"
+    assert protocol.encoding(incoming=True) == "latin-1"
