@@ -193,3 +193,52 @@ async def test_a_telnet_player_is_relayed_like_a_websocket_one(serve_cluster: Cl
         await telnet.close()
         await listener.ws.close()
     assert tunnels(cluster.alpha, "tunnel_relayed") - before
+
+
+async def test_who_and_whisper_reach_the_players_of_the_other_process(
+    serve_cluster: Cluster,
+) -> None:
+    """``here`` is served by beta (the start zone), ``there`` by alpha (it walks into alpha's
+    zone): each is listed by ``who`` on either process and whispers the other, and an ignore
+    held on the listener's process refuses the speaker's whisper."""
+    cluster = serve_cluster
+    (token_h, name_h), (token_t, name_t) = [await new_character(cluster.http) for _ in "ht"]
+    here = await Client.open(cluster.beta.ws_url)
+    there = await Client.open(cluster.alpha.ws_url)
+    try:
+        assert (await here.hello(token_h, name_h))["type"] == "welcome"
+        assert (await there.hello(token_t, name_t))["type"] == "welcome"
+        await walk(there, "east", "north", ACROSS_ROOM)
+        for client in (here, there):
+            who = await client.command("who")
+            assert who["ok"] is True
+            listed = {line.split()[0] for line in who["text"].splitlines()[1:]}
+            assert {name_h, name_t} <= listed, who["text"]
+            assert "did not answer" not in who["text"]
+
+        for speaker, listener, name_s, name_l in (
+            (there, here, name_t, name_h),
+            (here, there, name_h, name_t),
+        ):
+            reply = await speaker.command(f"whisper {name_l} Beyond the wall of sleep.")
+            assert reply == {
+                **reply,
+                "ok": True,
+                "text": f'You whisper to {name_l}, "Beyond the wall of sleep."',
+            }
+            heard = await listener.wait_for(
+                lambda f: f.get("type") == "message" and f.get("channel") == "whisper"
+            )
+            assert heard["text"] == f'{name_s} whispers to you, "Beyond the wall of sleep."'
+
+        nobody = await there.command("whisper Nyarlathotep hello")
+        assert nobody["ok"] is False and "Nobody called" in nobody["text"], nobody
+        assert (await here.command(f"ignore {name_t}"))["ok"] is True
+        refused = await there.command(f"whisper {name_h} Are you there?")
+        assert refused == {**refused, "ok": False, "text": f"{name_h} is not listening to you."}
+        for client in (here, there):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await here.ws.close()
+        await there.ws.close()
+    assert cluster.alpha.events("player_handed_over") or cluster.beta.events("player_handed_over")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from kadath.commands.base import Dispatcher
+from kadath.commands.info import PARTIAL_WHO
 from kadath.commands.table import build_command_table
 from kadath.domain.account import Account, Role
+from kadath.domain.errors import NotAllowed
 from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.services.chat import WhoEntry
 from kadath.services.messenger import FakeMessenger
 
 
@@ -238,3 +242,72 @@ async def test_a_first_visit_updates_the_vitals_bar(table: Any) -> None:
         f for kind, who, f in game.messenger.sent if kind == "player" and f["type"] == "state"
     ]
     assert states and states[-1]["vitals"]["experience"] == 5
+
+
+class Elsewhere:
+    """Another process of a cluster, as ``ChatService.elsewhere`` sees it: one character."""
+
+    def __init__(self, entry: Any, complete: bool) -> None:
+        self.entry, self.complete = entry, complete
+        self.whispers: list[tuple[str, str, str]] = []
+
+    async def who(self) -> tuple[list[Any], bool]:
+        return [self.entry], self.complete
+
+    async def whisper(self, speaker: Any, target_name: str, text: str) -> str | None:
+        if not self.entry.name.casefold().startswith(target_name.casefold()):
+            return None
+        self.whispers.append((speaker.name, target_name, text))
+        return f'You whisper to {self.entry.name}, "{text}"'
+
+
+@pytest.mark.parametrize("complete", [True, False])
+async def test_who_in_a_cluster_merges_the_other_processes_by_name(
+    table: Any, complete: bool
+) -> None:
+    game, dispatch, alice, bob, _ = table
+    # Bob is listed by the other process too (mid hand-over): he is listed once.
+    twin = WhoEntry(bob.id, bob.name, bob.level, bob.room_id)
+    game.chat.elsewhere = Elsewhere(WhoEntry(uuid.uuid4(), "Carter", 3, alice.room_id), complete)
+    game.chat.elsewhere.who = _also(game.chat.elsewhere.who, twin)
+    who = (await dispatch.dispatch(alice, "who")).text
+    names = [line.split()[0] for line in who.splitlines()[1:] if line.startswith("  ")]
+    assert who.startswith("4 in the world")
+    assert names == ["Alice", "Bob", "Carter", "Warden"]
+    assert (PARTIAL_WHO in who) is not complete
+
+
+def _also(who: Any, extra: WhoEntry) -> Any:
+    async def both() -> tuple[list[Any], bool]:
+        entries, complete = await who()
+        return [*entries, extra], complete
+
+    return both
+
+
+async def test_whisper_in_a_cluster_asks_the_other_processes_when_nobody_here_matches(
+    table: Any,
+) -> None:
+    game, dispatch, alice, _bob, _ = table
+    elsewhere = Elsewhere(WhoEntry(uuid.uuid4(), "Carter", 3, alice.room_id), True)
+    game.chat.elsewhere = elsewhere
+    reply = await dispatch.dispatch(alice, "whisper carter  the\tkey ")
+    assert (reply.ok, reply.text) == (True, 'You whisper to Carter, "the key"')
+    assert elsewhere.whispers == [("Alice", "carter", "the key")]
+    assert (await dispatch.dispatch(alice, "whisper bob hi")).ok  # here first: not asked
+    assert len(elsewhere.whispers) == 1
+    nobody = await dispatch.dispatch(alice, "whisper Nyarlathotep hello")
+    assert not nobody.ok and "Nobody called" in nobody.text
+
+
+async def test_a_whisper_from_another_process_is_delivered_or_refused_by_the_target_s(
+    table: Any,
+) -> None:
+    game, _dispatch, alice, bob, _ = table
+    stranger = uuid.uuid4()
+    assert game.chat.whisper_from(stranger, "Carter", "Nyarlathotep", "hi") is None
+    assert game.chat.whisper_from(stranger, "Carter", "bo", "hi") == 'You whisper to Bob, "hi"'
+    assert others(game).sent[-1][0:2] == ("player", bob.id)
+    assert others(game).sent[-1][2]["text"] == 'Carter whispers to you, "hi"'
+    with pytest.raises(NotAllowed, match="mutter"):
+        game.chat.whisper_from(alice.id, "Alice", "alice", "hi")

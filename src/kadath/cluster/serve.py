@@ -6,8 +6,9 @@ NATS tunnel (``kadath.cluster.tunnel``) when that is another process.
 Routing happens after the hello: a connection for a character whose zone this process holds,
 or who is in play here already (a reconnect), is served here as in one process; else it is
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
-(``handover``) and routed again. docs/scaling.md says what is not built yet (``who`` and
-broadcasts across processes, failover of live players).
+(``handover``) and routed again. docs/scaling.md says what is not built yet (channels and
+broadcasts across processes, failover of live players); ``who`` and ``whisper`` reach every
+process (``directory``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
+from kadath.cluster.directory import ClusterDirectory
 from kadath.cluster.errors import ClusterUnreachable
 from kadath.cluster.fencing import check_schema, confirm, highest_epoch
 from kadath.cluster.leases import (
@@ -86,9 +88,11 @@ async def cluster_runtime(
             raise
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
+        runtime.game.chat.elsewhere = node.directory
         try:
             yield runtime
         finally:
+            runtime.game.chat.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
             await node.stop()
@@ -109,11 +113,17 @@ class ClusterNode:
         self._stop = asyncio.Event()
         self._holding: asyncio.Task[None] | None = None
         self._tunnels: set[asyncio.Task[None]] = set()
+        self._directory: ClusterDirectory | None = None
 
     @property
     def nc(self) -> Client:
         assert self._nc is not None, "not started"
         return self._nc
+
+    @property
+    def directory(self) -> ClusterDirectory:
+        assert self._directory is not None, "not started"
+        return self._directory
 
     @property
     def manager(self) -> ZoneLeaseManager:
@@ -131,6 +141,10 @@ class ClusterNode:
             kv = await open_bucket(self.nc, config)
             pins = await open_pins(self.nc, config)
             await advance_epochs(self.nc, config, await highest_epoch(self._database))
+            self._directory = ClusterDirectory(
+                self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
+            )
+            await self._directory.start()
         except NATS_FAILURES as exc:
             raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
         self._manager = ZoneLeaseManager(
@@ -153,6 +167,8 @@ class ClusterNode:
             await asyncio.gather(self._holding, return_exceptions=True)
         for zone in list(self._listening):
             await self._unlisten(zone)
+        if self._directory is not None:
+            await self._directory.stop()
         if self._manager is not None:
             await asyncio.shield(self.manager.release_all())
         for task in list(self._tunnels):

@@ -45,4 +45,4 @@ class Whisper(Command):
         target, _, text = ctx.args.partition(" ")
         if not target or not text.strip():
             raise self.usage_error()
-        return ctx.game.chat.whisper(ctx.player, target, text)
+        return await ctx.game.chat.whisper_anywhere(ctx.player, target, text)

@@ -16,6 +16,7 @@ from kadath.domain.world import HelpTopic
 from kadath.services import messenger as frames
 
 WHO_LIMIT = 60
+PARTIAL_WHO = "Some of the world did not answer in time; there may be others."
 Examiner = Callable[[Player, str], Awaitable[str]]
 
 
@@ -62,7 +63,7 @@ class Who(Command):
     usage = "who"
 
     async def run(self, ctx: Context) -> str:
-        players = ctx.game.chat.who()
+        players, complete = await ctx.game.chat.who_anywhere()
         lines = [f"{len(players)} in the world:"]
         for p in players[:WHO_LIMIT]:
             room = ctx.game.world.rooms.get(p.room_id)
@@ -70,6 +71,8 @@ class Who(Command):
             lines.append(f"  {p.name:<20} level {p.level:<3} {where}")
         if len(players) > WHO_LIMIT:
             lines.append(f"  … and {len(players) - WHO_LIMIT} more.")
+        if not complete:
+            lines.append(PARTIAL_WHO)
         return "\n".join(lines)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from kadath.domain.errors import InvalidInput, NotAllowed, PlayerNotFound
 from kadath.domain.events import PlayerSpoke
@@ -31,6 +33,43 @@ def allow_speech(player: Player) -> None:
     """The default guard: everyone may speak."""
 
 
+class Listed(Protocol):
+    """One line of ``who``: a character in play here (a ``Player``) or elsewhere."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def room_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WhoEntry:
+    """A character in play on another process of a cluster, as ``who`` lists it."""
+
+    id: uuid.UUID
+    name: str
+    level: int
+    room_id: str
+
+
+class Elsewhere(Protocol):
+    """The other processes of a cluster (``kadath serve --cluster`` sets
+    ``ChatService.elsewhere``; in one process it is None and nothing below is asked)."""
+
+    async def who(self) -> tuple[list[WhoEntry], bool]:
+        """The characters in play on the other processes; False when some did not answer."""
+        ...
+
+    async def whisper(self, speaker: Player, target_name: str, text: str) -> str | None:
+        """Whisper ``text`` (already ``speech``) to a character in play on another process:
+        the speaker's reply, or None when none is. Raises NotAllowed as ``whisper`` does."""
+        ...
+
+
 class ChatService:
     def __init__(
         self,
@@ -43,6 +82,7 @@ class ChatService:
     ) -> None:
         self._presence, self._messenger, self._bus = presence, messenger, bus
         self._ignores, self._can_speak = ignores, can_speak
+        self.elsewhere: Elsewhere | None = None  # set by ``kadath serve --cluster``
 
     async def say(self, speaker: Player, text: str) -> str:
         """Speak to the room; returns what the speaker reads. Raises InvalidInput."""
@@ -71,13 +111,41 @@ class ChatService:
         target = self._presence.find(target_name)
         if target is None:
             raise PlayerNotFound(f"Nobody called {target_name} is about.")
-        if target.id == speaker.id:
+        return self._whispered(speaker.id, speaker.name, target, text)
+
+    async def whisper_anywhere(self, speaker: Player, target_name: str, text: str) -> str:
+        """``whisper``, and in a cluster to a character in play on another process too."""
+        try:
+            return self.whisper(speaker, target_name, text)
+        except PlayerNotFound:
+            if self.elsewhere is None:
+                raise
+            reply = await self.elsewhere.whisper(speaker, target_name, speech(text))
+            if reply is None:
+                raise
+            return reply
+
+    def whisper_from(
+        self, speaker_id: uuid.UUID, speaker_name: str, target_name: str, text: str
+    ) -> str | None:
+        """A whisper from a speaker in play on another process (who was allowed to speak
+        there, ``text`` already ``speech``): the speaker's reply, or None when nobody here is
+        called ``target_name``. Raises NotAllowed."""
+        target = self._presence.find(target_name)
+        if target is None:
+            return None
+        return self._whispered(speaker_id, speaker_name, target, text)
+
+    def _whispered(
+        self, speaker_id: uuid.UUID, speaker_name: str, target: Player, text: str
+    ) -> str:
+        if target.id == speaker_id:
             raise NotAllowed("You mutter to yourself.")
-        if self._ignores is not None and self._ignores.ignores(target.id, speaker.id):
+        if self._ignores is not None and self._ignores.ignores(target.id, speaker_id):
             raise NotAllowed(f"{target.name} is not listening to you.")
         self._messenger.to_player(
             target.id,
-            frames.message("whisper", f'{speaker.name} whispers to you, "{text}"', speaker.name),
+            frames.message("whisper", f'{speaker_name} whispers to you, "{text}"', speaker_name),
         )
         return f'You whisper to {target.name}, "{text}"'
 
@@ -92,6 +160,22 @@ class ChatService:
 
     def who(self) -> list[Player]:
         return self._presence.sorted_by_name()
+
+    async def who_anywhere(self) -> tuple[Sequence[Listed], bool]:
+        """``who``, and in a cluster the other processes' characters too, merged by name;
+        False when some process did not answer (the list may be partial)."""
+        here = self.who()
+        if self.elsewhere is None:
+            return here, True
+        there, complete = await self.elsewhere.who()
+        ids = {p.id for p in here}
+        merged: list[Listed] = [*here]
+        for entry in there:
+            if entry.id not in ids:
+                ids.add(entry.id)
+                merged.append(entry)
+        merged.sort(key=lambda p: p.name.casefold())
+        return merged, complete
 
     def _deaf_to(self, speaker: Player) -> list[uuid.UUID]:
         """Who must not hear ``speaker``: the speaker (who reads the reply) and their ignorers."""
