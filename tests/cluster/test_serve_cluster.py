@@ -14,8 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from kadath_cluster import SERVE_ENV, ServeProcess
 from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, new_character
+
+from kadath.persistence.engine import create_engine
 
 # The telnet tests' raw MUD client (tests/telnet/kadath_telnet.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telnet"))
@@ -242,3 +245,42 @@ async def test_who_and_whisper_reach_the_players_of_the_other_process(
         await here.ws.close()
         await there.ws.close()
     assert cluster.alpha.events("player_handed_over") or cluster.beta.events("player_handed_over")
+
+
+async def test_a_broadcast_reaches_the_players_of_every_process(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    """An admin served by beta broadcasts; a player served by alpha reads it."""
+    cluster = serve_cluster
+    (token_a, name_a), (token_p, name_p) = [await new_character(cluster.http) for _ in "ap"]
+    await make_admin(database_url, name_a)
+    admin = await Client.open(cluster.beta.ws_url)
+    player = await Client.open(cluster.alpha.ws_url)
+    try:
+        assert (await admin.hello(token_a, name_a))["type"] == "welcome"
+        assert (await player.hello(token_p, name_p))["type"] == "welcome"
+        await walk(player, "east", "north", ACROSS_ROOM)
+        assert (await admin.command("broadcast The gate opens."))["ok"] is True
+        heard = await player.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "broadcast"
+        )
+        assert heard["text"] == "[Broadcast] The gate opens."
+    finally:
+        await admin.ws.close()
+        await player.ws.close()
+
+
+async def make_admin(database_url: str, name: str) -> None:
+    """The account of the character ``name`` becomes an admin (before it enters play)."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "UPDATE accounts SET role = 'admin' WHERE id = "
+                    "(SELECT account_id FROM players WHERE name = :name)"
+                ),
+                {"name": name},
+            )
+    finally:
+        await engine.dispose()

@@ -250,6 +250,7 @@ class Elsewhere:
     def __init__(self, entry: Any, complete: bool) -> None:
         self.entry, self.complete = entry, complete
         self.whispers: list[tuple[str, str, str]] = []
+        self.broadcasts: list[tuple[str, str]] = []
 
     async def who(self) -> tuple[list[Any], bool]:
         return [self.entry], self.complete
@@ -259,6 +260,9 @@ class Elsewhere:
             return None
         self.whispers.append((speaker.name, target_name, text))
         return f'You whisper to {self.entry.name}, "{text}"'
+
+    async def broadcast(self, text: str, sender: str) -> None:
+        self.broadcasts.append((text, sender))
 
 
 @pytest.mark.parametrize("complete", [True, False])
@@ -311,3 +315,16 @@ async def test_a_whisper_from_another_process_is_delivered_or_refused_by_the_tar
     assert others(game).sent[-1][2]["text"] == 'Carter whispers to you, "hi"'
     with pytest.raises(NotAllowed, match="mutter"):
         game.chat.whisper_from(alice.id, "Alice", "alice", "hi")
+
+
+async def test_a_broadcast_in_a_cluster_goes_to_the_other_processes_too(table: Any) -> None:
+    game, dispatch, alice, _, admin = table
+    elsewhere = Elsewhere(WhoEntry(uuid.uuid4(), "Carter", 3, alice.room_id), True)
+    game.chat.elsewhere = elsewhere
+    assert not (await dispatch.dispatch(alice, "broadcast Hear me")).ok
+    assert (await dispatch.dispatch(admin, "broadcast The  gate opens")).ok
+    assert others(game).sent[-1][0] == "world"
+    assert elsewhere.broadcasts == [("The gate opens", "Warden")]
+    game.chat.broadcast_from("From afar", "Curwen")
+    assert others(game).sent[-1][0] == "world"
+    assert others(game).sent[-1][2]["text"] == "[Broadcast] From afar"

@@ -1,15 +1,18 @@
-"""``who`` and ``whisper`` across the processes of ``kadath serve --cluster`` (the game's
-``ChatService.elsewhere``), over NATS core subjects.
+"""``who``, ``whisper`` and ``broadcast`` across the processes of ``kadath serve --cluster``
+(the game's ``ChatService.elsewhere``), over NATS core subjects.
 
-Both are scatter-gather: the asking process publishes on ``kadath.cluster.who`` (or
-``kadath.cluster.whisper``) with a reply inbox, every other process answers with its ``node``
-name, and the asker waits until every process holding a zone (the owners in the lease bucket)
-has answered, or ``DEADLINE`` has passed: ``who`` then lists what came and says the list may
+``who`` and ``whisper`` are scatter-gather: the asking process publishes on
+``kadath.cluster.who`` (or ``kadath.cluster.whisper``) with a reply inbox, every other process
+answers with its ``node`` name, and the asker waits until every process holding a zone (the
+owners in the lease bucket) has answered (a whisper: or one has found its target), or
+``DEADLINE`` has passed: ``who`` then lists what came and says the list may
 be partial; a whisper no holder of its target answered in time is "nobody called ...".
 
 ``kadath.cluster.who``: ask ``{"from"}``; answer ``{"node", "players": [[id, name, level,
 room], …]}``. ``kadath.cluster.whisper``: ask ``{"from", "speaker_id", "speaker", "target",
 "text"}``; answer ``{"node", "found", "ok", "text"}`` (the speaker's reply, or the refusal).
+``kadath.cluster.broadcast``: ``{"from", "text", "sender"}``, no answer (at most once, as NATS
+core delivers: a process cut off from NATS at that moment misses it).
 
 The speaker's process checks that the speaker may speak (mutes) and cleans the text; the
 target's checks its ignores (they are loaded where the target is in play) and delivers.
@@ -39,6 +42,7 @@ from kadath.services.chat import ChatService, WhoEntry
 log = structlog.get_logger(__name__)
 WHO_SUBJECT = "kadath.cluster.who"
 WHISPER_SUBJECT = "kadath.cluster.whisper"
+BROADCAST_SUBJECT = "kadath.cluster.broadcast"
 DEADLINE = 1.0  # seconds a process has to answer
 
 
@@ -56,6 +60,7 @@ class ClusterDirectory:
         self._subs = [
             await self._nc.subscribe(WHO_SUBJECT, cb=self._answer_who),
             await self._nc.subscribe(WHISPER_SUBJECT, cb=self._answer_whisper),
+            await self._nc.subscribe(BROADCAST_SUBJECT, cb=self._hear_broadcast),
         ]
 
     async def stop(self) -> None:
@@ -93,6 +98,13 @@ class ClusterDirectory:
                     return str(answer["text"])
                 raise NotAllowed(str(answer["text"]))
         return None
+
+    async def broadcast(self, text: str, sender: str) -> None:
+        body = json.dumps({"from": self._node, "text": text, "sender": sender}).encode()
+        try:
+            await self._nc.publish(BROADCAST_SUBJECT, body)
+        except NATS_FAILURES as exc:
+            log.warning("cluster_broadcast_failed", error=repr(exc))
 
     async def _scatter(
         self, subject: str, request: dict[str, Any], *, until_found: bool = False
@@ -179,6 +191,16 @@ class ClusterDirectory:
         except NotAllowed as exc:
             answer = {"found": True, "ok": False, "text": str(exc)}
         await self._respond(msg, answer)
+
+    async def _hear_broadcast(self, msg: Msg) -> None:
+        try:
+            request = json.loads(msg.data)
+            origin, text, sender = (str(request[k]) for k in ("from", "text", "sender"))
+        except (ValueError, KeyError, TypeError):
+            log.warning("broadcast_unreadable")
+            return
+        if origin != self._node:
+            self._chat.broadcast_from(text, sender)
 
     def _asked_by_me(self, msg: Msg) -> dict[str, Any] | None:
         """The request, unless it is unreadable or this process's own."""

@@ -71,7 +71,7 @@ class Broadcast(Command):
     async def run(self, ctx: Context) -> str:
         if not ctx.args:
             raise self.usage_error()
-        return ctx.game.chat.broadcast(ctx.player, ctx.args)
+        return await ctx.game.chat.broadcast_anywhere(ctx.player, ctx.args)
 
 
 def _room(ctx: Context, room_id: str) -> str:

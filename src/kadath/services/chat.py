@@ -69,6 +69,10 @@ class Elsewhere(Protocol):
         the speaker's reply, or None when none is. Raises NotAllowed as ``whisper`` does."""
         ...
 
+    async def broadcast(self, text: str, sender: str) -> None:
+        """Show a broadcast (``text`` already ``speech``) on the other processes."""
+        ...
+
 
 class ChatService:
     def __init__(
@@ -153,10 +157,19 @@ class ChatService:
         """Raises NotAllowed for non-admins."""
         if not admin.is_admin:
             raise NotAllowed("Only admins may broadcast.")
-        self._messenger.to_world(
-            frames.message("broadcast", f"[Broadcast] {speech(text)}", admin.name)
-        )
+        self.broadcast_from(speech(text), admin.name)
         return "Broadcast sent."
+
+    async def broadcast_anywhere(self, admin: Player, text: str) -> str:
+        """``broadcast``, and in a cluster on the other processes too."""
+        reply = self.broadcast(admin, text)
+        if self.elsewhere is not None:
+            await self.elsewhere.broadcast(speech(text), admin.name)
+        return reply
+
+    def broadcast_from(self, text: str, sender: str) -> None:
+        """Show a broadcast (``text`` already ``speech``) to everyone in play here."""
+        self._messenger.to_world(frames.message("broadcast", f"[Broadcast] {text}", sender))
 
     def who(self) -> list[Player]:
         return self._presence.sorted_by_name()
