@@ -62,6 +62,7 @@ class ClusterDirectory:
             await self._nc.subscribe(WHISPER_SUBJECT, cb=self._answer_whisper),
             await self._nc.subscribe(BROADCAST_SUBJECT, cb=self._hear_broadcast),
         ]
+        await self._nc.flush()  # the server knows them before this process is asked or told
 
     async def stop(self) -> None:
         subs, self._subs = self._subs, []
