@@ -79,6 +79,12 @@ async def nodes(nats_server: PrivateNats) -> AsyncIterator[tuple[Node, Node, Lea
         chat.elsewhere = directory
         made.append(Node(presence, messenger, chat, directory))
     try:
+        # A fresh nats-server can miss the very first delivery to a new subscriber: wait until
+        # each directory hears the other (a bound, not a measure).
+        async with asyncio.timeout(WITHIN):
+            for node in made:
+                while not (await node.chat.who_anywhere())[1]:
+                    pass
         yield made[0], made[1], leases
     finally:
         for node in made:

@@ -92,7 +92,10 @@ class ClusterDirectory:
             "target": target_name,
             "text": text,
         }
-        answers, _ = await self._scatter(WHISPER_SUBJECT, request, until_found=True)
+        answers, complete = await self._scatter(WHISPER_SUBJECT, request, until_found=True)
+        if not complete and not any(a.get("found") is True for a in answers):
+            # A holder did not answer (a new server's first deliveries can go astray): once more.
+            answers, _ = await self._scatter(WHISPER_SUBJECT, request, until_found=True)
         for answer in answers:
             if answer.get("found") is True:
                 if answer.get("ok") is True:
