@@ -126,6 +126,7 @@ async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
     are served (by the new holder), seq runs on without a gap, the client is greeted once."""
     cluster = serve_cluster
     (token_w, name_w), (token_m, name_m) = [await new_character(cluster.http) for _ in "wm"]
+    seen = len(cluster.beta.events("player_handed_over"))  # other tests' hand-overs
     watcher = await Client.open(cluster.alpha.ws_url)
     mover = await Client.open(cluster.beta.ws_url)
     try:
@@ -144,7 +145,7 @@ async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
     finally:
         await mover.ws.close()
         await watcher.ws.close()
-    handed = [(e["zone"]) for e in cluster.beta.events("player_handed_over")]
+    handed = [(e["zone"]) for e in cluster.beta.events("player_handed_over")[seen:]]
     assert handed.count(ACROSS_ZONE) == 2, handed
     assert cluster.alpha.events("player_handed_over"), "the mover's walk back"
 
@@ -244,7 +245,6 @@ async def test_who_and_whisper_reach_the_players_of_the_other_process(
     finally:
         await here.ws.close()
         await there.ws.close()
-    assert cluster.alpha.events("player_handed_over") or cluster.beta.events("player_handed_over")
 
 
 async def test_a_broadcast_reaches_the_players_of_every_process(
