@@ -56,13 +56,21 @@ class KadathServer(uvicorn.Server):
         await super().shutdown(sockets)  # type: ignore[arg-type]
 
 
+# The collector's thresholds once serving. CPython's (700, 10, 10) suit a short script; a
+# server holding a thousand players' sessions and connections ran a full collection (a stall
+# of the whole loop, 150-320 ms each at that size) a dozen times in 30 s, 5.9 s in all; with
+# these, 1.5 s (docs/performance.md, "CPU per command, second pass").
+SERVING_GC_THRESHOLDS = (20_000, 20, 20)
+
+
 def settle_garbage_collector() -> None:
     """After a start-up run with the collector off: freeze what it built (the modules, the
-    world, the game: they live as long as the process, so no later collection need scan them)
-    and turn the collector back on. No collection first: it would cost ~150 ms of CPU before
-    the first request to find a few dozen unreachable objects (a few thousand after a
-    migration), which stay frozen instead."""
+    world, the game: they live as long as the process, so no later collection need scan them),
+    set the serving thresholds and turn the collector back on. No collection first: it would
+    cost ~150 ms of CPU before the first request to find a few dozen unreachable objects (a
+    few thousand after a migration), which stay frozen instead."""
     gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
     gc.enable()
 
 

@@ -600,7 +600,8 @@ def begins(persistence: AsyncPersistenceLayer) -> tuple[list[object], Any]:
     def count(conn: Any) -> None:
         begun.append(conn)
 
-    sa.event.listen(persistence.engine.sync_engine, "begin", count)
+    for engine in persistence.engines:
+        sa.event.listen(engine.sync_engine, "begin", count)
     return begun, count
 
 
@@ -612,7 +613,8 @@ async def test_a_combat_round_with_many_blows_and_a_kill_commits_once(
     try:
         await scene.combat.run_round()
     finally:
-        sa.event.remove(persistence.engine.sync_engine, "begin", count)
+        for engine in persistence.engines:
+            sa.event.remove(engine.sync_engine, "begin", count)
 
     assert len(begun) == 1  # gear, blows, drains, the rat's corpse and Carol's experience
     for player in (alice, bob):

@@ -97,11 +97,13 @@ async def test_a_crowds_first_visits_are_one_transaction_and_each_walker_is_paid
     def count(conn: Any) -> None:
         begun.append(conn)
 
-    sa.event.listen(persistence.engine.sync_engine, "begin", count)
+    for engine in persistence.engines:
+        sa.event.listen(engine.sync_engine, "begin", count)
     try:
         await asyncio.gather(*(movement.go(w, Direction.EAST) for w in walkers))
     finally:
-        sa.event.remove(persistence.engine.sync_engine, "begin", count)
+        for engine in persistence.engines:
+            sa.event.remove(engine.sync_engine, "begin", count)
 
     assert len(begun) == 1  # thirty first visits, one transaction
     for walker in walkers:

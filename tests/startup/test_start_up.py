@@ -185,7 +185,8 @@ async def startup(self, sockets=None):
     off_while_starting = not gc.isenabled()
     await listening(self, sockets)
     print(json.dumps({"off_while_starting": off_while_starting, "enabled": gc.isenabled(),
-                      "frozen": gc.get_freeze_count()}), flush=True)
+                      "frozen": gc.get_freeze_count(),
+                      "thresholds": gc.get_threshold()}), flush=True)
     self.should_exit = True
 
 KadathServer.startup = startup
@@ -194,6 +195,8 @@ sys.exit(cli.main(["serve", "--host", "127.0.0.1", "--port", sys.argv[1]]))
 
 
 async def test_the_collector_is_off_while_starting_and_on_once_listening(tmp_path: Path) -> None:
+    """Off while starting, then on with the serving thresholds (full collections of a
+    thousand players' objects are loop stalls: rarer than CPython's defaults make them)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -211,3 +214,4 @@ async def test_the_collector_is_off_while_starting_and_on_once_listening(tmp_pat
     assert probe["off_while_starting"]
     assert probe["enabled"]
     assert probe["frozen"] > 0
+    assert tuple(probe["thresholds"]) == (20_000, 20, 20)  # kadath.server.SERVING_GC_THRESHOLDS

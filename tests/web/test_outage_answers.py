@@ -27,12 +27,12 @@ def closed_port() -> int:
 def unplugged(layer: AsyncPersistenceLayer) -> Iterator[None]:
     """Point the running layer at a database that refuses every connection, then back."""
     dead = create_engine(f"postgresql+asyncpg://kadath@127.0.0.1:{closed_port()}/kadath")
-    engine, sessions = layer.engine, layer._sessions
-    layer.engine, layer._sessions = dead, create_session_factory(dead)
+    engine, sessions, reads = layer.engine, layer._sessions, layer._reads
+    layer.engine, layer._sessions, layer._reads = dead, create_session_factory(dead), None
     try:
         yield
     finally:
-        layer.engine, layer._sessions = engine, sessions
+        layer.engine, layer._sessions, layer._reads = engine, sessions, reads
 
 
 async def test_login_during_an_outage_answers_503_with_retry_after(

@@ -39,16 +39,18 @@ async def write_lock_held(web: WebApp) -> AsyncIterator[None]:
 @contextlib.contextmanager
 def counting_transactions(web: WebApp) -> Iterator[list[object]]:
     begun: list[object] = []
-    engine = web.runtime.persistence.engine.sync_engine
+    engines = [engine.sync_engine for engine in web.runtime.persistence.engines]
 
     def count(conn: Any) -> None:
         begun.append(conn)
 
-    sa.event.listen(engine, "begin", count)
+    for engine in engines:
+        sa.event.listen(engine, "begin", count)
     try:
         yield begun
     finally:
-        sa.event.remove(engine, "begin", count)
+        for engine in engines:
+            sa.event.remove(engine, "begin", count)
 
 
 @pytest.fixture

@@ -25,7 +25,11 @@ from kadath.domain.world import Room, World
 from kadath.persistence import migrate
 from kadath.persistence.availability import DatabaseAvailability
 from kadath.persistence.deltas import HealthDeltas, core_transaction
-from kadath.persistence.engine import create_engine, create_session_factory
+from kadath.persistence.engine import (
+    create_engine,
+    create_reader_engine,
+    create_session_factory,
+)
 from kadath.persistence.errors import UNAVAILABLE, is_outage, translate
 from kadath.persistence.repositories.experience import ExperienceGain, ExperienceRepository
 from kadath.persistence.repositories.health import check_reason
@@ -43,9 +47,14 @@ class AsyncPersistenceLayer:
         self.world = world
         self.room_cache = RoomCache(world)
         self._sessions = create_session_factory(engine)
+        # Read-only units of work: on their own engine for a SQLite file (see engine.py).
+        self._reader = create_reader_engine(engine)
+        self._reads = create_session_factory(self._reader) if self._reader else None
         self.availability = DatabaseAvailability()
         # A checkout follows the pool's pre-ping or a fresh connect: the database answers.
-        event.listen(engine.sync_engine, "checkout", self._checked_out)
+        for checked in (engine, self._reader):
+            if checked is not None:
+                event.listen(checked.sync_engine, "checkout", self._checked_out)
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
         self.fault: FaultHook | None = None  # tests inject failures through it
@@ -66,6 +75,8 @@ class AsyncPersistenceLayer:
                 await migrate.upgrade(engine)
                 await layer.seed_world()
         except BaseException:
+            if layer._reader is not None:
+                await layer._reader.dispose()
             await engine.dispose()
             raise
         return layer
@@ -73,6 +84,8 @@ class AsyncPersistenceLayer:
     async def close(self) -> None:
         await self.health_deltas.close()
         await self.first_visits.close()
+        if self._reader is not None:
+            await self._reader.dispose()
         await self.engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:
@@ -86,9 +99,10 @@ class AsyncPersistenceLayer:
         )
 
     def reading(self) -> UnitOfWork:
-        """A unit of work that only reads: on SQLite it never waits for the writer."""
+        """A unit of work that only reads: on SQLite it never waits for the writer, nor for a
+        connection the writers hold."""
         return UnitOfWork(
-            self._sessions,
+            self._reads or self._sessions,
             self.room_cache,
             self.world.items,
             self._rooms_changed,
@@ -96,6 +110,11 @@ class AsyncPersistenceLayer:
             fault=self.fault,
             availability=self.availability,
         )
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine the layer opened: ``engine``, then SQLite's reader engine if any."""
+        return (self.engine,) if self._reader is None else (self.engine, self._reader)
 
     def _checked_out(self, *_args: Any) -> None:
         self.availability.answered()
