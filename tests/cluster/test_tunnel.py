@@ -12,13 +12,19 @@ import nats
 from kadath_cluster import PrivateNats
 
 from kadath.cluster.tunnel import (
+    ABORT,
+    RELAY_QUEUE,
+    TEXT,
+    TUNNEL_INBOX,
     LocalTransport,
     Numbering,
     Tunnel,
     TunnelTransport,
     decode_frames,
     encode_frames,
+    in_subject,
     open_subject,
+    out_subject,
     serve_tunnel,
 )
 from kadath.realtime.outgoing import Delivery, Outgoing
@@ -161,4 +167,89 @@ async def test_a_tunnel_carries_a_session_and_reports_a_hand_over_with_what_was_
         assert [json.loads(text)["seq"] for text in client.sent] == [1, 2]
         assert client.closed is None
     finally:
+        await nc.close()
+
+
+async def test_a_holder_keeps_a_bounded_inbox_and_drops_a_relay_that_floods_it(
+    nats_server: PrivateNats,
+) -> None:
+    """Client frames wait for the holder's handler in a bounded inbox: a relay that sends more
+    than it holds, unread, is aborted (as a local client flooding its socket would be held back
+    by TCP), and the inbox never grows past its bound."""
+    nc = await nats.connect(nats_server.url)
+    relay = await nats.connect(nats_server.url)
+    heard: list[bytes] = []
+    try:
+        aborted = asyncio.Event()
+
+        async def from_holder(msg: nats.aio.msg.Msg) -> None:
+            heard.append(msg.data)
+            if msg.data == ABORT:
+                aborted.set()
+
+        await relay.subscribe(out_subject("t2"), cb=from_holder)
+        transport = TunnelTransport(nc, "t2", "10.0.0.1:5000", "hello", heartbeat=1, silence=5)
+        await transport.start()
+        await nc.flush()  # the server has both subscriptions before the flood
+        await relay.flush()
+        for n in range(TUNNEL_INBOX + 50):
+            await relay.publish(in_subject("t2"), TEXT + f'{{"id": "c{n}"}}'.encode())
+        await relay.flush()
+        async with asyncio.timeout(WITHIN):
+            await aborted.wait()
+            assert transport._inbox.qsize() <= TUNNEL_INBOX
+            try:
+                while True:
+                    await transport.receive_text()
+            except TransportClosed:
+                pass
+    finally:
+        await relay.close()
+        await nc.close()
+
+
+class StuckClient(FakeClient):
+    """A client that takes nothing: a send waits until the connection is aborted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._aborted = asyncio.Event()
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        await self._aborted.wait()
+        raise TransportClosed
+
+    def abort(self) -> None:
+        super().abort()
+        self._aborted.set()
+
+
+async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_client(
+    nats_server: PrivateNats,
+) -> None:
+    """The holder's frames wait for a slow client in a bounded queue: past it the client is
+    aborted at once (not after the send timeout) and the tunnel ends."""
+    nc = await nats.connect(nats_server.url)
+    holder = await nats.connect(nats_server.url)
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        tunnel_id = json.loads(msg.data)["tunnel"]
+        await msg.respond(b'{"ok": true}')
+        for n in range(RELAY_QUEUE + 50):
+            frame = encode_frames([(n + 1, Outgoing({"type": "room", "text": "x"}))])
+            await holder.publish(out_subject(tunnel_id), frame)
+
+    try:
+        await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
+        await holder.flush()
+        client = StuckClient()
+        tunnel = Tunnel(
+            nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60, send_timeout=60
+        )
+        async with asyncio.timeout(WITHIN):
+            assert await tunnel.run() is None
+        assert client.closed == (0, "aborted")
+        assert tunnel._from_holder.qsize() <= RELAY_QUEUE
+    finally:
+        await holder.close()
         await nc.close()

@@ -65,6 +65,12 @@ log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
 OPEN_TIMEOUT = 5.0
 KEEP_SENT = 256  # client frames a relay keeps, to replay those unread at a hand-over
+# Bounds of a tunnel's two queues. A holder's inbox: client frames its handler has not read
+# yet (a local socket would hold a flooding client back by TCP; a relay sending more is
+# aborted). A relay's queue: the holder's frame batches its client has not taken (past it the
+# client is aborted at once, as a session drops a client that reads nothing).
+TUNNEL_INBOX = 256
+RELAY_QUEUE = 512
 
 TEXT, GONE, FRAMES, BATCHES, CLOSE, ABORT, HEARTBEAT = b"T", b"X", b"F", b"B", b"C", b"A", b"H"
 MOVED = b"M"
@@ -108,7 +114,7 @@ class TunnelTransport:
         self.tunnel = tunnel
         self._nc = nc
         self._heartbeat, self._silence = heartbeat, silence
-        self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._inbox: asyncio.Queue[bytes] = asyncio.Queue(TUNNEL_INBOX)
         self._inbox.put_nowait(TEXT + hello.encode())  # replayed: the handler reads it first
         self._heard = time.monotonic()
         self._closed = False
@@ -125,14 +131,23 @@ class TunnelTransport:
     async def _received(self, msg: Msg) -> None:
         self._heard = time.monotonic()
         if msg.data != HEARTBEAT:
-            self._inbox.put_nowait(msg.data)
+            self._deliver(msg.data)
+
+    def _deliver(self, data: bytes) -> None:
+        """Into the inbox; a relay that overfills it is aborted and the session ends."""
+        try:
+            self._inbox.put_nowait(data)
+        except asyncio.QueueFull:
+            if not self._closed:
+                log.warning("tunnel_inbox_full", tunnel=self.tunnel, limit=TUNNEL_INBOX)
+                self.abort()
 
     async def _beats(self) -> None:
         while not self._closed:
             await asyncio.sleep(self._heartbeat)
             if time.monotonic() - self._heard >= self._silence:
                 log.info("tunnel_relay_silent", tunnel=self.tunnel)
-                self._inbox.put_nowait(GONE)
+                self._deliver(GONE)
                 return
             with contextlib.suppress(*NATS_FAILURES):
                 await self._nc.publish(out_subject(self.tunnel), HEARTBEAT)
@@ -307,7 +322,8 @@ class Tunnel:
         self._hello, self._replay = replay[0], replay[1:]
         self._heartbeat, self._silence, self._send_timeout = heartbeat, silence, send_timeout
         self.tunnel = uuid.uuid4().hex
-        self._from_holder: asyncio.Queue[bytes] = asyncio.Queue()
+        self._from_holder: asyncio.Queue[bytes] = asyncio.Queue(RELAY_QUEUE)
+        self._overfull = False  # the client fell RELAY_QUEUE batches behind: aborted
         self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
         self._count = 0  # text frames sent on this tunnel, the hello first
 
@@ -344,7 +360,13 @@ class Tunnel:
                 await sub.unsubscribe()
 
     async def _received(self, msg: Msg) -> None:
-        self._from_holder.put_nowait(msg.data)
+        try:
+            self._from_holder.put_nowait(msg.data)
+        except asyncio.QueueFull:
+            if not self._overfull:
+                self._overfull = True
+                log.warning("tunnel_client_behind", tunnel=self.tunnel, limit=RELAY_QUEUE)
+                self._client.abort()
 
     async def _open(self) -> bool:
         self._texts.append(self._hello)
@@ -382,7 +404,7 @@ class Tunnel:
         """Until the tunnel ends: if handed over, the zone and how many of the tunnel's text
         frames the holder read; else None."""
         client = self._client
-        while True:
+        while not self._overfull:
             try:
                 data = await asyncio.wait_for(self._from_holder.get(), self._silence)
             except TimeoutError:
@@ -412,6 +434,7 @@ class Tunnel:
                 return None
             except TransportClosed:
                 return None
+        return None  # aborted: the client fell too far behind
 
     async def _publish(self, data: bytes) -> None:
         with contextlib.suppress(*NATS_FAILURES):
