@@ -157,6 +157,8 @@ class CheckedBot(Bot):
         self.last_seq = 0
         self.seq_faults = 0
         self.stray_replies = 0
+        # A refusal that comes after connect() gave up waiting is nobody's business.
+        self.welcomed.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _on_frame(self, raw: str, now: float) -> None:
         parsed = json.loads(raw)
@@ -571,6 +573,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connect-concurrency", type=int, default=50)
     parser.add_argument("--postgres", default=os.environ.get("KADATH_TEST_POSTGRES_URL"))
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--logs", help="keep the processes' logs in this (new) directory")
     parser.add_argument("--quick", action="store_true", help="20 players, 1+5 s: a smoke run")
     args = parser.parse_args(argv)
     if not args.postgres:
@@ -593,8 +596,11 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     random.seed(args.seed)
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="kadath-cluster-bench-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.logs:
+            root = Path(args.logs)  # made by main()
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kadath-bench-")))
         async with migrated_database(args.postgres) as url, private_nats(root) as nats:
             database = str(sa.make_url(url).database)
             setup = Setup(args, url, database, nats, root)
@@ -614,6 +620,8 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.logs:
+        Path(args.logs).mkdir(parents=True)
     started = {"loadavg": loadavg(), "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     runner: Any = asyncio.run
     with contextlib.suppress(ImportError):
@@ -627,7 +635,9 @@ def main(argv: list[str] | None = None) -> int:
         document = {
             "started": started,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-            "config": {k: v for k, v in vars(args).items() if k not in ("postgres", "json")},
+            "config": {
+                k: v for k, v in vars(args).items() if k not in ("postgres", "json", "logs")
+            },
             "results": results,
         }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
