@@ -73,6 +73,7 @@ from load import (
     log,
     parse_mix,
     route,
+    server_profile_top,
     setup_players,
     summarize_ms,
     world_map,
@@ -275,6 +276,8 @@ async def start_nodes(setup: Setup, config: str, roles: list[Role]) -> list[Node
             KADATH_ZONE_LEASE_SECONDS=str(LEASE_SECONDS),
             KADATH_ZONE_RENEW_SECONDS=str(RENEW_SECONDS),
         )
+        if role.name in setup.args.profile:
+            node.cprofile = setup.root / f"{node.name}.prof"
         nodes.append(node)
         await node.start()
     if cluster:
@@ -410,6 +413,8 @@ async def run_config(setup: Setup, config: str, players: int) -> dict[str, Any]:
             "relayed_at_connect": relayed_at_start,
             "unanswered": sum(len(b.pending) for b in bots),
             "unanswered_in_window": unanswered_in_window,
+            # on connections still open at the end (not closed by the server, e.g. "try again")
+            "unanswered_open": sum(len(b.pending) for b in bots if b.alive),
             "stray_replies": sum(b.stray_replies for b in bots),
             "seq_faults": sum(b.seq_faults for b in bots),
             "disconnects": rec.disconnects,
@@ -432,6 +437,11 @@ async def run_config(setup: Setup, config: str, players: int) -> dict[str, Any]:
             code = await node.stop()
             if code not in (0, -15, None):  # uvicorn ends by re-raising SIGTERM
                 log(f"{node.name} exited {code}: {node.warnings()}")
+            if node.cprofile is not None and node.cprofile.exists():
+                top = server_profile_top(node.cprofile, limit=25)["by_tottime"]
+                print(f"-- {node.name}: cProfile, by own time (the whole run, set-up included)")
+                for row in top:
+                    print(f"{row['tottime_s']:8.3f} s {row['calls']:>9} {row['function'][-110:]}")
 
 
 def figures(
@@ -573,6 +583,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connect-concurrency", type=int, default=50)
     parser.add_argument("--postgres", default=os.environ.get("KADATH_TEST_POSTGRES_URL"))
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated roles (serve, gateway, engine, …) to run under cProfile; slows"
+        " them: for where the time goes, not for figures",
+    )
     parser.add_argument("--logs", help="keep the processes' logs in this (new) directory")
     parser.add_argument("--quick", action="store_true", help="20 players, 1+5 s: a smoke run")
     args = parser.parse_args(argv)
@@ -581,6 +597,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.players, args.duration, args.warmup, args.drain = "20", 5.0, 1.0, 15.0
     args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    args.profile = {r.strip() for r in args.profile.split(",") if r.strip()}
     if unknown := set(args.configs) - set(CONFIG_NAMES):
         parser.error(f"unknown configurations {sorted(unknown)}; known: {CONFIG_NAMES}")
     args.players = sorted(int(p) for p in str(args.players).split(","))
@@ -636,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
             "started": started,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "config": {
-                k: v for k, v in vars(args).items() if k not in ("postgres", "json", "logs")
+                k: sorted(v) if isinstance(v, set) else v
+                for k, v in vars(args).items()
+                if k not in ("postgres", "json", "logs")
             },
             "results": results,
         }

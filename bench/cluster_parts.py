@@ -28,6 +28,7 @@ from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+HERE = Path(__file__).resolve().parent
 # One signing key for every process, so a token made by one is good on the others.
 SECRET_KEY = "cluster-bench-signing-key-" + "k" * 32
 
@@ -192,6 +193,7 @@ class Node:
             self.env["KADATH_NATS_URL"] = nats_url
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
+        self.cprofile: Path | None = None  # run under cProfile (bench/load_serve.py), stats here
 
     @property
     def pid(self) -> int:
@@ -209,9 +211,13 @@ class Node:
     async def start(self, within: float = 120.0) -> None:
         """Start, and wait until it says it is ready (a cluster node holds its zones by then)."""
         command = ["serve", "--cluster"] if self.cluster else ["serve"]
+        program = [sys.executable, "-m", "kadath"]
+        if self.cprofile is not None:
+            self.env["KADATH_BENCH_CPROFILE"] = str(self.cprofile)
+            program = [sys.executable, str(HERE / "load_serve.py")]
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "kadath", *command,
+                *program, *command,
                 "--host", "127.0.0.1", "--port", str(self.port),
                 env=self.env, cwd=self.data_dir, stdout=log, stderr=log,
                 stdin=asyncio.subprocess.DEVNULL,
