@@ -392,8 +392,11 @@ async def run_config(setup: Setup, config: str, players: int) -> dict[str, Any]:
             marks["end"] = await meter.mark()
 
         marker = asyncio.create_task(mark_window())
-        await asyncio.gather(*(b.open_loop(args.rate, begin, rec.window_end) for b in bots))
-        await marker
+        try:
+            await asyncio.gather(*(b.open_loop(args.rate, begin, rec.window_end) for b in bots))
+            await marker
+        finally:
+            marker.cancel()
         deadline = time.perf_counter() + args.drain
         while any(b.pending for b in bots) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
