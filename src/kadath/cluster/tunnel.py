@@ -23,9 +23,14 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | ``H`` | both | heartbeat, every renewal period |
 
 A side that hears nothing from the other for a whole lease period takes it as gone: the holder
-ends the session as if the client had left; the relay tells the client "the world is
-reorganising, try again" and closes with 1013 (try again later). NATS keeps the order of one
-connection's messages on a subject, so frames arrive in ``seq`` order.
+ends the session as if the client had left; the relay's tunnel ends ``Lost`` (so does one whose
+``open`` nobody answered), and the relay fails the client over (``kadath.cluster.serve``): it
+keeps the connection, tells the client "the world shifts", answers each command the lost holder
+was sent and did not answer with an error reply (``Lost.unanswered``: the relay reads the
+command ids it sends and the ``re`` of the replies it relays), and routes the character again
+until a process holds its zone, for at most ``failover_bound``; then it says "try again" and
+closes with 1013 (try again later). NATS keeps the order of one connection's messages on a
+subject, so frames arrive in ``seq`` order.
 
 **Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
 the holder takes the character out of play (saving it in its new room), flushes the session and
@@ -48,6 +53,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -58,11 +64,24 @@ from nats.aio.subscription import Subscription
 
 from kadath.cluster.leases import NATS_FAILURES
 from kadath.realtime.outgoing import Delivery, Outgoing
-from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
+from kadath.realtime.protocol import (
+    CLOSE_NORMAL,
+    CLOSE_TRY_AGAIN_LATER,
+    BadFrame,
+    CommandFrame,
+    Ping,
+    parse,
+)
 from kadath.realtime.transport import Transport, TransportClosed
 
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
+SHIFTS = "The world shifts around you..."  # a failover began (a system message)
+SHIFTED = "The world shifted before that was done; it may not have happened."
+NOT_DONE = "The world is reorganising; that was not done."  # a command no holder was sent
+# How long a relay keeps routing a client whose zone has no holder, in leases (plus two
+# renewal periods): see ``failover_bound``.
+FAILOVER_LEASES = 2
 OPEN_TIMEOUT = 5.0
 KEEP_SENT = 256  # client frames a relay keeps, to replay those unread at a hand-over
 # Bounds of a tunnel's two queues. A holder's inbox: client frames its handler has not read
@@ -86,6 +105,16 @@ def in_subject(tunnel: str) -> str:
 
 def out_subject(tunnel: str) -> str:
     return f"kadath.tunnel.{tunnel}.out"
+
+
+def failover_bound(lease: float, renew: float) -> float:
+    """Seconds a relay goes on routing a client whose holder was lost (or whose zone nobody
+    answered for) before it gives up ("try again", 1013). A dead holder's zones move within a
+    lease and two renewal periods of its death (docs/scaling.md, "The lease bound"), and the
+    relay hears of the death a lease after the last heartbeat; two leases and two renewal
+    periods from then leave room for a loaded machine (15 s with the tests' 6 s / 1.5 s, 40 s
+    by default)."""
+    return FAILOVER_LEASES * lease + 2 * renew
 
 
 def encode_frames(batch: Sequence[Delivery]) -> bytes:
@@ -240,6 +269,75 @@ async def reorganising(client: Transport, seq: int) -> None:
         await client.close(CLOSE_TRY_AGAIN_LATER, REORGANISING)
 
 
+LOST = object()  # the holder fell silent (``Tunnel._holder_to_client``)
+Moved = tuple[str, list[str]]  # handed over: the zone walked into, the client frames unread
+
+
+@dataclass(frozen=True)
+class Lost:
+    """How a tunnel ended when its holder was lost: silent for a lease after the tunnel opened
+    (``opened``), or nobody answered the zone's ``open`` (not ``opened``: nothing was sent).
+    ``unanswered``: the ids of the commands sent on the tunnel that got no reply (nor error
+    naming them), in order; ``pings``: the pings sent that got no pong."""
+
+    opened: bool
+    unanswered: tuple[str, ...] = ()
+    pings: int = 0
+
+
+class Owed:
+    """What a client sent that still awaits its answer: the ids of commands (a reply, or an
+    error naming the command, carries the id in ``re``) and pings (a pong answers the oldest).
+    Each text is parsed as the holder's connection handler will parse it."""
+
+    def __init__(self, max_line: int) -> None:
+        self._max_line = max_line
+        self.ids: list[str] = []  # in the order sent
+        self.pings = 0
+
+    def ask(self, text: str) -> None:
+        try:
+            frame = parse(text, max_line=self._max_line)
+        except BadFrame as exc:
+            if exc.re is not None:
+                self.ids.append(exc.re)
+            return
+        if isinstance(frame, CommandFrame):
+            self.ids.append(frame.id)
+        elif isinstance(frame, Ping):
+            self.pings += 1
+
+    def answered(self, batch: Sequence[Delivery]) -> None:
+        for _seq, frame in batch:
+            kind, re = frame.frame.get("type"), frame.frame.get("re")
+            if kind in ("reply", "error") and isinstance(re, str) and re in self.ids:
+                self.ids.remove(re)  # the first: a holder answers in order
+            elif kind == "pong" and self.pings:
+                self.pings -= 1
+
+
+def answers(ids: Sequence[str], pings: int, text: str) -> list[Delivery]:
+    """A refusing reply (``text``) for each command id, and a pong for each ping (to be
+    numbered)."""
+    frames: list[Delivery] = []
+    for frame_id in ids:
+        frames.append((0, Outgoing({"type": "reply", "re": frame_id, "ok": False, "text": text})))
+    frames += [(0, Outgoing({"type": "pong"}))] * pings
+    return frames
+
+
+def failover_frames(lost: Lost, notice: bool) -> list[Delivery]:
+    """What a relay tells its client when the holder was lost (to be numbered): the notice
+    (``notice``: a failover begins for a greeted client), then an error reply for each command
+    the lost holder did not answer (it may or may not have run it; it is not run again), and a
+    pong for each ping it did not answer."""
+    frames: list[Delivery] = []
+    if notice:
+        shift = {"type": "message", "channel": "system", "from": None, "text": SHIFTS}
+        frames.append((0, Outgoing(shift)))
+    return frames + answers(lost.unanswered, lost.pings, SHIFTED)
+
+
 class Numbering:
     """The ``seq`` a client sees, across the sessions that serve it one after another (a
     hand-over starts a new one, numbered from 1): each frame gets the next number, and every
@@ -249,6 +347,11 @@ class Numbering:
     def __init__(self) -> None:
         self.sent = 0  # the last seq the client was given
         self._greeted = False
+
+    @property
+    def greeted(self) -> bool:
+        """Whether the client has had its welcome."""
+        return self._greeted
 
     def number(self, batch: Sequence[Delivery]) -> list[Delivery]:
         out: list[Delivery] = []
@@ -298,9 +401,6 @@ class LocalTransport:
         self._client.abort()
 
 
-Moved = tuple[str, list[str]]  # handed over: the zone walked into, the client frames unread
-
-
 class Tunnel:
     """The relay's side of one tunnel: the client's frames to the zone's holder, the
     holder's frames to the client, until either ends, the holder falls silent, or it hands the
@@ -317,6 +417,7 @@ class Tunnel:
         heartbeat: float,
         silence: float,
         send_timeout: float,
+        max_line: int = 1000,
     ) -> None:
         self._nc, self._client, self.zone, self._numbering = nc, client, zone, numbering
         self._hello, self._replay = replay[0], replay[1:]
@@ -326,14 +427,15 @@ class Tunnel:
         self._overfull = False  # the client fell RELAY_QUEUE batches behind: aborted
         self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
         self._count = 0  # text frames sent on this tunnel, the hello first
+        self._owed = Owed(max_line)  # what the client sent on this tunnel, not answered yet
 
-    async def run(self) -> Moved | None:
-        """To the tunnel's end; where the character was handed over to, if it was."""
+    async def run(self) -> Moved | Lost | None:
+        """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
+        if the holder was (the relay then routes the character again)."""
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         try:
             if not await self._open():
-                await reorganising(self._client, self._numbering.sent + 1)
-                return None
+                return Lost(opened=False)
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
             for text in self._replay:
                 await self._send_text(text)
@@ -351,6 +453,10 @@ class Tunnel:
             outcome = writing.result() if ended else None
             if outcome is None:
                 return None
+            if outcome is LOST:
+                log.warning("tunnel_holder_silent", tunnel=self.tunnel, zone=self.zone)
+                return Lost(True, tuple(self._owed.ids), self._owed.pings)
+            assert isinstance(outcome, tuple)
             zone, read = outcome
             unread = list(self._texts)[max(0, read - (self._count - len(self._texts))) :]
             log.info("tunnel_handed_over", tunnel=self.tunnel, zone=self.zone, to=zone)
@@ -393,6 +499,7 @@ class Tunnel:
     async def _send_text(self, text: str) -> None:
         self._texts.append(text)
         self._count += 1
+        self._owed.ask(text)
         await self._publish(TEXT + text.encode())
 
     async def _heartbeats(self) -> None:
@@ -400,21 +507,21 @@ class Tunnel:
             await asyncio.sleep(self._heartbeat)
             await self._publish(HEARTBEAT)
 
-    async def _holder_to_client(self) -> tuple[str, int] | None:
+    async def _holder_to_client(self) -> tuple[str, int] | object | None:
         """Until the tunnel ends: if handed over, the zone and how many of the tunnel's text
-        frames the holder read; else None."""
+        frames the holder read; ``LOST`` if the holder fell silent; else None."""
         client = self._client
         while not self._overfull:
             try:
                 data = await asyncio.wait_for(self._from_holder.get(), self._silence)
             except TimeoutError:
-                log.warning("tunnel_holder_silent", tunnel=self.tunnel, zone=self.zone)
-                await reorganising(client, self._numbering.sent + 1)
-                return None
+                return LOST
             kind = data[:1]
             try:
                 if kind == FRAMES:
-                    batch = self._numbering.number(decode_frames(data[1:]))
+                    decoded = decode_frames(data[1:])
+                    self._owed.answered(decoded)
+                    batch = self._numbering.number(decoded)
                     if batch:
                         await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
                 elif kind == BATCHES:
