@@ -90,6 +90,42 @@ async def test_a_relayed_player_whose_holder_dies_keeps_the_connection_and_plays
     assert cluster.alpha.events("player_failed_over")
 
 
+async def test_a_relayed_player_whose_holder_stalls_fails_over_to_it_again(
+    own_cluster: Cluster,
+) -> None:
+    """Beta (holding the start zone, pinned to it) is stopped past a lease with a command in
+    flight, then continued: the relay hears its silence, tells the client the world shifts and
+    answers that command once; beta, awake, finds its lease lapsed and takes the zone again, and
+    the relay routes the player back to it through a new tunnel: look and say work, seq
+    gap-free, one welcome, one reply per command."""
+    cluster = own_cluster
+    token, name = await new_character(cluster.http)
+    client = await Client.open(cluster.alpha.ws_url)
+    try:
+        assert (await client.hello(token, name))["type"] == "welcome"
+        assert (await client.command("look"))["ok"] is True
+        cluster.beta.signal(signal.SIGSTOP)
+        try:
+            in_flight = await client.send_command("say Is anyone there?")
+            await client.wait_for(is_notice, LEASE_SECONDS + SLACK_SECONDS)
+        finally:
+            cluster.beta.signal(signal.SIGCONT)
+        shifted = await client.wait_for(lambda f: f.get("re") == in_flight)
+        assert shifted == {**shifted, "type": "reply", "ok": False, "text": SHIFTED}
+        look = await client.command("look", BOUND + SLACK_SECONDS)
+        assert look["ok"] is True, look
+        said = await client.command("say Back again.")
+        assert said == {**said, "ok": True, "text": 'You say, "Back again."'}
+        assert client.seqs == list(range(1, len(client.seqs) + 1))
+        assert [f["type"] for f in client.received].count("welcome") == 1
+        assert set(replies_per_command(client).values()) == {1}
+        assert len(replies_per_command(client)) == 4
+        assert len([f for f in client.received if is_notice(f)]) == 1
+    finally:
+        await client.ws.close()
+    assert len(cluster.alpha.events("tunnel_relayed")) >= 2
+
+
 async def test_when_nobody_takes_the_zone_the_client_is_told_to_try_again(
     own_cluster: Cluster,
 ) -> None:

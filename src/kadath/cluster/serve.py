@@ -312,10 +312,11 @@ class ClusterNode:
                 if outcome is None:
                     return
                 if isinstance(outcome, Lost):
-                    if outcome.opened or failing_since is None:  # a failover begins
+                    beginning = outcome.opened or failing_since is None
+                    if failing_since is None or beginning:  # a failover begins: told once
                         failing_since, delay = time.monotonic(), 0.0
                         log.info("player_failing_over", player_id=str(player_id), zone=zone)
-                    notice = numbering.greeted and (outcome.opened or delay == 0.0)
+                    notice = beginning and numbering.greeted
                     if not await self._tell(client, numbering, failover_frames(outcome, notice)):
                         return
                     if outcome.opened:

@@ -435,6 +435,7 @@ class Tunnel:
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         try:
             if not await self._open():
+                await self._publish(GONE)  # a holder whose answer came too late: let it go
                 return Lost(opened=False)
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
             for text in self._replay:
