@@ -13,7 +13,7 @@ import pytest
 from kadath_cluster import LEASE_SECONDS, RENEW_SECONDS, SLACK_SECONDS, cluster_config, eventually
 from kadath_serve import START_ZONE, WORLD, ZONES, Client, Cluster, Frame, new_character
 
-from kadath.cluster.tunnel import SHIFTED, SHIFTS, failover_bound
+from kadath.cluster.failover import SHIFTED, SHIFTS, failover_bound
 from kadath.cluster.zones import pin
 from kadath.realtime.protocol import CLOSE_RESTART, CLOSE_TRY_AGAIN_LATER
 

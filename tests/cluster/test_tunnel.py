@@ -11,21 +11,18 @@ from collections.abc import Sequence
 import nats
 from kadath_cluster import PrivateNats
 
+from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, failover_frames
 from kadath.cluster.tunnel import (
     ABORT,
     RELAY_QUEUE,
-    SHIFTED,
-    SHIFTS,
     TEXT,
     TUNNEL_INBOX,
     LocalTransport,
-    Lost,
     Numbering,
     Tunnel,
     TunnelTransport,
     decode_frames,
     encode_frames,
-    failover_frames,
     in_subject,
     open_subject,
     out_subject,

@@ -32,6 +32,14 @@ from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
 from kadath.cluster.errors import ClusterUnreachable
+from kadath.cluster.failover import (
+    NOT_DONE,
+    Lost,
+    Owed,
+    answers,
+    failover_bound,
+    failover_frames,
+)
 from kadath.cluster.fencing import check_schema, confirm, highest_epoch
 from kadath.cluster.leases import (
     NATS_FAILURES,
@@ -42,16 +50,10 @@ from kadath.cluster.leases import (
     open_pins,
 )
 from kadath.cluster.tunnel import (
-    NOT_DONE,
     LocalTransport,
-    Lost,
     Numbering,
-    Owed,
     Tunnel,
     TunnelTransport,
-    answers,
-    failover_bound,
-    failover_frames,
     open_subject,
     reorganising,
     serve_tunnel,

@@ -24,13 +24,13 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 
 A side that hears nothing from the other for a whole lease period takes it as gone: the holder
 ends the session as if the client had left; the relay's tunnel ends ``Lost`` (so does one whose
-``open`` nobody answered), and the relay fails the client over (``kadath.cluster.serve``): it
-keeps the connection, tells the client "the world shifts", answers each command the lost holder
-was sent and did not answer with an error reply (``Lost.unanswered``: the relay reads the
-command ids it sends and the ``re`` of the replies it relays), and routes the character again
-until a process holds its zone, for at most ``failover_bound``; then it says "try again" and
-closes with 1013 (try again later). NATS keeps the order of one connection's messages on a
-subject, so frames arrive in ``seq`` order.
+``open`` nobody answered), and the relay fails the client over (``kadath.cluster.failover``,
+``ClusterNode._drive``): it keeps the connection, tells the client "the world shifts", answers
+each command the lost holder was sent and did not answer with an error reply
+(``Lost.unanswered``: the relay reads the command ids it sends and the ``re`` of the replies
+it relays), and routes the character again until a process holds its zone, for at most
+``failover_bound``; then it says "try again" and closes with 1013 (try again later). NATS
+keeps the order of one connection's messages on a subject, so frames arrive in ``seq`` order.
 
 **Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
 the holder takes the character out of play (saving it in its new room), flushes the session and
@@ -53,7 +53,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -62,26 +61,14 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from kadath.cluster.failover import Lost, Owed
 from kadath.cluster.leases import NATS_FAILURES
 from kadath.realtime.outgoing import Delivery, Outgoing
-from kadath.realtime.protocol import (
-    CLOSE_NORMAL,
-    CLOSE_TRY_AGAIN_LATER,
-    BadFrame,
-    CommandFrame,
-    Ping,
-    parse,
-)
+from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
 from kadath.realtime.transport import Transport, TransportClosed
 
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
-SHIFTS = "The world shifts around you..."  # a failover began (a system message)
-SHIFTED = "The world shifted before that was done; it may not have happened."
-NOT_DONE = "The world is reorganising; that was not done."  # a command no holder was sent
-# How long a relay keeps routing a client whose zone has no holder, in leases (plus two
-# renewal periods): see ``failover_bound``.
-FAILOVER_LEASES = 2
 OPEN_TIMEOUT = 5.0
 KEEP_SENT = 256  # client frames a relay keeps, to replay those unread at a hand-over
 # Bounds of a tunnel's two queues. A holder's inbox: client frames its handler has not read
@@ -105,16 +92,6 @@ def in_subject(tunnel: str) -> str:
 
 def out_subject(tunnel: str) -> str:
     return f"kadath.tunnel.{tunnel}.out"
-
-
-def failover_bound(lease: float, renew: float) -> float:
-    """Seconds a relay goes on routing a client whose holder was lost (or whose zone nobody
-    answered for) before it gives up ("try again", 1013). A dead holder's zones move within a
-    lease and two renewal periods of its death (docs/scaling.md, "The lease bound"), and the
-    relay hears of the death a lease after the last heartbeat; two leases and two renewal
-    periods from then leave room for a loaded machine (15 s with the tests' 6 s / 1.5 s, 40 s
-    by default)."""
-    return FAILOVER_LEASES * lease + 2 * renew
 
 
 def encode_frames(batch: Sequence[Delivery]) -> bytes:
@@ -271,71 +248,6 @@ async def reorganising(client: Transport, seq: int) -> None:
 
 LOST = object()  # the holder fell silent (``Tunnel._holder_to_client``)
 Moved = tuple[str, list[str]]  # handed over: the zone walked into, the client frames unread
-
-
-@dataclass(frozen=True)
-class Lost:
-    """How a tunnel ended when its holder was lost: silent for a lease after the tunnel opened
-    (``opened``), or nobody answered the zone's ``open`` (not ``opened``: nothing was sent).
-    ``unanswered``: the ids of the commands sent on the tunnel that got no reply (nor error
-    naming them), in order; ``pings``: the pings sent that got no pong."""
-
-    opened: bool
-    unanswered: tuple[str, ...] = ()
-    pings: int = 0
-
-
-class Owed:
-    """What a client sent that still awaits its answer: the ids of commands (a reply, or an
-    error naming the command, carries the id in ``re``) and pings (a pong answers the oldest).
-    Each text is parsed as the holder's connection handler will parse it."""
-
-    def __init__(self, max_line: int) -> None:
-        self._max_line = max_line
-        self.ids: list[str] = []  # in the order sent
-        self.pings = 0
-
-    def ask(self, text: str) -> None:
-        try:
-            frame = parse(text, max_line=self._max_line)
-        except BadFrame as exc:
-            if exc.re is not None:
-                self.ids.append(exc.re)
-            return
-        if isinstance(frame, CommandFrame):
-            self.ids.append(frame.id)
-        elif isinstance(frame, Ping):
-            self.pings += 1
-
-    def answered(self, batch: Sequence[Delivery]) -> None:
-        for _seq, frame in batch:
-            kind, re = frame.frame.get("type"), frame.frame.get("re")
-            if kind in ("reply", "error") and isinstance(re, str) and re in self.ids:
-                self.ids.remove(re)  # the first: a holder answers in order
-            elif kind == "pong" and self.pings:
-                self.pings -= 1
-
-
-def answers(ids: Sequence[str], pings: int, text: str) -> list[Delivery]:
-    """A refusing reply (``text``) for each command id, and a pong for each ping (to be
-    numbered)."""
-    frames: list[Delivery] = []
-    for frame_id in ids:
-        frames.append((0, Outgoing({"type": "reply", "re": frame_id, "ok": False, "text": text})))
-    frames += [(0, Outgoing({"type": "pong"}))] * pings
-    return frames
-
-
-def failover_frames(lost: Lost, notice: bool) -> list[Delivery]:
-    """What a relay tells its client when the holder was lost (to be numbered): the notice
-    (``notice``: a failover begins for a greeted client), then an error reply for each command
-    the lost holder did not answer (it may or may not have run it; it is not run again), and a
-    pong for each ping it did not answer."""
-    frames: list[Delivery] = []
-    if notice:
-        shift = {"type": "message", "channel": "system", "from": None, "text": SHIFTS}
-        frames.append((0, Outgoing(shift)))
-    return frames + answers(lost.unanswered, lost.pings, SHIFTED)
 
 
 class Numbering:
