@@ -14,10 +14,13 @@ from kadath_cluster import LEASE_SECONDS, RENEW_SECONDS, SLACK_SECONDS, cluster_
 from kadath_serve import START_ZONE, WORLD, ZONES, Client, Cluster, Frame, new_character
 
 from kadath.cluster.failover import SHIFTED, SHIFTS, failover_bound
-from kadath.cluster.zones import pin
+from kadath.cluster.zones import pin, zone_statuses
 from kadath.realtime.protocol import CLOSE_RESTART, CLOSE_TRY_AGAIN_LATER
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+# east, then north, from the start room: the first room of another zone (held by alpha).
+ACROSS_ROOM = "miskatonic.campus_gate"
+ACROSS_ZONE = WORLD.rooms[ACROSS_ROOM].zone_id
 BOUND = failover_bound(LEASE_SECONDS, RENEW_SECONDS)
 # From the killing of a holder: a lease until the relay hears its silence, then the failover's
 # bound, and slack for a loaded machine.
@@ -126,6 +129,48 @@ async def test_a_relayed_player_whose_holder_stalls_fails_over_to_it_again(
     finally:
         await client.ws.close()
     assert len(cluster.alpha.events("tunnel_relayed")) >= 2
+
+
+async def test_a_hand_over_into_a_zone_nobody_holds_waits_until_it_is_held(
+    own_cluster: Cluster,
+) -> None:
+    """The zone across the border is pinned to an engine that is not running, so alpha lets
+    it go. A relayed player walks into it: beta hands it over (saved there), nobody answers for
+    the zone, the client hears the world shift and keeps its connection; a look sent meanwhile
+    waits. Once the zone is pinned back to alpha and alpha holds it, the look is served there,
+    in the room walked into: one welcome, gap-free seq, one reply per command."""
+    cluster = own_cluster
+    env = cluster.alpha.env
+    config = cluster_config(env["KADATH_DATABASE_URL"], env["KADATH_NATS_URL"], "test")
+    await pin(config, ZONES, ACROSS_ZONE, "nobody")
+
+    async def owner(zone: str) -> str | None:
+        return next(s.owner for s in await zone_statuses(config, ZONES) if s.zone == zone)
+
+    async def unheld() -> bool:
+        return await owner(ACROSS_ZONE) is None
+
+    await eventually(unheld, LEASE_SECONDS + SLACK_SECONDS, f"{ACROSS_ZONE} let go")
+    token, name = await new_character(cluster.http)
+    client = await Client.open(cluster.alpha.ws_url)
+    try:
+        assert (await client.hello(token, name))["type"] == "welcome"
+        assert (await client.command("east"))["ok"] is True
+        assert (await client.command("north"))["ok"] is True  # beta answers, then hands over
+        await client.wait_for(is_notice, SLACK_SECONDS)
+        looking = await client.send_command("look")
+        await pin(config, ZONES, ACROSS_ZONE, "alpha")
+        look = await client.wait_for(lambda f: f.get("re") == looking, BOUND + SLACK_SECONDS)
+        assert look == {**look, "type": "reply", "ok": True}
+        shown = [f for f in client.received if f.get("type") == "room"]
+        assert shown[-1]["room"]["id"] == ACROSS_ROOM
+        assert client.seqs == list(range(1, len(client.seqs) + 1))
+        assert [f["type"] for f in client.received].count("welcome") == 1
+        assert set(replies_per_command(client).values()) == {1}
+        assert len(replies_per_command(client)) == 3
+    finally:
+        await client.ws.close()
+    assert await owner(ACROSS_ZONE) == "alpha"
 
 
 async def test_when_nobody_takes_the_zone_the_client_is_told_to_try_again(
