@@ -75,13 +75,28 @@ class FakeClient:
 
 
 def test_frames_cross_a_tunnel_as_the_websocket_would_send_them() -> None:
+    """The holder's encoding reaches the client as it is (renumbered), and the relay reads
+    what it needs (a welcome, the id a reply answers, a pong) without decoding the frame."""
     frames = [
-        (7, Outgoing({"type": "room", "text": 'A line\nand \u00e9 "quoted"'})),
+        (7, Outgoing({"type": "room", "text": 'A line\nand \u00e9\t"quoted"'})),
         (8, Outgoing({"type": "pong"})),
+        (9, Outgoing({"type": "reply", "re": "a\tb\nc", "ok": True})),
+        (10, Outgoing({"type": "error", "code": "bad_frame", "re": "x"})),
+        (11, Outgoing({"type": "welcome", "re": 3})),
     ]
     decoded = decode_frames(encode_frames(frames)[1:])
-    assert [f.text(seq) for seq, f in decoded] == [f.text(seq) for seq, f in frames]
-    assert [seq for seq, _ in decoded] == [7, 8]
+    assert [f.text(seq) for seq, (_, f) in zip(range(7, 12), decoded, strict=True)] == [
+        f.text(seq) for seq, f in frames
+    ]
+    assert [(f.kind, f.re) for _, f in decoded] == [
+        ("", None),
+        ("p", None),
+        ("r", "a\tb\nc"),
+        ("r", "x"),
+        ("w", None),
+    ]
+    assert all(f._decoded is None for _, f in decoded)  # nothing decoded to pass it on
+    assert [f.frame for _, f in decoded] == [f.frame for _, f in frames]  # a telnet client's
 
 
 def test_numbering_runs_on_across_sessions_and_greets_once() -> None:

@@ -62,13 +62,14 @@ class Owed:
         elif isinstance(frame, Ping):
             self.pings += 1
 
-    def answered(self, batch: Sequence[Delivery]) -> None:
-        for _seq, frame in batch:
-            kind, re = frame.frame.get("type"), frame.frame.get("re")
-            if kind in ("reply", "error") and isinstance(re, str) and re in self.ids:
+    def answered(self, kind: str, re: str | None) -> None:
+        """A frame from the holder, as the relay sees it (``tunnel.Relayed``): ``kind`` "r"
+        for a reply or error (``re`` the id it answers), "p" for a pong."""
+        if kind == "r":
+            if re is not None and re in self.ids:
                 self.ids.remove(re)  # the first: a holder answers in order
-            elif kind == "pong" and self.pings:
-                self.pings -= 1
+        elif kind == "p" and self.pings:
+            self.pings -= 1
 
 
 def answers(ids: Sequence[str], pings: int, text: str) -> list[Delivery]:

@@ -15,7 +15,7 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | --- | --- | --- |
 | ``T`` | in | one text frame from the client |
 | ``X`` | in | the client went away |
-| ``F`` | out | a batch of frames, each as the WebSocket sends it (``{"seq":n,…}``), one a line |
+| ``F`` | out | a batch of frames, one a line: ``<kind>\t<body>`` (``encode_frames``) |
 | ``B`` | out | the client asked for batches in its hello (``Transport.use_batches``) |
 | ``C`` | out | close: JSON ``[code, reason]`` |
 | ``A`` | out | abort |
@@ -31,6 +31,12 @@ each command the lost holder was sent and did not answer with an error reply
 it relays), and routes the character again until a process holds its zone, for at most
 ``failover_bound``; then it says "try again" and closes with 1013 (try again later). NATS
 keeps the order of one connection's messages on a subject, so frames arrive in ``seq`` order.
+
+**What the relay does to a frame.** Nothing it need not: a frame's body is the holder's
+encoding (``Outgoing.body``, the JSON less its ``{"seq":n,``), passed on as it is
+(``Relayed``: the relay's ``seq`` goes in front, as for any frame); the holder tags the few
+frames the relay must see into (a welcome, a reply or error with the id it answers, a pong),
+so the relay decodes no frame's JSON (a telnet client's rendering decodes it when it wants it).
 
 **Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
 the holder takes the character out of play (saving it in its new room), flushes the session and
@@ -94,18 +100,67 @@ def out_subject(tunnel: str) -> str:
     return f"kadath.tunnel.{tunnel}.out"
 
 
+# What the relay needs to know of a frame without decoding it (``Relayed.kind``): a welcome
+# (``Numbering`` greets once), a reply or error (``Owed``: its ``re`` follows, as JSON), a pong.
+WELCOME, ANSWER, PONG = "w", "r", "p"
+
+
 def encode_frames(batch: Sequence[Delivery]) -> bytes:
-    return FRAMES + "\n".join([frame.text(seq) for seq, frame in batch]).encode()
+    """An ``F`` message: one line a frame, ``<kind>\t<body>``, the body as the WebSocket would
+    send it without its ``{"seq":n,`` (``Outgoing.body``; compact JSON holds no raw newline or
+    tab), the kind what the relay needs of it (``WELCOME``, ``ANSWER`` + the ``re`` as JSON,
+    ``PONG``, or nothing). The holder's ``seq`` is not sent: the relay numbers the frames."""
+    lines = []
+    for _seq, out in batch:
+        frame = out.frame
+        kind = frame.get("type")
+        if kind == "reply" or kind == "error":
+            re = frame.get("re")
+            tag = ANSWER + json.dumps(re) if isinstance(re, str) else ""
+        elif kind == "welcome":
+            tag = WELCOME
+        elif kind == "pong":
+            tag = PONG
+        else:
+            tag = ""
+        lines.append(f"{tag}\t{out.body}")
+    return FRAMES + "\n".join(lines).encode()
 
 
-def decode_frames(body: bytes) -> list[Delivery]:
-    """The frames of an ``F`` message, each with its ``seq`` taken out again (the frame's own
-    keys keep their order, so it encodes to the same text)."""
-    batch: list[Delivery] = []
+class Relayed(Outgoing):
+    """A frame as the relay passes it on: the holder's encoding kept (``Outgoing.body``), so a
+    WebSocket client gets it without a decode and an encode; ``frame`` (a telnet client's
+    rendering wants it) is decoded on first use only."""
+
+    __slots__ = ("_decoded", "kind", "re")
+
+    def __init__(self, body: str, kind: str, re: str | None) -> None:
+        self._body, self._renderings = body, None
+        self._decoded: dict[str, Any] | None = None
+        self.kind, self.re = kind, re
+
+    @property
+    def frame(self) -> dict[str, Any]:
+        if self._decoded is None:
+            self._decoded = json.loads("{" + self.body)
+        return self._decoded
+
+    @frame.setter
+    def frame(self, frame: dict[str, Any]) -> None:
+        self._decoded = frame
+
+
+def decode_frames(body: bytes) -> list[tuple[int, Relayed]]:
+    """The frames of an ``F`` message (``encode_frames``), each with ``seq`` 0 (to be
+    numbered by ``Numbering``); each encodes to the text the holder would have sent."""
+    batch: list[tuple[int, Relayed]] = []
     for line in body.decode().split("\n"):
-        frame: dict[str, Any] = json.loads(line)
-        seq = int(frame.pop("seq"))
-        batch.append((seq, Outgoing(frame)))
+        tag, _, text = line.partition("\t")
+        if tag[:1] == ANSWER:
+            re = json.loads(tag[1:])
+            batch.append((0, Relayed(text, ANSWER, re if isinstance(re, str) else None)))
+        else:
+            batch.append((0, Relayed(text, tag, None)))
     return batch
 
 
@@ -268,7 +323,12 @@ class Numbering:
     def number(self, batch: Sequence[Delivery]) -> list[Delivery]:
         out: list[Delivery] = []
         for _seq, frame in batch:
-            if frame.frame.get("type") == "welcome":
+            welcome = (
+                frame.kind == WELCOME
+                if isinstance(frame, Relayed)
+                else frame.frame.get("type") == "welcome"
+            )
+            if welcome:
                 if self._greeted:
                     continue
                 self._greeted = True
@@ -433,7 +493,10 @@ class Tunnel:
             try:
                 if kind == FRAMES:
                     decoded = decode_frames(data[1:])
-                    self._owed.answered(decoded)
+                    owed = self._owed
+                    for _seq, frame in decoded:
+                        if frame.kind:
+                            owed.answered(frame.kind, frame.re)
                     batch = self._numbering.number(decoded)
                     if batch:
                         await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
