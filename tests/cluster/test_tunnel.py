@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import nats
 from kadath_cluster import PrivateNats
@@ -14,6 +14,7 @@ from kadath_cluster import PrivateNats
 from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, failover_frames
 from kadath.cluster.tunnel import (
     ABORT,
+    FRAMES,
     RELAY_QUEUE,
     TEXT,
     TUNNEL_INBOX,
@@ -22,6 +23,7 @@ from kadath.cluster.tunnel import (
     Tunnel,
     TunnelTransport,
     decode_frames,
+    demux,
     encode_frames,
     in_subject,
     open_subject,
@@ -160,7 +162,13 @@ async def test_a_tunnel_carries_a_session_and_reports_a_hand_over_with_what_was_
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         request = json.loads(msg.data)
         transport = TunnelTransport(
-            nc, request["tunnel"], request["remote"], request["hello"], heartbeat=1, silence=5
+            nc,
+            request["tunnel"],
+            request["remote"],
+            request["hello"],
+            heartbeat=1,
+            silence=5,
+            relay=request["relay"],  # the relay's Demux: gathered
         )
         await transport.start()
         tasks.append(asyncio.create_task(serve_tunnel(transport, serve)))
@@ -368,3 +376,60 @@ def test_a_lost_holder_leaves_one_reply_per_command_it_did_not_answer() -> None:
     ]
     assert [seq for seq, _ in told] == [2, 3, 4, 5]
     assert len(failover_frames(lost, notice=False)) == 3  # no notice
+
+
+async def test_tunnels_to_one_relay_share_one_nats_message_a_loop_turn(
+    nats_server: PrivateNats,
+) -> None:
+    """What the holder sends on several tunnels to one relay in one loop turn (a ``say``
+    heard by each of them) crosses NATS as one message, and each tunnel gets its own
+    messages, in order (``Outbox``, ``Demux``); one for an ended tunnel is dropped."""
+    relay_nc = await nats.connect(nats_server.url)
+    holder_nc = await nats.connect(nats_server.url)
+    taken: dict[str, list[bytes]] = {"t1": [], "t2": []}
+    all_taken = asyncio.Event()
+
+    def taker(name: str) -> Callable[[bytes], None]:
+        def take(data: bytes) -> None:
+            taken[name].append(data)
+            if len(taken["t1"]) + len(taken["t2"]) == 3:
+                all_taken.set()
+
+        return take
+
+    wire: list[bytes] = []
+
+    async def heard(msg: nats.aio.msg.Msg) -> None:
+        wire.append(msg.data)
+
+    try:
+        gathered = demux(relay_nc)
+        for name in taken:
+            await gathered.add(name, taker(name))
+        await gathered.add("ended", taker("t1"))
+        gathered.remove("ended")
+        await relay_nc.subscribe(gathered.subject, cb=heard)
+        await relay_nc.flush()
+        ends = {
+            name: TunnelTransport(
+                holder_nc, name, "r", "hello", heartbeat=60, silence=60, relay=gathered.subject
+            )
+            for name in ("t1", "t2", "ended")
+        }
+        say = Outgoing({"type": "message", "channel": "say", "text": "hi"})
+        await asyncio.gather(
+            *(end.send_frames([(1, say)]) for end in ends.values()),
+            ends["t1"].send_frames([(2, Outgoing({"type": "pong"}))]),
+        )
+        await holder_nc.flush()
+        async with asyncio.timeout(WITHIN):
+            await all_taken.wait()
+        assert len(wire) == 1  # four tunnel messages, one NATS message
+        assert [decode_frames(data[1:])[0][1].text(1) for data in taken["t1"]] == [
+            say.text(1),
+            '{"seq":1,"type":"pong"}',
+        ]
+        assert [data[:1] for data in taken["t2"]] == [FRAMES]
+    finally:
+        await holder_nc.close()
+        await relay_nc.close()

@@ -248,6 +248,7 @@ class ClusterNode:
             str(hello),
             heartbeat=self.config.renew_seconds,
             silence=self.config.lease_seconds,
+            relay=request.get("relay") if isinstance(request.get("relay"), str) else None,
         )
         await transport.start()
         task = asyncio.create_task(

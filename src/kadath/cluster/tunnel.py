@@ -57,6 +57,7 @@ import contextlib
 import json
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -86,6 +87,9 @@ RELAY_QUEUE = 512
 
 TEXT, GONE, FRAMES, BATCHES, CLOSE, ABORT, HEARTBEAT = b"T", b"X", b"F", b"B", b"C", b"A", b"H"
 MOVED = b"M"
+
+
+GATHERED = 256 * 1024  # bytes an Outbox gathers for one relay before it publishes at once
 
 
 def open_subject(zone: str) -> str:
@@ -164,14 +168,124 @@ def decode_frames(body: bytes) -> list[tuple[int, Relayed]]:
     return batch
 
 
+class Outbox:
+    """The holder's side of gathering: every tunnel message one loop turn makes for one relay
+    (``Demux``), whichever tunnel it is for, goes out as one NATS message (a ``say`` heard by
+    twenty relayed players is one message, not twenty). A record: ``<tunnel> <size>\n`` then
+    the tunnel message. The messages of one tunnel keep their order (one list, one publisher)."""
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self._gathered: dict[str, list[bytes]] = {}
+        self._sizes: dict[str, int] = {}
+        self._due = False
+        self._sends: set[asyncio.Task[None]] = set()
+
+    def put(self, relay: str, tunnel: str, data: bytes) -> None:
+        records = self._gathered.setdefault(relay, [])
+        records.append(f"{tunnel} {len(data)}\n".encode())
+        records.append(data)
+        size = self._sizes[relay] = self._sizes.get(relay, 0) + len(data)
+        if size >= GATHERED:  # under NATS's max_payload: out now
+            self._publish(relay, self._gathered.pop(relay))
+            del self._sizes[relay]
+        elif not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._due = False
+        gathered, self._gathered, self._sizes = self._gathered, {}, {}
+        for relay, records in gathered.items():
+            self._publish(relay, records)
+
+    def _publish(self, relay: str, records: list[bytes]) -> None:
+        """In a task: they start in the order made, and ``publish`` appends to the
+        connection's buffer in its first step, so messages leave in the order put."""
+        task = asyncio.ensure_future(self._send(relay, b"".join(records)))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, relay: str, body: bytes) -> None:
+        try:
+            await self._nc.publish(relay, body)
+        except NATS_FAILURES as exc:
+            log.warning("tunnel_outbox_failed", relay=relay, error=repr(exc))
+
+
+class Demux:
+    """The relay's side of gathering: one subscription for the process (per NATS
+    connection), whose subject the relay names in each ``open``; each record goes to its
+    tunnel (``Tunnel._take``), a record for an ended tunnel is dropped (as a message on an
+    ended tunnel's own subject is). The subscription lasts as long as the connection."""
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self.subject = f"kadath.relay.{uuid.uuid4().hex}.out"
+        self._tunnels: dict[bytes, Callable[[bytes], None]] = {}
+        self._sub: Subscription | None = None
+        self._subscribing = asyncio.Lock()
+
+    async def add(self, tunnel: str, take: Callable[[bytes], None]) -> None:
+        async with self._subscribing:
+            if self._sub is None:
+                self._sub = await self._nc.subscribe(self.subject, cb=self._received)
+        self._tunnels[tunnel.encode()] = take
+
+    def remove(self, tunnel: str) -> None:
+        self._tunnels.pop(tunnel.encode(), None)
+
+    async def _received(self, msg: Msg) -> None:
+        data, pos, tunnels = msg.data, 0, self._tunnels
+        try:
+            while pos < len(data):
+                line = data.index(b"\n", pos)
+                tunnel, size = data[pos:line].split(b" ")
+                pos = line + 1 + int(size)
+                take = tunnels.get(tunnel)
+                if take is not None:
+                    take(data[line + 1 : pos])
+        except ValueError:
+            log.warning("tunnel_records_unreadable", subject=msg.subject)
+
+
+_outboxes: weakref.WeakKeyDictionary[Client, Outbox] = weakref.WeakKeyDictionary()
+_demuxes: weakref.WeakKeyDictionary[Client, Demux] = weakref.WeakKeyDictionary()
+
+
+def outbox(nc: Client) -> Outbox:
+    box = _outboxes.get(nc)
+    if box is None:
+        box = _outboxes[nc] = Outbox(nc)
+    return box
+
+
+def demux(nc: Client) -> Demux:
+    box = _demuxes.get(nc)
+    if box is None:
+        box = _demuxes[nc] = Demux(nc)
+    return box
+
+
 class TunnelTransport:
     """The holder's end of a tunnel: a Transport for the connection handler, whose client is
     the relay's connection in another process."""
 
     def __init__(
-        self, nc: Client, tunnel: str, remote: str, hello: str, heartbeat: float, silence: float
+        self,
+        nc: Client,
+        tunnel: str,
+        remote: str,
+        hello: str,
+        heartbeat: float,
+        silence: float,
+        relay: str | None = None,
     ) -> None:
         self.remote = remote
+        # The relay's ``Demux`` subject: messages go out gathered (``Outbox``); without one
+        # (a relay that names none), each on the tunnel's own ``out`` subject.
+        self._outbox = outbox(nc) if relay else None
+        self._relay = relay or ""
         self.tunnel = tunnel
         self._nc = nc
         self._heartbeat, self._silence = heartbeat, silence
@@ -257,6 +371,12 @@ class TunnelTransport:
                 await sub.unsubscribe()
 
     async def _send(self, data: bytes) -> None:
+        if self._outbox is not None:
+            if self._nc.is_closed:
+                self._closed = True
+                raise TransportClosed
+            self._outbox.put(self._relay, self.tunnel, data)
+            return
         try:
             await self._nc.publish(out_subject(self.tunnel), data)
         except NATS_FAILURES:
@@ -267,7 +387,11 @@ class TunnelTransport:
         """Publish from a synchronous method, in a task. Tasks start in the order they were
         made and nats-py's ``publish`` appends to the connection's buffer in its first step, so
         this goes out before anything a task made later publishes (``use_batches`` comes
-        before the session's writer starts)."""
+        before the session's writer starts). Gathered, it is put at once."""
+        if self._outbox is not None:
+            if not self._nc.is_closed:
+                self._outbox.put(self._relay, self.tunnel, data)
+            return
         task = asyncio.ensure_future(self._send_quietly(data))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
@@ -405,6 +529,8 @@ class Tunnel:
         """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
         if the holder was (the relay then routes the character again)."""
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
+        gathered = demux(self._nc)
+        await gathered.add(self.tunnel, self._take)
         try:
             if not await self._open():
                 await self._publish(GONE)  # a holder whose answer came too late: let it go
@@ -435,12 +561,17 @@ class Tunnel:
             log.info("tunnel_handed_over", tunnel=self.tunnel, zone=self.zone, to=zone)
             return zone, unread
         finally:
+            gathered.remove(self.tunnel)
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
 
     async def _received(self, msg: Msg) -> None:
+        self._take(msg.data)
+
+    def _take(self, data: bytes) -> None:
+        """A message from the holder, on the tunnel's own subject or gathered (``Demux``)."""
         try:
-            self._from_holder.put_nowait(msg.data)
+            self._from_holder.put_nowait(data)
         except asyncio.QueueFull:
             if not self._overfull:
                 self._overfull = True
@@ -450,7 +581,12 @@ class Tunnel:
     async def _open(self) -> bool:
         self._texts.append(self._hello)
         self._count = 1
-        request = {"tunnel": self.tunnel, "remote": self._client.remote, "hello": self._hello}
+        request = {
+            "tunnel": self.tunnel,
+            "remote": self._client.remote,
+            "hello": self._hello,
+            "relay": demux(self._nc).subject,
+        }
         try:
             reply = await self._nc.request(
                 open_subject(self.zone), json.dumps(request).encode(), timeout=OPEN_TIMEOUT
