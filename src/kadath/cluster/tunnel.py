@@ -22,6 +22,13 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | ``M`` | out | handed over (below): JSON ``{"zone", "read"}`` |
 | ``H`` | both | heartbeat, every renewal period |
 
+**Gathered.** The relay names in each ``open`` its process's ``Demux`` subject,
+``kadath.relay.<id>.out``; the holder then sends a tunnel's ``out`` messages there, not on the
+tunnel's own subject (heartbeats aside): its ``Outbox`` puts every message one loop turn makes
+for that relay, whatever the tunnel, into one NATS message (records ``<tunnel> <size>\n`` and
+the message), so a ``say`` heard by twenty players relayed by one process is one NATS message,
+not twenty. The relay's ``Demux`` hands each record to its tunnel, in order.
+
 A side that hears nothing from the other for a whole lease period takes it as gone: the holder
 ends the session as if the client had left; the relay's tunnel ends ``Lost`` (so does one whose
 ``open`` nobody answered), and the relay fails the client over (``kadath.cluster.failover``,
