@@ -79,7 +79,7 @@ async def cluster_runtime(
             hint="every process must check the others' tokens: set one KADATH_SECRET_KEY for "
             "all of them, or share this data directory's secret_key file",
         )
-    async with start_runtime(settings, phases) as runtime:
+    async with start_runtime(settings, phases, zones=()) as runtime:
         node = ClusterNode(config, runtime)
         try:
             await node.start()
@@ -199,6 +199,11 @@ class ClusterNode:
         await manager.renew_all()
         await manager.acquire_free(await manager.follow_pins(self._zones))
         held = set(manager.held)
+        game_zones = self._runtime.game.zones
+        for zone in (game_zones.held or frozenset()) - held:
+            await game_zones.drop(zone)  # released (a pin moved it): its NPCs and fights go
+        for zone in held - (game_zones.held or frozenset()):
+            await game_zones.take(zone)  # its NPCs come to life here
         for zone in set(self._listening) - held:
             await self._unlisten(zone)
         for zone in held - set(self._listening):
@@ -215,6 +220,7 @@ class ClusterNode:
 
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)
+        await self._runtime.game.zones.drop(zone)
 
     # -- the holder's side -------------------------------------------------------------------
     async def _open(self, msg: Msg) -> None:
