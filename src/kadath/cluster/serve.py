@@ -24,12 +24,12 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
-from kadath.cluster.errors import ClusterUnreachable
+from kadath.cluster.errors import ClusterUnreachable, Fenced
 from kadath.cluster.fencing import check_schema, confirm, highest_epoch
 from kadath.cluster.leases import (
     NATS_FAILURES,
@@ -47,7 +47,7 @@ from kadath.cluster.tunnel import (
     open_subject,
     serve_tunnel,
 )
-from kadath.domain.errors import KadathError
+from kadath.domain.errors import KadathError, ZoneMoved
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
@@ -89,6 +89,8 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        # Stays after the node stops: a zone given back is not written here any more.
+        runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
@@ -217,6 +219,16 @@ class ClusterNode:
         if sub is not None:
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
+
+    async def fence(self, session: AsyncSession, zone: str) -> None:
+        """``AsyncPersistenceLayer.fence``: a write of ``zone``'s state, inside its unit of
+        work, records and locks this process's epoch, or raises ZoneMoved when the zone is
+        not held here or a newer owner is recorded (the manager then drops it)."""
+        try:
+            await self.manager.fence(session, zone)
+        except Fenced as exc:  # NotHeld too
+            log.warning("zone_write_fenced", zone=zone, error=str(exc))
+            raise ZoneMoved() from exc
 
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)

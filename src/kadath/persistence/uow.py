@@ -38,6 +38,10 @@ AfterCommit = Callable[[], Awaitable[None]]
 # Tests only: called with "execute" before each statement and "commit" before the commit;
 # raising from it injects a failure at that point. None (the default) costs nothing.
 FaultHook = Callable[[str], None]
+# Cluster only (``AsyncPersistenceLayer.fence``): the guard of a write to these rooms' floors
+# and containers, run in the writing transaction just before its commit; raises ZoneMoved (a
+# KadathError) when this process may not write their zones, and nothing is committed.
+RoomFence = Callable[[AsyncSession, set[str]], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
 
@@ -69,8 +73,10 @@ class UnitOfWork:
         read_only: bool = False,
         fault: FaultHook | None = None,
         availability: DatabaseAvailability | None = None,
+        fence: RoomFence | None = None,
     ) -> None:
         self._factory = session_factory
+        self._fence = fence
         self._availability = availability
         self._rooms = rooms
         self._prototypes = prototypes
@@ -123,6 +129,8 @@ class UnitOfWork:
         assert session is not None
         try:
             if exc_type is None:
+                if self._fence is not None and self._touches.rooms:
+                    await self._fence(session, set(self._touches.rooms))
                 await session.commit()
             else:
                 self._after_commit.clear()
@@ -131,6 +139,10 @@ class UnitOfWork:
             self._after_commit.clear()
             await self._close_quietly(session)
             self._raise_translated(err)
+            raise
+        except KadathError:  # the fence refused: nothing of this unit of work is stored
+            self._after_commit.clear()
+            await self._close_quietly(session)
             raise
         finally:
             await session.close()
