@@ -24,13 +24,14 @@ from kadath_serve import (
     WAIT,
     WORLD,
     ZONES,
+    Client,
     Cluster,
     make_admin,
     new_character,
     starting_cluster,
 )
 
-from kadath.cluster.zones import pin
+from kadath.cluster.zones import pin, zone_statuses
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 # The NPCs a zone always has (its required spawn rules), however the dice fall.
@@ -89,9 +90,24 @@ async def test_each_zones_npcs_live_only_in_the_process_holding_it_and_follow_th
 
     await eventually(at_start, SLACK_SECONDS, "each process runs the NPCs of its zones only")
 
+    # ``kadath zones`` shows them too: each holder writes its counts into its leases.
+    config = cluster_config(database_url, nats_url, "test")
+
+    async def counted() -> bool:
+        a, b = await stats(cluster.alpha, token), await stats(cluster.beta, token)
+        alive = {**a["npcs_by_zone"], **b["npcs_by_zone"]}
+        listed = {s.zone: (s.players, s.npcs) for s in await zone_statuses(config, ZONES)}
+        return listed == {zone: (int(zone == START_ZONE), alive[zone]) for zone in ZONES}
+
+    player = await Client.open(cluster.alpha.ws_url)  # relayed to beta, in the start zone
+    try:
+        assert (await player.hello(token, name))["type"] == "welcome"
+        await eventually(counted, SLACK_SECONDS, "kadath zones lists players and NPCs per zone")
+    finally:
+        await player.ws.close()
+
     # A pin moves a zone of alpha's to beta: its NPCs leave alpha and come to life on beta.
     moved = sorted(alpha_zones)[0]
-    config = cluster_config(database_url, nats_url, "test")
     await pin(config, ZONES, moved, "beta")
 
     async def after_move() -> bool:

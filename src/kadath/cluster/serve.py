@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import structlog
@@ -157,6 +158,7 @@ class ClusterNode:
             confirm=functools.partial(confirm, self._database),
             on_lost=self._lost,
             pins=pins,
+            census=self._census,
         )
         await self._step()
         self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
@@ -213,6 +215,16 @@ class ClusterNode:
                 self._listening[zone] = await self.nc.subscribe(open_subject(zone), cb=self._open)
             except NATS_FAILURES as exc:
                 log.warning("zone_listen_failed", zone=zone, error=repr(exc))
+
+    def _census(self) -> dict[str, tuple[int, int]]:
+        """Players in play and NPCs alive here, per zone held (written into the leases)."""
+        game = self._runtime.game
+        rooms = game.world.rooms
+        players = Counter(
+            rooms[p.room_id].zone_id for p in game.presence.all() if p.room_id in rooms
+        )
+        npcs = Counter(rooms[n.room_id].zone_id for n in game.npcs.all() if n.room_id in rooms)
+        return {zone: (players[zone], npcs[zone]) for zone in self.manager.held}
 
     async def _unlisten(self, zone: str) -> None:
         sub = self._listening.pop(zone, None)
