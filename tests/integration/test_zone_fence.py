@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kadath.domain.errors import ZoneMoved
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.services.entry import WorldEntry
+from kadath.services.events import LocalEventBus
+from kadath.services.messenger import FakeMessenger
+from kadath.services.presence import Presence
 
 DOCK = OnFloor("harbour.dock")
 
@@ -111,3 +115,60 @@ async def test_every_zone_written_is_asked_once_in_zone_order(
             await uow.containers.transfer_item(coin.id, InInventory(player.id), OnFloor(room_id))
 
     assert fence.asked == sorted(rooms)
+
+
+def two_zones(persistence: AsyncPersistenceLayer, avoid: str) -> tuple[str, str]:
+    """A room of one zone and a room of another, neither of them ``avoid``."""
+    rooms: dict[str, str] = {}
+    for room in persistence.world.rooms.values():
+        if room.id != avoid:
+            rooms.setdefault(room.zone_id, room.id)
+    assert len(rooms) >= 2, "the test world needs two zones"
+    first, second = sorted(rooms)[:2]
+    return rooms[first], rooms[second]
+
+
+async def test_the_periodic_position_save_is_fenced_and_saves_only_zones_run_here(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    walker, wanderer = await save_player(), await save_player()
+    here, elsewhere = two_zones(fenced, avoid=walker.room_id)
+    presence = Presence()
+    entry = WorldEntry(
+        fenced.world, presence, FakeMessenger(), LocalEventBus(), fenced.unit_of_work
+    )
+    entry.runs_room = lambda room: room == here  # as ``HeldZones.runs_room`` with one zone
+    for player in (walker, wanderer):
+        presence.enter(player, set())
+    presence.move(walker, here)
+    presence.move(wanderer, elsewhere)  # walked into a zone held elsewhere: saved on leaving
+    fence = FakeFence()
+    fenced.fence = fence
+
+    assert await entry.save_positions() == 1
+
+    assert fence.asked == [zone_of(fenced, here)]
+    assert (await stored.player(walker.id)).room_id == here
+    assert (await stored.player(wanderer.id)).room_id != elsewhere
+    assert [p.id for p in presence.take_dirty()] == [wanderer.id]
+
+
+async def test_a_refused_position_save_stores_nothing_and_keeps_every_position_to_save(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    player = await save_player()
+    here, _ = two_zones(fenced, avoid=player.room_id)
+    presence = Presence()
+    entry = WorldEntry(
+        fenced.world, presence, FakeMessenger(), LocalEventBus(), fenced.unit_of_work
+    )
+    presence.enter(player, set())
+    presence.move(player, here)
+    before = (await stored.player(player.id)).room_id
+    fenced.fence = FakeFence(zone_of(fenced, here))
+
+    with pytest.raises(ZoneMoved):
+        await entry.save_positions()
+
+    assert (await stored.player(player.id)).room_id == before != here
+    assert [p.id for p in presence.take_dirty()] == [player.id]

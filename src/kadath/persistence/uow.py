@@ -39,8 +39,9 @@ AfterCommit = Callable[[], Awaitable[None]]
 # raising from it injects a failure at that point. None (the default) costs nothing.
 FaultHook = Callable[[str], None]
 # Cluster only (``AsyncPersistenceLayer.fence``): the guard of a write to these rooms' floors
-# and containers, run in the writing transaction just before its commit; raises ZoneMoved (a
-# KadathError) when this process may not write their zones, and nothing is committed.
+# and containers, or of characters' positions saved in them, run in the writing transaction
+# just before its commit; raises ZoneMoved (a KadathError) when this process may not write
+# their zones, and nothing is committed.
 RoomFence = Callable[[AsyncSession, set[str]], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
@@ -105,7 +106,7 @@ class UnitOfWork:
                 self._raise_translated(exc)
                 raise
         self.accounts = AccountRepository(session)
-        self.players = PlayerRepository(session)
+        self.players = PlayerRepository(session, self._touches)
         self.rooms = RoomRepository(self._rooms)
         self.health = HealthRepository(session)
         self.experience = ExperienceRepository(session)
@@ -129,8 +130,9 @@ class UnitOfWork:
         assert session is not None
         try:
             if exc_type is None:
-                if self._fence is not None and self._touches.rooms:
-                    await self._fence(session, set(self._touches.rooms))
+                fenced = self._touches.rooms | self._touches.positions
+                if self._fence is not None and fenced:
+                    await self._fence(session, fenced)
                 await session.commit()
             else:
                 self._after_commit.clear()

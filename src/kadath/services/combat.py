@@ -247,7 +247,12 @@ class CombatService:
         strikes its target. Every blow, death and kill of the round commits together; memory,
         messages and events follow the commit. A failure stores none of the round and shows
         nothing: the fights stand as they were, and the next round tries again."""
-        rooms = [room for room in self._table.rooms() if self.runs_room(room)]
+        for fighter in self._table.engaged():
+            if not self.runs_room(fighter.room_id):
+                # Its zone is held elsewhere now (a round refused by the fence may have put
+                # the fight back after the drop ended it): it ends here, storing nothing.
+                await self._retire(fighter, "zone_lost")
+        rooms = self._table.rooms()
         if not rooms:
             return
         saved = self._table.save()

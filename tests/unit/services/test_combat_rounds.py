@@ -406,7 +406,7 @@ async def test_an_aggressive_npc_can_start_a_fight_but_not_in_a_safe_room() -> N
     assert not combat.in_combat(bob.id)
 
 
-async def test_a_round_runs_no_fight_in_a_zone_this_process_does_not_run() -> None:
+async def test_a_round_ends_without_a_blow_the_fights_in_a_zone_this_process_does_not_run() -> None:
     arena, combat = setup(FixedRng(ints=[15, 5]))
     alice = arena.enter(player_named("Alice"))
     ghoul = arena.spawn()
@@ -417,7 +417,8 @@ async def test_a_round_runs_no_fight_in_a_zone_this_process_does_not_run() -> No
     await combat.run_round()  # the dice would be exhausted if anyone struck
 
     assert (alice.health, ghoul.health) == health
-    assert combat.in_combat(alice.id)
+    assert not combat.in_combat(alice.id)  # the fight ends here: its zone runs elsewhere
+    assert {e.reason for e in of_type(arena, CombatEnded)} == {"zone_lost"}
 
 
 async def test_a_zone_given_up_ends_its_fights_here_storing_nothing() -> None:
