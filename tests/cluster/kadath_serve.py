@@ -107,12 +107,12 @@ class Client:
     async def open(cls, url: str) -> Client:
         return cls(await connect(url, proxy=None, open_timeout=WAIT, close_timeout=2))
 
-    async def hello(self, token: str, name: str) -> Frame:
+    async def hello(self, token: str, name: str, within: float = WAIT) -> Frame:
         await self.ws.send(json.dumps({"type": "hello", "token": token, "player": name}))
-        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error"))
+        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error"), within)
 
-    async def wait_for(self, wanted: Any) -> Frame:
-        async with asyncio.timeout(WAIT):
+    async def wait_for(self, wanted: Any, within: float = WAIT) -> Frame:
+        async with asyncio.timeout(within):
             while True:
                 for frame in self.pending:
                     if wanted(frame):
@@ -122,15 +122,22 @@ class Client:
                 self.received.append(frame)
                 self.pending.append(frame)
 
-    async def command(self, text: str) -> Frame:
+    async def command(self, text: str, within: float = WAIT) -> Frame:
+        frame_id = await self.send_command(text)
+        return await self.wait_for(
+            lambda f: f.get("type") == "reply" and f.get("re") == frame_id, within
+        )
+
+    async def send_command(self, text: str) -> str:
+        """Send a command without waiting for its reply; its id."""
         self._ids += 1
         frame_id = f"c{self._ids}"
         await self.ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
-        return await self.wait_for(lambda f: f.get("type") == "reply" and f.get("re") == frame_id)
+        return frame_id
 
-    async def closed(self) -> int | None:
+    async def closed(self, within: float = WAIT + SLACK_SECONDS) -> int | None:
         """Read until the server closes; the close code."""
-        async with asyncio.timeout(WAIT + SLACK_SECONDS):
+        async with asyncio.timeout(within):
             while True:
                 try:
                     frame = json.loads(await self.ws.recv())

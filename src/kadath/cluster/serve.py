@@ -6,9 +6,9 @@ NATS tunnel (``kadath.cluster.tunnel``) when that is another process.
 Routing happens after the hello: a connection for a character whose zone this process holds,
 or who is in play here already (a reconnect), is served here as in one process; else it is
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
-(``handover``) and routed again. docs/scaling.md says what is not built yet (channels and
-broadcasts across processes, failover of live players); ``who`` and ``whisper`` reach every
-process (``directory``).
+(``handover``) and routed again; so is one whose holder was lost (failover, ``_drive``).
+docs/scaling.md says what is not built yet (channels across processes); ``who`` and
+``whisper`` reach every process (``directory``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import functools
 import json
+import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -31,6 +33,14 @@ from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
 from kadath.cluster.errors import ClusterUnreachable, Fenced
+from kadath.cluster.failover import (
+    NOT_DONE,
+    Lost,
+    Owed,
+    answers,
+    failover_bound,
+    failover_frames,
+)
 from kadath.cluster.fencing import check_schema, confirm, highest_epoch
 from kadath.cluster.leases import (
     NATS_FAILURES,
@@ -46,15 +56,17 @@ from kadath.cluster.tunnel import (
     Tunnel,
     TunnelTransport,
     open_subject,
+    reorganising,
     serve_tunnel,
 )
 from kadath.domain.errors import KadathError, ZoneMoved
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
+from kadath.realtime.outgoing import Delivery
 from kadath.realtime.protocol import CLOSE_NORMAL
 from kadath.realtime.session import Session
-from kadath.realtime.transport import Transport
+from kadath.realtime.transport import Transport, TransportClosed
 from kadath.settings import Settings
 from kadath.startup import StartupPhases
 from kadath.web.app import build_app
@@ -294,12 +306,21 @@ class ClusterNode:
             or zone in self.manager.held
             or self._runtime.game.presence.get(player.id) is not None  # a reconnect
         )
-        return functools.partial(self._drive, transport, hello, zone, here)
+        return functools.partial(self._drive, transport, hello, player.id, zone, here)
 
-    async def _drive(self, client: Transport, hello: str, zone: str, here: bool) -> None:
+    async def _drive(
+        self, client: Transport, hello: str, player_id: uuid.UUID, zone: str, here: bool
+    ) -> None:
         """Serve a client, here or through a tunnel to its zone's holder, and again after
-        each hand-over, until the connection ends."""
+        each hand-over, until the connection ends. When the holder is lost (silent, or nobody
+        answers for the zone), fail over: keep the client, and route the character again
+        (its zone read again from the database) until a process holds the zone, at most
+        ``failover_bound`` (then "try again", 1013)."""
         numbering, replay = Numbering(), [hello]
+        settings = self._runtime.settings
+        bound = failover_bound(self.config.lease_seconds, self.config.renew_seconds)
+        failing_since: float | None = None  # when the failover under way began
+        delay = 0.0
         while True:
             if here:
                 local = LocalTransport(client, replay, numbering)
@@ -316,14 +337,73 @@ class ClusterNode:
                     numbering,
                     heartbeat=self.config.renew_seconds,
                     silence=self.config.lease_seconds,
-                    send_timeout=self._runtime.settings.send_timeout_seconds,
+                    send_timeout=settings.send_timeout_seconds,
+                    max_line=settings.max_line_length,
                 )
-                moved = await tunnel.run()
-                if moved is None:
+                outcome = await tunnel.run()
+                if outcome is None:
                     return
-                zone, unread = moved
-                replay = [hello, *unread]
+                if isinstance(outcome, Lost):
+                    beginning = outcome.opened or failing_since is None
+                    if failing_since is None or beginning:  # a failover begins: told once
+                        failing_since, delay = time.monotonic(), 0.0
+                        log.info("player_failing_over", player_id=str(player_id), zone=zone)
+                    notice = beginning and numbering.greeted
+                    if not await self._tell(client, numbering, failover_frames(outcome, notice)):
+                        return
+                    if outcome.opened:
+                        replay = [hello]  # all it was sent is answered (or it never greeted)
+                    if time.monotonic() - failing_since > bound or self._stop.is_set():
+                        await self._give_up(client, numbering, replay, player_id)
+                        return
+                    delay = min(max(delay * 2, 0.2), self.config.renew_seconds)
+                    await asyncio.sleep(delay)
+                    zone = await self._zone_of(player_id, zone)
+                else:
+                    zone, unread = outcome
+                    replay, failing_since = [hello, *unread], None
             here = zone in self.manager.held
+            if here and failing_since is not None:
+                log.info("player_failed_over", player_id=str(player_id), zone=zone)
+                failing_since = None
+
+    async def _tell(self, client: Transport, numbering: Numbering, frames: list[Delivery]) -> bool:
+        """Send frames the relay makes itself; False if the client is gone."""
+        batch = numbering.number(frames)
+        if not batch:
+            return True
+        try:
+            await asyncio.wait_for(
+                client.send_frames(batch), self._runtime.settings.send_timeout_seconds
+            )
+        except TimeoutError:
+            client.abort()
+            return False
+        except TransportClosed:
+            return False
+        return True
+
+    async def _give_up(
+        self, client: Transport, numbering: Numbering, replay: list[str], player_id: uuid.UUID
+    ) -> None:
+        """No process took the zone in time: refuse what no holder was sent (the commands of
+        ``replay`` after the hello), then "try again" and 1013."""
+        log.warning("player_failover_failed", player_id=str(player_id))
+        owed = Owed(self._runtime.settings.max_line_length)
+        for text in replay[1:]:
+            owed.ask(text)
+        if await self._tell(client, numbering, answers(owed.ids, owed.pings, NOT_DONE)):
+            await reorganising(client, numbering.sent + 1)
+
+    async def _zone_of(self, player_id: uuid.UUID, zone: str) -> str:
+        """The zone of the character's room as stored (``zone`` if it cannot be read)."""
+        try:
+            stored = await self._runtime.persistence.get_player_by_id(player_id)
+        except KadathError as exc:
+            log.info("failover_lookup_failed", player_id=str(player_id), error=repr(exc))
+            return zone
+        room = self._runtime.game.world.rooms.get(stored.room_id)
+        return room.zone_id if room is not None else zone
 
     async def handover(self, session: Session) -> bool:
         """``ConnectionHandler.handover``, after each command: a character who now stands in a
