@@ -130,9 +130,10 @@ class UnitOfWork:
         assert session is not None
         try:
             if exc_type is None:
-                fenced = self._touches.rooms | self._touches.positions
-                if self._fence is not None and fenced:
-                    await self._fence(session, fenced)
+                if self._fence is not None:
+                    fenced = self._touches.rooms | self._touches.positions
+                    if fenced:
+                        await self._fence(session, fenced)
                 await session.commit()
             else:
                 self._after_commit.clear()
