@@ -248,6 +248,8 @@ def _wire(
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
     entry.runs_room = game.zones.runs_room
+    if zones is not None:  # a cluster node: the save on leaving is fenced by the zone served in
+        presence.runs_room = game.zones.runs_room
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
     moderation = install_moderation(game, hub)

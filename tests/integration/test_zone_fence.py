@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
 
 from kadath.domain.errors import ZoneMoved
 from kadath.domain.item import InInventory, OnFloor
@@ -172,3 +173,69 @@ async def test_a_refused_position_save_stores_nothing_and_keeps_every_position_t
 
     assert (await stored.player(player.id)).room_id == before != here
     assert [p.id for p in presence.take_dirty()] == [player.id]
+
+
+def served_entry(persistence: AsyncPersistenceLayer, runs: set[str]) -> tuple[WorldEntry, Presence]:
+    """A ``WorldEntry`` as ``serve --cluster`` wires it, running the rooms in ``runs``."""
+    presence = Presence()
+    entry = WorldEntry(
+        persistence.world, presence, FakeMessenger(), LocalEventBus(), persistence.unit_of_work
+    )
+    entry.runs_room = presence.runs_room = lambda room: room in runs
+    return entry, presence
+
+
+async def test_a_handed_over_player_is_saved_fenced_by_the_zone_it_was_served_in(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    here, elsewhere = two_zones(fenced, avoid="")
+    player = await save_player(room_id=here)
+    entry, presence = served_entry(fenced, runs={here})
+    presence.enter(player, set())
+    presence.move(player, elsewhere)  # walked into a zone held elsewhere: a hand-over
+    fence = FakeFence(zone_of(fenced, elsewhere))  # not held here: asking it would refuse
+    fenced.fence = fence
+
+    await entry.leave(player.id)
+
+    assert fence.asked == [zone_of(fenced, here)]
+    assert (await stored.player(player.id)).room_id == elsewhere
+
+
+async def test_a_refused_leave_save_stores_nothing_logs_it_and_takes_the_player_out_of_play(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    here, there = two_zones(fenced, avoid="")
+    player = await save_player(room_id=here)
+    entry, presence = served_entry(fenced, runs={here, there})
+    presence.enter(player, set())
+    presence.move(player, there)  # served in ``there`` from now on
+    fenced.fence = FakeFence(zone_of(fenced, there))  # a newer holder of it is recorded
+
+    with capture_logs() as logs:
+        await entry.leave(player.id)  # the new holder's state stands: nothing raised
+
+    assert (await stored.player(player.id)).room_id == here
+    assert player.id not in presence
+    fenced_saves = [e for e in logs if e["event"] == "leave_save_fenced"]
+    assert [e["zone"] for e in fenced_saves] == [zone_of(fenced, there)]
+
+
+async def test_the_shutdown_save_skips_only_the_zones_refused(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    here, there = two_zones(fenced, avoid="")
+    kept, lost = await save_player(room_id=here), await save_player(room_id=there)
+    entry, presence = served_entry(fenced, runs={here, there})
+    for player in (kept, lost):
+        presence.enter(player, set())
+        player.extra = {"note": "changed in play"}
+    fence = FakeFence(zone_of(fenced, there))
+    fenced.fence = fence
+
+    assert await entry.leave_all() == 2
+
+    assert sorted(fence.asked) == sorted({zone_of(fenced, here), zone_of(fenced, there)})
+    assert (await stored.player(kept.id)).extra == {"note": "changed in play"}
+    assert (await stored.player(lost.id)).extra != {"note": "changed in play"}
+    assert len(presence) == 0

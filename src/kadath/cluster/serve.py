@@ -110,6 +110,12 @@ async def cluster_runtime(
             runtime.game.chat.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
+            # Everyone is saved while this process still holds their zones (the fence refuses
+            # a save after the zones are given back); the runtime's own shutdown finds no one.
+            try:
+                await runtime.hub.shutdown()  # bounded; safe to call again
+            except Exception:
+                log.exception("cluster_shutdown_save_failed")
             await node.stop()
 
 

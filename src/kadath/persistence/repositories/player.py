@@ -164,12 +164,18 @@ class PlayerRepository:
             self._touches.position(room)
         await self._session.execute(stmt, rows)
 
-    async def save_lazy_columns(self, players: Sequence[Player]) -> None:
+    async def save_lazy_columns(
+        self, players: Sequence[Player], served_in: Iterable[str] = ()
+    ) -> None:
         """Store what is written lazily (room, last active, extra) for many characters in one
         executemany UPDATE; health, lucidity, experience and level belong to atomic statements
-        and are never written here. A deleted character is not brought back."""
+        and are never written here. A deleted character is not brought back. ``served_in``:
+        the rooms the characters were run in, whose zones a fenced unit of work must hold
+        (``serve --cluster``; a hand-over saves a character in a room of the next zone)."""
         if not players:
             return
+        for room in served_in:
+            self._touches.position(room)
         now = utcnow()
         table = cast(sa.Table, PlayerRow.__table__)
         stmt = (
