@@ -4,6 +4,7 @@ commit; a refusal stores nothing of the unit of work and runs none of its callba
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +15,10 @@ from structlog.testing import capture_logs
 from kadath.domain.errors import ZoneMoved
 from kadath.domain.item import InInventory, OnFloor
 from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.services.clock import FakeClock
 from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
+from kadath.services.lucidity import RestService
 from kadath.services.messenger import FakeMessenger
 from kadath.services.presence import Presence
 
@@ -239,3 +242,81 @@ async def test_the_shutdown_save_skips_only_the_zones_refused(
     assert (await stored.player(kept.id)).extra == {"note": "changed in play"}
     assert (await stored.player(lost.id)).extra != {"note": "changed in play"}
     assert len(presence) == 0
+
+
+# -- health, lucidity and experience of a character standing in a zone ------------------------
+
+VITALS = {
+    "damage": lambda p, player: p.damage_player(player, 30, "trap"),
+    "heal": lambda p, player: p.heal_player(player, 5),
+    "health_delta": lambda p, player: p.update_player_health(player.id, -30, "trap"),
+    "experience": lambda p, player: p.gain_experience(player, 50, "quest"),
+    "lucidity": lambda p, player: p.update_player_stat_field(player.id, "lucidity", -7, "x"),
+}
+
+
+def vitals(row: Any) -> tuple[int, int, int]:
+    return (row.health, row.lucidity, row.experience)
+
+
+@pytest.mark.parametrize("write", sorted(VITALS))
+async def test_a_lone_vitals_write_is_fenced_by_the_zone_the_player_stands_in(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any, write: str
+) -> None:
+    player = await save_player(health=90)
+    before = vitals(await stored.player(player.id))
+    fence = FakeFence()
+    fenced.fence = fence
+
+    await VITALS[write](fenced, player)
+
+    assert fence.asked == [zone_of(fenced, player.room_id)]
+    assert vitals(await stored.player(player.id)) != before
+
+
+@pytest.mark.parametrize("write", sorted(VITALS))
+async def test_a_refused_lone_vitals_write_stores_nothing(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any, write: str
+) -> None:
+    player = await save_player(health=90)
+    before = vitals(await stored.player(player.id))
+    fenced.fence = FakeFence(zone_of(fenced, player.room_id))
+
+    with pytest.raises(ZoneMoved):
+        await VITALS[write](fenced, player)
+
+    assert vitals(await stored.player(player.id)) == before
+
+
+async def test_lone_vitals_writes_still_coalesce_when_no_fence_is_set(
+    persistence: AsyncPersistenceLayer, save_player: Any
+) -> None:
+    players = [await save_player(health=90) for _ in range(3)]
+    statements = persistence.health_deltas.statements
+
+    await asyncio.gather(*(persistence.damage_player(p, 1, "trap") for p in players))
+
+    assert persistence.health_deltas.statements == statements + 1
+
+
+@pytest.mark.parametrize("refused", [False, True])
+async def test_resting_is_fenced_by_the_zone_the_player_rests_in(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any, refused: bool
+) -> None:
+    safe = next(r.id for r in fenced.world.rooms.values() if r.safe)
+    player = await save_player(room_id=safe, lucidity=50)
+    rest = RestService(
+        fenced.world, fenced.unit_of_work, FakeMessenger(), FakeClock(), lambda _id: False
+    )
+    zone = zone_of(fenced, safe)
+    fence = FakeFence(*([zone] if refused else []))
+    fenced.fence = fence
+
+    if refused:
+        with pytest.raises(ZoneMoved):
+            await rest.rest(player)
+    else:
+        await rest.rest(player)
+
+    assert fence.asked == [zone]
+    assert (await stored.player(player.id)).lucidity == player.lucidity == (50 if refused else 55)

@@ -248,26 +248,43 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.rooms.list_rooms(zone_id))
 
     # -- health and experience (lone deltas: Core statements, no ORM session) --------------
+    # ``serve --cluster`` (a fence set): each call is a unit of work of its own, fenced by the
+    # zone the character stands in (its room as given, or as stored for a bare id); one
+    # process keeps the coalesced Core statements, with no extra work.
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
         """The new health (``player`` is not changed). Raises InvalidAmount, InvalidInput,
-        PlayerNotFound, DatabaseUnavailable."""
+        PlayerNotFound, DatabaseUnavailable; ZoneMoved when fenced."""
         validate_amount(amount)
         check_reason(damage_type)
+        if self.fence is not None:
+            return await self._standing(
+                player, lambda uow: uow.health.damage_player(player, amount, damage_type)
+            )
         return await self.health_deltas.apply(player.id, -amount)
 
     async def heal_player(self, player: Player, amount: int) -> int:
         """The new health (``player`` is not changed)."""
         validate_amount(amount)
+        if self.fence is not None:
+            return await self._standing(player, lambda uow: uow.health.heal_player(player, amount))
         return await self.health_deltas.apply(player.id, amount)
 
     async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
         if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_AMOUNT:
             raise InvalidAmount(f"A health change must be a whole number within ±{MAX_AMOUNT}.")
         check_reason(reason)
+        if self.fence is not None:
+            return await self._standing(
+                player_id, lambda uow: uow.health.update_player_health(player_id, delta, reason)
+            )
         return await self.health_deltas.apply(player_id, delta)
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
         """The row's new values (``player`` is not changed)."""
+        if self.fence is not None:
+            return await self._standing(
+                player, lambda uow: uow.experience.gain_experience(player, amount, source)
+            )
         return await self._core(
             lambda conn: ExperienceRepository(conn).gain_experience(player, amount, source)
         )
@@ -275,12 +292,31 @@ class AsyncPersistenceLayer:
     async def update_player_stat_field(
         self, player_id: uuid.UUID, field: str, delta: int, reason: str
     ) -> int:
+        if self.fence is not None:
+            return await self._standing(
+                player_id,
+                lambda uow: uow.experience.update_player_stat_field(
+                    player_id, field, delta, reason
+                ),
+            )
         return await self._core(
             lambda conn: ExperienceRepository(conn).update_player_stat_field(
                 player_id, field, delta, reason
             ),
             single_statement=True,
         )
+
+    async def _standing(
+        self, player: Player | uuid.UUID, work: Callable[[UnitOfWork], Awaitable[T]]
+    ) -> T:
+        """``work`` in a unit of work fenced by the zone the character stands in."""
+        async with self.unit_of_work() as uow:
+            if isinstance(player, Player):
+                room_id = player.room_id
+            else:
+                room_id = (await uow.players.get_player_by_id(player)).room_id
+            uow.players.standing_in(room_id)
+            return await work(uow)
 
     # -- professions -------------------------------------------------------------------------
     async def get_all_professions(self) -> list[Profession]:

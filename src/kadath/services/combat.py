@@ -339,6 +339,7 @@ class CombatService:
     ) -> None:
         drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
         uow = round_.uow
+        uow.players.standing_in(player.room_id)  # serve --cluster: fenced by its zone
         health = await uow.health.damage_player(player, damage, DAMAGE_REASON)
         round_.health[player.id] = health
         if drain > 0 and health > HEALTH_FLOOR:

@@ -164,6 +164,11 @@ class PlayerRepository:
             self._touches.position(room)
         await self._session.execute(stmt, rows)
 
+    def standing_in(self, room_id: str) -> None:
+        """This unit of work writes the state (health, lucidity, experience) of a character
+        standing in ``room_id``: a fenced unit of work (``serve --cluster``) must hold its zone."""
+        self._touches.position(room_id)
+
     async def save_lazy_columns(
         self, players: Sequence[Player], served_in: Iterable[str] = ()
     ) -> None:
