@@ -145,3 +145,62 @@ async def test_a_stalled_holder_cannot_write_the_zone_it_lost_and_the_player_goe
 
 async def _dropped(events: list[dict[str, object]]) -> bool:
     return any(e["zone"] == START_ZONE and e["reason"] == "fenced" for e in events)
+
+
+async def stored_room(database_url: str, name: str) -> str:
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            room = await conn.scalar(
+                sa.text("SELECT room_id FROM players WHERE name = :name"), {"name": name}
+            )
+    finally:
+        await engine.dispose()
+    return str(room)
+
+
+async def test_a_stalled_holder_cannot_save_a_departing_player_over_the_new_holders_save(
+    cluster: tuple[Cluster, str], database_url: str
+) -> None:
+    c, nats_url = cluster
+    beta = c.beta
+    token, name = await new_character(c.http)
+    stale = Client(await connect(beta.ws_url, proxy=None, open_timeout=WAIT, ping_interval=None))
+    fresh: Client | None = None
+    try:
+        assert (await stale.hello(token, name))["type"] == "welcome"
+        assert (await stale.command("up"))["ok"] is True  # beta has it upstairs, in memory
+
+        beta.signal(signal.SIGSTOP)
+        config = cluster_config(database_url, nats_url, "test")
+        await pin(config, ZONES, START_ZONE, "alpha")
+
+        async def alpha_took_it() -> bool:
+            [status] = [s for s in await zone_statuses(config, ZONES) if s.zone == START_ZONE]
+            return status.owner == status.recorded_owner == "alpha"
+
+        await eventually(alpha_took_it, TAKE_OVER_BOUND, "alpha holds the start zone")
+        # The player goes on at the new holder, which saves where it walks.
+        fresh = await Client.open(c.alpha.ws_url)
+        assert (await fresh.hello(token, name))["type"] == "welcome"
+        walked = WORLD.rooms[WORLD.start_room_id].exits
+        assert (await fresh.command("east"))["ok"] is True
+        street = next(room for d, room in walked.items() if d.value == "east")
+
+        async def alpha_saved() -> bool:
+            return await stored_room(database_url, name) == street
+
+        await eventually(alpha_saved, 5 + SLACK_SECONDS, "alpha's position save")
+
+        stale.ws.transport.abort()  # the stalled holder's client goes away meanwhile
+        beta.signal(signal.SIGCONT)
+
+        async def save_refused() -> bool:  # after the reconnect grace, its save on leaving
+            return any(e["zone"] == START_ZONE for e in beta.events("leave_save_fenced"))
+
+        await eventually(save_refused, LEASE_SECONDS + SLACK_SECONDS, "beta's save refused")
+        assert await stored_room(database_url, name) == street  # the new holder's save stands
+    finally:
+        await stale.ws.close()
+        if fresh is not None:
+            await fresh.ws.close()
