@@ -88,8 +88,9 @@ def _sqlite_engine(
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite has one writer: more connections only wait in its busy handler, which is slower
-    # than waiting for the pool. Two overflow connections let a nested unit of work proceed.
+    # SQLite has one writer: this process's writers take turns in writers.py's queue before
+    # they begin, so one connection serves them; two overflow ones serve the probe and the
+    # others outside the queue.
     # Readers take no write lock: a reader engine has as many as it is given.
     engine = create_async_engine(
         url,

@@ -35,8 +35,9 @@ from kadath.persistence.repositories.experience import ExperienceGain, Experienc
 from kadath.persistence.repositories.health import check_reason
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
-from kadath.persistence.uow import FaultHook, UnitOfWork
+from kadath.persistence.uow import READ_ONLY, FaultHook, UnitOfWork
 from kadath.persistence.visits import FirstVisits
+from kadath.persistence.writers import writer_queue
 
 T = TypeVar("T")
 
@@ -50,6 +51,8 @@ class AsyncPersistenceLayer:
         # Read-only units of work: on their own engine for a SQLite file (see engine.py).
         self._reader = create_reader_engine(engine)
         self._reads = create_session_factory(self._reader) if self._reader else None
+        # SQLite: the writers of this process, one at a time in arrival order (writers.py).
+        self.writers = writer_queue(engine)
         self.availability = DatabaseAvailability()
         # A checkout follows the pool's pre-ping or a fresh connect: the database answers.
         for checked in (engine, self._reader):
@@ -96,6 +99,7 @@ class AsyncPersistenceLayer:
             self._rooms_changed,
             fault=self.fault,
             availability=self.availability,
+            writers=self.writers,
         )
 
     def reading(self) -> UnitOfWork:
@@ -167,6 +171,8 @@ class AsyncPersistenceLayer:
         failure is a bug, raised as it is."""
         try:
             async with self.engine.connect() as conn:
+                # A plain BEGIN on SQLite (engine.py): the probe never waits for a writer.
+                await conn.execution_options(**{READ_ONLY: True})
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
             if not is_outage(exc):

@@ -1,0 +1,64 @@
+"""The SQLite writers' queue on its own: turns in order, one per task, bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kadath.domain.errors import DatabaseUnavailable
+from kadath.persistence.writers import NestedWrite, WriterQueue, writer_queue
+
+
+async def test_turns_are_given_in_the_order_asked() -> None:
+    queue = WriterQueue()
+    order: list[int] = []
+
+    async def writer(index: int) -> None:
+        async with queue.turn():
+            order.append(index)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(writer(i) for i in range(8)))
+
+    assert order == list(range(8))
+    assert (queue.turns, queue.waited, queue.waiting) == (8, 7, 0)
+
+
+async def test_the_holder_asking_again_is_refused() -> None:
+    queue = WriterQueue()
+    async with queue.turn():
+        with pytest.raises(NestedWrite):
+            await queue.acquire()
+    async with queue.turn():  # given back all the same
+        pass
+
+
+async def test_a_writer_waits_at_most_the_timeout_then_the_database_is_unavailable() -> None:
+    queue = WriterQueue(timeout=0.01)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with queue.turn():
+            await release.wait()
+
+    task = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    with pytest.raises(DatabaseUnavailable):
+        await queue.acquire()
+    assert queue.waiting == 0
+    release.set()
+    await task
+    async with queue.turn():
+        pass
+
+
+def test_one_queue_per_sqlite_engine_and_none_for_postgresql() -> None:
+    sqlite = create_async_engine("sqlite+aiosqlite:///:memory:")
+    other = create_async_engine("sqlite+aiosqlite:///:memory:")
+    postgres = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+
+    assert writer_queue(sqlite) is writer_queue(sqlite)
+    assert writer_queue(sqlite) is not writer_queue(other)
+    assert writer_queue(postgres) is None
