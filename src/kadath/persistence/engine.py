@@ -88,6 +88,8 @@ def _sqlite_engine(
     *,
     readers: bool = False,
 ) -> AsyncEngine:
+    from kadath.persistence.sqlite_trips import one_trip  # SQLite's alone
+
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +116,7 @@ def _sqlite_engine(
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy (see the "begin" hook) and tune SQLite.
+        one_trip(dbapi_connection)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
