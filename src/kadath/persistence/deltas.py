@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kadath.domain.errors import PlayerNotFound
 from kadath.domain.player import HEALTH_FLOOR
 from kadath.persistence.models import PlayerRow
-from kadath.persistence.writers import write_turn
 
 # Given the exception a statement raised, the one each caller should see (a Kadath error, or
 # the exception itself for a bug). Called once per failed statement.
@@ -150,7 +149,7 @@ class HealthDeltas:
         one call after another would, so every caller sees the health its own call left."""
         steps = _steps(batch)
         try:
-            async with write_turn(self._engine), self._engine.connect() as conn:
+            async with self._engine.connect() as conn:
                 if self._dialect == "postgresql":
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
                 while steps:
@@ -236,7 +235,7 @@ async def core_transaction(
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
     else:
-        async with write_turn(engine), engine.begin() as conn:
+        async with engine.begin() as conn:
             yield conn
 
 

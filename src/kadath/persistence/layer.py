@@ -99,7 +99,6 @@ class AsyncPersistenceLayer:
             self._rooms_changed,
             fault=self.fault,
             availability=self.availability,
-            writers=self.writers,
         )
 
     def reading(self) -> UnitOfWork:

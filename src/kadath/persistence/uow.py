@@ -31,7 +31,6 @@ from kadath.persistence.repositories import (
 )
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.touches import RoomTouches
-from kadath.persistence.writers import WriterQueue
 
 SessionFactory = async_sessionmaker[AsyncSession]
 READ_ONLY = "kadath_read_only"
@@ -70,11 +69,8 @@ class UnitOfWork:
         read_only: bool = False,
         fault: FaultHook | None = None,
         availability: DatabaseAvailability | None = None,
-        writers: WriterQueue | None = None,
     ) -> None:
         self._factory = session_factory
-        # SQLite: a unit of work that may write waits its turn here before its transaction.
-        self._writers = None if read_only else writers
         self._availability = availability
         self._rooms = rooms
         self._prototypes = prototypes
@@ -88,17 +84,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         if self._session is not None:
             raise RuntimeError("a unit of work cannot be entered twice")
-        if self._writers is not None:
-            try:
-                await self._writers.acquire()
-            except DatabaseUnavailable as exc:
-                self._raise_translated(exc)
-                raise
-        try:
-            session = self._factory()
-        except BaseException:
-            self._release_turn()
-            raise
+        session = self._factory()
         self._session = session
         self._touches = RoomTouches()
         if self._fault is not None:
@@ -109,10 +95,7 @@ class UnitOfWork:
                 await session.connection(execution_options={READ_ONLY: True})
             except BaseException as exc:
                 self._session = None
-                try:
-                    await session.close()
-                finally:
-                    self._release_turn()
+                await session.close()
                 self._raise_translated(exc)
                 raise
         self.accounts = AccountRepository(session)
@@ -150,11 +133,8 @@ class UnitOfWork:
             self._raise_translated(err)
             raise
         finally:
-            try:
-                await session.close()
-            finally:
-                self._session = None
-                self._release_turn()
+            await session.close()
+            self._session = None
         if exc is not None:
             self._raise_translated(exc)  # else a bug or a refusal: propagates as it is
         if exc_type is None:
@@ -167,10 +147,6 @@ class UnitOfWork:
                 except Exception:
                     # The change is committed; a failing follower must not undo the reply.
                     log.exception("after_commit_failed", callback=repr(callback))
-
-    def _release_turn(self) -> None:
-        if self._writers is not None:
-            self._writers.release()
 
     def _raise_translated(self, exc: BaseException) -> None:
         """Raise the Kadath error for a database failure (noting an outage); return for

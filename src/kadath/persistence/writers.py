@@ -3,10 +3,13 @@
 SQLite has one write lock. A writer that finds it taken sleeps in SQLite's busy handler, which
 polls with growing sleeps (up to 100 ms each) while holding a pooled connection: at 1,000
 players the writers' p99 was set by those sleeps, not by the work. So on SQLite every write
-transaction of this process (a unit of work that may write, a Core transaction, a batch of
-health deltas) first takes its turn here: a FIFO ``asyncio.Lock``, handed straight to the next
-writer when the last one ends. Readers (``create_reader_engine``) never queue. PostgreSQL has
-row locks and no queue.
+transaction of this process takes its turn here where it would have taken the write lock: the
+engine's ``begin`` hook waits in a FIFO ``asyncio.Lock`` before ``BEGIN IMMEDIATE``, and the
+pool's ``checkin`` hook hands the turn to the next writer once the connection is back (after
+its commit or rollback). Every writer on the engine queues: units of work, Core transactions,
+batches of deltas, migrations. Taking the turn at the first statement rather than when a unit
+of work is entered keeps the order in which locks are taken what it was. Readers
+(``create_reader_engine``, read-only units of work) never queue. PostgreSQL has no queue.
 
 One task must not open a second write transaction while it holds the turn: it would wait for
 itself. That raises ``NestedWrite`` at once; a write from another task that the holder awaits
@@ -19,9 +22,11 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_
 
 from kadath.domain.errors import DatabaseUnavailable
 from kadath.persistence.errors import UNAVAILABLE
@@ -84,28 +89,32 @@ class WriterQueue:
 
 
 _queues: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+_HOLDS_TURN = "kadath_holds_write_turn"
 
 
-def writer_queue(engine: AsyncEngine) -> WriterQueue | None:
-    """The one queue of ``engine``'s writers on SQLite (the same object on every call);
-    None on PostgreSQL."""
-    if engine.dialect.name != "sqlite":
-        return None
-    sync_engine = engine.sync_engine
-    queue = _queues.get(sync_engine)
-    if queue is None:
-        timeout = getattr(engine.pool, "timeout", None)
-        queue = WriterQueue(float(timeout()) if callable(timeout) else DEFAULT_TIMEOUT_SECONDS)
-        _queues[sync_engine] = queue
+def register_writer_queue(engine: AsyncEngine, timeout: float) -> WriterQueue:
+    """Make ``engine``'s queue (called once, as the SQLite engine is built)."""
+    queue = WriterQueue(timeout)
+    _queues[engine.sync_engine] = queue
     return queue
 
 
-@contextlib.asynccontextmanager
-async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
-    """The write turn of ``engine`` on SQLite; nothing on PostgreSQL."""
-    queue = writer_queue(engine)
-    if queue is None:
-        yield
+def writer_queue(engine: AsyncEngine) -> WriterQueue | None:
+    """The queue of ``engine``'s writers: None on PostgreSQL and for SQLite's reader engine."""
+    return _queues.get(engine.sync_engine)
+
+
+def take_turn(queue: WriterQueue, record_info: dict[str, Any] | None) -> None:
+    """From the engine's ``begin`` hook (inside SQLAlchemy's greenlet): wait for the turn,
+    unless this pooled connection holds it already (a second transaction on it before it
+    went back to the pool). Raises NestedWrite, DatabaseUnavailable."""
+    if record_info is None or record_info.get(_HOLDS_TURN):
         return
-    async with queue.turn():
-        yield
+    await_(queue.acquire())
+    record_info[_HOLDS_TURN] = True
+
+
+def give_turn_back(queue: WriterQueue, record_info: dict[str, Any]) -> None:
+    """From the pool's ``checkin`` hook: the connection's writer is done."""
+    if record_info.pop(_HOLDS_TURN, False):
+        queue.release()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from kadath.domain.errors import DatabaseUnavailable
+from kadath.persistence.engine import create_engine, create_reader_engine
 from kadath.persistence.writers import NestedWrite, WriterQueue, writer_queue
 
 
@@ -54,11 +55,15 @@ async def test_a_writer_waits_at_most_the_timeout_then_the_database_is_unavailab
         pass
 
 
-def test_one_queue_per_sqlite_engine_and_none_for_postgresql() -> None:
-    sqlite = create_async_engine("sqlite+aiosqlite:///:memory:")
-    other = create_async_engine("sqlite+aiosqlite:///:memory:")
-    postgres = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+def test_one_queue_per_sqlite_engine_and_none_for_postgresql_or_readers(tmp_path: Path) -> None:
+    sqlite = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    other = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    readers = create_reader_engine(sqlite)
+    postgres = create_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
 
+    assert writer_queue(sqlite) is not None
     assert writer_queue(sqlite) is writer_queue(sqlite)
     assert writer_queue(sqlite) is not writer_queue(other)
+    assert readers is not None
+    assert writer_queue(readers) is None
     assert writer_queue(postgres) is None
