@@ -11,9 +11,10 @@ server serving 1,000 players has little idle time between callbacks (every trip 
 makes to aiosqlite's thread then waits that long for the loop to come back).
 
 Reported (medians over ``--repeats``): writes/s, the latency of one write (from asking for its
-unit of work to its commit) p50 / p95 / p99 / max in ms, and this process's CPU per write. The
-writers' queue (issue 12, ``persistence/writers.py``) is what is measured: without it the
-writers meet in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+unit of work to its commit) p50 / p95 / p99 / max in ms, and this process's CPU per write.
+Made for issue 12's writers' queue (branch ``lean3``, docs/performance.md "SQLite's writers"):
+without one, the writers meet in SQLite's busy handler, which polls with sleeps of up to
+100 ms; ``writer_queue`` in the output says whether the code measured had one.
 """
 
 from __future__ import annotations

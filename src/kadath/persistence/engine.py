@@ -13,7 +13,6 @@ from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_
 
 from kadath.persistence.uow import READ_ONLY, SessionFactory
-from kadath.persistence.writers import give_turn_back, register_writer_queue, take_turn
 
 SQLITE_POOL_SIZE = 1
 SQLITE_MAX_OVERFLOW = 2
@@ -94,8 +93,8 @@ def _sqlite_engine(
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite has one writer: this process's writers take turns in writers.py's queue when
-    # they begin; two overflow connections hold the next writers' places in it.
+    # SQLite has one writer: more connections only wait in its busy handler, which is slower
+    # than waiting for the pool. Two overflow connections let a nested unit of work proceed.
     # Readers take no write lock: a reader engine has as many as it is given.
     engine = create_async_engine(
         url,
@@ -123,27 +122,13 @@ def _sqlite_engine(
             cursor.execute(pragma)
         cursor.close()
 
-    turns = None if readers else register_writer_queue(engine, pool_timeout)
-
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # BEGIN IMMEDIATE takes the write lock up front: a read-then-write transaction never
-        # fails with SQLITE_BUSY half-way. Before it, this process's writer waits its turn in
-        # the writers' queue (writers.py), not in SQLite's busy handler.
+        # fails with SQLITE_BUSY half-way, it waits its turn under busy_timeout instead.
         # A unit of work declared read-only takes a plain BEGIN: under WAL it never waits.
         read_only = readers or conn.get_execution_options().get(READ_ONLY, False)
-        if turns is not None and not read_only:
-            take_turn(turns, conn.connection.record_info)
         _begin(conn, "BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    if turns is not None:
-
-        @event.listens_for(engine.sync_engine, "checkin")
-        def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-            # Back in the pool (after the "reset" hook rolled back anything left open): the
-            # connection's writer is done; the next one in the queue begins.
-            if record is not None:
-                give_turn_back(turns, record.record_info)
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:

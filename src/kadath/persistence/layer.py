@@ -37,7 +37,6 @@ from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
 from kadath.persistence.uow import READ_ONLY, FaultHook, UnitOfWork
 from kadath.persistence.visits import FirstVisits
-from kadath.persistence.writers import writer_queue
 
 T = TypeVar("T")
 
@@ -51,8 +50,6 @@ class AsyncPersistenceLayer:
         # Read-only units of work: on their own engine for a SQLite file (see engine.py).
         self._reader = create_reader_engine(engine)
         self._reads = create_session_factory(self._reader) if self._reader else None
-        # SQLite: the writers of this process, one at a time in arrival order (writers.py).
-        self.writers = writer_queue(engine)
         self.availability = DatabaseAvailability()
         # A checkout follows the pool's pre-ping or a fresh connect: the database answers.
         for checked in (engine, self._reader):
