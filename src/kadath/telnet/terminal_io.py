@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -157,10 +157,13 @@ class TerminalIO:
     def eor_on(self) -> bool:
         return bool(self._writer.local_option.enabled(EOR))
 
-    def hold(self) -> None:
-        """Gather the output of this turn of the event loop into one socket write."""
+    def hold(self, before_release: Callable[[], None] | None = None) -> None:
+        """Gather the output of this turn of the event loop into one socket write;
+        ``before_release`` runs just before it is written (and joins it)."""
         if isinstance(self._writer, KadathWriter):
-            self._writer.hold()
+            self._writer.hold(before_release)
+        elif before_release is not None:
+            asyncio.get_running_loop().call_soon(before_release)
 
     def hide_input(self) -> None:
         """Ask the client not to echo (for a password): IAC WILL ECHO."""
