@@ -5,6 +5,7 @@ would frame it; and typed lines read a line at a time as they were a character a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import textwrap
 from typing import Any
@@ -342,3 +343,22 @@ async def test_typed_text_skips_telnetlib3s_scan_and_commands_still_take_it(
     assert len(scanned) == 2 and protocol.writer is not None
     assert protocol.writer.remote_option.enabled(b"\x18")
     protocol.connection_lost(None)
+
+
+def test_a_rooms_gmcp_is_the_same_bytes_with_room_info_made_once_per_room() -> None:
+    for room in WORLD.rooms.values():
+        view = {"id": room.id, "players": ["Ann", "ÿ"], "npcs": ["Ghoul"]}
+        frame = {"type": "room", "room": view, "text": room.name}
+        assert gmcp.encoded_frame(frame, WORLD) == gmcp.encoded(gmcp.messages(frame, WORLD))
+        assert gmcp.encoded_frame(frame, WORLD)[0][1] is gmcp.encoded_frame(frame, WORLD)[0][1]
+
+
+def test_room_info_is_made_again_for_a_room_the_world_replaced() -> None:
+    room = next(iter(WORLD.rooms.values()))
+    frame = {"type": "room", "room": {"id": room.id}, "text": ""}
+    before = gmcp.encoded_frame(frame, WORLD)[0][1]
+    renamed = dataclasses.replace(room, name="The Renamed Hall")
+    world = dataclasses.replace(WORLD, rooms={**WORLD.rooms, room.id: renamed})
+    after = gmcp.encoded_frame(frame, world)[0][1]
+    assert b"The Renamed Hall" in after and b"The Renamed Hall" not in before
+    assert gmcp.encoded_frame(frame, WORLD)[0][1] == before

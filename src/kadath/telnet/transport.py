@@ -155,7 +155,7 @@ class TelnetTransport:
         return self._text[2], self._text[3]
 
     def _gmcp_of(self, frame: dict[str, Any]) -> list[gmcp.Encoded]:
-        return gmcp.encoded(gmcp.messages(frame, self._world))
+        return gmcp.encoded_frame(frame, self._world)
 
     async def close(self, code: int, reason: str) -> None:
         self._items.stop()
