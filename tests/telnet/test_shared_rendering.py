@@ -39,6 +39,9 @@ class FakeTerminalIO:
         if before_release is not None:  # the prompt, written when the real one releases
             asyncio.get_running_loop().call_soon(before_release)
 
+    def profile(self) -> tuple[Terminal, str]:
+        return self.terminal, self.encoding
+
     def takes_gmcp(self, package: str) -> bool:
         return self.gmcp.accepts(package)
 

@@ -110,6 +110,11 @@ class KadathWriter(TelnetWriterUnicode):
         else:
             self._held.append(bytes(buf))
 
+    def is_closing(self) -> bool:
+        """telnetlib3's, without its property lookups (asked for every burst and write)."""
+        transport = self._transport
+        return (transport is not None and transport.is_closing()) or self._connection_closed
+
     @property
     def slc_simulated(self) -> bool:
         """Whether input is searched for special line characters (^C, ^Z, ...): only in the

@@ -104,16 +104,15 @@ class TelnetTransport:
         io = self._io
         if io.closed:
             raise TransportClosed
-        if any(out.frame.get("type") in PROMPTED for _seq, out in batch):
-            self._prompt_soon()  # holds the output: the prompt ends the burst's one write
-        else:
-            io.hold()
+        io.hold()
+        prompted = False
         text_key, text_of = self._text_profile()
         gmcp_on = io.gmcp_on
         accepts, accepts_any = io.gmcp.accepts, io.gmcp.accepts_any
         for _seq, out in batch:
             frame = out.frame
             kind = frame.get("type")
+            prompted = prompted or kind in PROMPTED
             own: list[gmcp.Message] = []
             if kind == "reply":
                 own = self._own_words(frame)
@@ -139,12 +138,14 @@ class TelnetTransport:
                 io.put_encoded(text)
             if kind == "reply" and gmcp_on:
                 self._acknowledge(frame)
+        if prompted:
+            self._prompt_soon()  # at the end of the held burst, in its one write
         await io.drain()
 
     def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
         """The rendering key of this client's terminal and encoding, and the function that
         makes a frame's text for it (both kept until the terminal or encoding changes)."""
-        terminal, encoding = self._io.terminal, self._io.encoding
+        terminal, encoding = self._io.profile()
         if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
             key = ("telnet", terminal.width, terminal.depth.value, terminal.screen_reader, encoding)
             make = partial(
