@@ -11,7 +11,7 @@ import textwrap
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from telnetlib3 import TelnetReaderUnicode, server_base
 from telnetlib3.mud import gmcp_encode
@@ -269,6 +269,9 @@ def test_a_command_handed_over_is_held_to_the_rules_of_a_parsed_one(
     frame_id: str, text: str, max_line: int
 ) -> None:
     raw = json.dumps({"type": "command", "id": frame_id, "text": text})
+    # the limit on a whole frame's JSON is not a command's: a telnet line's JSON is at most
+    # about twice the line (quotes and backslashes escaped), far below it
+    assume(len(raw) <= max_line * 4 + 256)
     try:
         expected: Any = parse(raw, max_line=max_line)
     except BadFrame as exc:
@@ -334,13 +337,15 @@ async def test_typed_text_skips_telnetlib3s_scan_and_commands_still_take_it(
     protocol = KadathTelnetProtocol(encoding="utf8", force_binary=True)
     protocol.connection_made(CountingSocket())
     assert protocol.reader is not None
+    protocol.data_received(b"hi\r\n")  # the first input: telnetlib3 looks at it (TLS?)
+    assert scanned == [b"hi\r\n"]
     protocol.data_received("look\r\nsay é\r\n".encode())
-    assert scanned == []
-    assert await protocol.reader.read(100) == "look\r\nsay é\r\n"
+    assert scanned == [b"hi\r\n"]
+    assert await protocol.reader.read(100) == "hi\r\nlook\r\nsay é\r\n"
     protocol.data_received(b"say \xff\xff!\r\n")  # an escaped IAC: telnetlib3 reads it
-    assert scanned == [b"say \xff\xff!\r\n"]
+    assert scanned[1:] == [b"say \xff\xff!\r\n"]
     protocol.data_received(b"\xff\xfb\x18")  # IAC WILL TTYPE
-    assert len(scanned) == 2 and protocol.writer is not None
+    assert len(scanned) == 3 and protocol.writer is not None
     assert protocol.writer.remote_option.enabled(b"\x18")
     protocol.connection_lost(None)
 
@@ -362,3 +367,14 @@ def test_room_info_is_made_again_for_a_room_the_world_replaced() -> None:
     after = gmcp.encoded_frame(frame, world)[0][1]
     assert b"The Renamed Hall" in after and b"The Renamed Hall" not in before
     assert gmcp.encoded_frame(frame, WORLD)[0][1] == before
+
+
+async def test_a_tls_hello_as_first_input_still_closes_the_connection() -> None:
+    socket = CountingSocket()
+    closed: list[bool] = []
+    socket.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    protocol = KadathTelnetProtocol(encoding="utf8", force_binary=True)
+    protocol.connection_made(socket)
+    protocol.data_received(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # no IAC byte in it
+    assert closed == [True]
+    protocol.connection_lost(None)

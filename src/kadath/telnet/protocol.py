@@ -178,12 +178,13 @@ class KadathTelnetProtocol(TelnetServer):
         return known
 
     def data_received(self, data: bytes) -> None:
-        """telnetlib3's, but typed text (no IAC byte, no compression from the client, no
-        special line characters looked for, no subnegotiation under way) goes straight to
-        the reader: what telnetlib3 would do with it, without scanning it again."""
+        """telnetlib3's, but typed text after the first input (no IAC byte, no compression
+        from the client, no special line characters looked for, no subnegotiation under way)
+        goes straight to the reader: what telnetlib3 would do with it, without scanning it."""
         writer = self.writer
         if (
-            self._mccp3_decompressor is None
+            self._tls_checked  # the first input goes through telnetlib3 (it refuses TLS)
+            and self._mccp3_decompressor is None
             and data.find(255) < 0
             and writer is not None
             and not writer.is_oob
