@@ -1,0 +1,186 @@
+"""``kadath gateway`` and ``kadath engine`` as real subprocesses: two gateways (which hold no
+zone, even when nobody holds one) and one engine (which holds every zone and has no listener).
+A player signed in on a gateway plays, served by the engine through a tunnel; players on
+different gateways in one room hear each other; ``kadath zones`` names the engine only. SQLite
+or no NATS: both commands exit 2."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+from kadath_cluster import (
+    SERVE_ENV,
+    SLACK_SECONDS,
+    EngineProcess,
+    ServeProcess,
+    cluster_config,
+    eventually,
+    private_nats,
+)
+from kadath_serve import WAIT, WORLD, ZONES, Client, new_character
+
+from kadath.cluster.zones import zone_statuses
+
+pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+ACROSS_ROOM = "miskatonic.campus_gate"  # east, then north, from the start room: another zone
+START_SECONDS = 90.0
+
+
+@dataclass
+class Roles:
+    gateways: tuple[ServeProcess, ServeProcess]
+    engine: EngineProcess
+    nats_url: str
+    database_url: str
+
+
+def gateway(name: str, database_url: str, nats_url: str, logs: Path) -> ServeProcess:
+    process = ServeProcess(name, database_url, nats_url, logs)
+    process.command = ["gateway"]
+    process.log_path = logs / f"gateway-{name}.log"
+    return process
+
+
+@pytest.fixture(scope="module")
+async def roles(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Roles]:
+    root = tmp_path_factory.mktemp("roles")
+    async with private_nats(root) as nats:
+        config = cluster_config(database_url, nats.url, "observer")
+        first = gateway("gw-1", database_url, nats.url, root)
+        second = gateway("gw-2", database_url, nats.url, root)
+        engine = EngineProcess("engine-1", database_url, nats.url, root)
+        try:
+            # It seeds the world. A holding node takes the free zones before it listens;
+            # the gateway took none.
+            await first.start(START_SECONDS)
+            statuses = await zone_statuses(config, ZONES)
+            assert all(s.owner is None for s in statuses), statuses  # it took none
+
+            await engine.start()
+
+            async def engine_holds_all() -> bool:
+                assert engine.process is not None and engine.process.returncode is None
+                statuses = await zone_statuses(config, ZONES)
+                return all(s.owner == s.recorded_owner == "engine-1" for s in statuses)
+
+            await eventually(engine_holds_all, START_SECONDS, "the engine holds every zone")
+            await eventually(
+                lambda: _logged(engine, "engine_started"), SLACK_SECONDS, "engine_started"
+            )
+            await second.start(START_SECONDS)
+            yield Roles((first, second), engine, nats.url, database_url)
+        finally:
+            for process in (first, second, engine):
+                await process.close()
+
+
+async def _logged(process: EngineProcess, event: str) -> bool:
+    return bool(process.events(event))
+
+
+async def test_a_player_on_a_gateway_is_served_by_the_engine(roles: Roles) -> None:
+    gw = roles.gateways[0]
+    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as http:
+        token, name = await new_character(http)  # sign-up and sign-in on the gateway
+    client = await Client.open(gw.ws_url)
+    try:
+        welcome = await client.hello(token, name)
+        assert welcome["type"] == "welcome", welcome
+        assert welcome["room"]["id"] == WORLD.start_room_id
+        assert (await client.command("look"))["ok"] is True
+        said = await client.command("say Ph'nglui mglw'nafh.")
+        assert said == {**said, "ok": True, "text": "You say, \"Ph'nglui mglw'nafh.\""}
+        for step in ("east", "north", "look"):
+            assert (await client.command(step))["ok"] is True
+        await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == ACROSS_ROOM)
+        assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await client.ws.close()
+    relayed = {e["tunnel"] for e in gw.events("tunnel_relayed")}
+    opened = {e["tunnel"] for e in roles.engine.events("tunnel_opened")}
+    assert relayed and relayed <= opened
+    assert not gw.events("zone_acquired")
+    assert not gw.events("tunnel_opened")  # nobody is ever served on a gateway
+
+
+def test_kadath_zones_shows_the_engine_holding_every_zone_and_no_gateway(roles: Roles) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KADATH_")}
+    env.update(KADATH_DATABASE_URL=roles.database_url, KADATH_NATS_URL=roles.nats_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "kadath", "zones"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    assert sorted(row[0] for row in rows) == ZONES
+    assert all(row[1] == "engine-1" and row[3] == "engine-1" for row in rows), done.stdout
+    assert "gw-" not in done.stdout
+
+
+async def test_players_on_different_gateways_in_one_room_hear_each_other(roles: Roles) -> None:
+    first, second = roles.gateways
+    async with httpx2.AsyncClient(base_url=first.base_url, timeout=WAIT, trust_env=False) as h:
+        (token_a, name_a), (token_b, name_b) = [await new_character(h) for _ in "ab"]
+    on_first, on_second = await Client.open(first.ws_url), await Client.open(second.ws_url)
+    try:
+        assert (await on_first.hello(token_a, name_a))["type"] == "welcome"
+        assert (await on_second.hello(token_b, name_b))["type"] == "welcome"
+        assert (await on_first.command("say Hello from the first gateway."))["ok"] is True
+        heard = await on_second.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_a} says, "Hello from the first gateway."'
+        assert (await on_second.command("say And from the second."))["ok"] is True
+        heard = await on_first.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_b} says, "And from the second."'
+        for client in (on_first, on_second):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        with contextlib.suppress(Exception):
+            await on_first.ws.close()
+            await on_second.ws.close()
+
+
+@pytest.mark.parametrize("command", [["gateway", "--port", "0"], ["engine"]], ids=str)
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"KADATH_DATABASE_URL": "sqlite+aiosqlite:///{dir}/kadath.db", "KADATH_NATS_URL": "x"},
+        {"KADATH_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"},
+    ],
+    ids=["sqlite", "no-nats"],
+)
+def test_gateway_and_engine_are_refused_without_postgresql_and_nats(
+    command: list[str], settings: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KADATH_")}
+    env.update(SERVE_ENV)
+    env["KADATH_DATA_DIR"] = str(tmp_path)
+    env.update({k: v.format(dir=tmp_path) for k, v in settings.items()})
+    done = subprocess.run(
+        [sys.executable, "-m", "kadath", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"kadath {command[0]}: a cluster needs PostgreSQL and NATS" in done.stderr
+    assert not (tmp_path / "kadath.db").exists()  # refused before anything was opened
