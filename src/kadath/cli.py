@@ -1,4 +1,5 @@
-"""The ``kadath`` command: serve the game, manage the database schema."""
+"""The ``kadath`` command: serve the game (alone, or as a cluster's gateway or engine), manage
+the database schema and the cluster's zones."""
 
 from __future__ import annotations
 
@@ -223,8 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument(
         "--cluster",
         action="store_true",
-        help="join the cluster (KADATH_NATS_URL, PostgreSQL): hold zones and serve each player "
-        "from the process that holds the player's zone (docs/scaling.md)",
+        help="join the cluster (KADATH_NATS_URL, PostgreSQL) as a gateway and an engine in one: "
+        "hold zones and serve each player from the process that holds the player's zone "
+        "(docs/scaling.md)",
     )
     db = sub.add_parser("db", help="manage the database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])

@@ -23,14 +23,16 @@ from kadath_cluster import (
     ServeProcess,
     cluster_config,
     eventually,
+    free_port,
     private_nats,
 )
-from kadath_serve import WAIT, WORLD, ZONES, Client, new_character
+from kadath_serve import WAIT, WORLD, ZONES, Client, new_character, walk
 
-from kadath.cluster.zones import zone_statuses
+from kadath.cluster.zones import pin, zone_statuses
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 ACROSS_ROOM = "miskatonic.campus_gate"  # east, then north, from the start room: another zone
+ACROSS_ZONE = WORLD.rooms[ACROSS_ROOM].zone_id
 START_SECONDS = 90.0
 
 
@@ -184,3 +186,74 @@ def test_gateway_and_engine_are_refused_without_postgresql_and_nats(
     assert done.returncode == 2, done.stderr
     assert f"kadath {command[0]}: a cluster needs PostgreSQL and NATS" in done.stderr
     assert not (tmp_path / "kadath.db").exists()  # refused before anything was opened
+
+
+async def test_an_engine_that_cannot_reach_nats_exits_1_after_closing_the_game(
+    database_url: str, tmp_path: Path
+) -> None:
+    """NATS is reached after the game's runtime is up: the failure still ends in exit 1."""
+    engine = EngineProcess("no-nats", database_url, f"nats://127.0.0.1:{free_port()}", tmp_path)
+    await engine.start()
+    assert await engine.wait(START_SECONDS) == 1
+    assert "cannot reach NATS" in engine.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+async def two_engines(database_url: str, tmp_path: Path) -> AsyncIterator[Roles]:
+    """One gateway; engine-2 holds the zone across the start room's border (pinned), engine-1
+    every other zone (pinned)."""
+    async with private_nats(tmp_path) as nats:
+        config = cluster_config(database_url, nats.url, "observer")
+        owner = {z: "engine-2" if z == ACROSS_ZONE else "engine-1" for z in ZONES}
+        for zone, engine_id in owner.items():
+            await pin(config, ZONES, zone, engine_id)
+        engines = [
+            EngineProcess(e, database_url, nats.url, tmp_path) for e in ("engine-1", "engine-2")
+        ]
+        gw = gateway("gw", database_url, nats.url, tmp_path)
+        try:
+            for engine in engines:
+                await engine.start()
+
+            async def as_pinned() -> bool:
+                statuses = await zone_statuses(config, ZONES)
+                return all(s.owner == s.recorded_owner == owner[s.zone] for s in statuses)
+
+            await eventually(as_pinned, START_SECONDS, "each engine holds its pinned zones")
+            await gw.start(START_SECONDS)
+            yield Roles((gw, gw), engines[0], nats.url, database_url)
+        finally:
+            for process in (gw, *engines):
+                await process.close()
+
+
+async def test_a_gateway_player_walking_between_engines_is_handed_over(
+    two_engines: Roles,
+) -> None:
+    """Both walk from engine-1's start zone into engine-2's zone through the one gateway, hear
+    each other there; the mover walks back. One welcome, gap-free seq throughout."""
+    gw = two_engines.gateways[0]
+    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as h:
+        (token_w, name_w), (token_m, name_m) = [await new_character(h) for _ in "wm"]
+    watcher, mover = await Client.open(gw.ws_url), await Client.open(gw.ws_url)
+    try:
+        for client, token, name in ((watcher, token_w, name_w), (mover, token_m, name_m)):
+            assert (await client.hello(token, name))["type"] == "welcome"
+            await walk(client, "east", "north", ACROSS_ROOM)
+        assert (await mover.command("say Across the border."))["ok"] is True
+        heard = await watcher.wait_for(
+            lambda f: f.get("type") == "message" and f.get("channel") == "say"
+        )
+        assert heard["text"] == f'{name_m} says, "Across the border."'
+        await walk(mover, "south", "look", "arkham.garrison_street")
+        for client in (mover, watcher):
+            assert client.seqs == list(range(1, len(client.seqs) + 1))
+            assert [f["type"] for f in client.received].count("welcome") == 1
+    finally:
+        with contextlib.suppress(Exception):
+            await mover.ws.close()
+            await watcher.ws.close()
+    engine_1 = two_engines.engine
+    handed = [e["zone"] for e in engine_1.events("player_handed_over")]
+    assert handed.count(ACROSS_ZONE) == 2, handed
+    assert not gw.events("player_handed_over")  # nobody is in play on the gateway
