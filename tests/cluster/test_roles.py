@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+import sqlalchemy as sa
 from kadath_cluster import (
     SERVE_ENV,
     SLACK_SECONDS,
@@ -29,6 +31,8 @@ from kadath_cluster import (
 from kadath_serve import WAIT, WORLD, ZONES, Client, new_character, walk
 
 from kadath.cluster.zones import pin, zone_statuses
+from kadath.persistence.engine import create_engine
+from kadath.realtime.protocol import CLOSE_RESTART
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 ACROSS_ROOM = "miskatonic.campus_gate"  # east, then north, from the start room: another zone
@@ -257,3 +261,41 @@ async def test_a_gateway_player_walking_between_engines_is_handed_over(
     handed = [e["zone"] for e in engine_1.events("player_handed_over")]
     assert handed.count(ACROSS_ZONE) == 2, handed
     assert not gw.events("player_handed_over")  # nobody is in play on the gateway
+
+
+async def test_sigterm_to_an_engine_saves_and_closes_its_gateway_players_and_releases(
+    two_engines: Roles,
+) -> None:
+    """An engine stopped with a player on a gateway: the player is saved where it stood and
+    told (shutdown), the gateway closes its connection 1012; the engine exits 0, its zones
+    released. (No graceful hand-over to another engine: the client reconnects.)"""
+    gw, engine = two_engines.gateways[0], two_engines.engine
+    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as h:
+        token, name = await new_character(h)
+    client = await Client.open(gw.ws_url)
+    try:
+        assert (await client.hello(token, name))["type"] == "welcome"
+        assert (await client.command("east"))["ok"] is True
+        engine.signal(signal.SIGTERM)
+        assert await client.closed() == CLOSE_RESTART
+    finally:
+        with contextlib.suppress(Exception):
+            await client.ws.close()
+    assert [f["event"] for f in client.received if f.get("type") == "event"][-1:] == ["shutdown"]
+    assert await engine.wait(START_SECONDS) == 0
+    held = {z for z in ZONES if z != ACROSS_ZONE}
+    assert {e["zone"] for e in engine.events("zone_released")} == held
+    config = cluster_config(two_engines.database_url, two_engines.nats_url, "observer")
+    statuses = await zone_statuses(config, ZONES)
+    assert all(s.owner is None for s in statuses if s.zone in held), statuses
+    walked_to = [f["room"]["id"] for f in client.received if f.get("type") == "room"][-1]
+    assert walked_to != WORLD.start_room_id
+    database = create_engine(two_engines.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.connect() as conn:
+            saved = await conn.scalar(
+                sa.text("SELECT room_id FROM players WHERE name = :name"), {"name": name}
+            )
+    finally:
+        await database.dispose()
+    assert saved == walked_to
