@@ -19,6 +19,7 @@ import httpx2
 import pytest
 import sqlalchemy as sa
 from kadath_cluster import (
+    PG_URL,
     SERVE_ENV,
     SLACK_SECONDS,
     EngineProcess,
@@ -26,6 +27,7 @@ from kadath_cluster import (
     cluster_config,
     eventually,
     free_port,
+    migrated_database,
     private_nats,
 )
 from kadath_serve import WAIT, WORLD, ZONES, Client, new_character, walk
@@ -205,8 +207,10 @@ async def test_an_engine_that_cannot_reach_nats_exits_1_after_closing_the_game(
 @pytest.fixture
 async def two_engines(database_url: str, tmp_path: Path) -> AsyncIterator[Roles]:
     """One gateway; engine-2 holds the zone across the start room's border (pinned), engine-1
-    every other zone (pinned)."""
-    async with private_nats(tmp_path) as nats:
+    every other zone (pinned). A database of its own: the module's cluster (``roles``) may still
+    run, and two clusters (two NATS servers) on one database fence each other off."""
+    assert PG_URL is not None  # database_url skips the test otherwise
+    async with migrated_database(PG_URL) as database_url, private_nats(tmp_path) as nats:
         config = cluster_config(database_url, nats.url, "observer")
         owner = {z: "engine-2" if z == ACROSS_ZONE else "engine-1" for z in ZONES}
         for zone, engine_id in owner.items():
