@@ -80,11 +80,6 @@ def cluster_serve_config(
         return None
 
 
-def gateway_settings(settings: Settings) -> Settings:
-    """A gateway runs no zone, so no NPCs: every player it serves is in play on an engine."""
-    return settings.model_copy(update={"npc_spawning": False})
-
-
 async def _db(settings: Settings, action: str, revision: str) -> str:
     from kadath.persistence import migrate
     from kadath.persistence.engine import create_engine
@@ -260,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cluster = cluster_serve_config(settings, "gateway")
         if cluster is None:
             return 2
-        serve(gateway_settings(settings), args.host, args.port, phases, cluster, gateway=True)
+        serve(settings, args.host, args.port, phases, cluster, gateway=True)
         return 0
     if args.command in ("engine", "zones"):
         return cluster_command(settings, args, parser)

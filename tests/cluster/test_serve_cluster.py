@@ -14,11 +14,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from kadath_cluster import SERVE_ENV, ServeProcess
-from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, new_character, walk
-
-from kadath.persistence.engine import create_engine
+from kadath_serve import (
+    START_ZONE,
+    WAIT,
+    WORLD,
+    Client,
+    Cluster,
+    make_admin,
+    new_character,
+    walk,
+)
 
 # The telnet tests' raw MUD client (tests/telnet/kadath_telnet.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telnet"))
@@ -260,19 +266,3 @@ async def test_a_broadcast_reaches_the_players_of_every_process(
     finally:
         await admin.ws.close()
         await player.ws.close()
-
-
-async def make_admin(database_url: str, name: str) -> None:
-    """The account of the character ``name`` becomes an admin (before it enters play)."""
-    engine = create_engine(database_url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                sa.text(
-                    "UPDATE accounts SET role = 'admin' WHERE id = "
-                    "(SELECT account_id FROM players WHERE name = :name)"
-                ),
-                {"name": name},
-            )
-    finally:
-        await engine.dispose()

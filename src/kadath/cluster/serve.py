@@ -19,6 +19,7 @@ import functools
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import structlog
@@ -26,12 +27,12 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
-from kadath.cluster.errors import ClusterUnreachable
+from kadath.cluster.errors import ClusterUnreachable, Fenced
 from kadath.cluster.failover import (
     NOT_DONE,
     Lost,
@@ -58,7 +59,7 @@ from kadath.cluster.tunnel import (
     reorganising,
     serve_tunnel,
 )
-from kadath.domain.errors import KadathError
+from kadath.domain.errors import KadathError, ZoneMoved
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
@@ -95,7 +96,7 @@ async def cluster_runtime(
             hint="every process must check the others' tokens: set one KADATH_SECRET_KEY for "
             "all of them, or share this data directory's secret_key file",
         )
-    async with start_runtime(settings, phases) as runtime:
+    async with start_runtime(settings, phases, zones=()) as runtime:
         node = ClusterNode(config, runtime, hold_zones=hold_zones)
         try:
             await node.start()
@@ -105,6 +106,8 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        # Stays after the node stops: a zone given back is not written here any more.
+        runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
@@ -175,6 +178,7 @@ class ClusterNode:
             confirm=functools.partial(confirm, self._database),
             on_lost=self._lost,
             pins=pins,
+            census=self._census,
         )
         if self.hold_zones:
             await self._step()
@@ -225,6 +229,11 @@ class ClusterNode:
         await manager.renew_all()
         await manager.acquire_free(await manager.follow_pins(self._zones))
         held = set(manager.held)
+        game_zones = self._runtime.game.zones
+        for zone in (game_zones.held or frozenset()) - held:
+            await game_zones.drop(zone)  # released (a pin moved it): its NPCs and fights go
+        for zone in held - (game_zones.held or frozenset()):
+            await game_zones.take(zone)  # its NPCs come to life here
         for zone in set(self._listening) - held:
             await self._unlisten(zone)
         for zone in held - set(self._listening):
@@ -233,14 +242,35 @@ class ClusterNode:
             except NATS_FAILURES as exc:
                 log.warning("zone_listen_failed", zone=zone, error=repr(exc))
 
+    def _census(self) -> dict[str, tuple[int, int]]:
+        """Players in play and NPCs alive here, per zone held (written into the leases)."""
+        game = self._runtime.game
+        rooms = game.world.rooms
+        players = Counter(
+            rooms[p.room_id].zone_id for p in game.presence.all() if p.room_id in rooms
+        )
+        npcs = Counter(rooms[n.room_id].zone_id for n in game.npcs.all() if n.room_id in rooms)
+        return {zone: (players[zone], npcs[zone]) for zone in self.manager.held}
+
     async def _unlisten(self, zone: str) -> None:
         sub = self._listening.pop(zone, None)
         if sub is not None:
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
 
+    async def fence(self, session: AsyncSession, zone: str) -> None:
+        """``AsyncPersistenceLayer.fence``: a write of ``zone``'s state, inside its unit of
+        work, records and locks this process's epoch, or raises ZoneMoved when the zone is
+        not held here or a newer owner is recorded (the manager then drops it)."""
+        try:
+            await self.manager.fence(session, zone)
+        except Fenced as exc:  # NotHeld too
+            log.warning("zone_write_fenced", zone=zone, error=str(exc))
+            raise ZoneMoved() from exc
+
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)
+        await self._runtime.game.zones.drop(zone)
 
     # -- the holder's side -------------------------------------------------------------------
     async def _open(self, msg: Msg) -> None:
