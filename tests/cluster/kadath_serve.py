@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import sqlalchemy as sa
 from kadath_cluster import (
     SLACK_SECONDS,
     ServeProcess,
@@ -22,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from kadath.cluster.zones import pin, zone_statuses
+from kadath.persistence.engine import create_engine
 from kadath.world import DEFAULT_WORLD_DIR, load_world
 
 WORLD = load_world(DEFAULT_WORLD_DIR)
@@ -105,12 +107,12 @@ class Client:
     async def open(cls, url: str) -> Client:
         return cls(await connect(url, proxy=None, open_timeout=WAIT, close_timeout=2))
 
-    async def hello(self, token: str, name: str) -> Frame:
+    async def hello(self, token: str, name: str, within: float = WAIT) -> Frame:
         await self.ws.send(json.dumps({"type": "hello", "token": token, "player": name}))
-        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error"))
+        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error"), within)
 
-    async def wait_for(self, wanted: Any) -> Frame:
-        async with asyncio.timeout(WAIT):
+    async def wait_for(self, wanted: Any, within: float = WAIT) -> Frame:
+        async with asyncio.timeout(within):
             while True:
                 for frame in self.pending:
                     if wanted(frame):
@@ -120,15 +122,22 @@ class Client:
                 self.received.append(frame)
                 self.pending.append(frame)
 
-    async def command(self, text: str) -> Frame:
+    async def command(self, text: str, within: float = WAIT) -> Frame:
+        frame_id = await self.send_command(text)
+        return await self.wait_for(
+            lambda f: f.get("type") == "reply" and f.get("re") == frame_id, within
+        )
+
+    async def send_command(self, text: str) -> str:
+        """Send a command without waiting for its reply; its id."""
         self._ids += 1
         frame_id = f"c{self._ids}"
         await self.ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
-        return await self.wait_for(lambda f: f.get("type") == "reply" and f.get("re") == frame_id)
+        return frame_id
 
-    async def closed(self) -> int | None:
+    async def closed(self, within: float = WAIT + SLACK_SECONDS) -> int | None:
         """Read until the server closes; the close code."""
-        async with asyncio.timeout(WAIT + SLACK_SECONDS):
+        async with asyncio.timeout(within):
             while True:
                 try:
                     frame = json.loads(await self.ws.recv())
@@ -140,3 +149,27 @@ class Client:
     @property
     def seqs(self) -> list[int]:
         return [int(frame["seq"]) for frame in self.received]
+
+
+async def walk(client: Client, first: str, then: str, room: str) -> None:
+    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
+    assert (await client.command(first))["ok"] is True
+    assert (await client.command(then))["ok"] is True
+    assert (await client.command("look"))["ok"] is True
+    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
+
+
+async def make_admin(database_url: str, name: str) -> None:
+    """The account of the character ``name`` becomes an admin (before it enters play)."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "UPDATE accounts SET role = 'admin' WHERE id = "
+                    "(SELECT account_id FROM players WHERE name = :name)"
+                ),
+                {"name": name},
+            )
+    finally:
+        await engine.dispose()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import nats
 from kadath_cluster import PrivateNats
 
+from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, failover_frames
 from kadath.cluster.tunnel import (
     ABORT,
     RELAY_QUEUE,
@@ -264,12 +265,91 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
                     silence=60,
                     send_timeout=60,
                 )
-                assert await tunnel.run() is None
+                outcome = await tunnel.run()
                 if client.stuck:
+                    assert outcome is None
                     break
+                assert outcome == Lost(opened=False)
                 await asyncio.sleep(0.1)
         assert client.closed == (0, "aborted")
         assert tunnel._from_holder.qsize() <= RELAY_QUEUE
     finally:
         await holder.close()
         await nc.close()
+
+
+async def test_a_tunnel_whose_holder_falls_silent_ends_lost_with_what_it_did_not_answer(
+    nats_server: PrivateNats,
+) -> None:
+    """A holder that welcomes, answers c1, reads c2, a ping and c3 (whose id is read though
+    its text is not a string) and then dies: the tunnel ends ``Lost`` with c2, c3 and the ping
+    owed (a frame with no id owes nothing), and the relay closes nothing itself."""
+    nc = await nats.connect(nats_server.url)
+    dead = asyncio.Event()
+
+    async def serve(transport: Transport) -> None:
+        await transport.receive_text()
+        await transport.send_frames([(1, Outgoing({"type": "welcome"}))])
+        await transport.receive_text()
+        await transport.send_frames([(2, Outgoing({"type": "reply", "re": "c1"}))])
+        for _ in range(4):
+            await transport.receive_text()
+        assert isinstance(transport, TunnelTransport)
+        await transport.finish()  # dies: no heartbeat, no close
+        dead.set()
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        request = json.loads(msg.data)
+        transport = TunnelTransport(
+            nc, request["tunnel"], request["remote"], request["hello"], heartbeat=0.2, silence=5
+        )
+        await transport.start()
+        tasks.append(asyncio.create_task(serve(transport)))
+        await msg.respond(b'{"ok": true}')
+
+    tasks: list[asyncio.Task[None]] = []
+    texts = [
+        json.dumps({"type": "command", "id": "c1", "text": "look"}),
+        json.dumps({"type": "command", "id": "c2", "text": "get poker"}),
+        json.dumps({"type": "ping"}),
+        json.dumps({"type": "command", "id": "c3", "text": 7}),
+        json.dumps({"type": "command", "text": "no id"}),
+    ]
+    try:
+        await nc.subscribe(open_subject("arkham"), cb=open_tunnel)
+        await nc.flush()
+        async with asyncio.timeout(WITHIN):
+            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
+                client = FakeClient(texts)
+                tunnel = Tunnel(
+                    nc, client, ["hello"], "arkham", Numbering(), heartbeat=0.2, silence=1,
+                    send_timeout=5,
+                )  # fmt: skip
+                outcome = await tunnel.run()
+                if outcome != Lost(opened=False):
+                    break
+                await asyncio.sleep(0.1)
+            await dead.wait()
+        assert outcome == Lost(opened=True, unanswered=("c2", "c3"), pings=1)
+        assert [json.loads(text)["seq"] for text in client.sent] == [1, 2]
+        assert client.closed is None
+    finally:
+        await nc.close()
+        for task in tasks:
+            task.cancel()
+
+
+def test_a_lost_holder_leaves_one_reply_per_command_it_did_not_answer() -> None:
+    numbering = Numbering()
+    numbering.number([(1, Outgoing({"type": "welcome"}))])
+    lost = Lost(opened=True, unanswered=("c2", "c3"), pings=1)
+    told = numbering.number(failover_frames(lost, notice=True))
+    frames = [f.frame for _, f in told]
+    assert frames[0] == {"type": "message", "channel": "system", "from": None, "text": SHIFTS}
+    assert frames[1:] == [
+        {"type": "reply", "re": "c2", "ok": False, "text": SHIFTED},
+        {"type": "reply", "re": "c3", "ok": False, "text": SHIFTED},
+        {"type": "pong"},
+    ]
+    assert [seq for seq, _ in told] == [2, 3, 4, 5]
+    assert len(failover_frames(lost, notice=False)) == 3  # no notice

@@ -6,9 +6,9 @@ NATS tunnel (``kadath.cluster.tunnel``) when that is another process.
 Routing happens after the hello: a connection for a character whose zone this process holds,
 or who is in play here already (a reconnect), is served here as in one process; else it is
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
-(``handover``) and routed again. docs/scaling.md says what is not built yet (channels and
-broadcasts across processes, failover of live players); ``who`` and ``whisper`` reach every
-process (``directory``).
+(``handover``) and routed again; so is one whose holder was lost (failover, ``_drive``).
+docs/scaling.md says what is not built yet (channels across processes); ``who`` and
+``whisper`` reach every process (``directory``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import asyncio
 import contextlib
 import functools
 import json
+import time
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import structlog
@@ -24,12 +27,20 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
-from kadath.cluster.errors import ClusterUnreachable
+from kadath.cluster.errors import ClusterUnreachable, Fenced
+from kadath.cluster.failover import (
+    NOT_DONE,
+    Lost,
+    Owed,
+    answers,
+    failover_bound,
+    failover_frames,
+)
 from kadath.cluster.fencing import check_schema, confirm, highest_epoch
 from kadath.cluster.leases import (
     NATS_FAILURES,
@@ -45,15 +56,17 @@ from kadath.cluster.tunnel import (
     Tunnel,
     TunnelTransport,
     open_subject,
+    reorganising,
     serve_tunnel,
 )
-from kadath.domain.errors import KadathError
+from kadath.domain.errors import KadathError, ZoneMoved
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
+from kadath.realtime.outgoing import Delivery
 from kadath.realtime.protocol import CLOSE_NORMAL
 from kadath.realtime.session import Session
-from kadath.realtime.transport import Transport
+from kadath.realtime.transport import Transport, TransportClosed
 from kadath.settings import Settings
 from kadath.startup import StartupPhases
 from kadath.web.app import build_app
@@ -62,16 +75,20 @@ from kadath.web.runtime import Runtime
 log = structlog.get_logger(__name__)
 
 
-def cluster_app(settings: Settings, config: ClusterConfig, phases: StartupPhases) -> FastAPI:
-    """The ASGI app of ``kadath serve --cluster``."""
-    return build_app(lambda: cluster_runtime(settings, config, phases))
+def cluster_app(
+    settings: Settings, config: ClusterConfig, phases: StartupPhases, *, hold_zones: bool = True
+) -> FastAPI:
+    """The ASGI app of ``kadath serve --cluster``; of ``kadath gateway`` with ``hold_zones``
+    False."""
+    return build_app(lambda: cluster_runtime(settings, config, phases, hold_zones=hold_zones))
 
 
 @contextlib.asynccontextmanager
 async def cluster_runtime(
-    settings: Settings, config: ClusterConfig, phases: StartupPhases
+    settings: Settings, config: ClusterConfig, phases: StartupPhases, *, hold_zones: bool = True
 ) -> AsyncIterator[Runtime]:
-    """The one-process runtime, then the node on top of it; the node stops first."""
+    """The one-process runtime, then the node on top of it; the node stops first. A node that
+    does not ``hold_zones`` (a gateway) relays every connection to the zone's holder."""
     if settings.secret_key is None:
         log.warning(
             "cluster_signing_key_from_data_dir",
@@ -79,8 +96,8 @@ async def cluster_runtime(
             hint="every process must check the others' tokens: set one KADATH_SECRET_KEY for "
             "all of them, or share this data directory's secret_key file",
         )
-    async with start_runtime(settings, phases) as runtime:
-        node = ClusterNode(config, runtime)
+    async with start_runtime(settings, phases, zones=()) as runtime:
+        node = ClusterNode(config, runtime, hold_zones=hold_zones)
         try:
             await node.start()
         except BaseException:
@@ -89,6 +106,8 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        # Stays after the node stops: a zone given back is not written here any more.
+        runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
@@ -100,10 +119,13 @@ async def cluster_runtime(
 
 class ClusterNode:
     """Holds zones (leases, renewals, pins), listens on each held zone's ``open`` subject,
-    and routes connections (``ConnectionHandler.router``)."""
+    and routes connections (``ConnectionHandler.router``). With ``hold_zones`` False (``kadath
+    gateway``) it never takes a lease nor listens on an ``open`` subject: its lease manager
+    holds nothing, so every connection is relayed to a holder."""
 
-    def __init__(self, config: ClusterConfig, runtime: Runtime) -> None:
+    def __init__(self, config: ClusterConfig, runtime: Runtime, *, hold_zones: bool = True) -> None:
         self.config = config
+        self.hold_zones = hold_zones
         self._runtime = runtime
         self._zones = sorted(runtime.game.world.zones)
         self._database: AsyncEngine | None = None
@@ -140,7 +162,8 @@ class ClusterNode:
         try:
             kv = await open_bucket(self.nc, config)
             pins = await open_pins(self.nc, config)
-            await advance_epochs(self.nc, config, await highest_epoch(self._database))
+            if self.hold_zones:  # a gateway takes no epochs, so it never moves the stream
+                await advance_epochs(self.nc, config, await highest_epoch(self._database))
             self._directory = ClusterDirectory(
                 self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
             )
@@ -155,10 +178,17 @@ class ClusterNode:
             confirm=functools.partial(confirm, self._database),
             on_lost=self._lost,
             pins=pins,
+            census=self._census,
         )
-        await self._step()
-        self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
-        log.info("cluster_node_started", node=config.engine_id, held=sorted(self.manager.held))
+        if self.hold_zones:
+            await self._step()
+            self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
+        log.info(
+            "cluster_node_started",
+            node=config.engine_id,
+            held=sorted(self.manager.held),
+            holds_zones=self.hold_zones,
+        )
 
     async def stop(self) -> None:
         """Stop taking zones, stop opening tunnels, give the zones back, disconnect."""
@@ -199,6 +229,11 @@ class ClusterNode:
         await manager.renew_all()
         await manager.acquire_free(await manager.follow_pins(self._zones))
         held = set(manager.held)
+        game_zones = self._runtime.game.zones
+        for zone in (game_zones.held or frozenset()) - held:
+            await game_zones.drop(zone)  # released (a pin moved it): its NPCs and fights go
+        for zone in held - (game_zones.held or frozenset()):
+            await game_zones.take(zone)  # its NPCs come to life here
         for zone in set(self._listening) - held:
             await self._unlisten(zone)
         for zone in held - set(self._listening):
@@ -207,14 +242,35 @@ class ClusterNode:
             except NATS_FAILURES as exc:
                 log.warning("zone_listen_failed", zone=zone, error=repr(exc))
 
+    def _census(self) -> dict[str, tuple[int, int]]:
+        """Players in play and NPCs alive here, per zone held (written into the leases)."""
+        game = self._runtime.game
+        rooms = game.world.rooms
+        players = Counter(
+            rooms[p.room_id].zone_id for p in game.presence.all() if p.room_id in rooms
+        )
+        npcs = Counter(rooms[n.room_id].zone_id for n in game.npcs.all() if n.room_id in rooms)
+        return {zone: (players[zone], npcs[zone]) for zone in self.manager.held}
+
     async def _unlisten(self, zone: str) -> None:
         sub = self._listening.pop(zone, None)
         if sub is not None:
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
 
+    async def fence(self, session: AsyncSession, zone: str) -> None:
+        """``AsyncPersistenceLayer.fence``: a write of ``zone``'s state, inside its unit of
+        work, records and locks this process's epoch, or raises ZoneMoved when the zone is
+        not held here or a newer owner is recorded (the manager then drops it)."""
+        try:
+            await self.manager.fence(session, zone)
+        except Fenced as exc:  # NotHeld too
+            log.warning("zone_write_fenced", zone=zone, error=str(exc))
+            raise ZoneMoved() from exc
+
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)
+        await self._runtime.game.zones.drop(zone)
 
     # -- the holder's side -------------------------------------------------------------------
     async def _open(self, msg: Msg) -> None:
@@ -264,12 +320,21 @@ class ClusterNode:
             or zone in self.manager.held
             or self._runtime.game.presence.get(player.id) is not None  # a reconnect
         )
-        return functools.partial(self._drive, transport, hello, zone, here)
+        return functools.partial(self._drive, transport, hello, player.id, zone, here)
 
-    async def _drive(self, client: Transport, hello: str, zone: str, here: bool) -> None:
+    async def _drive(
+        self, client: Transport, hello: str, player_id: uuid.UUID, zone: str, here: bool
+    ) -> None:
         """Serve a client, here or through a tunnel to its zone's holder, and again after
-        each hand-over, until the connection ends."""
+        each hand-over, until the connection ends. When the holder is lost (silent, or nobody
+        answers for the zone), fail over: keep the client, and route the character again
+        (its zone read again from the database) until a process holds the zone, at most
+        ``failover_bound`` (then "try again", 1013)."""
         numbering, replay = Numbering(), [hello]
+        settings = self._runtime.settings
+        bound = failover_bound(self.config.lease_seconds, self.config.renew_seconds)
+        failing_since: float | None = None  # when the failover under way began
+        delay = 0.0
         while True:
             if here:
                 local = LocalTransport(client, replay, numbering)
@@ -286,14 +351,73 @@ class ClusterNode:
                     numbering,
                     heartbeat=self.config.renew_seconds,
                     silence=self.config.lease_seconds,
-                    send_timeout=self._runtime.settings.send_timeout_seconds,
+                    send_timeout=settings.send_timeout_seconds,
+                    max_line=settings.max_line_length,
                 )
-                moved = await tunnel.run()
-                if moved is None:
+                outcome = await tunnel.run()
+                if outcome is None:
                     return
-                zone, unread = moved
-                replay = [hello, *unread]
+                if isinstance(outcome, Lost):
+                    beginning = outcome.opened or failing_since is None
+                    if failing_since is None or beginning:  # a failover begins: told once
+                        failing_since, delay = time.monotonic(), 0.0
+                        log.info("player_failing_over", player_id=str(player_id), zone=zone)
+                    notice = beginning and numbering.greeted
+                    if not await self._tell(client, numbering, failover_frames(outcome, notice)):
+                        return
+                    if outcome.opened:
+                        replay = [hello]  # all it was sent is answered (or it never greeted)
+                    if time.monotonic() - failing_since > bound or self._stop.is_set():
+                        await self._give_up(client, numbering, replay, player_id)
+                        return
+                    delay = min(max(delay * 2, 0.2), self.config.renew_seconds)
+                    await asyncio.sleep(delay)
+                    zone = await self._zone_of(player_id, zone)
+                else:
+                    zone, unread = outcome
+                    replay, failing_since = [hello, *unread], None
             here = zone in self.manager.held
+            if here and failing_since is not None:
+                log.info("player_failed_over", player_id=str(player_id), zone=zone)
+                failing_since = None
+
+    async def _tell(self, client: Transport, numbering: Numbering, frames: list[Delivery]) -> bool:
+        """Send frames the relay makes itself; False if the client is gone."""
+        batch = numbering.number(frames)
+        if not batch:
+            return True
+        try:
+            await asyncio.wait_for(
+                client.send_frames(batch), self._runtime.settings.send_timeout_seconds
+            )
+        except TimeoutError:
+            client.abort()
+            return False
+        except TransportClosed:
+            return False
+        return True
+
+    async def _give_up(
+        self, client: Transport, numbering: Numbering, replay: list[str], player_id: uuid.UUID
+    ) -> None:
+        """No process took the zone in time: refuse what no holder was sent (the commands of
+        ``replay`` after the hello), then "try again" and 1013."""
+        log.warning("player_failover_failed", player_id=str(player_id))
+        owed = Owed(self._runtime.settings.max_line_length)
+        for text in replay[1:]:
+            owed.ask(text)
+        if await self._tell(client, numbering, answers(owed.ids, owed.pings, NOT_DONE)):
+            await reorganising(client, numbering.sent + 1)
+
+    async def _zone_of(self, player_id: uuid.UUID, zone: str) -> str:
+        """The zone of the character's room as stored (``zone`` if it cannot be read)."""
+        try:
+            stored = await self._runtime.persistence.get_player_by_id(player_id)
+        except KadathError as exc:
+            log.info("failover_lookup_failed", player_id=str(player_id), error=repr(exc))
+            return zone
+        room = self._runtime.game.world.rooms.get(stored.room_id)
+        return room.zone_id if room is not None else zone
 
     async def handover(self, session: Session) -> bool:
         """``ConnectionHandler.handover``, after each command: a character who now stands in a

@@ -23,9 +23,14 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | ``H`` | both | heartbeat, every renewal period |
 
 A side that hears nothing from the other for a whole lease period takes it as gone: the holder
-ends the session as if the client had left; the relay tells the client "the world is
-reorganising, try again" and closes with 1013 (try again later). NATS keeps the order of one
-connection's messages on a subject, so frames arrive in ``seq`` order.
+ends the session as if the client had left; the relay's tunnel ends ``Lost`` (so does one whose
+``open`` nobody answered), and the relay fails the client over (``kadath.cluster.failover``,
+``ClusterNode._drive``): it keeps the connection, tells the client "the world shifts", answers
+each command the lost holder was sent and did not answer with an error reply
+(``Lost.unanswered``: the relay reads the command ids it sends and the ``re`` of the replies
+it relays), and routes the character again until a process holds its zone, for at most
+``failover_bound``; then it says "try again" and closes with 1013 (try again later). NATS
+keeps the order of one connection's messages on a subject, so frames arrive in ``seq`` order.
 
 **Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
 the holder takes the character out of play (saving it in its new room), flushes the session and
@@ -56,6 +61,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from kadath.cluster.failover import Lost, Owed
 from kadath.cluster.leases import NATS_FAILURES
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
@@ -240,6 +246,10 @@ async def reorganising(client: Transport, seq: int) -> None:
         await client.close(CLOSE_TRY_AGAIN_LATER, REORGANISING)
 
 
+LOST = object()  # the holder fell silent (``Tunnel._holder_to_client``)
+Moved = tuple[str, list[str]]  # handed over: the zone walked into, the client frames unread
+
+
 class Numbering:
     """The ``seq`` a client sees, across the sessions that serve it one after another (a
     hand-over starts a new one, numbered from 1): each frame gets the next number, and every
@@ -249,6 +259,11 @@ class Numbering:
     def __init__(self) -> None:
         self.sent = 0  # the last seq the client was given
         self._greeted = False
+
+    @property
+    def greeted(self) -> bool:
+        """Whether the client has had its welcome."""
+        return self._greeted
 
     def number(self, batch: Sequence[Delivery]) -> list[Delivery]:
         out: list[Delivery] = []
@@ -298,9 +313,6 @@ class LocalTransport:
         self._client.abort()
 
 
-Moved = tuple[str, list[str]]  # handed over: the zone walked into, the client frames unread
-
-
 class Tunnel:
     """The relay's side of one tunnel: the client's frames to the zone's holder, the
     holder's frames to the client, until either ends, the holder falls silent, or it hands the
@@ -317,6 +329,7 @@ class Tunnel:
         heartbeat: float,
         silence: float,
         send_timeout: float,
+        max_line: int = 1000,
     ) -> None:
         self._nc, self._client, self.zone, self._numbering = nc, client, zone, numbering
         self._hello, self._replay = replay[0], replay[1:]
@@ -326,14 +339,16 @@ class Tunnel:
         self._overfull = False  # the client fell RELAY_QUEUE batches behind: aborted
         self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
         self._count = 0  # text frames sent on this tunnel, the hello first
+        self._owed = Owed(max_line)  # what the client sent on this tunnel, not answered yet
 
-    async def run(self) -> Moved | None:
-        """To the tunnel's end; where the character was handed over to, if it was."""
+    async def run(self) -> Moved | Lost | None:
+        """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
+        if the holder was (the relay then routes the character again)."""
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         try:
             if not await self._open():
-                await reorganising(self._client, self._numbering.sent + 1)
-                return None
+                await self._publish(GONE)  # a holder whose answer came too late: let it go
+                return Lost(opened=False)
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
             for text in self._replay:
                 await self._send_text(text)
@@ -351,6 +366,10 @@ class Tunnel:
             outcome = writing.result() if ended else None
             if outcome is None:
                 return None
+            if outcome is LOST:
+                log.warning("tunnel_holder_silent", tunnel=self.tunnel, zone=self.zone)
+                return Lost(True, tuple(self._owed.ids), self._owed.pings)
+            assert isinstance(outcome, tuple)
             zone, read = outcome
             unread = list(self._texts)[max(0, read - (self._count - len(self._texts))) :]
             log.info("tunnel_handed_over", tunnel=self.tunnel, zone=self.zone, to=zone)
@@ -393,6 +412,7 @@ class Tunnel:
     async def _send_text(self, text: str) -> None:
         self._texts.append(text)
         self._count += 1
+        self._owed.ask(text)
         await self._publish(TEXT + text.encode())
 
     async def _heartbeats(self) -> None:
@@ -400,21 +420,21 @@ class Tunnel:
             await asyncio.sleep(self._heartbeat)
             await self._publish(HEARTBEAT)
 
-    async def _holder_to_client(self) -> tuple[str, int] | None:
+    async def _holder_to_client(self) -> tuple[str, int] | object | None:
         """Until the tunnel ends: if handed over, the zone and how many of the tunnel's text
-        frames the holder read; else None."""
+        frames the holder read; ``LOST`` if the holder fell silent; else None."""
         client = self._client
         while not self._overfull:
             try:
                 data = await asyncio.wait_for(self._from_holder.get(), self._silence)
             except TimeoutError:
-                log.warning("tunnel_holder_silent", tunnel=self.tunnel, zone=self.zone)
-                await reorganising(client, self._numbering.sent + 1)
-                return None
+                return LOST
             kind = data[:1]
             try:
                 if kind == FRAMES:
-                    batch = self._numbering.number(decode_frames(data[1:]))
+                    decoded = decode_frames(data[1:])
+                    self._owed.answered(decoded)
+                    batch = self._numbering.number(decoded)
                     if batch:
                         await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
                 elif kind == BATCHES:

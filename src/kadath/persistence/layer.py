@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kadath.domain.account import Profession
 from kadath.domain.errors import DatabaseUnavailable, InvalidAmount, KadathError
@@ -39,6 +39,8 @@ from kadath.persistence.uow import READ_ONLY, FaultHook, UnitOfWork
 from kadath.persistence.visits import FirstVisits
 
 T = TypeVar("T")
+# Guards a write of one zone's state inside the writing session's transaction; raises ZoneMoved.
+ZoneFence = Callable[[AsyncSession, str], Awaitable[None]]
 
 
 class AsyncPersistenceLayer:
@@ -58,6 +60,9 @@ class AsyncPersistenceLayer:
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
         self.fault: FaultHook | None = None  # tests inject failures through it
+        # ``kadath serve --cluster``: the guard of every write of a zone's state (its rooms'
+        # floors and containers), in the writing transaction; None: one process, no guard.
+        self.fence: ZoneFence | None = None
         # The one-call health deltas: concurrent calls coalesced, one Core statement a batch.
         self.health_deltas = HealthDeltas(engine, self._translated, lambda: self.fault)
         # First visits and their experience, a group per transaction (movement's write path).
@@ -96,7 +101,16 @@ class AsyncPersistenceLayer:
             self._rooms_changed,
             fault=self.fault,
             availability=self.availability,
+            fence=None if self.fence is None else self._fence_rooms,
         )
+
+    async def _fence_rooms(self, session: AsyncSession, rooms: set[str]) -> None:
+        """Guard the zones of ``rooms`` (in zone order: two processes lock alike)."""
+        fence, world_rooms = self.fence, self.world.rooms
+        if fence is None:
+            return
+        for zone in sorted({world_rooms[r].zone_id for r in rooms if r in world_rooms}):
+            await fence(session, zone)
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it never waits for the writer, nor for a

@@ -37,6 +37,8 @@ class WorldEntry:
         self._undertaker = undertaker
         # Saves of departing characters still in flight: a quick return waits for its own.
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # Whether this process runs a room's zone (``HeldZones.runs_room``; one process: all).
+        self.runs_room: Callable[[str], bool] = lambda _room: True
 
     async def enter(self, player_id: uuid.UUID) -> Player:
         """Load a character into play, or return the one already in play. Raises PlayerNotFound."""
@@ -101,12 +103,24 @@ class WorldEntry:
         return len(burials)
 
     async def save_positions(self) -> int:
-        """Store where every moved character stands (one statement); returns how many."""
-        moved = self._presence.take_dirty()
-        if moved:
-            async with self._uow() as uow:
-                await uow.players.save_positions([(p.id, p.room_id) for p in moved])
-        return len(moved)
+        """Store where every moved character in a zone run here stands (one statement);
+        returns how many. The others (walked into a zone held elsewhere, or standing in one
+        given up) wait for the save on leaving. A failed save leaves them all to the next."""
+        here: list[Player] = []
+        for player in self._presence.take_dirty():
+            if self.runs_room(player.room_id):
+                here.append(player)
+            else:
+                self._presence.mark_dirty(player.id)
+        if here:
+            try:
+                async with self._uow() as uow:
+                    await uow.players.save_positions([(p.id, p.room_id) for p in here])
+            except BaseException:
+                for player in here:
+                    self._presence.mark_dirty(player.id)
+                raise
+        return len(here)
 
     async def leave_all(self, attempts: int = 5) -> int:
         """Save everyone in one transaction, then take them out of play (shutdown). A busy

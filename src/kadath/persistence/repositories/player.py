@@ -17,14 +17,16 @@ from kadath.persistence.dialect import upsert
 from kadath.persistence.errors import translate
 from kadath.persistence.mapping import player_from_row, player_values
 from kadath.persistence.models import PlayerRow, utcnow
+from kadath.persistence.touches import RoomTouches
 
 _NEVER_OVERWRITTEN = {"id", "account_id", "created_at"}
 MAX_LIST = 1000
 
 
 class PlayerRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, touches: RoomTouches | None = None) -> None:
         self._session = session
+        self._touches = touches or RoomTouches()
 
     async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
         """The player with this id. Raises PlayerNotFound."""
@@ -158,6 +160,8 @@ class PlayerRepository:
         )
         # in id order, as every multi-row writer should lock rows, so two never deadlock
         rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in sorted(positions)]
+        for _, room in positions:
+            self._touches.position(room)
         await self._session.execute(stmt, rows)
 
     async def save_lazy_columns(self, players: Sequence[Player]) -> None:
