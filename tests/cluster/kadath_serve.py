@@ -151,6 +151,14 @@ class Client:
         return [int(frame["seq"]) for frame in self.received]
 
 
+async def walk(client: Client, first: str, then: str, room: str) -> None:
+    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
+    assert (await client.command(first))["ok"] is True
+    assert (await client.command(then))["ok"] is True
+    assert (await client.command("look"))["ok"] is True
+    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
+
+
 async def make_admin(database_url: str, name: str) -> None:
     """The account of the character ``name`` becomes an admin (before it enters play)."""
     engine = create_engine(database_url, pool_size=1, max_overflow=0)

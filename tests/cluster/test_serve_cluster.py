@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 from kadath_cluster import SERVE_ENV, ServeProcess
-from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, make_admin, new_character
+from kadath_serve import (
+    START_ZONE,
+    WAIT,
+    WORLD,
+    Client,
+    Cluster,
+    make_admin,
+    new_character,
+    walk,
+)
 
 # The telnet tests' raw MUD client (tests/telnet/kadath_telnet.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telnet"))
@@ -145,14 +154,6 @@ async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
     handed = [(e["zone"]) for e in cluster.beta.events("player_handed_over")[seen:]]
     assert handed.count(ACROSS_ZONE) == 2, handed
     assert cluster.alpha.events("player_handed_over"), "the mover's walk back"
-
-
-async def walk(client: Client, first: str, then: str, room: str) -> None:
-    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
-    assert (await client.command(first))["ok"] is True
-    assert (await client.command(then))["ok"] is True
-    assert (await client.command("look"))["ok"] is True
-    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
 
 
 async def test_a_relayed_client_that_asks_for_batches_gets_them(serve_cluster: Cluster) -> None:

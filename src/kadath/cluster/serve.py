@@ -75,16 +75,20 @@ from kadath.web.runtime import Runtime
 log = structlog.get_logger(__name__)
 
 
-def cluster_app(settings: Settings, config: ClusterConfig, phases: StartupPhases) -> FastAPI:
-    """The ASGI app of ``kadath serve --cluster``."""
-    return build_app(lambda: cluster_runtime(settings, config, phases))
+def cluster_app(
+    settings: Settings, config: ClusterConfig, phases: StartupPhases, *, hold_zones: bool = True
+) -> FastAPI:
+    """The ASGI app of ``kadath serve --cluster``; of ``kadath gateway`` with ``hold_zones``
+    False."""
+    return build_app(lambda: cluster_runtime(settings, config, phases, hold_zones=hold_zones))
 
 
 @contextlib.asynccontextmanager
 async def cluster_runtime(
-    settings: Settings, config: ClusterConfig, phases: StartupPhases
+    settings: Settings, config: ClusterConfig, phases: StartupPhases, *, hold_zones: bool = True
 ) -> AsyncIterator[Runtime]:
-    """The one-process runtime, then the node on top of it; the node stops first."""
+    """The one-process runtime, then the node on top of it; the node stops first. A node that
+    does not ``hold_zones`` (a gateway) relays every connection to the zone's holder."""
     if settings.secret_key is None:
         log.warning(
             "cluster_signing_key_from_data_dir",
@@ -93,7 +97,7 @@ async def cluster_runtime(
             "all of them, or share this data directory's secret_key file",
         )
     async with start_runtime(settings, phases, zones=()) as runtime:
-        node = ClusterNode(config, runtime)
+        node = ClusterNode(config, runtime, hold_zones=hold_zones)
         try:
             await node.start()
         except BaseException:
@@ -121,10 +125,13 @@ async def cluster_runtime(
 
 class ClusterNode:
     """Holds zones (leases, renewals, pins), listens on each held zone's ``open`` subject,
-    and routes connections (``ConnectionHandler.router``)."""
+    and routes connections (``ConnectionHandler.router``). With ``hold_zones`` False (``kadath
+    gateway``) it never takes a lease nor listens on an ``open`` subject: its lease manager
+    holds nothing, so every connection is relayed to a holder."""
 
-    def __init__(self, config: ClusterConfig, runtime: Runtime) -> None:
+    def __init__(self, config: ClusterConfig, runtime: Runtime, *, hold_zones: bool = True) -> None:
         self.config = config
+        self.hold_zones = hold_zones
         self._runtime = runtime
         self._zones = sorted(runtime.game.world.zones)
         self._database: AsyncEngine | None = None
@@ -161,7 +168,8 @@ class ClusterNode:
         try:
             kv = await open_bucket(self.nc, config)
             pins = await open_pins(self.nc, config)
-            await advance_epochs(self.nc, config, await highest_epoch(self._database))
+            if self.hold_zones:  # a gateway takes no epochs, so it never moves the stream
+                await advance_epochs(self.nc, config, await highest_epoch(self._database))
             self._directory = ClusterDirectory(
                 self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
             )
@@ -178,9 +186,15 @@ class ClusterNode:
             pins=pins,
             census=self._census,
         )
-        await self._step()
-        self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
-        log.info("cluster_node_started", node=config.engine_id, held=sorted(self.manager.held))
+        if self.hold_zones:
+            await self._step()
+            self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
+        log.info(
+            "cluster_node_started",
+            node=config.engine_id,
+            held=sorted(self.manager.held),
+            holds_zones=self.hold_zones,
+        )
 
     async def stop(self) -> None:
         """Stop taking zones, stop opening tunnels, give the zones back, disconnect."""

@@ -35,7 +35,7 @@ from kadath.persistence.repositories.experience import ExperienceGain, Experienc
 from kadath.persistence.repositories.health import check_reason
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
-from kadath.persistence.uow import FaultHook, UnitOfWork
+from kadath.persistence.uow import READ_ONLY, FaultHook, UnitOfWork
 from kadath.persistence.visits import FirstVisits
 
 T = TypeVar("T")
@@ -181,6 +181,8 @@ class AsyncPersistenceLayer:
         failure is a bug, raised as it is."""
         try:
             async with self.engine.connect() as conn:
+                # A plain BEGIN on SQLite (engine.py): the probe never waits for a writer.
+                await conn.execution_options(**{READ_ONLY: True})
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
             if not is_outage(exc):
