@@ -49,6 +49,9 @@ NATS_FAILURES = (nats.errors.Error, asyncio.TimeoutError, OSError)
 # Records claims in PostgreSQL (``fencing.confirm``); returns the zones refused (fenced off).
 Confirm = Callable[[list[Claim]], Awaitable[set[str]]]
 LostCallback = Callable[[str, int, str], Awaitable[None]]
+# Called with a zone this engine still holds and is about to give up because a pin moved it:
+# the last chance to store, under its own epoch, what it keeps of that zone in memory.
+LeavingCallback = Callable[[str], Awaitable[None]]
 # The holder's players and NPCs per zone, written into each lease at renewal (``kadath zones``).
 Census = Callable[[], Mapping[str, tuple[int, int]]]
 log = structlog.get_logger(__name__)
@@ -209,6 +212,10 @@ async def _no_loss(zone: str, epoch: int, reason: str) -> None:
     return None
 
 
+async def _nothing_to_store(zone: str) -> None:
+    return None
+
+
 class ZoneLeaseManager:
     """Takes, renews and releases this engine's zone leases. ``run`` does it until stopped;
     ``acquire``, ``renew_all`` and ``release_all`` are its steps (tests drive them directly)."""
@@ -224,8 +231,10 @@ class ZoneLeaseManager:
         on_lost: LostCallback = _no_loss,
         pins: KeyValue | None = None,
         census: Census | None = None,
+        before_release: LeavingCallback = _nothing_to_store,
     ) -> None:
         self._kv = kv
+        self._before_release = before_release
         self._census = census
         self.owner = owner
         self._lease_seconds = lease_seconds
@@ -394,6 +403,10 @@ class ZoneLeaseManager:
         for zone in list(self._leases):
             if self._pins.get(zone, self.owner) != self.owner:
                 log.info("zone_moving", zone=zone, to=self._pins[zone])
+                try:  # still held: what it stores now is fenced by this engine's epoch
+                    await self._before_release(zone)
+                except Exception:  # the move goes on; what was not stored is lost, as in a crash
+                    log.exception("zone_store_before_release_failed", zone=zone)
                 await self.release(zone)
         return [zone for zone in wanted if self._pins.get(zone, self.owner) == self.owner]
 

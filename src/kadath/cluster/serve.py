@@ -185,6 +185,7 @@ class ClusterNode:
             on_lost=self._lost,
             pins=pins,
             census=self._census,
+            before_release=self._store_before_release,
         )
         if self.hold_zones:
             await self._step()
@@ -273,6 +274,12 @@ class ClusterNode:
         except Fenced as exc:  # NotHeld too
             log.warning("zone_write_fenced", zone=zone, error=str(exc))
             raise ZoneMoved() from exc
+
+    async def _store_before_release(self, zone: str) -> None:
+        """A pin moves ``zone`` away: store where its players stand while it is still held
+        here (fenced by this epoch), so the new holder loads their last steps, not the last
+        periodic save. The save on leaving, at their next command, is refused by then."""
+        await self._runtime.entry.save_positions()
 
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)
