@@ -4,7 +4,9 @@ Starts a private ``nats-server -js`` on a free port and a fresh PostgreSQL datab
 server named by ``--postgres`` (default: KADATH_TEST_POSTGRES_URL's server), runs
 ``python -m kadath engine`` holding the packaged world's zones, waits until it holds them, then
 reads the engine's and nats-server's CPU time over ``--seconds``. Each renewal is one fenced
-PostgreSQL transaction, one KV compare-and-swap and one pin read per zone.
+PostgreSQL transaction, one KV compare-and-swap and one pin read per zone. Since ``kadath
+engine`` runs its zones' game (issue 11, "Roles"), the engine's CPU also counts its idle game
+loop (no players; NPC spawning off in the test settings).
 
     python3 -m uv run --frozen python bench/lease_cost.py --seconds 60 --renew 1
 """

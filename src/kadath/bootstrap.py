@@ -7,7 +7,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
+from kadath.services.held_zones import HeldZones
 from kadath.services.ignores import IgnoreService
 from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
@@ -120,10 +121,12 @@ class BackgroundTasks:
 
 @contextlib.asynccontextmanager
 async def start_runtime(
-    settings: Settings, phases: StartupPhases | None = None
+    settings: Settings, phases: StartupPhases | None = None, *, zones: Iterable[str] | None = None
 ) -> AsyncIterator[Runtime]:
     """Open the database, load the world, build the game; on exit save everyone and close.
-    Each step's time goes into ``phases`` (``runtime.startup_phases``)."""
+    Each step's time goes into ``phases`` (``runtime.startup_phases``). ``zones``: the zones
+    whose NPCs, fights and per-zone steps run at start (``game.zones``); None, every zone
+    always (one process); a cluster node passes none and takes zones as it wins them."""
     phases = phases or StartupPhases()
     world = await asyncio.to_thread(load_world, settings.world_dir or DEFAULT_WORLD_DIR)
     phases.mark("world")
@@ -139,7 +142,7 @@ async def start_runtime(
         queue=settings.password_hash_queue,
     )
     tasks = BackgroundTasks()
-    runtime = _wire(settings, persistence, hasher, secret)
+    runtime = _wire(settings, persistence, hasher, secret, zones)
     runtime.hub.entry = runtime.entry
     runtime.startup_phases = phases.ms
     phases.mark("wiring")
@@ -199,7 +202,11 @@ async def _first_tick(loop: GameLoop, within: float = 5.0) -> None:
 
 
 def _wire(
-    settings: Settings, persistence: AsyncPersistenceLayer, hasher: PasswordHasher, secret: str
+    settings: Settings,
+    persistence: AsyncPersistenceLayer,
+    hasher: PasswordHasher,
+    secret: str,
+    zones: Iterable[str] | None = None,
 ) -> Runtime:
     world = persistence.world
     clock, rng, bus = SystemClock(), RandomRng(), LocalEventBus()
@@ -223,6 +230,7 @@ def _wire(
         chat=ChatService(presence, hub, bus, ignores=ignores),
         started_at=time.monotonic(),
     )
+    game.zones = HeldZones(world, zones)
     tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes), clock)
     auth = AuthService(
         uow,
@@ -239,6 +247,9 @@ def _wire(
     )
     corpse_rules = CorpseRules(settings.corpse_owner_grace_seconds, settings.corpse_decay_seconds)
     entry = WorldEntry(world, presence, hub, bus, uow, Undertaker(corpse_rules, clock))
+    entry.runs_room = game.zones.runs_room
+    if zones is not None:  # a cluster node: the save on leaving is fenced by the zone served in
+        presence.runs_room = game.zones.runs_room
     loop = GameLoop(settings.tick_rate)
     persistence.room_listeners.append(game.rooms.forget)
     moderation = install_moderation(game, hub)

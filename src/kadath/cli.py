@@ -1,4 +1,5 @@
-"""The ``kadath`` command: serve the game, manage the database schema."""
+"""The ``kadath`` command: serve the game (alone, or as a cluster's gateway or engine), manage
+the database schema and the cluster's zones."""
 
 from __future__ import annotations
 
@@ -35,9 +36,12 @@ def serve(
     port: int | None,
     phases: StartupPhases | None = None,
     cluster: ClusterConfig | None = None,
+    *,
+    gateway: bool = False,
 ) -> None:
     """Import the server (uvicorn, FastAPI, the game) and run it until stopped; joined to a
-    cluster when ``cluster`` is given (``kadath serve --cluster``)."""
+    cluster when ``cluster`` is given (``kadath serve --cluster``), holding no zones when
+    ``gateway`` (``kadath gateway``)."""
     phases = phases or StartupPhases()
     try:
         from kadath.server import serve as run_server
@@ -49,20 +53,30 @@ def serve(
         from kadath.cluster.serve import cluster_app
 
         phases.mark("imports")
-        run_server(settings, host, port, phases, lambda s, p: cluster_app(s, cluster, p))
+        hold_zones = not gateway
+        run_server(
+            settings,
+            host,
+            port,
+            phases,
+            lambda s, p: cluster_app(s, cluster, p, hold_zones=hold_zones),
+        )
     finally:
         gc.enable()
 
 
-def cluster_serve_config(settings: Settings) -> ClusterConfig | None:
-    """``kadath serve --cluster``'s settings; None (with the reason on stderr) when refused."""
+def cluster_serve_config(
+    settings: Settings, command: str = "serve --cluster"
+) -> ClusterConfig | None:
+    """``kadath serve --cluster``'s (or ``gateway``'s) settings; None (with the reason on
+    stderr) when refused."""
     from kadath.cluster.config import cluster_config
     from kadath.cluster.errors import ClusterRefused
 
     try:
         return cluster_config(settings)
     except ClusterRefused as exc:
-        print(f"kadath serve --cluster: {exc}", file=sys.stderr)
+        print(f"kadath {command}: {exc}", file=sys.stderr)
         return None
 
 
@@ -116,12 +130,21 @@ def check_world_files(directory: Path) -> int:
 
 
 ENGINE_HELP = (
-    "join the cluster (KADATH_NATS_URL, PostgreSQL) and hold zones: take unowned zones, renew "
-    "their leases, release them on SIGTERM. It does not run players yet (docs/scaling.md)"
+    "join the cluster (KADATH_NATS_URL, PostgreSQL), hold zones and run their players, NPCs and "
+    "commands: take unowned zones, renew their leases, release them on SIGTERM. No listeners: "
+    "players reach it through gateways (docs/scaling.md)"
+)
+GATEWAY_HELP = (
+    "join the cluster (KADATH_NATS_URL, PostgreSQL) as a gateway: HTTP, REST, WebSocket and "
+    "telnet as `serve`, holding no zone; every player is relayed to the engine holding the "
+    "player's zone (docs/scaling.md)"
 )
 
 
 def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gateway = sub.add_parser("gateway", help=GATEWAY_HELP, description=GATEWAY_HELP)
+    gateway.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    gateway.add_argument("--port", type=int, help="port to listen on (default 8000)")
     sub.add_parser("engine", help=ENGINE_HELP, description=ENGINE_HELP)
     zones = sub.add_parser(
         "zones",
@@ -159,7 +182,7 @@ def cluster_command(
 
             logs = configure_logging(settings.log_level, json=settings.log_json)
             try:
-                asyncio.run(run_engine(config, world))
+                asyncio.run(run_engine(config, settings))
             finally:
                 logs.stop()
             return 0
@@ -196,8 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument(
         "--cluster",
         action="store_true",
-        help="join the cluster (KADATH_NATS_URL, PostgreSQL): hold zones and serve each player "
-        "from the process that holds the player's zone (docs/scaling.md)",
+        help="join the cluster (KADATH_NATS_URL, PostgreSQL) as a gateway and an engine in one: "
+        "hold zones and serve each player from the process that holds the player's zone "
+        "(docs/scaling.md)",
     )
     db = sub.add_parser("db", help="manage the database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
@@ -207,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     world.add_argument("directory", nargs="?", type=Path, help="default: the configured world")
     add_cluster_commands(sub)
     args = parser.parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "gateway"):
         # Start-up builds objects that live as long as the process and makes little garbage:
         # collecting while importing and wiring is wasted work (~10 % of the import CPU).
         # The server freezes what start-up built and turns the collector back on when it
@@ -226,6 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cluster and cluster is None:
             return 2
         serve(settings, args.host, args.port, phases, cluster)
+        return 0
+    if args.command == "gateway":
+        cluster = cluster_serve_config(settings, "gateway")
+        if cluster is None:
+            return 2
+        serve(settings, args.host, args.port, phases, cluster, gateway=True)
         return 0
     if args.command in ("engine", "zones"):
         return cluster_command(settings, args, parser)

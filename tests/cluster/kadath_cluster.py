@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kadath.cluster.config import ClusterConfig
 from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
+from kadath.settings import Settings
 
 PG_URL = os.environ.get("KADATH_TEST_POSTGRES_URL")
 # Short leases so that failover fits in a test; the lease is three renewal periods and more.
@@ -181,6 +182,7 @@ class EngineProcess:
                 "KADATH_DATA_DIR": str(logs),
             }
         )
+        self.env.update(SERVE_ENV)  # an engine runs the game: the same cheap test settings
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -231,6 +233,13 @@ SERVE_ENV = {
     "KADATH_NPC_SPAWNING": "false",
     "KADATH_SECRET_KEY": "cluster-test-signing-key-" + "k" * 32,
 }
+
+
+def serve_settings(database_url: str, nats_url: str, data_dir: Path) -> Settings:
+    """The settings of a cluster process run in the test's own process (``SERVE_ENV``)."""
+    values: dict[str, Any] = {k.removeprefix("KADATH_").lower(): v for k, v in SERVE_ENV.items()}
+    values.update(database_url=database_url, nats_url=nats_url, data_dir=data_dir)
+    return Settings(**values)
 
 
 class ServeProcess(EngineProcess):

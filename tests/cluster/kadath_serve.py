@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import sqlalchemy as sa
 from kadath_cluster import (
     SLACK_SECONDS,
     ServeProcess,
@@ -22,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from kadath.cluster.zones import pin, zone_statuses
+from kadath.persistence.engine import create_engine
 from kadath.world import DEFAULT_WORLD_DIR, load_world
 
 WORLD = load_world(DEFAULT_WORLD_DIR)
@@ -147,3 +149,27 @@ class Client:
     @property
     def seqs(self) -> list[int]:
         return [int(frame["seq"]) for frame in self.received]
+
+
+async def walk(client: Client, first: str, then: str, room: str) -> None:
+    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
+    assert (await client.command(first))["ok"] is True
+    assert (await client.command(then))["ok"] is True
+    assert (await client.command("look"))["ok"] is True
+    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
+
+
+async def make_admin(database_url: str, name: str) -> None:
+    """The account of the character ``name`` becomes an admin (before it enters play)."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "UPDATE accounts SET role = 'admin' WHERE id = "
+                    "(SELECT account_id FROM players WHERE name = :name)"
+                ),
+                {"name": name},
+            )
+    finally:
+        await engine.dispose()

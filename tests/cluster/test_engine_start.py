@@ -10,7 +10,7 @@ import signal
 
 import pytest
 import sqlalchemy as sa
-from kadath_cluster import SLACK_SECONDS, PrivateNats, cluster_config, eventually
+from kadath_cluster import SLACK_SECONDS, PrivateNats, cluster_config, eventually, serve_settings
 
 from kadath.cluster.engine import run_engine
 from kadath.cluster.errors import ClusterRefused
@@ -36,7 +36,8 @@ async def test_an_engine_after_nats_lost_its_store_takes_zones_under_newer_epoch
     finally:
         await database.dispose()
     config = cluster_config(database_url, nats_server.url, "inproc")
-    engine = asyncio.create_task(run_engine(config, WORLD))
+    settings = serve_settings(database_url, nats_server.url, nats_server.store.parent)
+    engine = asyncio.create_task(run_engine(config, settings))
 
     async def all_held() -> bool:
         if engine.done():
@@ -64,8 +65,9 @@ async def test_an_engine_refuses_a_schema_behind_the_head(
                 sa.text("UPDATE alembic_version SET version_num = '0004_build_grants'")
             )
         config = cluster_config(database_url, nats_server.url, "inproc")
+        settings = serve_settings(database_url, nats_server.url, nats_server.store.parent)
         with pytest.raises(ClusterRefused, match="run `kadath db upgrade` first"):
-            await run_engine(config, WORLD)
+            await run_engine(config, settings)
     finally:
         async with database.begin() as conn:
             await conn.execute(

@@ -14,11 +14,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from kadath_cluster import SERVE_ENV, ServeProcess
-from kadath_serve import START_ZONE, WAIT, WORLD, Client, Cluster, new_character
-
-from kadath.persistence.engine import create_engine
+from kadath_serve import (
+    START_ZONE,
+    WAIT,
+    WORLD,
+    Client,
+    Cluster,
+    make_admin,
+    new_character,
+    walk,
+)
 
 # The telnet tests' raw MUD client (tests/telnet/kadath_telnet.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telnet"))
@@ -150,14 +156,6 @@ async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
     assert cluster.alpha.events("player_handed_over"), "the mover's walk back"
 
 
-async def walk(client: Client, first: str, then: str, room: str) -> None:
-    """Two commands sent one right after the other's reply; the client ends up in ``room``."""
-    assert (await client.command(first))["ok"] is True
-    assert (await client.command(then))["ok"] is True
-    assert (await client.command("look"))["ok"] is True
-    await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
-
-
 async def test_a_relayed_client_that_asks_for_batches_gets_them(serve_cluster: Cluster) -> None:
     """The hello's ``batch`` reaches the holder, and its answer (use batches) the relay."""
     token, name = await new_character(serve_cluster.http)
@@ -268,19 +266,3 @@ async def test_a_broadcast_reaches_the_players_of_every_process(
     finally:
         await admin.ws.close()
         await player.ws.close()
-
-
-async def make_admin(database_url: str, name: str) -> None:
-    """The account of the character ``name`` becomes an admin (before it enters play)."""
-    engine = create_engine(database_url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                sa.text(
-                    "UPDATE accounts SET role = 'admin' WHERE id = "
-                    "(SELECT account_id FROM players WHERE name = :name)"
-                ),
-                {"name": name},
-            )
-    finally:
-        await engine.dispose()

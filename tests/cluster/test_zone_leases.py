@@ -19,6 +19,7 @@ from kadath_cluster import (
     eventually,
 )
 from nats.aio.client import Client
+from nats.js.errors import KeyNotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.cluster.errors import ClusterError, Fenced, NotHeld
@@ -341,6 +342,39 @@ async def test_a_pinned_zone_moves_to_its_engine_and_stays_there(
     recorded = (await recorded_leases(database))[zones[0]]
     assert recorded.owner == "engine-b"
     assert recorded.epoch > first.epoch
+
+
+async def test_a_zone_a_pin_moves_away_is_stored_while_still_held_then_released(
+    join: Join, nats_server: PrivateNats, database_url: str, database: AsyncEngine
+) -> None:
+    """Before giving up a zone pinned elsewhere, the engine is asked to store what it keeps of
+    it in memory, while its lease (and so its fence) is still good."""
+    nc = (await join("engine-a")).nc
+    config = cluster_config(database_url, nats_server.url, "engine-a")
+    kv = await open_bucket(nc, config)
+    seen: list[tuple[str, bool]] = []
+
+    async def store(zone: str) -> None:  # is the lease still there as it stores?
+        seen.append((zone, zone in manager.held and await kv.get(zone_key(zone)) is not None))
+
+    manager = ZoneLeaseManager(
+        kv,
+        owner="engine-a",
+        lease_seconds=LEASE_SECONDS,
+        renew_seconds=RENEW_SECONDS,
+        confirm=functools.partial(confirm, database),
+        pins=await open_pins(nc, config),
+        before_release=store,
+    )
+    zones = unique_zones(2)
+    for zone in zones:
+        assert await manager.acquire(zone) is not None
+    await (await open_pins(nc, config)).put(zones[0], b"engine-b")
+    assert await manager.follow_pins(zones) == zones[1:]
+    assert seen == [(zones[0], True)]
+    assert sorted(manager.held) == zones[1:]
+    with pytest.raises(KeyNotFoundError):
+        await kv.get(zone_key(zones[0]))  # released after the store
 
 
 async def _holds(member: Member, zone: str) -> bool:

@@ -58,8 +58,8 @@ def test_zones_lists_each_zone_with_its_owner_and_epoch_from_nats_and_postgresql
     assert main(["zones"]) == 0
     empty = capsys.readouterr().out.splitlines()
     assert empty[0].split()[:3] == ["ZONE", "OWNER", "EPOCH"]
-    assert empty[0].endswith("PINNED TO")
-    assert [line.split() for line in empty[1:]] == [[z, "-", "-", "-", "-", "-"] for z in ZONES]
+    assert empty[0].endswith("PINNED TO  PLAYERS  NPCS")
+    assert [line.split() for line in empty[1:]] == [[z, *"-" * 7] for z in ZONES]
 
     asyncio.run(hold(database_url, nats_server.url, "engine-a", ZONES[:1]))
     capsys.readouterr()  # its log lines
@@ -68,10 +68,11 @@ def test_zones_lists_each_zone_with_its_owner_and_epoch_from_nats_and_postgresql
     assert main(["zones"]) == 0
 
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
-    owner, epoch, recorded_owner, recorded_epoch, pinned = rows[ZONES[0]][1:]
+    owner, epoch, recorded_owner, recorded_epoch, pinned, players, npcs = rows[ZONES[0]][1:]
     assert (owner, recorded_owner, pinned) == ("engine-a", "engine-a", "-")
     assert epoch == recorded_epoch != "-"
-    assert rows[ZONES[1]][1:] == ["-", "-", "-", "-", "engine-b"]
+    assert (players, npcs) == ("-", "-")  # an engine that serves no one does not count
+    assert rows[ZONES[1]][1:] == ["-", "-", "-", "-", "engine-b", "-", "-"]
 
     assert main(["zones", "unpin", ZONES[1]]) == 0
     assert main(["zones", "pin", "atlantis", "engine-b"]) == 2

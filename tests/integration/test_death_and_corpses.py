@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from kadath.commands.install_combat import combat_services
 from kadath.domain.corpse import CorpseRules
-from kadath.domain.errors import DatabaseUnavailable, DomainError, NotAllowed
+from kadath.domain.errors import DatabaseUnavailable, DomainError, NotAllowed, ZoneMoved
 from kadath.domain.events import NpcKilled, PlayerDied, PlayerLoggedOut
 from kadath.domain.experience import xp_for_kill
 from kadath.domain.item import (
@@ -670,3 +670,35 @@ async def test_a_failure_at_any_point_of_a_round_stores_none_of_it_and_shows_not
         break
     assert fail_at > 8  # three gear reads, four blows and drains, the corpse, the gain, the commit
     await scene.combat.run_round()  # and the fights go on
+
+
+# -- a round's blows go through the zone fence (``serve --cluster``) ------------------------
+
+
+@pytest.mark.parametrize("refused", [False, True])
+async def test_a_rounds_blows_are_fenced_by_the_zone_they_land_in(
+    persistence: AsyncPersistenceLayer,
+    small_world: World,
+    save_player: Any,
+    stored: Any,
+    refused: bool,
+) -> None:
+    scene, alice, _things = await brute_fight(persistence, small_world, save_player, 100)
+    zone = small_world.rooms[STREET].zone_id
+    asked: list[str] = []
+
+    async def fence(_session: Any, fenced_zone: str) -> None:
+        asked.append(fenced_zone)
+        if refused:
+            raise ZoneMoved()
+
+    persistence.fence = fence
+    try:
+        await scene.combat.run_round()  # a refused round is logged and stores nothing
+    finally:
+        persistence.fence = None
+
+    assert asked == [zone]
+    row = await stored.player(alice.id)
+    assert (alice.health, alice.lucidity) == (row.health, row.lucidity)
+    assert (row.health, row.lucidity) == ((100, 100) if refused else (91, 95))

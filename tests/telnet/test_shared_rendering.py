@@ -3,7 +3,9 @@ whatever the number of telnet listeners; each still gets it in its own batch, in
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,8 +35,12 @@ class FakeTerminalIO:
         self.out: list[Any] = []
         self.drains = 0
 
-    def hold(self) -> None:
-        pass
+    def hold(self, before_release: Callable[[], None] | None = None) -> None:
+        if before_release is not None:  # the prompt, written when the real one releases
+            asyncio.get_running_loop().call_soon(before_release)
+
+    def profile(self) -> tuple[Terminal, str]:
+        return self.terminal, self.encoding
 
     def takes_gmcp(self, package: str) -> bool:
         return self.gmcp.accepts(package)

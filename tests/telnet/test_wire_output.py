@@ -5,18 +5,21 @@ would frame it; and typed lines read a line at a time as they were a character a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import textwrap
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
-from telnetlib3 import TelnetReaderUnicode
+from telnetlib3 import TelnetReaderUnicode, server_base
 from telnetlib3.mud import gmcp_encode
 from telnetlib3.telopt import ECHO, EOR, GMCP, SGA
 
 from kadath.realtime.outgoing import Outgoing
+from kadath.realtime.protocol import BadFrame, CommandFrame, command, parse
+from kadath.realtime.transport import CommandTransport
 from kadath.telnet import gmcp, render
 from kadath.telnet.gmcp import GmcpClient
 from kadath.telnet.lines import ERASE, Line, LineBuffer
@@ -55,14 +58,34 @@ class FakeProtocol:
         return {"peername": ("127.0.0.1", 4000)}.get(name, default)
 
 
+class CountingSocket(FakeSocket):
+    """Keeps each socket write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 4000)}.get(name, default)
+
+    def close(self) -> None:
+        pass
+
+
 async def _no_items(player_id: Any) -> list[Any]:
     return []
 
 
 def _transport(
-    encoding: str = "utf8", options: tuple[bytes, ...] = (GMCP, EOR, SGA), packages: Any = ()
+    encoding: str = "utf8",
+    options: tuple[bytes, ...] = (GMCP, EOR, SGA),
+    packages: Any = (),
+    socket: FakeSocket | None = None,
 ) -> tuple[TelnetTransport, FakeSocket]:
-    socket = FakeSocket()
+    socket = socket or FakeSocket()
     protocol = FakeProtocol(set(packages))
     writer = KadathWriter(socket, protocol, lambda **_: encoding, server=True)
     for option in options:
@@ -220,3 +243,138 @@ async def test_the_encoding_follows_what_the_client_reports_late() -> None:
     protocol.on_charset("latin-1")
     assert protocol.encoding(outgoing=True) == "latin-1"
     assert protocol.encoding(incoming=True) == "latin-1"
+
+
+# -- the command path: no JSON round trip, one loop callback per burst ---------------------------
+async def test_a_typed_line_is_handed_over_as_a_command_not_as_json() -> None:
+    transport, _socket = _transport()
+    io = transport._io
+    assert isinstance(transport, CommandTransport)
+    assert json.loads(str(await transport.receive_frame()))["type"] == "hello"
+    io._reader.feed_data('say "ÿes" \\ {[1]}\r\nlook\r\n'.encode())
+    assert await transport.receive_frame() == CommandFrame("t1", 'say "ÿes" \\ {[1]}')
+    assert json.loads(await transport.receive_text()) == {  # as a relay forwards it
+        "type": "command",
+        "id": "t2",
+        "text": "look",
+    }
+
+
+@given(
+    frame_id=st.text(max_size=70),
+    text=st.text(alphabet=st.sampled_from(list('ab é\t\x00\x1b\n"\\{[')), max_size=14),
+    max_line=st.integers(min_value=1, max_value=12),
+)
+def test_a_command_handed_over_is_held_to_the_rules_of_a_parsed_one(
+    frame_id: str, text: str, max_line: int
+) -> None:
+    raw = json.dumps({"type": "command", "id": frame_id, "text": text})
+    # the limit on a whole frame's JSON is not a command's: a telnet line's JSON is at most
+    # about twice the line (quotes and backslashes escaped), far below it
+    assume(len(raw) <= max_line * 4 + 256)
+    try:
+        expected: Any = parse(raw, max_line=max_line)
+    except BadFrame as exc:
+        expected = (exc.code, str(exc), exc.re)
+    try:
+        made: Any = command(frame_id, text, max_line=max_line)
+    except BadFrame as exc:
+        made = (exc.code, str(exc), exc.re)
+    assert made == expected
+
+
+async def test_a_reply_its_acknowledgement_and_the_prompt_leave_in_one_write_on_one_callback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    socket = CountingSocket()
+    transport, _ = _transport(packages={"kadath.reply", "room"}, socket=socket)
+    await _show(transport, Outgoing({"type": "state", "vitals": {"health": 5, "max_health": 9}}))
+    socket.writes.clear()
+    loop = asyncio.get_running_loop()
+    scheduled: list[Any] = []
+    real_call_soon = loop.call_soon
+
+    def call_soon(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        scheduled.append(callback)
+        return real_call_soon(callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon", call_soon)
+    room = {"type": "room", "room": {"id": "r", "name": "Hall", "exits": []}, "text": "Hall"}
+    await transport.send_frames([(1, Outgoing(room))])  # one command's frames, two batches
+    reply = {"type": "reply", "re": "t3", "ok": True, "text": "Done."}
+    await transport.send_frames([(2, Outgoing(reply))])
+    assert len(scheduled) == 1  # the release, which writes the prompt too
+    monkeypatch.undo()
+    assert socket.writes == []
+    await asyncio.sleep(0)
+    gmcp_room = b"".join(message for _, message in gmcp.encoded(gmcp.messages(room, WORLD)))
+    prompt = b"[HP 5/9 Luc ?/100] > " + IAC_EOR
+    ack = b'\xff\xfa\xc9Kadath.Reply {"n":3,"ok":true}\xff\xf0'
+    assert socket.writes == [gmcp_room + b"Hall\r\nDone.\r\n" + ack + prompt]
+
+
+async def test_a_closing_connection_gets_no_prompt_after_its_last_burst() -> None:
+    socket = CountingSocket()
+    transport, _ = _transport(socket=socket)
+    await _show(transport, Outgoing({"type": "state", "vitals": {"health": 5, "max_health": 9}}))
+    await transport.send_frames([(1, Outgoing({"type": "reply", "re": "t1", "ok": True}))])
+    transport._io._writer.close()  # as the shell does when the client went away
+    await asyncio.sleep(0)
+    assert b"".join(socket.writes) == b""
+
+
+async def test_typed_text_skips_telnetlib3s_scan_and_commands_still_take_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scanned: list[bytes] = []
+    real_scan = server_base._process_data_chunk
+
+    def scan(data: bytes, *args: Any) -> bool:
+        scanned.append(data)
+        return real_scan(data, *args)
+
+    monkeypatch.setattr(server_base, "_process_data_chunk", scan)
+    protocol = KadathTelnetProtocol(encoding="utf8", force_binary=True)
+    protocol.connection_made(CountingSocket())
+    assert protocol.reader is not None
+    protocol.data_received(b"hi\r\n")  # the first input: telnetlib3 looks at it (TLS?)
+    assert scanned == [b"hi\r\n"]
+    protocol.data_received("look\r\nsay é\r\n".encode())
+    assert scanned == [b"hi\r\n"]
+    assert await protocol.reader.read(100) == "hi\r\nlook\r\nsay é\r\n"
+    protocol.data_received(b"say \xff\xff!\r\n")  # an escaped IAC: telnetlib3 reads it
+    assert scanned[1:] == [b"say \xff\xff!\r\n"]
+    protocol.data_received(b"\xff\xfb\x18")  # IAC WILL TTYPE
+    assert len(scanned) == 3 and protocol.writer is not None
+    assert protocol.writer.remote_option.enabled(b"\x18")
+    protocol.connection_lost(None)
+
+
+def test_a_rooms_gmcp_is_the_same_bytes_with_room_info_made_once_per_room() -> None:
+    for room in WORLD.rooms.values():
+        view = {"id": room.id, "players": ["Ann", "ÿ"], "npcs": ["Ghoul"]}
+        frame = {"type": "room", "room": view, "text": room.name}
+        assert gmcp.encoded_frame(frame, WORLD) == gmcp.encoded(gmcp.messages(frame, WORLD))
+        assert gmcp.encoded_frame(frame, WORLD)[0][1] is gmcp.encoded_frame(frame, WORLD)[0][1]
+
+
+def test_room_info_is_made_again_for_a_room_the_world_replaced() -> None:
+    room = next(iter(WORLD.rooms.values()))
+    frame = {"type": "room", "room": {"id": room.id}, "text": ""}
+    before = gmcp.encoded_frame(frame, WORLD)[0][1]
+    renamed = dataclasses.replace(room, name="The Renamed Hall")
+    world = dataclasses.replace(WORLD, rooms={**WORLD.rooms, room.id: renamed})
+    after = gmcp.encoded_frame(frame, world)[0][1]
+    assert b"The Renamed Hall" in after and b"The Renamed Hall" not in before
+    assert gmcp.encoded_frame(frame, WORLD)[0][1] == before
+
+
+async def test_a_tls_hello_as_first_input_still_closes_the_connection() -> None:
+    socket = CountingSocket()
+    closed: list[bool] = []
+    socket.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    protocol = KadathTelnetProtocol(encoding="utf8", force_binary=True)
+    protocol.connection_made(socket)
+    protocol.data_received(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # no IAC byte in it
+    assert closed == [True]
+    protocol.connection_lost(None)

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import nats
@@ -49,6 +49,11 @@ NATS_FAILURES = (nats.errors.Error, asyncio.TimeoutError, OSError)
 # Records claims in PostgreSQL (``fencing.confirm``); returns the zones refused (fenced off).
 Confirm = Callable[[list[Claim]], Awaitable[set[str]]]
 LostCallback = Callable[[str, int, str], Awaitable[None]]
+# Called with a zone this engine still holds and is about to give up because a pin moved it:
+# the last chance to store, under its own epoch, what it keeps of that zone in memory.
+LeavingCallback = Callable[[str], Awaitable[None]]
+# The holder's players and NPCs per zone, written into each lease at renewal (``kadath zones``).
+Census = Callable[[], Mapping[str, tuple[int, int]]]
 log = structlog.get_logger(__name__)
 
 
@@ -64,17 +69,28 @@ class Lease:
 class LeaseValue:
     owner: str
     epoch: int | None
+    # What the holder ran in the zone at its last renewal (``kadath zones``), if it says.
+    players: int | None = None
+    npcs: int | None = None
 
     def encode(self) -> bytes:
-        return json.dumps({"owner": self.owner, "epoch": self.epoch}).encode()
+        data: dict[str, object] = {"owner": self.owner, "epoch": self.epoch}
+        if self.players is not None:
+            data["players"] = self.players
+        if self.npcs is not None:
+            data["npcs"] = self.npcs
+        return json.dumps(data).encode()
 
     @classmethod
     def decode(cls, raw: bytes | None) -> LeaseValue | None:
         try:
             data = json.loads(raw or b"")
-            return cls(str(data["owner"]), data.get("epoch"))
-        except (ValueError, KeyError, TypeError):
+            return cls(str(data["owner"]), data.get("epoch"), data.get("players"), data.get("npcs"))
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+    def same_lease(self, owner: str, epoch: int) -> bool:
+        return (self.owner, self.epoch) == (owner, epoch)
 
 
 def zone_key(zone: str) -> str:
@@ -196,6 +212,10 @@ async def _no_loss(zone: str, epoch: int, reason: str) -> None:
     return None
 
 
+async def _nothing_to_store(zone: str) -> None:
+    return None
+
+
 class ZoneLeaseManager:
     """Takes, renews and releases this engine's zone leases. ``run`` does it until stopped;
     ``acquire``, ``renew_all`` and ``release_all`` are its steps (tests drive them directly)."""
@@ -210,8 +230,12 @@ class ZoneLeaseManager:
         confirm: Confirm,
         on_lost: LostCallback = _no_loss,
         pins: KeyValue | None = None,
+        census: Census | None = None,
+        before_release: LeavingCallback = _nothing_to_store,
     ) -> None:
         self._kv = kv
+        self._before_release = before_release
+        self._census = census
         self.owner = owner
         self._lease_seconds = lease_seconds
         self._renew_seconds = renew_seconds
@@ -264,17 +288,27 @@ class ZoneLeaseManager:
         if await self._fenced_off([lease]):
             await self._drop(lease, "fenced")
             return False
-        return await self._renew_in_nats(lease)
+        return await self._renew_in_nats(lease, self._count())
 
     async def renew_all(self) -> None:
         """``renew`` for every zone held, confirming all their epochs in one transaction."""
         leases = list(self._leases.values())
         fenced = await self._fenced_off(leases)
+        counts = self._count()
         for lease in leases:
             if lease.zone in fenced:
                 await self._drop(lease, "fenced")
             elif lease.zone in self._leases:
-                await self._renew_in_nats(lease)
+                await self._renew_in_nats(lease, counts)
+
+    def _count(self) -> Mapping[str, tuple[int, int]]:
+        if self._census is None:
+            return {}
+        try:
+            return self._census()
+        except Exception:
+            log.exception("zone_census_failed")
+            return {}
 
     async def _fenced_off(self, leases: list[Lease]) -> set[str]:
         """The zones among ``leases`` whose epoch PostgreSQL refuses; none when it cannot be
@@ -287,10 +321,11 @@ class ZoneLeaseManager:
             log.warning("zone_fence_unconfirmed", zones=len(leases), error=repr(exc))
             return set()
 
-    async def _renew_in_nats(self, lease: Lease) -> bool:
+    async def _renew_in_nats(self, lease: Lease, counts: Mapping[str, tuple[int, int]]) -> bool:
         zone = lease.zone
         sent = time.monotonic()
-        value = LeaseValue(self.owner, lease.epoch).encode()
+        players, npcs = counts.get(zone, (None, None))
+        value = LeaseValue(self.owner, lease.epoch, players, npcs).encode()
         try:
             revision = await self._kv.update(zone_key(zone), value, last=lease.revision)
         except nats.js.errors.KeyWrongLastSequenceError:
@@ -315,7 +350,7 @@ class ZoneLeaseManager:
         except NATS_FAILURES:
             return True  # decided at the next renewal
         found = LeaseValue.decode(entry.value)
-        if found == LeaseValue(self.owner, lease.epoch) and entry.revision:
+        if found is not None and found.same_lease(self.owner, lease.epoch) and entry.revision:
             self._leases[lease.zone] = replace(lease, revision=entry.revision)
             return True
         await self._drop(lease, "taken")
@@ -368,6 +403,10 @@ class ZoneLeaseManager:
         for zone in list(self._leases):
             if self._pins.get(zone, self.owner) != self.owner:
                 log.info("zone_moving", zone=zone, to=self._pins[zone])
+                try:  # still held: what it stores now is fenced by this engine's epoch
+                    await self._before_release(zone)
+                except Exception:  # the move goes on; what was not stored is lost, as in a crash
+                    log.exception("zone_store_before_release_failed", zone=zone)
                 await self.release(zone)
         return [zone for zone in wanted if self._pins.get(zone, self.owner) == self.owner]
 

@@ -19,6 +19,7 @@ import functools
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import structlog
@@ -26,12 +27,12 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.bootstrap import start_runtime
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
-from kadath.cluster.errors import ClusterUnreachable
+from kadath.cluster.errors import ClusterUnreachable, Fenced
 from kadath.cluster.failover import (
     NOT_DONE,
     Lost,
@@ -58,7 +59,7 @@ from kadath.cluster.tunnel import (
     reorganising,
     serve_tunnel,
 )
-from kadath.domain.errors import KadathError
+from kadath.domain.errors import KadathError, ZoneMoved
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
@@ -74,16 +75,20 @@ from kadath.web.runtime import Runtime
 log = structlog.get_logger(__name__)
 
 
-def cluster_app(settings: Settings, config: ClusterConfig, phases: StartupPhases) -> FastAPI:
-    """The ASGI app of ``kadath serve --cluster``."""
-    return build_app(lambda: cluster_runtime(settings, config, phases))
+def cluster_app(
+    settings: Settings, config: ClusterConfig, phases: StartupPhases, *, hold_zones: bool = True
+) -> FastAPI:
+    """The ASGI app of ``kadath serve --cluster``; of ``kadath gateway`` with ``hold_zones``
+    False."""
+    return build_app(lambda: cluster_runtime(settings, config, phases, hold_zones=hold_zones))
 
 
 @contextlib.asynccontextmanager
 async def cluster_runtime(
-    settings: Settings, config: ClusterConfig, phases: StartupPhases
+    settings: Settings, config: ClusterConfig, phases: StartupPhases, *, hold_zones: bool = True
 ) -> AsyncIterator[Runtime]:
-    """The one-process runtime, then the node on top of it; the node stops first."""
+    """The one-process runtime, then the node on top of it; the node stops first. A node that
+    does not ``hold_zones`` (a gateway) relays every connection to the zone's holder."""
     if settings.secret_key is None:
         log.warning(
             "cluster_signing_key_from_data_dir",
@@ -91,8 +96,8 @@ async def cluster_runtime(
             hint="every process must check the others' tokens: set one KADATH_SECRET_KEY for "
             "all of them, or share this data directory's secret_key file",
         )
-    async with start_runtime(settings, phases) as runtime:
-        node = ClusterNode(config, runtime)
+    async with start_runtime(settings, phases, zones=()) as runtime:
+        node = ClusterNode(config, runtime, hold_zones=hold_zones)
         try:
             await node.start()
         except BaseException:
@@ -101,21 +106,32 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        # Stays after the node stops: a zone given back is not written here any more.
+        runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
             runtime.game.chat.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
+            # Everyone is saved while this process still holds their zones (the fence refuses
+            # a save after the zones are given back); the runtime's own shutdown finds no one.
+            try:
+                await runtime.hub.shutdown()  # bounded; safe to call again
+            except Exception:
+                log.exception("cluster_shutdown_save_failed")
             await node.stop()
 
 
 class ClusterNode:
     """Holds zones (leases, renewals, pins), listens on each held zone's ``open`` subject,
-    and routes connections (``ConnectionHandler.router``)."""
+    and routes connections (``ConnectionHandler.router``). With ``hold_zones`` False (``kadath
+    gateway``) it never takes a lease nor listens on an ``open`` subject: its lease manager
+    holds nothing, so every connection is relayed to a holder."""
 
-    def __init__(self, config: ClusterConfig, runtime: Runtime) -> None:
+    def __init__(self, config: ClusterConfig, runtime: Runtime, *, hold_zones: bool = True) -> None:
         self.config = config
+        self.hold_zones = hold_zones
         self._runtime = runtime
         self._zones = sorted(runtime.game.world.zones)
         self._database: AsyncEngine | None = None
@@ -152,7 +168,8 @@ class ClusterNode:
         try:
             kv = await open_bucket(self.nc, config)
             pins = await open_pins(self.nc, config)
-            await advance_epochs(self.nc, config, await highest_epoch(self._database))
+            if self.hold_zones:  # a gateway takes no epochs, so it never moves the stream
+                await advance_epochs(self.nc, config, await highest_epoch(self._database))
             self._directory = ClusterDirectory(
                 self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
             )
@@ -167,10 +184,18 @@ class ClusterNode:
             confirm=functools.partial(confirm, self._database),
             on_lost=self._lost,
             pins=pins,
+            census=self._census,
+            before_release=self._store_before_release,
         )
-        await self._step()
-        self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
-        log.info("cluster_node_started", node=config.engine_id, held=sorted(self.manager.held))
+        if self.hold_zones:
+            await self._step()
+            self._holding = asyncio.create_task(self._hold(), name="cluster-zones")
+        log.info(
+            "cluster_node_started",
+            node=config.engine_id,
+            held=sorted(self.manager.held),
+            holds_zones=self.hold_zones,
+        )
 
     async def stop(self) -> None:
         """Stop taking zones, stop opening tunnels, give the zones back, disconnect."""
@@ -211,6 +236,11 @@ class ClusterNode:
         await manager.renew_all()
         await manager.acquire_free(await manager.follow_pins(self._zones))
         held = set(manager.held)
+        game_zones = self._runtime.game.zones
+        for zone in (game_zones.held or frozenset()) - held:
+            await game_zones.drop(zone)  # released (a pin moved it): its NPCs and fights go
+        for zone in held - (game_zones.held or frozenset()):
+            await game_zones.take(zone)  # its NPCs come to life here
         for zone in set(self._listening) - held:
             await self._unlisten(zone)
         for zone in held - set(self._listening):
@@ -219,14 +249,41 @@ class ClusterNode:
             except NATS_FAILURES as exc:
                 log.warning("zone_listen_failed", zone=zone, error=repr(exc))
 
+    def _census(self) -> dict[str, tuple[int, int]]:
+        """Players in play and NPCs alive here, per zone held (written into the leases)."""
+        game = self._runtime.game
+        rooms = game.world.rooms
+        players = Counter(
+            rooms[p.room_id].zone_id for p in game.presence.all() if p.room_id in rooms
+        )
+        npcs = Counter(rooms[n.room_id].zone_id for n in game.npcs.all() if n.room_id in rooms)
+        return {zone: (players[zone], npcs[zone]) for zone in self.manager.held}
+
     async def _unlisten(self, zone: str) -> None:
         sub = self._listening.pop(zone, None)
         if sub is not None:
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
 
+    async def fence(self, session: AsyncSession, zone: str) -> None:
+        """``AsyncPersistenceLayer.fence``: a write of ``zone``'s state, inside its unit of
+        work, records and locks this process's epoch, or raises ZoneMoved when the zone is
+        not held here or a newer owner is recorded (the manager then drops it)."""
+        try:
+            await self.manager.fence(session, zone)
+        except Fenced as exc:  # NotHeld too
+            log.warning("zone_write_fenced", zone=zone, error=str(exc))
+            raise ZoneMoved() from exc
+
+    async def _store_before_release(self, zone: str) -> None:
+        """A pin moves ``zone`` away: store where its players stand while it is still held
+        here (fenced by this epoch), so the new holder loads their last steps, not the last
+        periodic save. The save on leaving, at their next command, is refused by then."""
+        await self._runtime.entry.save_positions()
+
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)
+        await self._runtime.game.zones.drop(zone)
 
     # -- the holder's side -------------------------------------------------------------------
     async def _open(self, msg: Msg) -> None:

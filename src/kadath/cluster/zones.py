@@ -33,6 +33,8 @@ class ZoneStatus:
     recorded_owner: str | None  # the fencing record in PostgreSQL
     recorded_epoch: int | None
     pinned_to: str | None = None  # ``kadath zones pin``: the only engine that may hold it
+    players: int | None = None  # in play in the zone at the holder's last renewal
+    npcs: int | None = None  # alive in the zone at the holder's last renewal
 
 
 async def zone_statuses(config: ClusterConfig, zones: list[str]) -> list[ZoneStatus]:
@@ -73,6 +75,8 @@ async def zone_statuses(config: ClusterConfig, zones: list[str]) -> list[ZoneSta
                 record.owner if record else None,
                 record.epoch if record else None,
                 pins.get(zone),
+                value.players if value else None,
+                value.npcs if value else None,
             )
         )
     return statuses
@@ -124,7 +128,16 @@ def move_bound(config: ClusterConfig) -> float:
 
 
 def format_statuses(statuses: list[ZoneStatus]) -> str:
-    header = ("ZONE", "OWNER", "EPOCH", "RECORDED OWNER", "RECORDED EPOCH", "PINNED TO")
+    header = (
+        "ZONE",
+        "OWNER",
+        "EPOCH",
+        "RECORDED OWNER",
+        "RECORDED EPOCH",
+        "PINNED TO",
+        "PLAYERS",
+        "NPCS",
+    )
     rows = [header] + [
         (
             s.zone,
@@ -133,6 +146,8 @@ def format_statuses(statuses: list[ZoneStatus]) -> str:
             s.recorded_owner or "-",
             "-" if s.recorded_epoch is None else str(s.recorded_epoch),
             s.pinned_to or "-",
+            "-" if s.players is None else str(s.players),
+            "-" if s.npcs is None else str(s.npcs),
         )
         for s in statuses
     ]

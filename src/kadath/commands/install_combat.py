@@ -37,7 +37,10 @@ def install_combat(
     them with the commands. ``npc_flee`` (the NPC brain's) lets a badly hurt NPC run."""
     death, combat = combat_services(game, rules, npc_flee)
     combat.install()
+    combat.runs_room = game.zones.runs_room
+    game.zones.dropped.append(combat.zone_dropped)
     corpses = CorpseKeeper(game.uow, game.messenger, game.clock, rules, reading=game.reading)
+    corpses.runs_room = game.zones.runs_room
     rest = RestService(game.world, game.uow, game.messenger, game.clock, combat.in_combat)
     # Both wait on the database, so they run beside the tick rather than inside it.
     loop.add_step("combat-round", combat.run_round, every=round_seconds, detached=True)

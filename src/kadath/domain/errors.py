@@ -15,7 +15,8 @@ KadathError
 │   │   └── UnknownStatField
 │   ├── Conflict
 │   │   ├── DuplicateName
-│   │   └── ItemMoved            the item is no longer where the caller saw it
+│   │   ├── ItemMoved            the item is no longer where the caller saw it
+│   │   └── ZoneMoved            another process owns the zone's state now (serve --cluster)
 │   ├── ContainerFull
 │   ├── ContainerLocked
 │   ├── NotOwner
@@ -94,6 +95,14 @@ class DuplicateName(Conflict):
 
 class ItemMoved(Conflict):
     pass
+
+
+class ZoneMoved(Conflict):
+    """A write of a zone's state refused: this process no longer holds the zone (its lease
+    was lost, or a newer owner's epoch is recorded). Nothing of the write was stored."""
+
+    def __init__(self, text: str = "The world is reorganising; try again in a moment.") -> None:
+        super().__init__(text)
 
 
 class ContainerFull(DomainError):

@@ -51,7 +51,10 @@ class NpcBrain:
     async def step(self, now: float) -> None:
         """One behaviour tick for every NPC; one NPC's failure is logged and skipped."""
         clock_now = self._game.clock.monotonic()
+        runs_room = self._game.zones.runs_room
         for npc in self._game.npcs.all():
+            if not runs_room(npc.room_id):
+                continue  # a zone given up: its holder runs this NPC's kin
             try:
                 self._handlers[npc.state](npc, clock_now)
             except Exception:

@@ -44,8 +44,10 @@ def install_npcs(game: Game, loop: GameLoop, *, spawning: bool = True) -> NpcFea
     game.bus.subscribe(PlayerSpoke, dialogue.on_player_spoke)
     if spawning:
         game.bus.subscribe(NpcKilled, spawner.on_killed)
+        game.zones.taken.append(spawner.zone_taken)
         loop.add_step("npc-populate", spawner.populate_step, every=POPULATE_EVERY)
         loop.add_step("npc-respawn", spawner.respawn_step, every=RESPAWN_EVERY)
+    game.zones.dropped.append(spawner.zone_dropped)
     loop.add_step("npc-behaviour", brain.step, every=BEHAVIOUR_EVERY)
     loop.add_step("npc-emote", dialogue.emote_step, every=EMOTE_EVERY)
     loop.add_step("npc-speech", dialogue.flush_step)

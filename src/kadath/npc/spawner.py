@@ -115,11 +115,15 @@ class NpcSpawner:
     def pending(self) -> int:
         return len(self._queue)
 
-    def populate(self) -> int:
-        """Top every rule up to its maximum: required slots always, others by chance each."""
+    def populate(self, zone_id: str | None = None) -> int:
+        """Top every rule of a held zone (of ``zone_id`` only, if given) up to its maximum:
+        required slots always, others by chance each."""
         counts = self.population()
         made = 0
+        held = self._game.zones
         for key, rule in self.rules.items():
+            if not held.holds(rule.zone_id) or zone_id not in (None, rule.zone_id):
+                continue
             for _ in range(rule.max_population - counts[key]):
                 if self._rolls(rule):
                     self.spawn(rule.npc_id, self.room_for(rule), key=key)
@@ -153,12 +157,36 @@ class NpcSpawner:
             rule = self.rules[key]
             if rule.room_id is not None and rule.room_id not in self._game.world.rooms:
                 continue
+            if not self._game.zones.holds(rule.zone_id):
+                continue  # given up meanwhile: its holder spawns it
             if self.population()[key] >= rule.max_population:
                 continue
             self.spawn(rule.npc_id, self.room_for(rule), key=key)
             made += 1
         self.respawned += made
         return made
+
+    async def zone_taken(self, zone_id: str) -> None:
+        """``HeldZones.taken``: the zone's NPCs come to life from its rules."""
+        made = self.populate(zone_id)
+        log.info("zone_npcs_spawned", zone=zone_id, spawned=made)
+
+    async def zone_dropped(self, zone_id: str) -> None:
+        """``HeldZones.dropped``: the zone's NPCs and queued respawns leave this process
+        without a word (they live on where the zone is held now)."""
+        rooms = self._game.world.rooms
+        gone = [
+            n
+            for n in self._game.npcs.all()
+            if (rooms[n.room_id].zone_id if n.room_id in rooms else None) == zone_id
+        ]
+        for npc in gone:
+            self._game.npcs.remove(npc.id)
+            transition(npc, NpcState.DEAD)
+        queue = [r for r in self._queue if self.rules[r.spawn_key].zone_id != zone_id]
+        heapq.heapify(queue)
+        self._queue = queue
+        log.info("zone_npcs_removed", zone=zone_id, removed=len(gone))
 
     async def populate_step(self, now: float) -> None:
         made = self.populate()

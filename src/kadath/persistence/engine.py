@@ -7,7 +7,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
+from sqlalchemy.util import await_
 
 from kadath.persistence.uow import READ_ONLY, SessionFactory
 
@@ -85,6 +88,8 @@ def _sqlite_engine(
     *,
     readers: bool = False,
 ) -> AsyncEngine:
+    from kadath.persistence.sqlite_trips import one_trip  # SQLite's alone
+
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +98,7 @@ def _sqlite_engine(
     # Readers take no write lock: a reader engine has as many as it is given.
     engine = create_async_engine(
         url,
+        pool_reset_on_return=None,  # the "reset" hook below rolls back when it is needed
         pool_size=pool_size if readers else min(pool_size, SQLITE_POOL_SIZE),
         max_overflow=max_overflow if readers else min(max_overflow, SQLITE_MAX_OVERFLOW),
         pool_timeout=pool_timeout,
@@ -109,6 +115,7 @@ def _sqlite_engine(
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy (see the "begin" hook) and tune SQLite.
+        one_trip(dbapi_connection)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
@@ -121,9 +128,31 @@ def _sqlite_engine(
         # fails with SQLITE_BUSY half-way, it waits its turn under busy_timeout instead.
         # A unit of work declared read-only takes a plain BEGIN: under WAL it never waits.
         read_only = readers or conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        _begin(conn, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # A connection back in the pool is rolled back only if SQLite says a transaction is
+        # open: after a commit (the usual case) that would be one more trip to aiosqlite's
+        # thread, and a wait for the loop to come back, for nothing.
+        if state.terminate_only or not state.asyncio_safe:
+            return
+        if dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
     return engine
+
+
+def _begin(conn: Any, statement: str) -> None:
+    """``statement`` in one trip to aiosqlite's thread (``exec_driver_sql`` makes four: a
+    cursor, the statement, its rows, closing it). A trip is a wait for the event loop's next
+    turn, and a write transaction holds SQLite's lock for all of its trips."""
+    import sqlite3  # loaded by aiosqlite already; a server on PostgreSQL never needs it
+
+    try:
+        await_(conn.connection.driver_connection.execute_fetchall(statement))
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kadath.domain.account import Profession
 from kadath.domain.errors import DatabaseUnavailable, InvalidAmount, KadathError
@@ -35,10 +35,12 @@ from kadath.persistence.repositories.experience import ExperienceGain, Experienc
 from kadath.persistence.repositories.health import check_reason
 from kadath.persistence.repositories.room import RoomCache
 from kadath.persistence.seeding import seed_world
-from kadath.persistence.uow import FaultHook, UnitOfWork
+from kadath.persistence.uow import READ_ONLY, FaultHook, UnitOfWork
 from kadath.persistence.visits import FirstVisits
 
 T = TypeVar("T")
+# Guards a write of one zone's state inside the writing session's transaction; raises ZoneMoved.
+ZoneFence = Callable[[AsyncSession, str], Awaitable[None]]
 
 
 class AsyncPersistenceLayer:
@@ -58,6 +60,9 @@ class AsyncPersistenceLayer:
         # Called with the rooms whose floor or containers a committed unit of work changed.
         self.room_listeners: list[Callable[[set[str]], None]] = []
         self.fault: FaultHook | None = None  # tests inject failures through it
+        # ``kadath serve --cluster``: the guard of every write of a zone's state (its rooms'
+        # floors and containers), in the writing transaction; None: one process, no guard.
+        self.fence: ZoneFence | None = None
         # The one-call health deltas: concurrent calls coalesced, one Core statement a batch.
         self.health_deltas = HealthDeltas(engine, self._translated, lambda: self.fault)
         # First visits and their experience, a group per transaction (movement's write path).
@@ -96,7 +101,16 @@ class AsyncPersistenceLayer:
             self._rooms_changed,
             fault=self.fault,
             availability=self.availability,
+            fence=None if self.fence is None else self._fence_rooms,
         )
+
+    async def _fence_rooms(self, session: AsyncSession, rooms: set[str]) -> None:
+        """Guard the zones of ``rooms`` (in zone order: two processes lock alike)."""
+        fence, world_rooms = self.fence, self.world.rooms
+        if fence is None:
+            return
+        for zone in sorted({world_rooms[r].zone_id for r in rooms if r in world_rooms}):
+            await fence(session, zone)
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it never waits for the writer, nor for a
@@ -167,6 +181,8 @@ class AsyncPersistenceLayer:
         failure is a bug, raised as it is."""
         try:
             async with self.engine.connect() as conn:
+                # A plain BEGIN on SQLite (engine.py): the probe never waits for a writer.
+                await conn.execution_options(**{READ_ONLY: True})
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
             if not is_outage(exc):
@@ -234,26 +250,43 @@ class AsyncPersistenceLayer:
         return await self._run(lambda uow: uow.rooms.list_rooms(zone_id))
 
     # -- health and experience (lone deltas: Core statements, no ORM session) --------------
+    # ``serve --cluster`` (a fence set): each call is a unit of work of its own, fenced by the
+    # zone the character stands in (its room as given, or as stored for a bare id); one
+    # process keeps the coalesced Core statements, with no extra work.
     async def damage_player(self, player: Player, amount: int, damage_type: str) -> int:
         """The new health (``player`` is not changed). Raises InvalidAmount, InvalidInput,
-        PlayerNotFound, DatabaseUnavailable."""
+        PlayerNotFound, DatabaseUnavailable; ZoneMoved when fenced."""
         validate_amount(amount)
         check_reason(damage_type)
+        if self.fence is not None:
+            return await self._standing(
+                player, lambda uow: uow.health.damage_player(player, amount, damage_type)
+            )
         return await self.health_deltas.apply(player.id, -amount)
 
     async def heal_player(self, player: Player, amount: int) -> int:
         """The new health (``player`` is not changed)."""
         validate_amount(amount)
+        if self.fence is not None:
+            return await self._standing(player, lambda uow: uow.health.heal_player(player, amount))
         return await self.health_deltas.apply(player.id, amount)
 
     async def update_player_health(self, player_id: uuid.UUID, delta: int, reason: str) -> int:
         if isinstance(delta, bool) or not isinstance(delta, int) or abs(delta) > MAX_AMOUNT:
             raise InvalidAmount(f"A health change must be a whole number within ±{MAX_AMOUNT}.")
         check_reason(reason)
+        if self.fence is not None:
+            return await self._standing(
+                player_id, lambda uow: uow.health.update_player_health(player_id, delta, reason)
+            )
         return await self.health_deltas.apply(player_id, delta)
 
     async def gain_experience(self, player: Player, amount: int, source: str) -> ExperienceGain:
         """The row's new values (``player`` is not changed)."""
+        if self.fence is not None:
+            return await self._standing(
+                player, lambda uow: uow.experience.gain_experience(player, amount, source)
+            )
         return await self._core(
             lambda conn: ExperienceRepository(conn).gain_experience(player, amount, source)
         )
@@ -261,12 +294,31 @@ class AsyncPersistenceLayer:
     async def update_player_stat_field(
         self, player_id: uuid.UUID, field: str, delta: int, reason: str
     ) -> int:
+        if self.fence is not None:
+            return await self._standing(
+                player_id,
+                lambda uow: uow.experience.update_player_stat_field(
+                    player_id, field, delta, reason
+                ),
+            )
         return await self._core(
             lambda conn: ExperienceRepository(conn).update_player_stat_field(
                 player_id, field, delta, reason
             ),
             single_statement=True,
         )
+
+    async def _standing(
+        self, player: Player | uuid.UUID, work: Callable[[UnitOfWork], Awaitable[T]]
+    ) -> T:
+        """``work`` in a unit of work fenced by the zone the character stands in."""
+        async with self.unit_of_work() as uow:
+            if isinstance(player, Player):
+                room_id = player.room_id
+            else:
+                room_id = (await uow.players.get_player_by_id(player)).room_id
+            uow.players.standing_in(room_id)
+            return await work(uow)
 
     # -- professions -------------------------------------------------------------------------
     async def get_all_professions(self) -> list[Profession]:

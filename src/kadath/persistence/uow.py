@@ -38,6 +38,11 @@ AfterCommit = Callable[[], Awaitable[None]]
 # Tests only: called with "execute" before each statement and "commit" before the commit;
 # raising from it injects a failure at that point. None (the default) costs nothing.
 FaultHook = Callable[[str], None]
+# Cluster only (``AsyncPersistenceLayer.fence``): the guard of a write to these rooms' floors
+# and containers, or of characters' positions saved in them, run in the writing transaction
+# just before its commit; raises ZoneMoved (a KadathError) when this process may not write
+# their zones, and nothing is committed.
+RoomFence = Callable[[AsyncSession, set[str]], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
 
@@ -69,8 +74,10 @@ class UnitOfWork:
         read_only: bool = False,
         fault: FaultHook | None = None,
         availability: DatabaseAvailability | None = None,
+        fence: RoomFence | None = None,
     ) -> None:
         self._factory = session_factory
+        self._fence = fence
         self._availability = availability
         self._rooms = rooms
         self._prototypes = prototypes
@@ -99,7 +106,7 @@ class UnitOfWork:
                 self._raise_translated(exc)
                 raise
         self.accounts = AccountRepository(session)
-        self.players = PlayerRepository(session)
+        self.players = PlayerRepository(session, self._touches)
         self.rooms = RoomRepository(self._rooms)
         self.health = HealthRepository(session)
         self.experience = ExperienceRepository(session)
@@ -123,6 +130,10 @@ class UnitOfWork:
         assert session is not None
         try:
             if exc_type is None:
+                if self._fence is not None:
+                    fenced = self._touches.rooms | self._touches.positions
+                    if fenced:
+                        await self._fence(session, fenced)
                 await session.commit()
             else:
                 self._after_commit.clear()
@@ -131,6 +142,10 @@ class UnitOfWork:
             self._after_commit.clear()
             await self._close_quietly(session)
             self._raise_translated(err)
+            raise
+        except KadathError:  # the fence refused: nothing of this unit of work is stored
+            self._after_commit.clear()
+            await self._close_quietly(session)
             raise
         finally:
             await session.close()

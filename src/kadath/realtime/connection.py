@@ -25,13 +25,15 @@ from kadath.realtime.protocol import (
     CLOSE_RESTART,
     CLOSE_TRY_AGAIN_LATER,
     BadFrame,
+    ClientFrame,
     CommandFrame,
     Hello,
     Ping,
+    command,
     parse,
 )
 from kadath.realtime.session import Session
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.transport import CommandTransport, Transport, TransportClosed
 from kadath.services import messenger as frames
 from kadath.services.entry import WorldEntry
 from kadath.services.game import Game
@@ -205,10 +207,19 @@ class ConnectionHandler:
 
     async def _read_loop(self, transport: Transport, session: Session) -> bool:
         bucket = TokenBucket(self._limits.burst, self._limits.commands_per_second)
+        receive: Callable[[], Awaitable[str | CommandFrame]] = (
+            transport.receive_frame
+            if isinstance(transport, CommandTransport)
+            else transport.receive_text
+        )
+        max_line = self._limits.max_line
         while True:
-            raw = await transport.receive_text()
+            raw = await receive()
             try:
-                frame = parse(raw, max_line=self._limits.max_line)
+                if isinstance(raw, CommandFrame):
+                    frame: ClientFrame = command(raw.id, raw.text, max_line=max_line)
+                else:
+                    frame = parse(raw, max_line=max_line)
             except BadFrame as exc:
                 error: dict[str, object] = {"type": "error", "code": exc.code, "text": str(exc)}
                 if exc.re is not None:

@@ -89,6 +89,15 @@ def _command(data: dict[str, Any], max_line: int) -> CommandFrame:
         raise BadFrame("bad_frame", f"A command id may be at most {MAX_ID} characters.")
     if not isinstance(text, str):
         raise BadFrame("bad_frame", "A command needs its text.", frame_id)
+    return command(frame_id, text, max_line=max_line)
+
+
+def command(frame_id: str, text: str, *, max_line: int) -> CommandFrame:
+    """A command with its id and text read already (a telnet line, a parsed frame), held to
+    the rules ``parse`` applies to one: at most ``max_line`` characters, control characters
+    dropped. Raises BadFrame."""
+    if len(frame_id) > MAX_ID:
+        raise BadFrame("bad_frame", f"A command id may be at most {MAX_ID} characters.")
     if len(text) > max_line:
         raise BadFrame(
             "too_long", f"That line is too long (at most {max_line} characters).", frame_id

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kadath.realtime.outgoing import Delivery
+from kadath.realtime.protocol import CommandFrame
 
 
 class TransportClosed(Exception):
@@ -32,4 +33,15 @@ class Transport(Protocol):
 
     def abort(self) -> None:
         """Drop the connection at once, unsent data and all (a peer that reads nothing)."""
+        ...
+
+
+@runtime_checkable
+class CommandTransport(Transport, Protocol):
+    """A transport that makes some commands itself (telnet: a typed line) and hands them over
+    as they are, without a JSON round trip; other frames still come as text."""
+
+    async def receive_frame(self) -> str | CommandFrame:
+        """The next frame: a command made by the transport (the connection holds it to the
+        rules ``parse`` applies), or a text frame to parse. Raises TransportClosed."""
         ...

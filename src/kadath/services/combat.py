@@ -76,6 +76,8 @@ class CombatService:
         self._realm, self._out, self._uow, self._rng = realm, out, uow, rng
         self._movement, self._death, self._npc_flee = movement, death, npc_flee
         self._table = FightTable(realm.presence, realm.npcs, rng)
+        # Whether this process runs a room's zone (``HeldZones.runs_room``; one process: all).
+        self.runs_room: Callable[[str], bool] = lambda _room: True
 
     def install(self) -> None:
         """Hook into movement and the event bus (once, at start-up)."""
@@ -245,6 +247,11 @@ class CombatService:
         strikes its target. Every blow, death and kill of the round commits together; memory,
         messages and events follow the commit. A failure stores none of the round and shows
         nothing: the fights stand as they were, and the next round tries again."""
+        for fighter in self._table.engaged():
+            if not self.runs_room(fighter.room_id):
+                # Its zone is held elsewhere now (a round refused by the fence may have put
+                # the fight back after the drop ended it): it ends here, storing nothing.
+                await self._retire(fighter, "zone_lost")
         rooms = self._table.rooms()
         if not rooms:
             return
@@ -332,6 +339,7 @@ class CombatService:
     ) -> None:
         drain = striker.definition.lucidity_damage if isinstance(striker, NpcInstance) else 0
         uow = round_.uow
+        uow.players.standing_in(player.room_id)  # serve --cluster: fenced by its zone
         health = await uow.health.damage_player(player, damage, DAMAGE_REASON)
         round_.health[player.id] = health
         if drain > 0 and health > HEALTH_FLOOR:
@@ -463,6 +471,15 @@ class CombatService:
         self._out.messenger.to_player(
             player.id, frames.vitals(player, in_combat=self.in_combat(player.id))
         )
+
+    async def zone_dropped(self, zone_id: str) -> None:
+        """``HeldZones.dropped``: the fights in the zone end here, storing nothing (its new
+        holder owns the zone's state now); the fighters still here are told."""
+        rooms = self._realm.world.rooms
+        for fighter in list(self._table.engaged()):
+            room = rooms.get(fighter.room_id)
+            if room is None or room.zone_id == zone_id:
+                await self._retire(fighter, "zone_lost")
 
     # -- leaving the room -------------------------------------------------------------------
     async def _on_left_room(self, event: PlayerLeftRoom) -> None:

@@ -41,6 +41,8 @@ class CorpseKeeper:
     ) -> None:
         self._uow, self._messenger, self._clock, self._rules = uow, messenger, clock, rules
         self._reading = reading  # finding what is due only reads: most checks find nothing
+        # Whether this process runs a room's zone (``HeldZones.runs_room``; one process: all).
+        self.runs_room: Callable[[str], bool] = lambda _room: True
 
     def guard(self, player: Player, container: Container) -> None:
         """Call before taking from a container. Raises NotAllowed while a corpse is not theirs."""
@@ -65,6 +67,8 @@ class CorpseKeeper:
         for corpse in due:
             if corpse.kind is not ContainerKind.CORPSE or corpse.room_id is None:
                 continue
+            if not self.runs_room(corpse.room_id):
+                continue  # its zone's holder decays it
             try:
                 spilled = await self._crumble(corpse, corpse.room_id)
             except ContainerNotFound:

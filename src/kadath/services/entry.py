@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import structlog
 
-from kadath.domain.errors import InfrastructureError
+from kadath.domain.errors import InfrastructureError, ZoneMoved
 from kadath.domain.events import PlayerLoggedIn, PlayerLoggedOut
 from kadath.domain.player import Player
 from kadath.domain.world import World
@@ -37,6 +37,8 @@ class WorldEntry:
         self._undertaker = undertaker
         # Saves of departing characters still in flight: a quick return waits for its own.
         self._saving: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # Whether this process runs a room's zone (``HeldZones.runs_room``; one process: all).
+        self.runs_room: Callable[[str], bool] = lambda _room: True
 
     async def enter(self, player_id: uuid.UUID) -> Player:
         """Load a character into play, or return the one already in play. Raises PlayerNotFound."""
@@ -71,7 +73,10 @@ class WorldEntry:
         return player
 
     async def leave(self, player_id: uuid.UUID) -> None:
-        """Take a character out of play and save it; the save survives cancellation."""
+        """Take a character out of play and save it; the save survives cancellation.
+        ``serve --cluster``: the save is fenced by the zone the character was served in, and
+        skipped (logged) when that zone's newer holder is recorded."""
+        served = self._presence.served_room(player_id)
         player = self._presence.leave(player_id)
         if player is None:
             return
@@ -80,7 +85,7 @@ class WorldEntry:
             frames.event("left", f"{player.name} fades into the fog.", name=player.name),
             exclude=[player.id],
         )
-        task = asyncio.ensure_future(self._save([player]))
+        task = asyncio.ensure_future(self._save([(player, served)]))
         self._saving[player_id] = task  # registered first: a quick return waits for it
         try:
             # Told as it leaves, not after the save: by then it may be back and fighting anew.
@@ -101,12 +106,24 @@ class WorldEntry:
         return len(burials)
 
     async def save_positions(self) -> int:
-        """Store where every moved character stands (one statement); returns how many."""
-        moved = self._presence.take_dirty()
-        if moved:
-            async with self._uow() as uow:
-                await uow.players.save_positions([(p.id, p.room_id) for p in moved])
-        return len(moved)
+        """Store where every moved character in a zone run here stands (one statement);
+        returns how many. The others (walked into a zone held elsewhere, or standing in one
+        given up) wait for the save on leaving. A failed save leaves them all to the next."""
+        here: list[Player] = []
+        for player in self._presence.take_dirty():
+            if self.runs_room(player.room_id):
+                here.append(player)
+            else:
+                self._presence.mark_dirty(player.id)
+        if here:
+            try:
+                async with self._uow() as uow:
+                    await uow.players.save_positions([(p.id, p.room_id) for p in here])
+            except BaseException:
+                for player in here:
+                    self._presence.mark_dirty(player.id)
+                raise
+        return len(here)
 
     async def leave_all(self, attempts: int = 5) -> int:
         """Save everyone in one transaction, then take them out of play (shutdown). A busy
@@ -115,9 +132,10 @@ class WorldEntry:
         await asyncio.gather(*self._saving.values(), return_exceptions=True)
         self._saving.clear()
         players = self._presence.all()
+        departing = [(p, self._presence.served_room(p.id)) for p in players]
         for attempt in range(1, attempts + 1):
             try:
-                await self._save(players)
+                await self._save(departing)
                 break
             except InfrastructureError:
                 if attempt == attempts:
@@ -128,7 +146,21 @@ class WorldEntry:
             self._presence.leave(player.id)
         return len(players)
 
-    async def _save(self, players: list[Player]) -> None:
-        if players:
-            async with self._uow() as uow:
-                await uow.players.save_lazy_columns(players)
+    async def _save(self, departing: list[tuple[Player, str | None]]) -> None:
+        """Save departing characters: one transaction per zone they were served in (one in
+        all in a single process, which tracks none). A zone the fence refuses (a newer holder
+        is recorded, or it is not held here any more) is skipped and logged: what its new
+        holder saved stands. Raises InfrastructureError (nothing of that zone's group saved)."""
+        rooms = self._world.rooms
+        groups: dict[str | None, list[tuple[Player, str | None]]] = {}
+        for player, served in departing:
+            zone = rooms[served].zone_id if served is not None and served in rooms else None
+            groups.setdefault(zone, []).append((player, served))
+        for zone, group in sorted(groups.items(), key=lambda g: g[0] or ""):
+            players = [p for p, _ in group]
+            served_in = {room for _, room in group if room is not None}
+            try:
+                async with self._uow() as uow:
+                    await uow.players.save_lazy_columns(players, served_in)
+            except ZoneMoved:
+                log.warning("leave_save_fenced", zone=zone, player_ids=[str(p.id) for p in players])

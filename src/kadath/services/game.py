@@ -14,6 +14,7 @@ from kadath.services.build_grants import GrantBook
 from kadath.services.chat import ChatService
 from kadath.services.clock import Clock
 from kadath.services.events import EventBus
+from kadath.services.held_zones import HeldZones
 from kadath.services.messenger import Messenger
 from kadath.services.movement import MovementService
 from kadath.services.npc_roster import NpcRoster
@@ -44,9 +45,13 @@ class Game:
     sanctions: SanctionBook = field(init=False)
     # The zones granted to builders (loaded at start-up by the composition root).
     grants: GrantBook = field(default_factory=GrantBook)
+    # The zones whose NPCs, fights and per-zone steps run here (a cluster node replaces it
+    # with ``HeldZones.none`` before the features are installed).
+    zones: HeldZones = field(init=False)
 
     def __post_init__(self) -> None:
         self.sanctions = SanctionBook(self.presence, self.clock)
+        self.zones = HeldZones.every(self.world)
 
     @property
     def mutes(self) -> SanctionCheck:

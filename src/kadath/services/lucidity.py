@@ -37,6 +37,7 @@ class RestService:
         self._check(player)
         gain = rest_recovery(self._world.rooms[player.room_id].safe)
         async with self._uow() as uow:
+            uow.players.standing_in(player.room_id)  # serve --cluster: fenced by its zone
             lucidity = await uow.experience.update_player_stat_field(
                 player.id, "lucidity", gain, REST_REASON
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from kadath.domain.player import Player, name_key
 
@@ -22,6 +22,10 @@ class Presence:
         self._explored: dict[uuid.UUID, set[str]] = {}
         self._gates: dict[uuid.UUID, _Gate] = {}
         self._by_name_order: list[Player] | None = None  # ``sorted_by_name``, until a change
+        # ``serve --cluster`` only (None in one process: nothing tracked): whether this process
+        # runs a room's zone, and the room each character was last run in here (``served_room``).
+        self.runs_room: Callable[[str], bool] | None = None
+        self._served: dict[uuid.UUID, str] = {}
 
     @contextlib.asynccontextmanager
     async def gate(self, player_id: uuid.UUID) -> AsyncIterator[None]:
@@ -45,6 +49,8 @@ class Presence:
         self._by_name[name_key(player.name)] = player.id
         self._rooms.setdefault(player.room_id, {})[player.id] = None
         self._by_name_order = None
+        if self.runs_room is not None:
+            self._served[player.id] = player.room_id
 
     def leave(self, player_id: uuid.UUID) -> Player | None:
         player = self._players.pop(player_id, None)
@@ -54,8 +60,15 @@ class Presence:
         self._remove_from_room(player.room_id, player_id)
         self._dirty.discard(player_id)
         self._explored.pop(player_id, None)
+        self._served.pop(player_id, None)
         self._by_name_order = None
         return player
+
+    def served_room(self, player_id: uuid.UUID) -> str | None:
+        """The last room this process ran the character in (where it entered play, or the
+        last room it walked into whose zone was run here); None in one process. A character
+        who walked into a zone held elsewhere was still served in the zone it came from."""
+        return self._served.get(player_id)
 
     def explored(self, player_id: uuid.UUID) -> set[str]:
         """The rooms an online character has visited (loaded when they entered play)."""
@@ -72,6 +85,8 @@ class Presence:
         self._remove_from_room(old, player.id)
         self._rooms.setdefault(room_id, {})[player.id] = None
         self._dirty.add(player.id)
+        if self.runs_room is not None and self.runs_room(room_id):
+            self._served[player.id] = room_id
         return old
 
     def get(self, player_id: uuid.UUID) -> Player | None:

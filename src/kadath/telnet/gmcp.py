@@ -10,7 +10,7 @@ from typing import Any
 
 from telnetlib3.telopt import GMCP, IAC, SB, SE
 
-from kadath.domain.world import Direction, World
+from kadath.domain.world import Direction, Room, World, Zone
 from kadath.services.carried import CarriedItem
 from kadath.telnet.render import channel_line
 
@@ -129,6 +129,31 @@ def messages(frame: Mapping[str, Any], world: World) -> list[Message]:
     return []
 
 
+def encoded_frame(frame: Mapping[str, Any], world: World) -> list[Encoded]:
+    """``encoded(messages(frame, world))``, with a room's ``Room.Info`` encoded once per room
+    (it changes only when the world does), not for every look and step."""
+    if frame.get("type") != "room":
+        return encoded(messages(frame, world))
+    view = frame.get("room") or {}
+    room = world.rooms.get(str(view.get("id")))
+    if room is None:
+        return []
+    zone = world.zones.get(room.zone_id)
+    known = _room_info.get(room.id)
+    if known is None or known[0] is not room or known[1] is not zone:
+        if len(_room_info) >= ROOM_INFO_CACHE:
+            _room_info.clear()
+        info = encoded([_room_info_message(room, world)])[0]
+        known = _room_info[room.id] = (room, zone, info)
+    return [known[2], *encoded(_room_occupants(view))]
+
+
+# room id -> (the room and zone it was made for, Room.Info as sent): made again when the world
+# is reloaded with another room or zone object
+_room_info: dict[str, tuple[Room, Zone | None, Encoded]] = {}
+ROOM_INFO_CACHE = 1 << 14
+
+
 def encoded(messages: Sequence[Message]) -> list[Encoded]:
     """Each message as the bytes that carry it (IAC escaped), ready for any client that
     takes its package: a frame sent to a room is encoded once for all its listeners."""
@@ -181,6 +206,10 @@ def _room(view: Mapping[str, Any], world: World) -> list[Message]:
     room = world.rooms.get(str(view.get("id")))
     if room is None:
         return []
+    return [_room_info_message(room, world), *_room_occupants(view)]
+
+
+def _room_info_message(room: Room, world: World) -> Message:
     info = {
         "num": room_num(room.id),
         "name": room.name,
@@ -188,9 +217,13 @@ def _room(view: Mapping[str, Any], world: World) -> list[Message]:
         "environment": room.zone_id,
         "exits": {SHORT_DIRECTIONS[d]: room_num(dest) for d, dest in room.exits.items()},
     }
+    return ("Room.Info", info)
+
+
+def _room_occupants(view: Mapping[str, Any]) -> list[Message]:
     players = [{"name": n, "fullname": n} for n in view.get("players") or []]
     npcs = [{"name": n} for n in view.get("npcs") or []]
-    return [("Room.Info", info), ("Room.Players", players), ("Room.Npcs", npcs)]
+    return [("Room.Players", players), ("Room.Npcs", npcs)]
 
 
 def items_list(carried: Sequence[CarriedItem]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and the per-address connection limit applied before anything else happens."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -65,9 +66,15 @@ class KadathWriter(TelnetWriterUnicode):
     _held: list[bytes] | None = None
     _burst_encoding: str | None = None
 
-    def hold(self) -> None:
+    _before_release: Callable[[], None] | None = None
+
+    def hold(self, before_release: Callable[[], None] | None = None) -> None:
         """Keep what is written until ``release``, which runs by itself on the next turn of
-        the event loop (so held output never waits longer than the burst that wrote it)."""
+        the event loop (so held output never waits longer than the burst that wrote it).
+        ``before_release`` (a prompt that ends the burst) runs at the release, before what
+        was held is written, so it joins that write without a loop callback of its own."""
+        if before_release is not None:
+            self._before_release = before_release
         if self._held is None:
             self._held = []
             asyncio.get_running_loop().call_soon(self.release)
@@ -81,7 +88,10 @@ class KadathWriter(TelnetWriterUnicode):
         return bytes(string, self._burst_encoding, errors or self.encoding_errors)
 
     def release(self) -> None:
-        """Write what was held, as one piece."""
+        """Write what was held, as one piece (after ``hold``'s ``before_release``)."""
+        before, self._before_release = self._before_release, None
+        if before is not None and self._held is not None:
+            before()
         held, self._held = self._held, None
         self._burst_encoding = None
         if held:
@@ -100,6 +110,11 @@ class KadathWriter(TelnetWriterUnicode):
         else:
             self._held.append(bytes(buf))
 
+    def is_closing(self) -> bool:
+        """telnetlib3's, without its property lookups (asked for every burst and write)."""
+        transport = self._transport
+        return (transport is not None and transport.is_closing()) or self._connection_closed
+
     @property
     def slc_simulated(self) -> bool:
         """Whether input is searched for special line characters (^C, ^Z, ...): only in the
@@ -114,6 +129,7 @@ class KadathWriter(TelnetWriterUnicode):
         self._slc_wanted = value
 
     def close(self) -> None:
+        self._before_release = None  # no prompt for a connection closing
         self.release()
         super().close()
 
@@ -160,6 +176,28 @@ class KadathTelnetProtocol(TelnetServer):
                 self._encodings.clear()
             known = self._encodings[key] = super().encoding(outgoing, incoming)
         return known
+
+    def data_received(self, data: bytes) -> None:
+        """telnetlib3's, but typed text after the first input (no IAC byte, no compression
+        from the client, no special line characters looked for, no subnegotiation under way)
+        goes straight to the reader: what telnetlib3 would do with it, without scanning it."""
+        writer = self.writer
+        if (
+            self._tls_checked  # the first input goes through telnetlib3 (it refuses TLS)
+            and self._mccp3_decompressor is None
+            and data.find(255) < 0
+            and writer is not None
+            and not writer.is_oob
+            and not writer.slc_simulated
+            and self.reader is not None
+        ):
+            self.set_timeout()
+            self._last_received = datetime.datetime.now()
+            self._rx_bytes += len(data)
+            self._trace_recv(data)
+            self.reader.feed_data(data)
+            return
+        super().data_received(data)
 
     def on_naws(self, rows: int, cols: int) -> None:
         super().on_naws(rows, cols)

@@ -88,10 +88,13 @@ def render(frame: Mapping[str, Any], terminal: Terminal) -> list[str]:
     if terminal.screen_reader:
         text = text.translate(_PLAIN)
     lines = wrap(text, terminal.width)
+    depth = terminal.depth
+    if depth is Depth.NONE:
+        return lines  # what ``colour`` makes of each line without colour
     if kind == "room":
-        return _room(lines, terminal.depth)
+        return _room(lines, depth)
     channel = _channel(frame)
-    return [colour(line, channel, terminal.depth) for line in lines]
+    return [colour(line, channel, depth) for line in lines]
 
 
 def channel_line(frame: Mapping[str, Any]) -> str:

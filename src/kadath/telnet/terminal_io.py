@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -48,7 +48,8 @@ class TerminalIO:
         self._terminal: Terminal | None = None
         self._encoding = "utf8"
         self._terminal_read = -1  # the protocol's terminal_changes when last read
-        self.gmcp: GmcpClient = getattr(writer.protocol, "gmcp", None) or GmcpClient()
+        self._protocol = writer.protocol
+        self.gmcp: GmcpClient = getattr(self._protocol, "gmcp", None) or GmcpClient()
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         self.ip = str(peer[0])
         self.remote = f"{peer[0]}:{peer[1]}"
@@ -58,12 +59,17 @@ class TerminalIO:
         """As negotiated; read again only after the client reported something new (a
         window size, a terminal type, an environment, a charset: ``terminal_changes``),
         since reading it per frame cost more than the frame."""
-        changes = getattr(self._writer.protocol, "terminal_changes", 0)
+        changes = getattr(self._protocol, "terminal_changes", 0)
         if self._terminal is None or changes != self._terminal_read:
             self._terminal = terminal_of(self._writer.get_extra_info)
             self._encoding = str(self._writer.fn_encoding(outgoing=True))
             self._terminal_read = changes
         return self._terminal
+
+    def profile(self) -> tuple[Terminal, str]:
+        """``terminal`` and ``encoding`` in one call (a burst asks for both)."""
+        terminal = self.terminal
+        return terminal, self._encoding
 
     @property
     def encoding(self) -> str:
@@ -129,9 +135,9 @@ class TerminalIO:
         """A prompt already encoded and escaped (``escaped``), left open for typing and
         marked as ``show_prompt`` marks it."""
         options = self._writer.local_option
-        if options.enabled(EOR):
+        if options.get(EOR) is True:  # telnetlib3's ``enabled``
             self._writer.send_iac(data + IAC + CMD_EOR)
-        elif not options.enabled(SGA):
+        elif options.get(SGA) is not True:
             self._writer.send_iac(data + IAC + GA)  # as telnetlib3's send_ga: not once SGA is on
         else:
             self._writer.send_iac(data)
@@ -146,7 +152,7 @@ class TerminalIO:
         return self._gmcp_on() and self.gmcp.accepts(package)
 
     def _gmcp_on(self) -> bool:
-        return bool(self._writer.local_option.enabled(GMCP))
+        return self._writer.local_option.get(GMCP) is True  # telnetlib3's ``enabled``
 
     @property
     def gmcp_on(self) -> bool:
@@ -157,10 +163,13 @@ class TerminalIO:
     def eor_on(self) -> bool:
         return bool(self._writer.local_option.enabled(EOR))
 
-    def hold(self) -> None:
-        """Gather the output of this turn of the event loop into one socket write."""
+    def hold(self, before_release: Callable[[], None] | None = None) -> None:
+        """Gather the output of this turn of the event loop into one socket write;
+        ``before_release`` runs just before it is written (and joins it)."""
         if isinstance(self._writer, KadathWriter):
-            self._writer.hold()
+            self._writer.hold(before_release)
+        elif before_release is not None:
+            asyncio.get_running_loop().call_soon(before_release)
 
     def hide_input(self) -> None:
         """Ask the client not to echo (for a password): IAC WILL ECHO."""

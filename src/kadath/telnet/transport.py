@@ -4,7 +4,6 @@ are, never re-parsed) become text, a prompt and GMCP."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import uuid
@@ -17,6 +16,7 @@ from telnetlib3.telopt import GMCP, IAC, SB, SE
 
 from kadath.domain.world import World
 from kadath.realtime.outgoing import Delivery
+from kadath.realtime.protocol import CommandFrame
 from kadath.realtime.transport import TransportClosed
 from kadath.services.messenger import Frame
 from kadath.telnet import gmcp, render
@@ -55,7 +55,7 @@ class TelnetTransport:
         self._handling: set[str] = set()  # ids of commands that may change the inventory
         self._ids = itertools.count(1)
         self._vitals: dict[str, Any] = {}
-        self._prompt: asyncio.Handle | None = None
+        self._prompt_due = False  # a prompt is to end the held burst
         self._at_prompt = False
         # (terminal, encoding, rendering key, text maker), and the prompt made for them
         self._text: tuple[Terminal, str, tuple[object, ...], Callable[[Frame], bytes]] | None
@@ -63,7 +63,16 @@ class TelnetTransport:
         self._prompt_text: bytes | None = None
 
     async def receive_text(self) -> str:
-        """The hello first, then each typed line as a command. Raises TransportClosed."""
+        """The hello first, then each typed line as a command frame's JSON (what a relay
+        forwards). Raises TransportClosed."""
+        frame = await self.receive_frame()
+        if isinstance(frame, str):
+            return frame
+        return f'{{"type":"command","id":"{frame.id}","text":{_json_string(frame.text)}}}'
+
+    async def receive_frame(self) -> str | CommandFrame:
+        """The hello first (as JSON), then each typed line as a command, handed over as it
+        is instead of through JSON. Raises TransportClosed."""
         if self._hello is not None:
             hello, self._hello = self._hello, None
             return hello
@@ -82,7 +91,7 @@ class TelnetTransport:
                     self._speaking[command_id] = channel
                 elif self._changes_items(line.text):
                     self._handling.add(command_id)
-                return f'{{"type":"command","id":"{command_id}","text":{_json_string(line.text)}}}'
+                return CommandFrame(command_id, line.text)
 
     def use_batches(self) -> None:
         """Nothing to agree: a batch is always written to the socket at once."""
@@ -95,15 +104,15 @@ class TelnetTransport:
         io = self._io
         if io.closed:
             raise TransportClosed
-        if any(out.frame.get("type") in PROMPTED for _seq, out in batch):
-            self._prompt_soon()  # before the hold: the prompt joins the burst's one write
         io.hold()
+        prompted = False
         text_key, text_of = self._text_profile()
         gmcp_on = io.gmcp_on
         accepts, accepts_any = io.gmcp.accepts, io.gmcp.accepts_any
         for _seq, out in batch:
             frame = out.frame
             kind = frame.get("type")
+            prompted = prompted or kind in PROMPTED
             own: list[gmcp.Message] = []
             if kind == "reply":
                 own = self._own_words(frame)
@@ -129,12 +138,14 @@ class TelnetTransport:
                 io.put_encoded(text)
             if kind == "reply" and gmcp_on:
                 self._acknowledge(frame)
+        if prompted:
+            self._prompt_soon()  # at the end of the held burst, in its one write
         await io.drain()
 
     def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
         """The rendering key of this client's terminal and encoding, and the function that
         makes a frame's text for it (both kept until the terminal or encoding changes)."""
-        terminal, encoding = self._io.terminal, self._io.encoding
+        terminal, encoding = self._io.profile()
         if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
             key = ("telnet", terminal.width, terminal.depth.value, terminal.screen_reader, encoding)
             make = partial(
@@ -145,12 +156,11 @@ class TelnetTransport:
         return self._text[2], self._text[3]
 
     def _gmcp_of(self, frame: dict[str, Any]) -> list[gmcp.Encoded]:
-        return gmcp.encoded(gmcp.messages(frame, self._world))
+        return gmcp.encoded_frame(frame, self._world)
 
     async def close(self, code: int, reason: str) -> None:
         self._items.stop()
-        if self._prompt is not None:
-            self._prompt.cancel()
+        self._prompt_due = False
         if reason and not self._io.closed:
             self._io.send_gmcp("Core.Goodbye", reason)
         await self._io.close()
@@ -158,8 +168,7 @@ class TelnetTransport:
     def abort(self) -> None:
         """Drop the connection at once (the session's writer gave up on a stuck client)."""
         self._items.stop()
-        if self._prompt is not None:
-            self._prompt.cancel()
+        self._prompt_due = False
         self._io.abort()
 
     def _acknowledge(self, frame: dict[str, Any]) -> None:
@@ -204,12 +213,15 @@ class TelnetTransport:
         self._prompt_text = None
 
     def _prompt_soon(self) -> None:
-        """One prompt after a burst of output (frames already queued are written first)."""
-        if self._prompt is None:
-            self._prompt = asyncio.get_running_loop().call_soon(self._show_prompt)
+        """One prompt after a burst of output (frames already queued are written first):
+        written when the held output is, at its end."""
+        self._prompt_due = True
+        self._io.hold(before_release=self._show_prompt)
 
     def _show_prompt(self) -> None:
-        self._prompt = None
+        if not self._prompt_due:
+            return  # closed meanwhile
+        self._prompt_due = False
         if self._io.closed or not self._vitals:
             return
         self._text_profile()  # forgets the prompt when the terminal changed

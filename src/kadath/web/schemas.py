@@ -236,6 +236,14 @@ class StatsOut(BaseModel):
     database_pool: dict[str, int]
     uptime_seconds: float
     npcs: int
+    npcs_by_zone: dict[str, int] = Field(
+        default_factory=dict, description="NPCs alive in this process, by zone"
+    )
+    held_zones: list[str] | None = Field(
+        default=None,
+        description="The zones whose NPCs and fights this process runs (serve --cluster); "
+        "null: every zone",
+    )
     extra: dict[str, float] = Field(default_factory=dict)
     startup_ms: dict[str, float] = Field(
         default_factory=dict, description="How long each start-up phase took (ms)"

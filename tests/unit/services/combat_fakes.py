@@ -267,6 +267,9 @@ class _Players:
     async def lock_in_order(self, player_ids: object) -> None:
         self._s.trip("lock_in_order")  # row locks: nothing to hold in memory
 
+    def standing_in(self, room_id: str) -> None:
+        """The zone fence's concern (``serve --cluster``): nothing to hold in memory."""
+
 
 class _Exploration:
     async def record_visit(self, player_id: uuid.UUID, room_id: str) -> bool:

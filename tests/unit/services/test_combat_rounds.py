@@ -404,3 +404,36 @@ async def test_an_aggressive_npc_can_start_a_fight_but_not_in_a_safe_room() -> N
     priest = arena.spawn("chapel")
     combat.engage_npc(priest, bob)
     assert not combat.in_combat(bob.id)
+
+
+async def test_a_round_ends_without_a_blow_the_fights_in_a_zone_this_process_does_not_run() -> None:
+    arena, combat = setup(FixedRng(ints=[15, 5]))
+    alice = arena.enter(player_named("Alice"))
+    ghoul = arena.spawn()
+    await combat.attack(alice, "gho")
+    combat.runs_room = lambda _room: False  # the zone is held by another process
+    health = (alice.health, ghoul.health)
+
+    await combat.run_round()  # the dice would be exhausted if anyone struck
+
+    assert (alice.health, ghoul.health) == health
+    assert not combat.in_combat(alice.id)  # the fight ends here: its zone runs elsewhere
+    assert {e.reason for e in of_type(arena, CombatEnded)} == {"zone_lost"}
+
+
+async def test_a_zone_given_up_ends_its_fights_here_storing_nothing() -> None:
+    arena, combat = setup(FixedRng(ints=[15, 5, 12, 8]))
+    alice = arena.enter(player_named("Alice"))
+    arena.spawn()
+    bob, carol = (
+        arena.enter(player_named("Bob", "arena")),
+        arena.enter(player_named("Carol", "arena")),
+    )
+    await combat.attack(alice, "gho")
+    await combat.attack(bob, "carol")
+
+    arena.game.npcs.remove(arena.game.npcs.in_room("crypt")[0].id)  # the spawner's part
+    await combat.zone_dropped("town")
+
+    assert not any(combat.in_combat(p.id) for p in (alice, bob, carol))
+    assert {e.reason for e in of_type(arena, CombatEnded)} == {"zone_lost"}

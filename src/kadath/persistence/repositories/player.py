@@ -17,14 +17,16 @@ from kadath.persistence.dialect import upsert
 from kadath.persistence.errors import translate
 from kadath.persistence.mapping import player_from_row, player_values
 from kadath.persistence.models import PlayerRow, utcnow
+from kadath.persistence.touches import RoomTouches
 
 _NEVER_OVERWRITTEN = {"id", "account_id", "created_at"}
 MAX_LIST = 1000
 
 
 class PlayerRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, touches: RoomTouches | None = None) -> None:
         self._session = session
+        self._touches = touches or RoomTouches()
 
     async def get_player_by_id(self, player_id: uuid.UUID) -> Player:
         """The player with this id. Raises PlayerNotFound."""
@@ -158,14 +160,27 @@ class PlayerRepository:
         )
         # in id order, as every multi-row writer should lock rows, so two never deadlock
         rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in sorted(positions)]
+        for _, room in positions:
+            self._touches.position(room)
         await self._session.execute(stmt, rows)
 
-    async def save_lazy_columns(self, players: Sequence[Player]) -> None:
+    def standing_in(self, room_id: str) -> None:
+        """This unit of work writes the state (health, lucidity, experience) of a character
+        standing in ``room_id``: a fenced unit of work (``serve --cluster``) must hold its zone."""
+        self._touches.position(room_id)
+
+    async def save_lazy_columns(
+        self, players: Sequence[Player], served_in: Iterable[str] = ()
+    ) -> None:
         """Store what is written lazily (room, last active, extra) for many characters in one
         executemany UPDATE; health, lucidity, experience and level belong to atomic statements
-        and are never written here. A deleted character is not brought back."""
+        and are never written here. A deleted character is not brought back. ``served_in``:
+        the rooms the characters were run in, whose zones a fenced unit of work must hold
+        (``serve --cluster``; a hand-over saves a character in a room of the next zone)."""
         if not players:
             return
+        for room in served_in:
+            self._touches.position(room)
         now = utcnow()
         table = cast(sa.Table, PlayerRow.__table__)
         stmt = (

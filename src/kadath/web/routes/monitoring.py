@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from fastapi import APIRouter, Response
 
@@ -43,6 +44,14 @@ async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
         database_pool=runtime.persistence.pool_status(),
         uptime_seconds=round(time.monotonic() - game.started_at, 1),
         npcs=len(game.npcs),
+        npcs_by_zone=dict(
+            Counter(
+                game.world.rooms[n.room_id].zone_id
+                for n in game.npcs.all()
+                if n.room_id in game.world.rooms
+            )
+        ),
+        held_zones=None if game.zones.held is None else sorted(game.zones.held),
         extra=runtime.loop.stats(),
         startup_ms=runtime.startup_phases,
     )
