@@ -104,7 +104,9 @@ class TelnetTransport:
         io = self._io
         if io.closed:
             raise TransportClosed
-        io.hold()
+        # every piece goes through ``put`` (the held burst's append) up to the drain; the
+        # prompt, if one is due, is made when the burst is released, at its end
+        put = io.burst(self._show_prompt)
         prompted = False
         text_key, text_of = self._text_profile()
         gmcp_on = io.gmcp_on
@@ -127,19 +129,21 @@ class TelnetTransport:
                 if made and accepts_any(made):
                     for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
                         if accepts(package):
-                            io.put_encoded(message)
+                            put(message)
                 for package, data in own:
                     io.send_gmcp(package, data)
             text: bytes = out.rendering(text_key, text_of)
             if text:
                 if self._at_prompt:
-                    io.put_encoded(b"\r\n")  # do not run on after a prompt left open
+                    put(b"\r\n")  # do not run on after a prompt left open
                     self._at_prompt = False
-                io.put_encoded(text)
+                put(text)
             if kind == "reply" and gmcp_on:
-                self._acknowledge(frame)
+                ack = self._acknowledgement(frame)
+                if ack:
+                    put(ack)
         if prompted:
-            self._prompt_soon()  # at the end of the held burst, in its one write
+            self._prompt_due = True  # made at the end of the held burst, in its one write
         await io.drain()
 
     def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
@@ -171,13 +175,14 @@ class TelnetTransport:
         self._prompt_due = False
         self._io.abort()
 
-    def _acknowledge(self, frame: dict[str, Any]) -> None:
+    def _acknowledgement(self, frame: dict[str, Any]) -> bytes:
         """``Kadath.Reply`` after a reply's text, for scripts that match replies to the lines
-        they typed (numbered from 1, counting the lines that became commands)."""
+        they typed (numbered from 1, counting the lines that became commands); nothing for a
+        client that does not take it."""
         number = str(frame.get("re"))[1:]
         if number.isdigit() and self._io.gmcp.accepts(REPLY_PACKAGE):
-            ok = b"true" if frame.get("ok") else b"false"
-            self._io.put_encoded(REPLY_GMCP % (int(number), ok))
+            return REPLY_GMCP % (int(number), b"true" if frame.get("ok") else b"false")
+        return b""
 
     def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """What the player said, for their chat tab: the reply to a say, emote or whisper."""
