@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from telnetlib3 import TelnetServer, TelnetWriterUnicode
+from telnetlib3 import TelnetReaderUnicode, TelnetServer, TelnetWriterUnicode
 from telnetlib3.accessories import TRACE
 from telnetlib3.telopt import (
     DO,
@@ -167,6 +167,38 @@ class KadathWriter(TelnetWriterUnicode):
             self.send_mssp(self.mssp())
 
 
+class KadathReader(TelnetReaderUnicode):
+    """telnetlib3's reader, with ``read_text``: what its ``read`` returns when asked for more
+    than it holds, in one coroutine (``read`` awaits ``_wait_for_data``, which looks the
+    loop up for every wait: a ``getpid()`` system call), for each typed line."""
+
+    _event_loop: asyncio.AbstractEventLoop | None = None
+
+    async def read_text(self) -> str:
+        """Everything received and not yet read, decoded (waiting for some if there is
+        none); "" at the end of the stream."""
+        if self._exception is not None:
+            raise self._exception
+        if not self._buffer and not self._eof:
+            if self._waiter is not None:
+                raise RuntimeError("read_text() called while another read is waiting")
+            if self._paused:  # as telnetlib3: waiting while paused would never end
+                self._paused = False
+                self._transport.resume_reading()  # type: ignore[union-attr]
+            loop = self._event_loop
+            if loop is None:
+                loop = self._event_loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        text = self.decode(bytes(self._buffer))
+        self._buffer.clear()
+        self._maybe_resume_transport()
+        return text
+
+
 class KadathTelnetProtocol(TelnetServer):
     """telnetlib3's server protocol with Kadath's offers: everything a MUD client may want is
     offered at once, and the shell starts when the client has answered or after
@@ -176,7 +208,9 @@ class KadathTelnetProtocol(TelnetServer):
     mssp: MsspVariables | None = None
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(writer_factory_encoding=KadathWriter, **kwargs)
+        super().__init__(
+            writer_factory_encoding=KadathWriter, reader_factory_encoding=KadathReader, **kwargs
+        )
         self.gmcp = GmcpClient()
         self._address: str | None = None
         self._active_at = 0.0

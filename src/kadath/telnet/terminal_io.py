@@ -17,7 +17,7 @@ from telnetlib3.telopt import CMD_EOR, ECHO, EOR, GA, GMCP, IAC, SGA, WILL, WONT
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet.gmcp import GmcpClient
 from kadath.telnet.lines import Line, LineBuffer
-from kadath.telnet.protocol import KadathWriter
+from kadath.telnet.protocol import KadathReader, KadathWriter
 from kadath.telnet.terminal import Terminal, terminal_of
 
 log = structlog.get_logger(__name__)
@@ -92,9 +92,13 @@ class TerminalIO:
     # -- input -------------------------------------------------------------------------------
     async def read_line(self) -> Line:
         """The next typed line. Raises TransportClosed."""
+        reader = self._reader
         while not self._ready:
             try:
-                chunk = await self._reader.read(READ_CHUNK)
+                if isinstance(reader, KadathReader):
+                    chunk = await reader.read_text()
+                else:
+                    chunk = await reader.read(READ_CHUNK)
             except (ConnectionError, OSError):
                 raise TransportClosed from None
             if not chunk:

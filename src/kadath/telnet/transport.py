@@ -151,9 +151,11 @@ class TelnetTransport:
         makes a frame's text for it (both kept until the terminal or encoding changes)."""
         terminal, encoding = self._io.profile()
         if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
-            key = ("telnet", terminal.width, terminal.depth.value, terminal.screen_reader, encoding)
+            errors = self._io.encoding_errors
+            depth, reader = terminal.depth.value, terminal.screen_reader
+            key = ("telnet", terminal.width, depth, reader, encoding, errors)
             make = partial(
-                _encoded_text, terminal=terminal, encoding=encoding, errors=self._io.encoding_errors
+                _encoded_text, terminal=terminal, encoding=encoding, errors=errors, key=key
             )
             self._text = (terminal, encoding, key, make)
             self._prompt_text = None
@@ -239,9 +241,33 @@ class TelnetTransport:
         self._at_prompt = True
 
 
-def _encoded_text(frame: Frame, *, terminal: Terminal, encoding: str, errors: str) -> bytes:
-    """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled."""
+def _encoded_text(
+    frame: Frame, *, terminal: Terminal, encoding: str, errors: str, key: tuple[object, ...]
+) -> bytes:
+    """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled. A
+    room view is kept per (its text, ``key``: the terminal profile), since every look and
+    step sends one to one player, and the same room looks the same until something in it
+    changes (which changes its text)."""
+    if frame.get("type") != "room":
+        return _made_text(frame, terminal, encoding, errors)
+    text = frame.get("text")
+    if not isinstance(text, str):
+        return b""
+    cached = _room_texts.get((text, key))
+    if cached is None:
+        if len(_room_texts) >= ROOM_TEXT_CACHE:
+            _room_texts.clear()
+        cached = _room_texts[(text, key)] = _made_text(frame, terminal, encoding, errors)
+    return cached
+
+
+def _made_text(frame: Frame, terminal: Terminal, encoding: str, errors: str) -> bytes:
     lines = render.render(frame, terminal)
     if not lines:
         return b""
     return escaped(("\r\n".join(lines) + "\r\n").encode(encoding, errors))
+
+
+# (a room view's text, terminal profile) -> its bytes on the wire; emptied when full
+_room_texts: dict[tuple[str, tuple[object, ...]], bytes] = {}
+ROOM_TEXT_CACHE = 4096
