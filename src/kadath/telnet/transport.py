@@ -30,6 +30,7 @@ REPLY_PACKAGE = "Kadath.Reply"
 # what telnetlib3's send_gmcp would make of {"n": n, "ok": ok}, without the JSON encoder
 REPLY_GMCP = IAC + SB + GMCP + b'Kadath.Reply {"n":%d,"ok":%s}' + IAC + SE
 _json_string = json.JSONEncoder(ensure_ascii=False).encode  # a str as a JSON string
+KINDS_KEPT = 64  # first words of typed lines whose kind a connection keeps
 PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
 
 
@@ -54,6 +55,7 @@ class TelnetTransport:
         self._speaking: dict[str, str] = {}  # command id -> channel, until its reply
         self._handling: set[str] = set()  # ids of commands that may change the inventory
         self._ids = itertools.count(1)
+        self._kinds: dict[str, tuple[str | None, bool]] = {}  # see _kind_of
         self._vitals: dict[str, Any] = {}
         self._prompt_due = False  # a prompt is to end the held burst
         self._at_prompt = False
@@ -85,13 +87,27 @@ class TelnetTransport:
             elif not line.text:
                 self._prompt_soon()
             else:
+                text = line.text
                 command_id = f"t{next(self._ids)}"
-                channel = self._channel_of(line.text)
+                channel, changes_items = self._kind_of(text)
                 if channel is not None:
                     self._speaking[command_id] = channel
-                elif self._changes_items(line.text):
+                elif changes_items:
                     self._handling.add(command_id)
-                return CommandFrame(command_id, line.text)
+                return CommandFrame(command_id, text)
+
+    def _kind_of(self, text: str) -> tuple[str | None, bool]:
+        """The chat channel a typed line speaks on, and whether it may change the inventory:
+        both depend on its first word only, so they are kept per first word (a player types
+        the same few commands again and again)."""
+        word = text.split(maxsplit=1)[0]
+        known = self._kinds.get(word)
+        if known is None:
+            if len(self._kinds) >= KINDS_KEPT:
+                self._kinds.clear()
+            channel = self._channel_of(text)
+            known = self._kinds[word] = (channel, channel is None and self._changes_items(text))
+        return known
 
     def use_batches(self) -> None:
         """Nothing to agree: a batch is always written to the socket at once."""
