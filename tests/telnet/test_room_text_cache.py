@@ -1,6 +1,7 @@
-"""A room view's bytes are kept per (its text, terminal profile): the same view for the same
-terminal is rendered once, and a change to the room (its text), to the window's width (NAWS)
-or to the colours the client reports (TTYPE / MTTS) shows at once."""
+"""A room view's bytes (and a reply's of several lines) are kept per (its text, terminal
+profile): the same view for the same terminal is rendered once, and a change to the room (its
+text), to the window's width (NAWS) or to the colours the client reports (TTYPE / MTTS) shows
+at once; an error reply keeps its own colour."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ async def _shown(transport: TelnetTransport, socket: Socket, frame: Outgoing) ->
 
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[Terminal]:
-    telnet_transport._room_texts.clear()
+    telnet_transport._texts.clear()
     made: list[Terminal] = []
     real = render.render
 
@@ -143,9 +144,28 @@ async def test_colours_reported_later_colour_the_next_view(renders: list[Termina
 async def test_the_cache_is_emptied_when_full(
     renders: list[Terminal], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(telnet_transport, "ROOM_TEXT_CACHE", 2)
+    monkeypatch.setattr(telnet_transport, "TEXT_CACHE", 2)
     transport, socket, _ = _client()
     for n in range(5):
         await _shown(transport, socket, _room(f"Room {n}. " + DESCRIPTION))
-    assert len(telnet_transport._room_texts) <= 2
+    assert len(telnet_transport._texts) <= 2
     assert "Room 4." in await _shown(transport, socket, _room("Room 4. " + DESCRIPTION))
+
+
+async def test_a_long_reply_is_kept_apart_from_the_same_text_as_an_error(
+    renders: list[Terminal],
+) -> None:
+    transport, socket, protocol = _client()
+    protocol.report(ttype1=f"MTTS {int(Mtts.ANSI)}")
+    text = "Commands:\nlook, say, north"
+    ok = {"type": "reply", "re": "x", "ok": True, "text": text}
+    first = await _shown(transport, socket, Outgoing(ok))
+    again = await _shown(transport, socket, Outgoing(dict(ok)))
+    failed = await _shown(transport, socket, Outgoing({**ok, "ok": False}))
+    assert first == again == "Commands:\r\nlook, say, north\r\n"
+    assert failed == "\x1b[31mCommands:\x1b[0m\r\n\x1b[31mlook, say, north\x1b[0m\r\n"
+    assert len(renders) == 2
+    one_line = {"type": "reply", "re": "x", "ok": True, "text": "You say, hi."}
+    await _shown(transport, socket, Outgoing(one_line))
+    await _shown(transport, socket, Outgoing(dict(one_line)))
+    assert len(renders) == 4  # one-line replies are not kept: they rarely come back

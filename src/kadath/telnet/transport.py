@@ -263,17 +263,23 @@ def _encoded_text(
     """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled. A
     room view is kept per (its text, ``key``: the terminal profile), since every look and
     step sends one to one player, and the same room looks the same until something in it
-    changes (which changes its text)."""
-    if frame.get("type") != "room":
-        return _made_text(frame, terminal, encoding, errors)
-    text = frame.get("text")
+    changes (which changes its text); so is a reply of several lines (help, who, score),
+    per (its text, the profile, whether it is an error: the colour it takes)."""
+    kind, text = frame.get("type"), frame.get("text")
     if not isinstance(text, str):
-        return b""
-    cached = _room_texts.get((text, key))
+        return _made_text(frame, terminal, encoding, errors)
+    kept: tuple[object, ...]
+    if kind == "room":
+        kept = (text, key)
+    elif kind == "reply" and "\n" in text:
+        kept = (text, key, frame.get("ok") is False)
+    else:
+        return _made_text(frame, terminal, encoding, errors)
+    cached = _texts.get(kept)
     if cached is None:
-        if len(_room_texts) >= ROOM_TEXT_CACHE:
-            _room_texts.clear()
-        cached = _room_texts[(text, key)] = _made_text(frame, terminal, encoding, errors)
+        if len(_texts) >= TEXT_CACHE:
+            _texts.clear()
+        cached = _texts[kept] = _made_text(frame, terminal, encoding, errors)
     return cached
 
 
@@ -284,6 +290,7 @@ def _made_text(frame: Frame, terminal: Terminal, encoding: str, errors: str) -> 
     return escaped(("\r\n".join(lines) + "\r\n").encode(encoding, errors))
 
 
-# (a room view's text, terminal profile) -> its bytes on the wire; emptied when full
-_room_texts: dict[tuple[str, tuple[object, ...]], bytes] = {}
-ROOM_TEXT_CACHE = 4096
+# (a room view's or a long reply's text, terminal profile[, error]) -> its bytes on the wire;
+# emptied when full
+_texts: dict[tuple[object, ...], bytes] = {}
+TEXT_CACHE = 4096
