@@ -14,6 +14,7 @@ import cProfile
 import os
 import signal
 import sys
+import time
 from types import FrameType
 
 from kadath.cli import main
@@ -28,7 +29,10 @@ def run() -> int:
     if not path:
         return main(sys.argv[1:])
     signal.signal(signal.SIGTERM, _exit)
-    profiler = cProfile.Profile()
+    # BENCH_CPROFILE_CLOCK=cpu: the main thread's CPU time (a syscall a call: slower,
+    # but time spent waiting for the CPU or in the loop's select is not counted).
+    cpu = os.environ.get("BENCH_CPROFILE_CLOCK") == "cpu"
+    profiler = cProfile.Profile(time.thread_time) if cpu else cProfile.Profile()
     profiler.enable()
     try:
         return main(sys.argv[1:])

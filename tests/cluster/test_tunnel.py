@@ -14,6 +14,7 @@ from kadath_cluster import PrivateNats
 from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, failover_frames
 from kadath.cluster.tunnel import (
     ABORT,
+    CLOSE,
     FRAMES,
     RELAY_QUEUE,
     TEXT,
@@ -295,7 +296,7 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
                 assert outcome == Lost(opened=False)
                 await asyncio.sleep(0.1)
         assert client.closed == (0, "aborted")
-        assert tunnel._from_holder.qsize() <= RELAY_QUEUE
+        assert tunnel.backlog <= RELAY_QUEUE
     finally:
         await holder.close()
         await nc.close()
@@ -433,3 +434,100 @@ async def test_tunnels_to_one_relay_share_one_nats_message_a_loop_turn(
     finally:
         await holder_nc.close()
         await relay_nc.close()
+
+
+class GatedClient(FakeClient):
+    """A client whose first write waits for ``gate``; ``writes`` counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self.writes: list[int] = []  # frames in each write
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        self.writes.append(len(batch))
+        self.writing.set()
+        await self.gate.wait()
+        await super().send_frames(batch)
+
+
+async def test_frames_of_several_holder_messages_waiting_for_a_client_go_out_in_one_write(
+    nats_server: PrivateNats,
+) -> None:
+    """What the holder sent while the relay was still writing to its client (several NATS
+    messages) goes to the client in one write (one WebSocket message for a client that asked
+    for batches), numbered on without a gap."""
+    nc = await nats.connect(nats_server.url)
+    holder = await nats.connect(nats_server.url)
+    client = GatedClient()
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        tunnel_id = json.loads(msg.data)["tunnel"]
+        await msg.respond(b'{"ok": true}')
+        room = Outgoing({"type": "room", "text": "x"})
+        await holder.publish(out_subject(tunnel_id), encode_frames([(1, room)]))
+        await holder.flush()
+        await client.writing.wait()  # the relay is writing the first: the rest wait
+        for n in range(2, 6):
+            await holder.publish(out_subject(tunnel_id), encode_frames([(n, room)]))
+        await holder.flush()
+        await asyncio.sleep(0.3)
+        client.gate.set()
+        await holder.publish(out_subject(tunnel_id), CLOSE + b'[1000, "bye"]')
+
+    try:
+        await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
+        await holder.flush()
+        async with asyncio.timeout(WITHIN):
+            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
+                tunnel = Tunnel(
+                    nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+                    send_timeout=60,
+                )  # fmt: skip
+                if await tunnel.run() != Lost(opened=False):
+                    break
+                await asyncio.sleep(0.1)
+        assert client.writes == [1, 4]
+        assert [json.loads(text)["seq"] for text in client.sent] == [1, 2, 3, 4, 5]
+        assert client.closed == (1000, "bye")
+    finally:
+        await holder.close()
+        await nc.close()
+
+
+async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeout(
+    nats_server: PrivateNats,
+) -> None:
+    """A client whose socket takes nothing is aborted once a write has waited for
+    ``send_timeout`` (the holder's session cannot see it), and the tunnel ends."""
+    nc = await nats.connect(nats_server.url)
+    holder = await nats.connect(nats_server.url)
+    client = StuckClient()
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        tunnel_id = json.loads(msg.data)["tunnel"]
+        client.stuck = True
+        await msg.respond(b'{"ok": true}')
+        room = Outgoing({"type": "room", "text": "x"})
+        await holder.publish(out_subject(tunnel_id), encode_frames([(1, room)]))
+
+    try:
+        await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
+        await holder.flush()
+        async with asyncio.timeout(WITHIN):
+            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
+                client = StuckClient()
+                tunnel = Tunnel(
+                    nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+                    send_timeout=0.3,
+                )  # fmt: skip
+                outcome = await tunnel.run()
+                if client.stuck:
+                    break
+                await asyncio.sleep(0.1)
+        assert outcome is None
+        assert client.closed == (0, "aborted")
+    finally:
+        await holder.close()
+        await nc.close()

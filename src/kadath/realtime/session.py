@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from kadath.domain.account import Account
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_TOO_SLOW
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.transport import QueueingTransport, Transport, TransportClosed
 from kadath.services.messenger import Frame
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,9 @@ class Session:
         self._timed_out = False
         self.closed = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        # A transport that queues itself (a tunnel) takes the frames when the writer is woken,
+        # in the waker's turn: no writer task steps a frame.
+        self._put = transport.put_frames if isinstance(transport, QueueingTransport) else None
 
     @property
     def backlog(self) -> int:
@@ -79,10 +83,26 @@ class Session:
             self.wake()
 
     def wake(self) -> None:
-        """Let the writer take what is queued."""
+        """Let the writer take what is queued; or, for a transport that queues itself, while
+        the writer waits idle and no close is asked for, hand it the queue now."""
         waiter = self._waiter
         if waiter is not None and not waiter.done():
+            if self._put is not None and self._close is None and self._put_now(self._put):
+                return
             waiter.set_result(None)
+
+    def _put_now(self, put: Callable[[Sequence[Delivery]], bool]) -> bool:
+        """The queue to the transport at once, ``BATCH_LIMIT`` frames at a time; False if it
+        took not all (the writer then sends the rest)."""
+        queue = self._queue
+        while queue:
+            batch: list[Delivery] = []
+            while queue and len(batch) < BATCH_LIMIT:
+                batch.append(queue.popleft())  # type: ignore[arg-type]
+            if not put(batch):
+                queue.extendleft(reversed(batch))
+                return False
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Flush what is queued, then close with ``code`` (a queue already full is dropped

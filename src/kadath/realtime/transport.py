@@ -45,3 +45,15 @@ class CommandTransport(Transport, Protocol):
         """The next frame: a command made by the transport (the connection holds it to the
         rules ``parse`` applies), or a text frame to parse. Raises TransportClosed."""
         ...
+
+
+@runtime_checkable
+class QueueingTransport(Transport, Protocol):
+    """A transport that queues what it is sent itself and never makes the sender wait (a
+    tunnel gathering its messages: ``kadath.cluster.tunnel``): the session hands it its frames
+    at once, without waking its writer."""
+
+    def put_frames(self, batch: Sequence[Delivery]) -> bool:
+        """Take ``batch`` now, as ``send_frames`` would; False (nothing taken) when it cannot:
+        the session's writer then sends it."""
+        ...
