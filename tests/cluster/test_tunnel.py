@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 import nats
 from kadath_cluster import PrivateNats
 
-from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, failover_frames
+from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, Owed, failover_frames
 from kadath.cluster.tunnel import (
     ABORT,
     CLOSE,
     FRAMES,
+    HEARTBEAT,
     RELAY_QUEUE,
     TEXT,
     TUNNEL_INBOX,
@@ -100,6 +101,30 @@ def test_frames_cross_a_tunnel_as_the_websocket_would_send_them() -> None:
     ]
     assert all(f._decoded is None for _, f in decoded)  # nothing decoded to pass it on
     assert [f.frame for _, f in decoded] == [f.frame for _, f in frames]  # a telnet client's
+
+
+def test_a_websocket_client_is_handed_the_holders_texts_numbered_as_frames_would_be() -> None:
+    """``Numbering.texts`` (a WebSocket client's path: no frame object a frame) gives the
+    texts ``number`` and ``Outgoing.text`` give, greets once, and strikes out the answers."""
+    holder = [
+        (1, Outgoing({"type": "welcome"})),
+        (2, Outgoing({"type": "room", "text": 'A line\nand \u00e9\t"quoted"'})),
+        (3, Outgoing({"type": "reply", "re": "c1", "ok": True})),
+        (4, Outgoing({"type": "pong"})),
+        (5, Outgoing({"type": "welcome"})),
+        (6, Outgoing({"type": "error", "code": "bad_frame", "re": "c2"})),
+    ]
+    framed, texted = Numbering(), Numbering()
+    expected = [f.text(seq) for seq, f in framed.number(holder)]
+    owed = Owed(1000)
+    for text in ('{"type":"command","id":"c1","text":"x"}', '{"type":"ping"}'):
+        owed.ask(text)
+    owed.ask('{"type":"command","id":"c2","text":"y"}')
+    owed.ask('{"type":"command","id":"c3","text":"z"}')
+    assert texted.texts(encode_frames(holder)[1:], owed) == expected
+    assert [json.loads(t)["seq"] for t in expected] == [1, 2, 3, 4, 5]
+    assert (owed.ids, owed.pings) == (["c3"], 0)
+    assert texted.sent == framed.sent == 5
 
 
 def test_numbering_runs_on_across_sessions_and_greets_once() -> None:
@@ -530,4 +555,37 @@ async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeo
         assert client.closed == (0, "aborted")
     finally:
         await holder.close()
+        await nc.close()
+
+
+async def test_a_holder_that_keeps_sending_sends_no_heartbeat(nats_server: PrivateNats) -> None:
+    """A heartbeat goes only in a period in which the holder sent the relay nothing else
+    (anything it sends tells the relay it lives); a quiet one heartbeats again."""
+    nc = await nats.connect(nats_server.url)
+    relay = await nats.connect(nats_server.url)
+    heard: list[bytes] = []
+
+    async def from_holder(msg: nats.aio.msg.Msg) -> None:
+        heard.append(msg.data[:1])
+
+    try:
+        await relay.subscribe(out_subject("t3"), cb=from_holder)
+        await relay.flush()
+        transport = TunnelTransport(nc, "t3", "10.0.0.1:5000", "hello", heartbeat=0.5, silence=5)
+        await transport.start()
+        room = Outgoing({"type": "room", "text": "x"})
+        for n in range(30):  # 1.5 s of frames, one every 50 ms
+            await transport.send_frames([(n + 1, room)])
+            await asyncio.sleep(0.05)
+        await nc.flush()
+        await relay.flush()
+        assert heard.count(FRAMES) == 30
+        assert HEARTBEAT not in heard
+        await asyncio.sleep(1.5)  # quiet: heartbeats again
+        await nc.flush()
+        await relay.flush()
+        assert HEARTBEAT in heard
+        await transport.finish()
+    finally:
+        await relay.close()
         await nc.close()

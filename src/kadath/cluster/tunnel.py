@@ -20,7 +20,7 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | ``C`` | out | close: JSON ``[code, reason]`` |
 | ``A`` | out | abort |
 | ``M`` | out | handed over (below): JSON ``{"zone", "read"}`` |
-| ``H`` | both | heartbeat, every renewal period |
+| ``H`` | both | heartbeat, every renewal period in which the side sent nothing else |
 
 **Gathered.** The relay names in each ``open`` its process's ``Demux`` subject,
 ``kadath.relay.<id>.out``; the holder then sends a tunnel's ``out`` messages there, not on the
@@ -80,7 +80,7 @@ from kadath.cluster.leases import NATS_FAILURES
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
 from kadath.realtime.session import BATCH_LIMIT
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.transport import TextTransport, Transport, TransportClosed
 
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
@@ -329,6 +329,7 @@ class TunnelTransport:
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue(TUNNEL_INBOX)
         self._inbox.put_nowait(TEXT + hello.encode())  # replayed: the handler reads it first
         self._heard = time.monotonic()
+        self._spoke = 0.0  # when this side last sent the relay something (heartbeats aside)
         self._closed = False
         self.moving_to: str | None = None  # set by a hand-over: ``close`` then says ``M``
         self.read = 0  # text frames handed to the connection handler, the hello first
@@ -361,6 +362,8 @@ class TunnelTransport:
                 log.info("tunnel_relay_silent", tunnel=self.tunnel)
                 self._deliver(GONE)
                 return
+            if time.monotonic() - self._spoke < self._heartbeat:
+                continue  # the relay heard from us within the period: no heartbeat needed
             with contextlib.suppress(*NATS_FAILURES):
                 await self._nc.publish(out_subject(self.tunnel), HEARTBEAT)
 
@@ -384,6 +387,7 @@ class TunnelTransport:
         """Gathered (``Outbox``): the frames are taken now (``QueueingTransport``)."""
         if self._outbox is None or self._closed or self._nc.is_closed:
             return False
+        self._spoke = time.monotonic()
         self._outbox.put_frames(self._relay, self.tunnel, batch)
         return True
 
@@ -416,6 +420,7 @@ class TunnelTransport:
                 await sub.unsubscribe()
 
     async def _send(self, data: bytes) -> None:
+        self._spoke = time.monotonic()
         if self._outbox is not None:
             if self._nc.is_closed:
                 self._closed = True
@@ -497,13 +502,38 @@ class Numbering:
                 if isinstance(frame, Relayed)
                 else frame.frame.get("type") == "welcome"
             )
-            if welcome:
-                if self._greeted:
-                    continue
-                self._greeted = True
+            if welcome and not self.welcome():
+                continue
             self.sent += 1
             out.append((self.sent, frame))
         return out
+
+    def welcome(self) -> bool:
+        """A ``welcome`` comes: whether the client is to have it (the first only)."""
+        if self._greeted:
+            return False
+        self._greeted = True
+        return True
+
+    def texts(self, body: bytes, owed: Owed) -> list[str]:
+        """An ``F`` message's frames (``encode_frames``) as the client is sent them, numbered
+        (as ``number``), the answers struck out of ``owed``: the holder's encoding with the
+        ``seq`` put in front, nothing decoded but the ``re`` of a reply."""
+        texts: list[str] = []
+        for line in body.decode().split("\n"):
+            tag, _, text = line.partition("\t")
+            if tag:
+                kind = tag[0]
+                if kind == ANSWER:
+                    re = json.loads(tag[1:])
+                    owed.answered(ANSWER, re if isinstance(re, str) else None)
+                elif kind == PONG:
+                    owed.answered(PONG, None)
+                elif kind == WELCOME and not self.welcome():
+                    continue
+            self.sent += 1
+            texts.append(f'{{"seq":{self.sent},{text}')
+        return texts
 
 
 class LocalTransport:
@@ -570,6 +600,7 @@ class Tunnel:
         self._waiter: asyncio.Future[None] | None = None
         self._overfull = False  # the client fell RELAY_QUEUE batches behind: aborted
         self._heard = time.monotonic()  # the holder's last message (``_heartbeats`` watches)
+        self._spoke = 0.0  # when the relay last sent the holder a client's frame
         self._lost = False  # the holder was silent for ``silence``
         # The send timeout's watchdog (as ``Session``'s): when the write under way began, one
         # timer re-armed at most once per ``send_timeout``, and whether it fired.
@@ -580,6 +611,9 @@ class Tunnel:
         self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
         self._count = 0  # text frames sent on this tunnel, the hello first
         self._owed = Owed(max_line)  # what the client sent on this tunnel, not answered yet
+        # A WebSocket client is handed the frames' texts as made here (``Numbering.texts``):
+        # no frame object a frame; any other gets ``Relayed`` frames.
+        self._send_texts = client.send_texts if isinstance(client, TextTransport) else None
 
     async def run(self) -> Moved | Lost | None:
         """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
@@ -680,10 +714,12 @@ class Tunnel:
         self._texts.append(text)
         self._count += 1
         self._owed.ask(text)
+        self._spoke = time.monotonic()
         await self._publish(TEXT + text.encode())
 
     async def _heartbeats(self) -> None:
-        """A heartbeat every period; and the holder's silence: nothing heard from it for
+        """A heartbeat every period in which the client sent nothing (either tells the
+        holder the relay lives); and the holder's silence: nothing heard from it for
         ``silence`` seconds (a heartbeat included) ends the tunnel ``LOST``."""
         while True:
             await asyncio.sleep(self._heartbeat)
@@ -691,7 +727,8 @@ class Tunnel:
                 self._lost = True
                 self._wake()
                 return
-            await self._publish(HEARTBEAT)
+            if time.monotonic() - self._spoke >= self._heartbeat:  # else the holder heard us
+                await self._publish(HEARTBEAT)
 
     async def _holder_to_client(self) -> tuple[str, int] | object | None:
         """Until the tunnel ends: if handed over, the zone and how many of the tunnel's text
@@ -712,7 +749,7 @@ class Tunnel:
                     finally:
                         self._waiter = None
                     continue
-                batch: list[Delivery] = []
+                batch: list[Any] = []  # frames (``_frames``), or their texts
                 while queue:
                     data = queue.popleft()
                     if data[:1] == FRAMES:
@@ -745,8 +782,11 @@ class Tunnel:
                 self._watchdog = None
         return None  # aborted: the client fell too far behind
 
-    def _frames(self, data: bytes) -> list[Delivery]:
-        """An ``F`` message's frames, numbered for the client; the answers struck out."""
+    def _frames(self, data: bytes) -> list[Any]:
+        """An ``F`` message's frames, numbered for the client (their texts, for a
+        ``TextTransport``); the answers struck out."""
+        if self._send_texts is not None:
+            return self._numbering.texts(data[1:], self._owed)
         decoded = decode_frames(data[1:])
         owed = self._owed
         for _seq, frame in decoded:
@@ -772,14 +812,17 @@ class Tunnel:
             return True, None
         return False, None
 
-    async def _write(self, batch: list[Delivery]) -> None:
+    async def _write(self, batch: list[Any]) -> None:
         """To the client, watched: a write not taken within ``send_timeout`` stops the
         writer (``_watch``), and the client is aborted."""
         loop = asyncio.get_running_loop()
         self._sending_since = loop.time()
         if self._watchdog is None:
             self._watchdog = loop.call_at(self._sending_since + self._send_timeout, self._watch)
-        await self._client.send_frames(batch)
+        if self._send_texts is not None:
+            await self._send_texts(batch)
+        else:
+            await self._client.send_frames(batch)
         self._sending_since = None
 
     def _watch(self) -> None:

@@ -57,3 +57,14 @@ class QueueingTransport(Transport, Protocol):
         """Take ``batch`` now, as ``send_frames`` would; False (nothing taken) when it cannot:
         the session's writer then sends it."""
         ...
+
+
+@runtime_checkable
+class TextTransport(Transport, Protocol):
+    """A transport whose frames go on the wire as their JSON text (WebSocket): a relay that
+    has the texts already (``kadath.cluster.tunnel``) hands them over as they are."""
+
+    async def send_texts(self, texts: Sequence[str]) -> None:
+        """Write ``texts`` (each a frame's JSON, ``seq`` first, in order) as ``send_frames``
+        writes frames. Raises TransportClosed."""
+        ...
