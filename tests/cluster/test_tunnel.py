@@ -589,3 +589,28 @@ async def test_a_holder_that_keeps_sending_sends_no_heartbeat(nats_server: Priva
     finally:
         await relay.close()
         await nc.close()
+
+
+async def test_frames_taken_for_a_write_the_client_has_not_taken_count_toward_the_bound() -> None:
+    """The relay's bound counts what it took out of the queue for a write still under way:
+    a stuck client is aborted once RELAY_QUEUE holder messages wait for it, however many the
+    write in progress took."""
+    client = StuckClient()
+    client.stuck = True
+    tunnel = Tunnel(
+        None,  # type: ignore[arg-type]  # no NATS: the holder's messages are handed in
+        client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60, send_timeout=60,
+    )  # fmt: skip
+    room = encode_frames([(1, Outgoing({"type": "room", "text": "x"}))])
+    for _ in range(40):
+        tunnel._take(room)
+    writing = asyncio.create_task(tunnel._holder_to_client())
+    await asyncio.sleep(0.05)  # the writer took the 40 and waits on the stuck client
+    assert tunnel.backlog == 40
+    for _ in range(RELAY_QUEUE - 40):
+        tunnel._take(room)
+    assert client.closed is None
+    tunnel._take(room)  # one too many
+    assert client.closed == (0, "aborted")
+    assert await asyncio.wait_for(writing, WITHIN) is None
+    assert tunnel.backlog <= RELAY_QUEUE

@@ -597,6 +597,7 @@ class Tunnel:
         # The holder's messages the client has not taken (at most RELAY_QUEUE), and the
         # writer's wake-up when it waits for more (no task or timer a message: ``_take``).
         self._from_holder: deque[bytes] = deque()
+        self._taking = 0  # messages taken out of it for the write under way (counted too)
         self._waiter: asyncio.Future[None] | None = None
         self._overfull = False  # the client fell RELAY_QUEUE batches behind: aborted
         self._heard = time.monotonic()  # the holder's last message (``_heartbeats`` watches)
@@ -665,7 +666,7 @@ class Tunnel:
     def _take(self, data: bytes) -> None:
         """A message from the holder, on the tunnel's own subject or gathered (``Demux``)."""
         self._heard = time.monotonic()
-        if len(self._from_holder) < RELAY_QUEUE:
+        if len(self._from_holder) + self._taking < RELAY_QUEUE:
             self._from_holder.append(data)
         elif not self._overfull:
             self._overfull = True
@@ -681,7 +682,7 @@ class Tunnel:
     @property
     def backlog(self) -> int:
         """The holder's messages the client has not taken yet."""
-        return len(self._from_holder)
+        return len(self._from_holder) + self._taking
 
     async def _open(self) -> bool:
         self._texts.append(self._hello)
@@ -753,6 +754,7 @@ class Tunnel:
                 while queue:
                     data = queue.popleft()
                     if data[:1] == FRAMES:
+                        self._taking += 1
                         batch += self._frames(data)
                         if len(batch) >= BATCH_LIMIT:
                             await self._write(batch)
@@ -824,6 +826,7 @@ class Tunnel:
         else:
             await self._client.send_frames(batch)
         self._sending_since = None
+        self._taking = 0
 
     def _watch(self) -> None:
         self._watchdog = None
