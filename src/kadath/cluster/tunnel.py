@@ -43,7 +43,11 @@ keeps the order of one connection's messages on a subject, so frames arrive in `
 encoding (``Outgoing.body``, the JSON less its ``{"seq":n,``), passed on as it is
 (``Relayed``: the relay's ``seq`` goes in front, as for any frame); the holder tags the few
 frames the relay must see into (a welcome, a reply or error with the id it answers, a pong),
-so the relay decodes no frame's JSON (a telnet client's rendering decodes it when it wants it).
+so the relay decodes no frame's JSON (a telnet client's rendering decodes it when it wants it);
+a WebSocket client is handed the texts themselves (``Numbering.texts``). What the holder sent
+while the client was being written to goes to it in one write (``Tunnel._holder_to_client``).
+On the holder, a session on a gathering tunnel hands its frames to the ``Outbox`` in the turn
+that wakes it (``QueueingTransport``), not through its writer task.
 
 **Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
 the holder takes the character out of play (saving it in its new room), flushes the session and
