@@ -3,8 +3,9 @@ engine serving them hears their tunnels fall silent within a lease and treats ea
 connection (the reconnect grace). A player who reconnects through the other gateway within the
 grace resumes its character in place (no second character, no arrival seen, what it carried and
 where it stood intact); one who does not come back leaves play after the grace and is saved.
-``who`` lists every character once throughout. Each test has a cluster of its own (2 gateways
-and 1 engine): it kills a gateway."""
+``who`` lists every character once throughout. The same for a relaying ``serve --cluster``
+process killed: its relayed player resumes on the process holding its zone. Each test has a
+cluster of its own (2 gateways and 1 engine, or 2 ``serve --cluster``): it kills a process."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from kadath_cluster import (
     migrated_database,
     private_nats,
 )
-from kadath_serve import WAIT, WORLD, ZONES, Client, Frame, new_character
+from kadath_serve import WAIT, WORLD, ZONES, Client, Frame, new_character, starting_cluster
 
 from kadath.cluster.zones import zone_statuses
 from kadath.persistence.engine import create_engine
@@ -237,3 +238,70 @@ async def test_a_player_of_a_killed_gateway_who_does_not_return_leaves_play_and_
         assert room_id == there
         assert any("poker" in item for item in carried), carried
         assert cluster.engine.events("tunnel_relay_silent")
+
+
+async def test_players_of_a_killed_relaying_serve_cluster_resume_on_the_holder(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two ``serve --cluster`` processes: beta holds the start zone, alpha the others. Mover,
+    connected to alpha, is relayed to beta; Watcher is connected to beta. Alpha is killed: beta
+    hears the tunnel's silence, keeps Mover in play for the grace, and Mover, reconnecting to
+    beta itself, resumes there (served in beta's own process): in the room it walked to, with
+    the poker; Watcher saw nobody leave or arrive and hears Mover once; ``who`` lists each once."""
+    async with (
+        private_nats(tmp_path) as nats,
+        starting_cluster(
+            database_url, nats.url, tmp_path, KADATH_RECONNECT_GRACE_SECONDS="120"
+        ) as cluster,
+    ):
+        (token_m, mover), (token_w, watcher) = [await new_character(cluster.http) for _ in "mw"]
+        there = NEXT_ROOM[next(iter(NEXT_ROOM))]
+        direction = next(iter(NEXT_ROOM)).value
+        relayed = await Client.open(cluster.alpha.ws_url)
+        watching = await Client.open(cluster.beta.ws_url)
+        clients = [relayed, watching]
+        try:
+            assert (await relayed.hello(token_m, mover))["type"] == "welcome"
+            assert (await watching.hello(token_w, watcher))["type"] == "welcome"
+            assert (await watching.command(direction))["ok"] is True
+            assert (await relayed.command("get poker"))["ok"] is True
+            assert (await relayed.command(direction))["ok"] is True
+            await watching.wait_for(
+                lambda f: f.get("event") == "arrived" and f.get("name") == mover
+            )
+            before_kill = len(watching.received)
+
+            cluster.alpha.signal(signal.SIGKILL)
+            assert await cluster.alpha.wait() == -signal.SIGKILL
+
+            async def noticed() -> bool:
+                return bool(cluster.beta.events("tunnel_relay_silent"))
+
+            await eventually(noticed, NOTICED_WITHIN, "beta hears the tunnel's silence")
+            listed = names_in_who(await watching.command("who"))
+            assert sorted(listed) == sorted([mover, watcher]), listed
+
+            again = await Client.open(cluster.beta.ws_url)
+            clients.append(again)
+            welcome = await again.hello(token_m, mover)
+            assert welcome["type"] == "welcome", welcome
+            assert welcome["room"]["id"] == there
+            assert watcher in welcome["room"]["players"]
+            carried = await again.command("inventory")
+            assert carried["ok"] is True and "poker" in carried["text"], carried
+            assert (await again.command("say Still here."))["ok"] is True
+            heard = await watching.wait_for(
+                lambda f: f.get("type") == "message" and f.get("channel") == "say"
+            )
+            assert heard["text"] == f'{mover} says, "Still here."'
+            for client in (watching, again):
+                listed = names_in_who(await client.command("who"))
+                assert sorted(listed) == sorted([mover, watcher]), listed
+            after = watching.received[before_kill:]
+            assert not [f for f in after if f.get("type") == "event"], after
+            assert again.seqs == list(range(1, len(again.seqs) + 1))
+            assert watching.seqs == list(range(1, len(watching.seqs) + 1))
+        finally:
+            for client in clients:
+                with contextlib.suppress(Exception):
+                    await client.ws.close()
