@@ -64,7 +64,7 @@ from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
 from kadath.realtime.outgoing import Delivery
-from kadath.realtime.protocol import CLOSE_NORMAL
+from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_REPLACED
 from kadath.realtime.session import Session
 from kadath.realtime.transport import Transport, TransportClosed
 from kadath.settings import Settings
@@ -73,6 +73,7 @@ from kadath.web.app import build_app
 from kadath.web.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+REPLACED_ELSEWHERE = "You have connected from elsewhere; this one closes."
 
 
 def cluster_app(
@@ -106,12 +107,16 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        # One copy of a character in play across the cluster: each load claims it.
+        runtime.entry.claims = {}
+        runtime.entry.claimed = node.directory.claimed
         # Stays after the node stops: a zone given back is not written here any more.
         runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
             runtime.game.chat.elsewhere = None
+            runtime.entry.claimed = None  # the claims stay: the shutdown save is fenced by them
             runtime.connections.router = None
             runtime.connections.handover = None
             # Everyone is saved while this process still holds their zones (the fence refuses
@@ -171,7 +176,12 @@ class ClusterNode:
             if self.hold_zones:  # a gateway takes no epochs, so it never moves the stream
                 await advance_epochs(self.nc, config, await highest_epoch(self._database))
             self._directory = ClusterDirectory(
-                self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
+                self.nc,
+                config.engine_id,
+                self._runtime.game.chat,
+                kv,
+                self._zones,
+                claimed_elsewhere=self._claimed_elsewhere,
             )
             await self._directory.start()
         except NATS_FAILURES as exc:
@@ -280,6 +290,17 @@ class ClusterNode:
         here (fenced by this epoch), so the new holder loads their last steps, not the last
         periodic save. The save on leaving, at their next command, is refused by then."""
         await self._runtime.entry.save_positions()
+
+    def _claimed_elsewhere(self, player_id: uuid.UUID, claim: int) -> None:
+        """Another process loaded ``player_id`` into play under ``claim``: a copy in play here
+        under an older claim leaves play now (its connection, if any, is told it connected from
+        elsewhere); its save on leaving is refused by the newer claim."""
+        claims = self._runtime.entry.claims
+        mine = claims.get(player_id) if claims is not None else None
+        if mine is None or mine >= claim:
+            return
+        log.info("player_claimed_elsewhere", player_id=str(player_id), claim=claim, mine=mine)
+        self._runtime.hub.disconnect(player_id, REPLACED_ELSEWHERE, CLOSE_REPLACED)
 
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)
