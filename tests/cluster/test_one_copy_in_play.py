@@ -1,8 +1,9 @@
 """One copy of a character in play across ``kadath serve --cluster`` processes (docs/scaling.md,
 "One copy of a character in play"): a character in play on one process (linkdead) whose stored
 room is in a zone another process holds (as after a death whose respawn room is in another
-zone) reconnects to that other process, which loads it; the first process's copy leaves play
-at once, and its save is refused: what the second stored stands."""
+zone, or after its zone moved while it was linkdead) reconnects to that other process, which
+loads it; the first process's copy leaves play at once, and its save is refused: what the
+second stored stands."""
 
 from __future__ import annotations
 
@@ -10,11 +11,32 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import httpx2
 import pytest
 import sqlalchemy as sa
-from kadath_cluster import PG_URL, SLACK_SECONDS, migrated_database, private_nats
-from kadath_serve import START_ZONE, WORLD, Client, Frame, new_character, starting_cluster
+from kadath_cluster import (
+    LEASE_SECONDS,
+    PG_URL,
+    RENEW_SECONDS,
+    SLACK_SECONDS,
+    ServeProcess,
+    cluster_config,
+    eventually,
+    migrated_database,
+    private_nats,
+)
+from kadath_serve import (
+    START_ZONE,
+    WAIT,
+    WORLD,
+    ZONES,
+    Client,
+    Frame,
+    new_character,
+    starting_cluster,
+)
 
+from kadath.cluster.zones import pin, zone_statuses
 from kadath.persistence.engine import create_engine
 
 pytestmark = [
@@ -109,6 +131,69 @@ async def test_a_second_copy_loaded_elsewhere_retires_the_first_and_its_save_is_
             view = [f for f in on_beta_w.received if f.get("type") == "room"][-1]["room"]
             assert mover not in view["players"], view
             assert len([f for f in on_beta_w.received if left(mover)(f)]) == 1  # type: ignore[operator]
+        finally:
+            for client in clients:
+                with contextlib.suppress(Exception):
+                    await client.ws.close()
+        assert cluster.beta.events("player_claimed_elsewhere")
+
+
+async def players_online(process: ServeProcess) -> int:
+    async with httpx2.AsyncClient(timeout=WAIT, trust_env=False) as http:
+        text = (await http.get(f"{process.base_url}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("kadath_players_online "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"no kadath_players_online in {text!r}")
+
+
+async def test_a_zone_moved_while_its_player_is_linkdead_leaves_one_copy_in_play(
+    tmp_path: Path,
+) -> None:
+    """Mover plays on beta (the start zone's holder) and drops: linkdead on beta. The start zone
+    is pinned to alpha, which takes it. Mover reconnects to alpha, which loads it: beta's copy
+    leaves play at once (long before its grace ends), and Mover plays on at alpha."""
+    assert PG_URL is not None
+    grace = {"KADATH_RECONNECT_GRACE_SECONDS": "300"}
+    async with (
+        migrated_database(PG_URL) as database_url,
+        private_nats(tmp_path) as nats,
+        starting_cluster(database_url, nats.url, tmp_path, **grace) as cluster,
+    ):
+        config = cluster_config(database_url, nats.url, "test")
+        token, mover = await new_character(cluster.http)
+        clients: list[Client] = []
+        try:
+            on_beta = await Client.open(cluster.beta.ws_url)
+            clients.append(on_beta)
+            assert (await on_beta.hello(token, mover))["type"] == "welcome"
+            await on_beta.ws.close()  # linkdead on beta
+            assert await players_online(cluster.beta) == 1
+
+            await pin(config, ZONES, START_ZONE, "alpha")
+
+            async def alpha_holds_it() -> bool:
+                statuses = {s.zone: s for s in await zone_statuses(config, ZONES)}
+                status = statuses[START_ZONE]
+                return status.owner == status.recorded_owner == "alpha"
+
+            moved_within = LEASE_SECONDS + 2 * RENEW_SECONDS + SLACK_SECONDS
+            await eventually(alpha_holds_it, moved_within, "alpha holds the start zone")
+            assert await players_online(cluster.beta) == 1  # still linkdead there
+
+            on_alpha = await Client.open(cluster.alpha.ws_url)
+            clients.append(on_alpha)
+            welcome = await on_alpha.hello(token, mover)
+            assert welcome["type"] == "welcome", welcome
+            assert welcome["room"]["id"] == WORLD.start_room_id
+
+            async def beta_let_go() -> bool:
+                return await players_online(cluster.beta) == 0
+
+            await eventually(beta_let_go, SLACK_SECONDS, "beta's copy leaves play")
+            said = await on_alpha.command("say Here, once.")
+            assert said["ok"] is True, said
+            assert await players_online(cluster.alpha) == 1
         finally:
             for client in clients:
                 with contextlib.suppress(Exception):
