@@ -7,8 +7,8 @@ Routing happens after the hello: a connection for a character whose zone this pr
 or who is in play here already (a reconnect), is served here as in one process; else it is
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
 (``handover``) and routed again; so is one whose holder was lost (failover, ``_drive``).
-docs/scaling.md says what is not built yet (channels across processes); ``who`` and
-``whisper`` reach every process (``directory``).
+``who``, ``whisper`` and ``broadcast`` reach every process (``directory``), and so do
+channels (``channels``); docs/scaling.md says what is not built yet.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.bootstrap import start_runtime
+from kadath.cluster.channels import ClusterChannels
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
 from kadath.cluster.errors import ClusterUnreachable, Fenced
@@ -106,12 +107,14 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        runtime.channels.elsewhere = node.channels
         # Stays after the node stops: a zone given back is not written here any more.
         runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
             runtime.game.chat.elsewhere = None
+            runtime.channels.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
             # Everyone is saved while this process still holds their zones (the fence refuses
@@ -142,6 +145,7 @@ class ClusterNode:
         self._holding: asyncio.Task[None] | None = None
         self._tunnels: set[asyncio.Task[None]] = set()
         self._directory: ClusterDirectory | None = None
+        self._channels: ClusterChannels | None = None
 
     @property
     def nc(self) -> Client:
@@ -152,6 +156,11 @@ class ClusterNode:
     def directory(self) -> ClusterDirectory:
         assert self._directory is not None, "not started"
         return self._directory
+
+    @property
+    def channels(self) -> ClusterChannels:
+        assert self._channels is not None, "not started"
+        return self._channels
 
     @property
     def manager(self) -> ZoneLeaseManager:
@@ -174,6 +183,8 @@ class ClusterNode:
                 self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
             )
             await self._directory.start()
+            self._channels = ClusterChannels(self.nc, config.engine_id, self._runtime.channels)
+            await self._channels.start()
         except NATS_FAILURES as exc:
             raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
         self._manager = ZoneLeaseManager(
@@ -206,6 +217,8 @@ class ClusterNode:
             await self._unlisten(zone)
         if self._directory is not None:
             await self._directory.stop()
+        if self._channels is not None:
+            await self._channels.stop()
         if self._manager is not None:
             await asyncio.shield(self.manager.release_all())
         for task in list(self._tunnels):
