@@ -8,7 +8,8 @@ or who is in play here already (a reconnect), is served here as in one process; 
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
 (``handover``) and routed again; so is one whose holder was lost (failover, ``_drive``).
 ``who``, ``whisper`` and ``broadcast`` reach every process (``directory``), and so do
-channels (``channels``); docs/scaling.md says what is not built yet.
+channels (``channels``) and moderation (``moderation``: sanctions, roles, kicks, reports);
+docs/scaling.md says what is not built yet.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from kadath.cluster.leases import (
     open_bucket,
     open_pins,
 )
+from kadath.cluster.moderation import ClusterModeration
 from kadath.cluster.tunnel import (
     LocalTransport,
     Numbering,
@@ -108,6 +110,9 @@ async def cluster_runtime(
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
         runtime.channels.elsewhere = node.channels
+        for service in (runtime.moderation.moderation, runtime.moderation.reports):
+            service.elsewhere = node.moderation
+        runtime.moderation.roles.elsewhere = node.moderation
         # Stays after the node stops: a zone given back is not written here any more.
         runtime.persistence.fence = node.fence
         try:
@@ -115,6 +120,9 @@ async def cluster_runtime(
         finally:
             runtime.game.chat.elsewhere = None
             runtime.channels.elsewhere = None
+            runtime.moderation.moderation.elsewhere = None
+            runtime.moderation.reports.elsewhere = None
+            runtime.moderation.roles.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
             # Everyone is saved while this process still holds their zones (the fence refuses
@@ -146,6 +154,7 @@ class ClusterNode:
         self._tunnels: set[asyncio.Task[None]] = set()
         self._directory: ClusterDirectory | None = None
         self._channels: ClusterChannels | None = None
+        self._moderation: ClusterModeration | None = None
 
     @property
     def nc(self) -> Client:
@@ -161,6 +170,11 @@ class ClusterNode:
     def channels(self) -> ClusterChannels:
         assert self._channels is not None, "not started"
         return self._channels
+
+    @property
+    def moderation(self) -> ClusterModeration:
+        assert self._moderation is not None, "not started"
+        return self._moderation
 
     @property
     def manager(self) -> ZoneLeaseManager:
@@ -185,6 +199,11 @@ class ClusterNode:
             await self._directory.start()
             self._channels = ClusterChannels(self.nc, config.engine_id, self._runtime.channels)
             await self._channels.start()
+            feature = self._runtime.moderation
+            self._moderation = ClusterModeration(
+                self.nc, config.engine_id, feature.moderation, feature.reports, self._directory
+            )
+            await self._moderation.start()
         except NATS_FAILURES as exc:
             raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
         self._manager = ZoneLeaseManager(
@@ -219,6 +238,8 @@ class ClusterNode:
             await self._directory.stop()
         if self._channels is not None:
             await self._channels.stop()
+        if self._moderation is not None:
+            await self._moderation.stop()
         if self._manager is not None:
             await asyncio.shield(self.manager.release_all())
         for task in list(self._tunnels):
