@@ -1,21 +1,26 @@
-"""Moderation across the processes of ``kadath serve --cluster`` (real subprocesses): a mute,
-a freeze, a ban, a role and a report made where the moderator is served reach the characters
-(and moderators) in play on the other process."""
+"""Moderation and world reloads across the processes of ``kadath serve --cluster`` (real
+subprocesses): a mute, a freeze, a ban, a kick, a role and a report made where the moderator
+is served reach the characters (and moderators) in play on the other process; a ``reload
+world`` reloads every process."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from kadath_serve import Client, Cluster, make_admin, new_character, walk
+from kadath_cluster import eventually, private_nats
+from kadath_serve import WAIT, Client, Cluster, make_admin, new_character, starting_cluster, walk
 
 from kadath.cluster.moderation import _decode, _encode
 from kadath.domain.account import Role
 from kadath.domain.moderation import Sanction, SanctionKind
 from kadath.services.moderation import AccountNews
+from kadath.world import DEFAULT_WORLD_DIR
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 # east, then north, from the start room: the first room of another zone (held by alpha).
@@ -137,3 +142,37 @@ def test_account_news_reads_back_as_it_was_written() -> None:
                 },
             }
         )
+
+
+async def test_a_world_reload_on_one_process_reloads_every_process(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Both processes read one world directory; a builder served by beta changes a room of
+    alpha's zone in the files and reloads: a player served by alpha sees the change."""
+    world = tmp_path / "world"
+    shutil.copytree(DEFAULT_WORLD_DIR, world)
+    async with (
+        private_nats(tmp_path) as nats,
+        starting_cluster(database_url, nats.url, tmp_path, KADATH_WORLD_DIR=str(world)) as c,
+    ):
+        admin, player, _ = await admin_and_player(c, database_url)
+        try:
+            zone = world / "zones" / "miskatonic.yaml"
+            text = zone.read_text(encoding="utf-8")
+            assert "name: The University Gate" in text
+            zone.write_text(text.replace("The University Gate", "The Gate of Dreams"), "utf-8")
+            reloaded = await admin.command("reload world")
+            assert reloaded["ok"] is True and "reloaded" in reloaded["text"], reloaded
+
+            async def reloaded_on_alpha() -> bool:
+                return bool(c.alpha.events("world_reloaded"))
+
+            await eventually(reloaded_on_alpha, WAIT, "alpha reloads the world")
+            look = await player.command("look")
+            assert look["ok"] is True
+            await player.wait_for(
+                lambda f: f.get("type") == "room" and f["room"]["name"] == "The Gate of Dreams"
+            )
+        finally:
+            await admin.ws.close()
+            await player.ws.close()

@@ -8,8 +8,8 @@ or who is in play here already (a reconnect), is served here as in one process; 
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
 (``handover``) and routed again; so is one whose holder was lost (failover, ``_drive``).
 ``who``, ``whisper`` and ``broadcast`` reach every process (``directory``), and so do
-channels (``channels``) and moderation (``moderation``: sanctions, roles, kicks, reports);
-docs/scaling.md says what is not built yet.
+channels (``channels``), moderation (``moderation``: sanctions, roles, kicks, reports) and
+world reloads (``reload``); docs/scaling.md says what is not built yet.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from kadath.cluster.leases import (
     open_pins,
 )
 from kadath.cluster.moderation import ClusterModeration
+from kadath.cluster.reload import ClusterReload
 from kadath.cluster.tunnel import (
     LocalTransport,
     Numbering,
@@ -113,6 +114,7 @@ async def cluster_runtime(
         for service in (runtime.moderation.moderation, runtime.moderation.reports):
             service.elsewhere = node.moderation
         runtime.moderation.roles.elsewhere = node.moderation
+        runtime.reloader.elsewhere = node.reload
         # Stays after the node stops: a zone given back is not written here any more.
         runtime.persistence.fence = node.fence
         try:
@@ -123,6 +125,7 @@ async def cluster_runtime(
             runtime.moderation.moderation.elsewhere = None
             runtime.moderation.reports.elsewhere = None
             runtime.moderation.roles.elsewhere = None
+            runtime.reloader.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
             # Everyone is saved while this process still holds their zones (the fence refuses
@@ -155,6 +158,7 @@ class ClusterNode:
         self._directory: ClusterDirectory | None = None
         self._channels: ClusterChannels | None = None
         self._moderation: ClusterModeration | None = None
+        self._reload: ClusterReload | None = None
 
     @property
     def nc(self) -> Client:
@@ -175,6 +179,11 @@ class ClusterNode:
     def moderation(self) -> ClusterModeration:
         assert self._moderation is not None, "not started"
         return self._moderation
+
+    @property
+    def reload(self) -> ClusterReload:
+        assert self._reload is not None, "not started"
+        return self._reload
 
     @property
     def manager(self) -> ZoneLeaseManager:
@@ -204,6 +213,8 @@ class ClusterNode:
                 self.nc, config.engine_id, feature.moderation, feature.reports, self._directory
             )
             await self._moderation.start()
+            self._reload = ClusterReload(self.nc, config.engine_id, self._runtime.reloader)
+            await self._reload.start()
         except NATS_FAILURES as exc:
             raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
         self._manager = ZoneLeaseManager(
@@ -240,6 +251,8 @@ class ClusterNode:
             await self._channels.stop()
         if self._moderation is not None:
             await self._moderation.stop()
+        if self._reload is not None:
+            await self._reload.stop()
         if self._manager is not None:
             await asyncio.shield(self.manager.release_all())
         for task in list(self._tunnels):
