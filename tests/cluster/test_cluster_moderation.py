@@ -5,6 +5,7 @@ world`` reloads every process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import uuid
@@ -14,7 +15,16 @@ from pathlib import Path
 
 import pytest
 from kadath_cluster import eventually, private_nats
-from kadath_serve import WAIT, Client, Cluster, make_admin, new_character, starting_cluster, walk
+from kadath_serve import (
+    WAIT,
+    WORLD,
+    Client,
+    Cluster,
+    make_admin,
+    new_character,
+    starting_cluster,
+    walk,
+)
 
 from kadath.cluster.moderation import _decode, _encode
 from kadath.domain.account import Role
@@ -127,6 +137,7 @@ def test_account_news_reads_back_as_it_was_written() -> None:
         AccountNews(account, recorded=replace(sanction, ends_at=None)),
         AccountNews(account, lifted=SanctionKind.FREEZE, role=Role.BUILDER),
         AccountNews(account, disconnect="Bye.", player_id=uuid.uuid4()),
+        AccountNews(account, granted="arkham", revoked="miskatonic"),
     ):
         assert _decode(json.loads(json.dumps(_encode(news)))) == news
     with pytest.raises(ValueError, match="zone"):
@@ -176,3 +187,33 @@ async def test_a_world_reload_on_one_process_reloads_every_process(
         finally:
             await admin.ws.close()
             await player.ws.close()
+
+
+async def test_a_zone_granted_on_one_process_may_be_built_on_the_other(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    admin, player, name = await admin_and_player(serve_cluster, database_url)
+    zone = WORLD.rooms[ACROSS_ROOM].zone_id
+    try:
+        assert (await admin.command(f"role {name} builder"))["ok"] is True
+        await player.wait_for(system("made you a builder"))
+        refused = await player.command("describe A gate of red sandstone.")
+        assert refused["ok"] is False, refused
+        assert (await admin.command(f"grant {name} {zone}"))["ok"] is True
+        described = await player.command("describe A gate of red sandstone.")
+        for _ in range(20):  # the grant travels beside the reply: ask again until it is there
+            if described["ok"] is True:
+                break
+            await asyncio.sleep(0.25)
+            described = await player.command("describe A gate of red sandstone.")
+        assert described["ok"] is True, described
+        assert (await admin.command(f"revoke {name} {zone}"))["ok"] is True
+        for _ in range(20):
+            described = await player.command("describe A gate of black basalt.")
+            if described["ok"] is False:
+                break
+            await asyncio.sleep(0.25)
+        assert described["ok"] is False, described
+    finally:
+        await admin.ws.close()
+        await player.ws.close()

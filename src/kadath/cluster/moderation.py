@@ -4,10 +4,11 @@ A moderator's or admin's change to an account is committed and applied by the pr
 made it (its own book, its own characters of the account), then published as
 ``AccountNews`` on ``kadath.cluster.account``: ``{"from", "account_id", "recorded"
 (a sanction: {"id", "kind", "reason", "created_at", "ends_at"}, or null), "lifted" (a kind,
-or null), "role", "tell", "disconnect", "player_id"}``. Every other process applies it
-(``ModerationService.apply``): records or lifts the mute or freeze in its book (so it holds
-there too, and for a character that walks there later), sets the role of the account's
-characters in play there, tells them, or ends their connections (a ban, a kick).
+or null), "role", "tell", "disconnect", "player_id", "granted", "revoked"}``. Every other
+process applies it (``ModerationService.apply``, ``GrantService.apply``): records or lifts
+the mute or freeze in its book (so it holds there too, and for a character that walks there
+later), sets the role of the account's characters in play there, tells them, ends their
+connections (a ban, a kick), or records a zone granted or revoked for building.
 
 A report's notice for the moderators is published on ``kadath.cluster.staff`` (``{"from",
 "text"}``); every other process shows it to its moderators in play. A kick of a character in
@@ -35,6 +36,7 @@ from kadath.cluster.directory import ClusterDirectory
 from kadath.cluster.leases import NATS_FAILURES
 from kadath.domain.account import Role
 from kadath.domain.moderation import Sanction, SanctionKind
+from kadath.services.build_grants import GrantService
 from kadath.services.moderation import AccountNews, ModerationService
 from kadath.services.reports import ReportService
 
@@ -52,10 +54,12 @@ class ClusterModeration:
         node: str,
         moderation: ModerationService,
         reports: ReportService,
+        grants: GrantService,
         directory: ClusterDirectory,
     ) -> None:
         self._nc, self._node = nc, node
-        self._moderation, self._reports, self._directory = moderation, reports, directory
+        self._moderation, self._reports, self._grants = moderation, reports, grants
+        self._directory = directory
         self._subs: list[Subscription] = []
 
     async def start(self) -> None:
@@ -99,6 +103,7 @@ class ClusterModeration:
             log.warning("cluster_account_news_unreadable")
             return
         self._moderation.apply(news)
+        self._grants.apply(news)
 
     async def _hear_notice(self, msg: Msg) -> None:
         body = self._theirs(msg)
@@ -134,6 +139,8 @@ def _encode(news: AccountNews) -> dict[str, Any]:
         "tell": news.tell,
         "disconnect": news.disconnect,
         "player_id": None if news.player_id is None else str(news.player_id),
+        "granted": news.granted,
+        "revoked": news.revoked,
     }
 
 
@@ -154,6 +161,7 @@ def _decode(body: dict[str, Any]) -> AccountNews:
         )
     lifted, role, player_id = body["lifted"], body["role"], body["player_id"]
     tell, disconnect = body["tell"], body["disconnect"]
+    granted, revoked = body.get("granted"), body.get("revoked")
     return AccountNews(
         account_id,
         recorded=sanction,
@@ -162,6 +170,8 @@ def _decode(body: dict[str, Any]) -> AccountNews:
         tell=None if tell is None else str(tell),
         disconnect=None if disconnect is None else str(disconnect),
         player_id=None if player_id is None else uuid.UUID(str(player_id)),
+        granted=None if granted is None else str(granted),
+        revoked=None if revoked is None else str(revoked),
     )
 
 

@@ -114,6 +114,7 @@ async def cluster_runtime(
         for service in (runtime.moderation.moderation, runtime.moderation.reports):
             service.elsewhere = node.moderation
         runtime.moderation.roles.elsewhere = node.moderation
+        runtime.moderation.grants.elsewhere = node.moderation
         runtime.reloader.elsewhere = node.reload
         # Stays after the node stops: a zone given back is not written here any more.
         runtime.persistence.fence = node.fence
@@ -125,6 +126,7 @@ async def cluster_runtime(
             runtime.moderation.moderation.elsewhere = None
             runtime.moderation.reports.elsewhere = None
             runtime.moderation.roles.elsewhere = None
+            runtime.moderation.grants.elsewhere = None
             runtime.reloader.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
@@ -210,7 +212,12 @@ class ClusterNode:
             await self._channels.start()
             feature = self._runtime.moderation
             self._moderation = ClusterModeration(
-                self.nc, config.engine_id, feature.moderation, feature.reports, self._directory
+                self.nc,
+                config.engine_id,
+                feature.moderation,
+                feature.reports,
+                feature.grants,
+                self._directory,
             )
             await self._moderation.start()
             self._reload = ClusterReload(self.nc, config.engine_id, self._runtime.reloader)

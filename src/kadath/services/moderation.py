@@ -48,11 +48,13 @@ class AccountNews:
     tell: str | None = None  # a system message to them
     disconnect: str | None = None  # their connections end with this
     player_id: uuid.UUID | None = None
+    granted: str | None = None  # a zone it may build in now (``GrantService.apply``)
+    revoked: str | None = None  # a zone it may build in no more
 
 
 class ModerationElsewhere(Protocol):
     """The other processes of a cluster, as moderation sees them (``kadath serve --cluster``
-    sets ``elsewhere`` on the moderation, report and role services)."""
+    sets ``elsewhere`` on the moderation, report, role and grant services)."""
 
     async def account_news(self, news: AccountNews) -> None:
         """Have every other process apply ``news`` (``ModerationService.apply``)."""
