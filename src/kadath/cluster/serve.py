@@ -111,8 +111,8 @@ async def cluster_runtime(
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
         runtime.channels.elsewhere = node.channels
-        for service in (runtime.moderation.moderation, runtime.moderation.reports):
-            service.elsewhere = node.moderation
+        runtime.moderation.moderation.elsewhere = node.moderation
+        runtime.moderation.reports.elsewhere = node.moderation
         runtime.moderation.roles.elsewhere = node.moderation
         runtime.moderation.grants.elsewhere = node.moderation
         runtime.reloader.elsewhere = node.reload
