@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import enum
+import inspect
+import linecache
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, WebSocket
+from fastapi import APIRouter, FastAPI, WebSocket
 from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from kadath import __version__
+from kadath.docstrings import docstrings_stripped, source_docstring
 from kadath.web import errors, game_socket
 from kadath.web.routes import admin, auth, monitoring, players, world
 from kadath.web.runtime import Runtime
@@ -38,6 +45,39 @@ class KadathApp(FastAPI):
             return
         await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None and docstrings_stripped():
+            restore_enum_docstrings()
+        return super().openapi()
+
+
+def restore_descriptions(routers: tuple[APIRouter, ...]) -> None:
+    """Under ``python -OO`` (kadath.docstrings): each route without a description gets its
+    endpoint's docstring, read back from the source, as FastAPI would have taken it (cleaned,
+    cut at a form feed). Before the routers are included: FastAPI copies what they hold."""
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and not route.description:
+                doc = source_docstring(route.endpoint)
+                if doc:
+                    route.description = inspect.cleandoc(doc).split("\f")[0].strip()
+    linecache.clearcache()  # the source files' lines inspect read: not needed again
+
+
+def restore_enum_docstrings() -> None:
+    """Under ``python -OO``, before the OpenAPI document is built: Kadath's enums get their
+    docstrings back, which their schemas describe themselves with."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("kadath.") and module is not None:
+            for value in list(vars(module).values()):
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, enum.Enum)
+                    and value.__module__ == name
+                    and value.__doc__ is None
+                ):
+                    value.__doc__ = source_docstring(value)
+
 
 def build_app(start_runtime: RuntimeFactory) -> FastAPI:
     """An app whose lifespan opens the runtime ``start_runtime`` yields and closes it after."""
@@ -56,8 +96,10 @@ def build_app(start_runtime: RuntimeFactory) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    routers = (auth, players, world, monitoring, admin)
-    for router in (module.router for module in routers):
+    routers = tuple(module.router for module in (auth, players, world, monitoring, admin))
+    if docstrings_stripped():
+        restore_descriptions(routers)
+    for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
