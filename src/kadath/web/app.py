@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import enum
-import inspect
-import linecache
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -51,19 +48,6 @@ class KadathApp(FastAPI):
         return super().openapi()
 
 
-def restore_descriptions(routers: tuple[APIRouter, ...]) -> None:
-    """Under ``python -OO`` (kadath.docstrings): each route without a description gets its
-    endpoint's docstring, read back from the source, as FastAPI would have taken it (cleaned,
-    cut at a form feed). Before the routers are included: FastAPI copies what they hold."""
-    for router in routers:
-        for route in router.routes:
-            if isinstance(route, APIRoute) and not route.description:
-                doc = source_docstring(route.endpoint)
-                if doc:
-                    route.description = inspect.cleandoc(doc).split("\f")[0].strip()
-    linecache.clearcache()  # the source files' lines inspect read: not needed again
-
-
 def restore_enum_docstrings() -> None:
     """Under ``python -OO``, before the OpenAPI document is built: Kadath's enums get their
     docstrings back, which their schemas describe themselves with."""
@@ -96,11 +80,8 @@ def build_app(start_runtime: RuntimeFactory) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    routers = tuple(module.router for module in (auth, players, world, monitoring, admin))
-    if docstrings_stripped():
-        restore_descriptions(routers)
-    for router in routers:
-        app.include_router(router)
+    for module in (auth, players, world, monitoring, admin):
+        module.router.install(app)  # (kadath.web.routes: not include_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
