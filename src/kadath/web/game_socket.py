@@ -70,6 +70,25 @@ class WebSocketTransport:
         except (WebSocketDisconnect, RuntimeError, OSError):
             raise TransportClosed from None
 
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        """A batch as one message (a client that asked for batches), or a lone frame, written
+        at once when the socket takes it (see ``DirectTransport``)."""
+        send_now = self._send_now
+        if send_now is None:
+            return False
+        if self._batches:
+            text = ",".join([frame.text(seq) for seq, frame in batch])
+            data = f"[{text}]".encode()
+        elif len(batch) == 1:
+            seq, frame = batch[0]
+            data = frame.text(seq).encode()
+        else:
+            return False  # several messages: all or none is the writer's to do
+        try:
+            return send_now(data)
+        except (RuntimeError, OSError):
+            return False  # the writer's send meets it again and ends the connection
+
     async def _send(self, text: str) -> None:
         send_now = self._send_now
         if send_now is None or not send_now(text.encode()):
