@@ -45,3 +45,16 @@ class CommandTransport(Transport, Protocol):
         """The next frame: a command made by the transport (the connection holds it to the
         rules ``parse`` applies), or a text frame to parse. Raises TransportClosed."""
         ...
+
+
+@runtime_checkable
+class DirectTransport(Transport, Protocol):
+    """A transport that can often write at once, without waiting (WebSocket on Kadath's
+    uvicorn protocol): the session then writes from a loop callback instead of waking its
+    writer task for each batch."""
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        """Write ``batch`` now and return True; or write nothing and return False when it
+        would have to wait (the peer's buffer is full) or cannot go (closing): the writer
+        then sends it with ``send_frames``. Never raises for the peer's behaviour."""
+        ...
