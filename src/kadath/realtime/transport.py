@@ -48,6 +48,19 @@ class CommandTransport(Transport, Protocol):
 
 
 @runtime_checkable
+class DirectTransport(Transport, Protocol):
+    """A transport that can often write at once, without waiting (WebSocket on Kadath's
+    uvicorn protocol): the session then writes from a loop callback instead of waking its
+    writer task for each batch."""
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        """Write ``batch`` now and return True; or write nothing and return False when it
+        would have to wait (the peer's buffer is full) or cannot go (closing): the writer
+        then sends it with ``send_frames``. Never raises for the peer's behaviour."""
+        ...
+
+
+@runtime_checkable
 class QueueingTransport(Transport, Protocol):
     """A transport that queues what it is sent itself and never makes the sender wait (a
     tunnel gathering its messages: ``kadath.cluster.tunnel``): the session hands it its frames
