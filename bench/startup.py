@@ -17,6 +17,8 @@ are welcomed), and after ``--idle`` seconds RSS is read again: the difference ov
 is the RSS per connected player. Each start's ``startup_phases`` log line (ms per phase) is
 included when the server writes one. One JSON document goes to stdout; progress to stderr.
 
+The server runs with ``PYTHONOPTIMIZE=2`` as ``make run`` has it (``--optimize 0`` for a
+commit before that, whose install compiled no ``.opt-2.pyc``).
 Telnet is on (a free loopback port; ``--no-telnet``: off), NPC spawning on, as ``make run`` has
 them; argon2 is cheap (setup speed only) and logs are at INFO so the phase line is written.
 Nothing but loopback is contacted; the server is always stopped and the temporary directory
@@ -81,7 +83,7 @@ def loadavg() -> list[float]:
 
 def clean_env() -> dict[str, str]:
     """Our environment minus whatever would point the clone at this checkout's venv or server."""
-    drop = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME")
+    drop = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME", "PYTHONOPTIMIZE")
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("KADATH_")}
     venv = os.environ.get("VIRTUAL_ENV")  # `uv run` puts its venv first: python3 is not ours
     if venv:
@@ -110,8 +112,9 @@ def clone_and_install(repo: str, ref: str, where: Path, install: str) -> dict[st
 
 
 class Server:
-    def __init__(self, clone: Path, data_dir: Path, telnet: bool) -> None:
+    def __init__(self, clone: Path, data_dir: Path, telnet: bool, optimize: int = 2) -> None:
         self.clone, self.data_dir, self.telnet = clone, data_dir, telnet
+        self.optimize = optimize
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"server-{self.port}.log"
@@ -134,6 +137,8 @@ class Server:
                 "KADATH_UNAUTHENTICATED_CONNECTIONS_PER_IP": "100000",
             }
         )
+        if self.optimize:
+            env["PYTHONOPTIMIZE"] = str(self.optimize)
         argv = [str(self.clone / ".venv/bin/kadath"), "serve", "--port", str(self.port)]
         argv += ["--host", "127.0.0.1"]
         with self.log_path.open("ab") as out:
@@ -305,6 +310,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "repo": args.repo,
         "ref": args.ref,
         "telnet": args.telnet,
+        "optimize": args.optimize,
         "loadavg_before": loadavg(),
     }
     try:
@@ -316,7 +322,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         data_dir.mkdir()
         starts = []
         for number in range(1, args.starts + 1):
-            server = Server(where / "kadath", data_dir, args.telnet)
+            server = Server(where / "kadath", data_dir, args.telnet, args.optimize)
             try:
                 began = server.start()
                 seconds = await server.wait_healthy(began)
@@ -368,6 +374,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--players", type=int, default=200, help="0: skip the per-player figure")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds to settle before RSS")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    parser.add_argument(
+        "--optimize",
+        type=int,
+        choices=(0, 1, 2),
+        default=2,
+        help="PYTHONOPTIMIZE for the server (default 2, as make run; 0 for commits before it)",
+    )
     parser.add_argument(
         "--no-telnet",
         dest="telnet",

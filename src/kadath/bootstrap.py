@@ -288,6 +288,7 @@ def _wire(
         reloader=reloader,
         moderation=moderation,
         channel_history=channels.history,
+        channels=channels.channels,
     )
 
 

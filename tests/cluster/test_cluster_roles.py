@@ -303,3 +303,37 @@ async def test_sigterm_to_an_engine_saves_and_closes_its_gateway_players_and_rel
     finally:
         await database.dispose()
     assert saved == walked_to
+
+
+async def test_a_channel_line_reaches_players_of_both_engines_through_one_gateway(
+    two_engines: Roles,
+) -> None:
+    """``stay`` is served by engine-1 (the start zone), ``away`` by engine-2: each reads the
+    other's ``ooc`` line once, and ``history`` on both engines shows both lines."""
+    gw = two_engines.gateways[0]
+    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as h:
+        (token_s, name_s), (token_a, name_a) = [await new_character(h) for _ in "sa"]
+    stay, away = await Client.open(gw.ws_url), await Client.open(gw.ws_url)
+    lines = {stay: "Is the gate open?", away: "It is open."}
+    try:
+        assert (await stay.hello(token_s, name_s))["type"] == "welcome"
+        assert (await away.hello(token_a, name_a))["type"] == "welcome"
+        await walk(away, "east", "north", ACROSS_ROOM)
+        for speaker in (stay, away):
+            assert (await speaker.command(f"ooc {lines[speaker]}"))["ok"] is True
+            for client in (stay, away):
+                await client.wait_for(
+                    lambda f, t=lines[speaker]: f.get("type") == "channel" and f["text"] == t
+                )
+        for client in (stay, away):
+            history = str((await client.command("history ooc 5"))["text"]).splitlines()
+            assert len(history) == 2, history
+            assert history[0].endswith(f"[ooc] {name_s}: Is the gate open?"), history
+            assert history[1].endswith(f"[ooc] {name_a}: It is open."), history
+            texts = [f["text"] for f in client.received if f.get("type") == "channel"]
+            assert sorted(texts) == sorted(lines.values()), texts
+    finally:
+        with contextlib.suppress(Exception):
+            await stay.ws.close()
+            await away.ws.close()
+    assert two_engines.engine.events("player_handed_over")  # away moved to engine-2

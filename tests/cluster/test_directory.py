@@ -1,10 +1,12 @@
 """``who``, ``whisper`` and ``broadcast`` between two processes' directories on a private NATS
 server: every holder is heard, a holder that does not answer makes ``who`` partial, a whisper
-reaches the process where its target is in play, a broadcast the other process once."""
+reaches the process where its target is in play, a broadcast the other process once, a play
+claim the other process and not its own."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +58,25 @@ class Messenger(FakeMessenger):
         self.to_everyone.set()
 
 
+class Heard:
+    """The play claims a directory heard of."""
+
+    def __init__(self) -> None:
+        self.claims: list[tuple[uuid.UUID, int]] = []
+        self.any = asyncio.Event()
+
+    def __call__(self, player_id: uuid.UUID, claim: int) -> None:
+        self.claims.append((player_id, claim))
+        self.any.set()
+
+
 @dataclass
 class Node:
     presence: Presence
     messenger: Messenger
     chat: ChatService
     directory: ClusterDirectory
+    heard: Heard
 
 
 @pytest.fixture
@@ -74,10 +89,18 @@ async def nodes(nats_server: PrivateNats) -> AsyncIterator[tuple[Node, Node, Lea
         presence, messenger = Presence(), Messenger()
         chat = ChatService(presence, messenger, LocalEventBus())
         kv: Any = leases
-        directory = ClusterDirectory(nc, name, chat, kv, ["arkham", "miskatonic", "dunwich"])
+        heard = Heard()
+        directory = ClusterDirectory(
+            nc,
+            name,
+            chat,
+            kv,
+            ["arkham", "miskatonic", "dunwich"],
+            claimed_elsewhere=heard,
+        )
         await directory.start()
         chat.elsewhere = directory
-        made.append(Node(presence, messenger, chat, directory))
+        made.append(Node(presence, messenger, chat, directory, heard))
     try:
         # A fresh nats-server can miss the very first delivery to a new subscriber: wait until
         # each directory hears the other (a bound, not a measure).
@@ -142,3 +165,16 @@ async def test_a_broadcast_reaches_the_other_process_once(
         ("world", "[Broadcast] The gate opens.")
     ]
     assert [k for k, _, _ in alpha.messenger.sent] == ["world"]
+
+
+async def test_a_claim_is_heard_by_the_other_process_not_by_its_own(
+    nodes: tuple[Node, Node, Leases],
+) -> None:
+    alpha, beta, _ = nodes
+    player_id = uuid.uuid4()
+    await alpha.directory.claimed(player_id, 7)
+    async with asyncio.timeout(WITHIN):
+        await beta.heard.any.wait()
+        await alpha.directory.who()  # a round trip: alpha would have heard its own claim by now
+    assert beta.heard.claims == [(player_id, 7)]
+    assert alpha.heard.claims == []

@@ -10,12 +10,14 @@ import signal
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from kadath_cluster import SLACK_SECONDS, PrivateNats, cluster_config, eventually, serve_settings
 
 from kadath.cluster.engine import run_engine
 from kadath.cluster.errors import ClusterRefused
 from kadath.cluster.fencing import Claim, fenced_touch
 from kadath.cluster.zones import zone_statuses
+from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 from kadath.world import DEFAULT_WORLD_DIR, load_world
 
@@ -70,7 +72,8 @@ async def test_an_engine_refuses_a_schema_behind_the_head(
             await run_engine(config, settings)
     finally:
         async with database.begin() as conn:
+            head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
             await conn.execute(
-                sa.text("UPDATE alembic_version SET version_num = '0005_zone_leases'")
+                sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head}
             )
         await database.dispose()

@@ -179,3 +179,40 @@ async def test_start_up_gives_every_character_left_at_health_zero_its_death(
         assert (row.health, row.room_id) == (100, SQUARE)
     row = await stored.player(standing.id)
     assert (row.health, row.room_id) == (40, STREET)
+
+
+async def test_a_copy_loaded_on_another_process_wins_and_the_stale_copy_saves_nothing(
+    persistence: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    """Two processes of a cluster (two entries claiming): the second load of a character
+    claims it; the first copy's periodic position save and its save on leaving are refused,
+    what the second stored stands."""
+    first, first_presence, _ = build_entry(persistence)
+    second, _, _ = build_entry(persistence)
+    first.claims, second.claims = {}, {}
+    alice: Player = await save_player()
+    stale = await first.enter(alice.id)
+    current = await second.enter(alice.id)
+    assert current is not stale
+
+    current.room_id, current.extra = SQUARE, {"title": "the Found"}
+    await second.leave(alice.id)
+    stale.room_id, stale.extra = STREET, {"title": "the Stale"}
+    first_presence.mark_dirty(alice.id)
+    assert await first.save_positions() == 1  # written to no row
+    await first.leave(alice.id)
+
+    row = await stored.player(alice.id)
+    assert (row.room_id, row.extra) == (SQUARE, {"title": "the Found"})
+
+
+async def test_one_process_claims_nothing(
+    persistence: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    entry, _presence, _bus = build_entry(persistence)
+    alice: Player = await save_player()
+    online = await entry.enter(alice.id)
+    online.room_id = SQUARE
+    await entry.leave(alice.id)
+    row = await stored.player(alice.id)
+    assert (row.room_id, row.play_claim) == (SQUARE, 0)

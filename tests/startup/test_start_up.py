@@ -1,6 +1,6 @@
 """Start-up, in real processes: the phase line a server logs once, and the modules a start on
 an up-to-date database never imports (Alembic, telnetlib3 with telnet off, and on SQLite the
-PostgreSQL dialect and asyncpg)."""
+PostgreSQL dialect and asyncpg), and one no start imports (``pydantic.v1``)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,15 @@ SERVE_PHASES = [
     "telnet",
     "listeners",
 ]
-LAZY = ("alembic", "mako", "telnetlib3", "wcwidth", "asyncpg", "sqlalchemy.dialects.postgresql")
+LAZY = (
+    "alembic",
+    "mako",
+    "telnetlib3",
+    "wcwidth",
+    "asyncpg",
+    "sqlalchemy.dialects.postgresql",
+    "pydantic.v1",
+)
 
 START_IN_PROCESS = """
 import asyncio, json, sys
@@ -90,6 +98,7 @@ async def test_a_start_on_an_up_to_date_database_never_imports_alembic(tmp_path:
     first = await start_in_process(tmp_path)  # a new database: migrated, so Alembic ran
     assert "alembic" in first["lazy"]
     assert "asyncpg" not in first["lazy"]  # (Alembic loads every dialect's DDL, not drivers)
+    assert "pydantic.v1" not in first["lazy"]  # (FastAPI's routes never need it: see kadath.web)
     second = await start_in_process(tmp_path)
     # No Alembic, Mako, and with telnet off no telnetlib3; on SQLite no PostgreSQL dialect
     # package and no asyncpg.

@@ -13,6 +13,10 @@ room], …]}``. ``kadath.cluster.whisper``: ask ``{"from", "speaker_id", "speake
 "text"}``; answer ``{"node", "found", "ok", "text"}`` (the speaker's reply, or the refusal).
 ``kadath.cluster.broadcast``: ``{"from", "text", "sender"}``, no answer (at most once, as NATS
 core delivers: a process cut off from NATS at that moment misses it).
+``kadath.cluster.claimed``: ``{"from", "player_id", "claim"}``, no answer, at most once: a
+process loaded a character into play under that claim (``WorldEntry.claims``); a process with
+an older copy of it in play takes it out of play (its save is refused by the claim in any case,
+so a process that misses the notice keeps only a copy in memory until its grace ends).
 
 The speaker's process checks that the speaker may speak (mutes) and cleans the text; the
 target's checks its ignores (they are loaded where the target is in play) and delivers.
@@ -24,7 +28,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import nats.js.errors
@@ -43,6 +47,7 @@ log = structlog.get_logger(__name__)
 WHO_SUBJECT = "kadath.cluster.who"
 WHISPER_SUBJECT = "kadath.cluster.whisper"
 BROADCAST_SUBJECT = "kadath.cluster.broadcast"
+CLAIMED_SUBJECT = "kadath.cluster.claimed"
 DEADLINE = 1.0  # seconds a process has to answer
 
 
@@ -50,9 +55,16 @@ class ClusterDirectory:
     """Answers the other processes' ``who`` and whispers, and asks them (``Elsewhere``)."""
 
     def __init__(
-        self, nc: Client, node: str, chat: ChatService, kv: KeyValue, zones: Iterable[str]
+        self,
+        nc: Client,
+        node: str,
+        chat: ChatService,
+        kv: KeyValue,
+        zones: Iterable[str],
+        claimed_elsewhere: Callable[[uuid.UUID, int], None] = lambda _id, _claim: None,
     ) -> None:
         self._nc, self._node, self._chat, self._kv = nc, node, chat, kv
+        self._claimed_elsewhere = claimed_elsewhere
         self._zones = sorted(zones)
         self._subs: list[Subscription] = []
 
@@ -61,6 +73,7 @@ class ClusterDirectory:
             await self._nc.subscribe(WHO_SUBJECT, cb=self._answer_who),
             await self._nc.subscribe(WHISPER_SUBJECT, cb=self._answer_whisper),
             await self._nc.subscribe(BROADCAST_SUBJECT, cb=self._hear_broadcast),
+            await self._nc.subscribe(CLAIMED_SUBJECT, cb=self._hear_claimed),
         ]
         await self._nc.flush()  # the server knows them before this process is asked or told
 
@@ -109,6 +122,14 @@ class ClusterDirectory:
             await self._nc.publish(BROADCAST_SUBJECT, body)
         except NATS_FAILURES as exc:
             log.warning("cluster_broadcast_failed", error=repr(exc))
+
+    async def claimed(self, player_id: uuid.UUID, claim: int) -> None:
+        """Tell the other processes this one loaded ``player_id`` into play under ``claim``."""
+        body = {"from": self._node, "player_id": str(player_id), "claim": claim}
+        try:
+            await self._nc.publish(CLAIMED_SUBJECT, json.dumps(body).encode())
+        except NATS_FAILURES as exc:
+            log.warning("cluster_claimed_failed", error=repr(exc))
 
     async def _scatter(
         self, subject: str, request: dict[str, Any], *, until_found: bool = False
@@ -205,6 +226,17 @@ class ClusterDirectory:
             return
         if origin != self._node:
             self._chat.broadcast_from(text, sender)
+
+    async def _hear_claimed(self, msg: Msg) -> None:
+        try:
+            request = json.loads(msg.data)
+            origin = str(request["from"])
+            player_id, claim = uuid.UUID(str(request["player_id"])), int(request["claim"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("claimed_unreadable")
+            return
+        if origin != self._node:
+            self._claimed_elsewhere(player_id, claim)
 
     def _asked_by_me(self, msg: Msg) -> dict[str, Any] | None:
         """The request, unless it is unreadable or this process's own."""

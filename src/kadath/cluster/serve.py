@@ -7,8 +7,9 @@ Routing happens after the hello: a connection for a character whose zone this pr
 or who is in play here already (a reconnect), is served here as in one process; else it is
 relayed to the zone's holder. A character who walks into a zone held elsewhere is handed over
 (``handover``) and routed again; so is one whose holder was lost (failover, ``_drive``).
-docs/scaling.md says what is not built yet (channels across processes); ``who`` and
-``whisper`` reach every process (``directory``).
+``who``, ``whisper`` and ``broadcast`` reach every process (``directory``), and so do
+channels (``channels``), moderation (``moderation``: sanctions, roles, kicks, reports) and
+world reloads (``reload``); docs/scaling.md says what is not built yet.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nats.aio.subscription import Subscription
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kadath.bootstrap import start_runtime
+from kadath.cluster.channels import ClusterChannels
 from kadath.cluster.config import ClusterConfig
 from kadath.cluster.directory import ClusterDirectory
 from kadath.cluster.errors import ClusterUnreachable, Fenced
@@ -50,6 +52,8 @@ from kadath.cluster.leases import (
     open_bucket,
     open_pins,
 )
+from kadath.cluster.moderation import ClusterModeration
+from kadath.cluster.reload import ClusterReload
 from kadath.cluster.tunnel import (
     LocalTransport,
     Numbering,
@@ -64,7 +68,7 @@ from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
 from kadath.realtime.outgoing import Delivery
-from kadath.realtime.protocol import CLOSE_NORMAL
+from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_REPLACED
 from kadath.realtime.session import Session
 from kadath.realtime.transport import Transport, TransportClosed
 from kadath.settings import Settings
@@ -73,6 +77,7 @@ from kadath.web.app import build_app
 from kadath.web.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+REPLACED_ELSEWHERE = "You have connected from elsewhere; this one closes."
 
 
 def cluster_app(
@@ -106,12 +111,28 @@ async def cluster_runtime(
         runtime.connections.router = node.route
         runtime.connections.handover = node.handover
         runtime.game.chat.elsewhere = node.directory
+        # One copy of a character in play across the cluster: each load claims it.
+        runtime.entry.claims = {}
+        runtime.entry.claimed = node.directory.claimed
+        runtime.channels.elsewhere = node.channels
+        runtime.moderation.moderation.elsewhere = node.moderation
+        runtime.moderation.reports.elsewhere = node.moderation
+        runtime.moderation.roles.elsewhere = node.moderation
+        runtime.moderation.grants.elsewhere = node.moderation
+        runtime.reloader.elsewhere = node.reload
         # Stays after the node stops: a zone given back is not written here any more.
         runtime.persistence.fence = node.fence
         try:
             yield runtime
         finally:
             runtime.game.chat.elsewhere = None
+            runtime.entry.claimed = None  # the claims stay: the shutdown save is fenced by them
+            runtime.channels.elsewhere = None
+            runtime.moderation.moderation.elsewhere = None
+            runtime.moderation.reports.elsewhere = None
+            runtime.moderation.roles.elsewhere = None
+            runtime.moderation.grants.elsewhere = None
+            runtime.reloader.elsewhere = None
             runtime.connections.router = None
             runtime.connections.handover = None
             # Everyone is saved while this process still holds their zones (the fence refuses
@@ -142,6 +163,9 @@ class ClusterNode:
         self._holding: asyncio.Task[None] | None = None
         self._tunnels: set[asyncio.Task[None]] = set()
         self._directory: ClusterDirectory | None = None
+        self._channels: ClusterChannels | None = None
+        self._moderation: ClusterModeration | None = None
+        self._reload: ClusterReload | None = None
 
     @property
     def nc(self) -> Client:
@@ -152,6 +176,21 @@ class ClusterNode:
     def directory(self) -> ClusterDirectory:
         assert self._directory is not None, "not started"
         return self._directory
+
+    @property
+    def channels(self) -> ClusterChannels:
+        assert self._channels is not None, "not started"
+        return self._channels
+
+    @property
+    def moderation(self) -> ClusterModeration:
+        assert self._moderation is not None, "not started"
+        return self._moderation
+
+    @property
+    def reload(self) -> ClusterReload:
+        assert self._reload is not None, "not started"
+        return self._reload
 
     @property
     def manager(self) -> ZoneLeaseManager:
@@ -171,9 +210,28 @@ class ClusterNode:
             if self.hold_zones:  # a gateway takes no epochs, so it never moves the stream
                 await advance_epochs(self.nc, config, await highest_epoch(self._database))
             self._directory = ClusterDirectory(
-                self.nc, config.engine_id, self._runtime.game.chat, kv, self._zones
+                self.nc,
+                config.engine_id,
+                self._runtime.game.chat,
+                kv,
+                self._zones,
+                claimed_elsewhere=self._claimed_elsewhere,
             )
             await self._directory.start()
+            self._channels = ClusterChannels(self.nc, config.engine_id, self._runtime.channels)
+            await self._channels.start()
+            feature = self._runtime.moderation
+            self._moderation = ClusterModeration(
+                self.nc,
+                config.engine_id,
+                feature.moderation,
+                feature.reports,
+                feature.grants,
+                self._directory,
+            )
+            await self._moderation.start()
+            self._reload = ClusterReload(self.nc, config.engine_id, self._runtime.reloader)
+            await self._reload.start()
         except NATS_FAILURES as exc:
             raise ClusterUnreachable(f"NATS at {config.nats_url}: {exc!r}") from exc
         self._manager = ZoneLeaseManager(
@@ -206,6 +264,12 @@ class ClusterNode:
             await self._unlisten(zone)
         if self._directory is not None:
             await self._directory.stop()
+        if self._channels is not None:
+            await self._channels.stop()
+        if self._moderation is not None:
+            await self._moderation.stop()
+        if self._reload is not None:
+            await self._reload.stop()
         if self._manager is not None:
             await asyncio.shield(self.manager.release_all())
         for task in list(self._tunnels):
@@ -280,6 +344,17 @@ class ClusterNode:
         here (fenced by this epoch), so the new holder loads their last steps, not the last
         periodic save. The save on leaving, at their next command, is refused by then."""
         await self._runtime.entry.save_positions()
+
+    def _claimed_elsewhere(self, player_id: uuid.UUID, claim: int) -> None:
+        """Another process loaded ``player_id`` into play under ``claim``: a copy in play here
+        under an older claim leaves play now (its connection, if any, is told it connected from
+        elsewhere); its save on leaving is refused by the newer claim."""
+        claims = self._runtime.entry.claims
+        mine = claims.get(player_id) if claims is not None else None
+        if mine is None or mine >= claim:
+            return
+        log.info("player_claimed_elsewhere", player_id=str(player_id), claim=claim, mine=mine)
+        self._runtime.hub.disconnect(player_id, REPLACED_ELSEWHERE, CLOSE_REPLACED)
 
     async def _lost(self, zone: str, epoch: int, reason: str) -> None:
         await self._unlisten(zone)

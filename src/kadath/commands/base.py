@@ -1,8 +1,10 @@
 """The command table and dispatcher: parse a line, find the command, run it, reply once.
 
 A command is a class with ``names`` (the first is canonical), a ``usage`` line and an async
-``run``; its docstring is what ``help <command>`` shows. Expected refusals are DomainErrors
-whose sentence becomes the reply; anything else is a bug, logged, answered with a generic line.
+``run``; its docstring is what ``help <command>`` shows (read back from the source under
+``python -OO``, which drops docstrings: see kadath.docstrings). Expected refusals are
+DomainErrors whose sentence becomes the reply; anything else is a bug, logged, answered with a
+generic line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import ClassVar
 
 import structlog
 
+from kadath.docstrings import source_docstring
 from kadath.domain.account import Role
 from kadath.domain.errors import (
     DatabaseUnavailable,
@@ -67,7 +70,7 @@ class Command:
 
     def help_text(self) -> str:
         """The in-game help; an instance method, as some commands set their names per instance."""
-        doc = inspect.cleandoc(self.__doc__ or "No help yet.")
+        doc = inspect.cleandoc(self.__doc__ or source_docstring(type(self)) or "No help yet.")
         aliases = ", ".join(self.names[1:])
         lines = [f"Usage: {self.usage}" if self.usage else self.names[0], doc]
         if aliases:

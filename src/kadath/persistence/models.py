@@ -134,6 +134,9 @@ class PlayerRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
     extra: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # ``serve --cluster``: raised by each load of the character into play; a save of the
+    # room and ``extra`` by an older load (a stale copy on another process) is refused.
+    play_claim: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     # The account's role, loaded with every character (no column of its own).
     role: Mapped[str] = column_property(
         sa.select(AccountRow.role).where(AccountRow.id == account_id).scalar_subquery()

@@ -105,13 +105,13 @@ class Hub:
             self._leave_after(session.player_id, delay), name=f"linkdead-{session.player_id}"
         )
 
-    def disconnect(self, player_id: uuid.UUID, text: str) -> None:
-        """Kicked or banned: tell the player, close the connection (4403) and take the
-        character out of play now, with no grace period."""
+    def disconnect(self, player_id: uuid.UUID, text: str, code: int = CLOSE_FORBIDDEN) -> None:
+        """Kicked or banned: tell the player, close the connection (4403, or ``code``) and
+        take the character out of play now, with no grace period."""
         session = self._sessions.pop(player_id, None)
         if session is not None:
             session.send(frames.event("kicked", text))
-            session.close(CLOSE_FORBIDDEN, text[:120])
+            session.close(code, text[:120])
         if player_id not in self._presence:
             return
         timer = self._linkdead.pop(player_id, None)

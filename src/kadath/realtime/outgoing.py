@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from kadath.services.messenger import Frame
 
 T = TypeVar("T")
+# json.dumps with options builds a JSONEncoder for every call: one, made once, does the same.
+encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 class Outgoing:
@@ -33,7 +35,7 @@ class Outgoing:
         """The frame as compact JSON without its opening brace (so a ``seq`` can go in
         front); encoded on first use only."""
         if self._body is None:
-            self._body = json.dumps(self.frame, separators=(",", ":"), default=str)[1:]
+            self._body = encode(self.frame)[1:]
         return self._body
 
     def text(self, seq: int) -> str:

@@ -2,7 +2,10 @@
 
 Senders never wait on a socket: ``send`` queues the frame and returns. The writer takes
 everything queued when it wakes (at most ``BATCH_LIMIT`` frames) and hands it to the transport
-in one call. A client that falls so far behind that ``QUEUE_LIMIT`` frames wait for it, or whose
+in one call. On a transport that can write without waiting (``DirectTransport``) an idle
+writer is not woken: a loop callback, scheduled as the writer's wake-up would be, writes
+what is queued at once, and wakes the writer only for what must wait (a full socket buffer)
+or the close. A client that falls so far behind that ``QUEUE_LIMIT`` frames wait for it, or whose
 socket takes no batch for ``send_timeout`` seconds, is disconnected (4408 if the socket still
 takes a close frame, else the connection is aborted)."""
 
@@ -11,13 +14,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from kadath.domain.account import Account
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_TOO_SLOW
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.transport import (
+    DirectTransport,
+    QueueingTransport,
+    Transport,
+    TransportClosed,
+)
 from kadath.services.messenger import Frame
 
 log = structlog.get_logger(__name__)
@@ -50,6 +59,11 @@ class Session:
         self._timed_out = False
         self.closed = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        # A transport that queues itself (a tunnel) takes the frames when the writer is woken,
+        # in the waker's turn: no writer task steps a frame.
+        self._put = transport.put_frames if isinstance(transport, QueueingTransport) else None
+        self._send_now: Callable[[Sequence[Delivery]], bool] | None = None
+        self._flush_due = False  # a write from the loop is scheduled (DirectTransport)
 
     @property
     def backlog(self) -> int:
@@ -57,6 +71,8 @@ class Session:
         return len(self._queue)
 
     def start(self) -> None:
+        if isinstance(self.transport, DirectTransport):
+            self._send_now = self.transport.send_frames_now
         self._writer = asyncio.create_task(self._write(), name=f"writer-{self.player_id}")
 
     def send(self, frame: Frame) -> None:
@@ -79,10 +95,51 @@ class Session:
             self.wake()
 
     def wake(self) -> None:
-        """Let the writer take what is queued."""
+        """Let the writer take what is queued; or, for a transport that queues itself, while
+        the writer waits idle and no close is asked for, hand it the queue now."""
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
+        if waiter is None or waiter.done():
+            return
+        if self._close is None:
+            if self._put is not None:
+                if self._put_now(self._put):
+                    return
+            elif self._send_now is not None:
+                if not self._flush_due:
+                    self._flush_due = True
+                    waiter.get_loop().call_soon(self._flush)
+                return
+        waiter.set_result(None)
+
+    def _flush(self) -> None:
+        """Write what is queued without waking the writer (``DirectTransport``); wake it
+        for what the transport does not take at once, and for the close."""
+        self._flush_due = False
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # the writer is up: it takes what is queued
+        send_now = self._send_now
+        queue = self._queue
+        while queue and self._close is None and send_now is not None:
+            batch, _ = self._take()  # no close in the queue while _close is None
+            if not send_now(batch):
+                queue.extendleft(reversed(batch))
+                break
+        if queue:
             waiter.set_result(None)
+
+    def _put_now(self, put: Callable[[Sequence[Delivery]], bool]) -> bool:
+        """The queue to the transport at once, ``BATCH_LIMIT`` frames at a time; False if it
+        took not all (the writer then sends the rest)."""
+        queue = self._queue
+        while queue:
+            batch: list[Delivery] = []
+            while queue and len(batch) < BATCH_LIMIT:
+                batch.append(queue.popleft())  # type: ignore[arg-type]
+            if not put(batch):
+                queue.extendleft(reversed(batch))
+                return False
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Flush what is queued, then close with ``code`` (a queue already full is dropped

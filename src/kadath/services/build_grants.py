@@ -13,7 +13,7 @@ from kadath.domain.errors import AccountNotFound, Forbidden, NotFound, PlayerNot
 from kadath.domain.moderation import AuditAction
 from kadath.domain.world import World
 from kadath.services.clock import Clock
-from kadath.services.moderation import Actor
+from kadath.services.moderation import AccountNews, Actor, ModerationElsewhere
 from kadath.services.unit_of_work import UnitOfWork
 
 
@@ -53,6 +53,14 @@ class GrantService:
         self, uow: Callable[[], UnitOfWork], book: GrantBook, world: World, clock: Clock
     ) -> None:
         self._uow, self._book, self._world, self._clock = uow, book, world, clock
+        self.elsewhere: ModerationElsewhere | None = None  # set by ``kadath serve --cluster``
+
+    def apply(self, news: AccountNews) -> None:
+        """A zone granted or revoked on another process of a cluster."""
+        if news.granted is not None:
+            self._book.record(news.account_id, news.granted)
+        if news.revoked is not None:
+            self._book.forget(news.account_id, news.revoked)
 
     async def grant(self, actor: Actor, name: str, zone_id: str) -> tuple[Account, bool]:
         """Grant zone ``zone_id`` to the account ``name`` (a username or one of its
@@ -71,6 +79,8 @@ class GrantService:
                 )
         if added is not None:
             self._book.record(account.id, zone_id)
+            if self.elsewhere is not None:
+                await self.elsewhere.account_news(AccountNews(account.id, granted=zone_id))
         return account, added is not None
 
     async def revoke(self, actor: Actor, name: str, zone_id: str) -> tuple[Account, bool]:
@@ -87,6 +97,8 @@ class GrantService:
                 )
         if removed:
             self._book.forget(account.id, zone_id)
+            if self.elsewhere is not None:
+                await self.elsewhere.account_news(AccountNews(account.id, revoked=zone_id))
         return account, removed
 
     async def of(self, actor: Actor, name: str | None) -> list[GrantListing]:

@@ -2,11 +2,15 @@
 
 Messages said are queued and stored by ``flush`` (a periodic task the lifespan owns, and once
 more at shutdown): one insert for the batch and one trim per channel, in one transaction, so
-saying something never waits on the database. A crash loses at most the last interval."""
+saying something never waits on the database. A crash loses at most the last interval.
+
+In a cluster each process keeps the lines said on the others too (``remember``: in memory,
+in the order they were said, not stored again), so ``history`` reads the same everywhere."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections import deque
 from collections.abc import Callable
 
@@ -47,6 +51,21 @@ class ChannelHistory:
     def add(self, message: ChannelMessage) -> None:
         self._recent[message.channel].append(message)
         self._pending[message.channel].append(message)
+
+    def remember(self, message: ChannelMessage) -> None:
+        """Keep a line said on another process (which stores it), in the order of the time it
+        was said: lines from two processes may arrive out of that order."""
+        recent = self._recent[message.channel]
+        if not recent or recent[-1].sent_at <= message.sent_at:
+            recent.append(message)
+            return
+        ordered = list(recent)
+        at = bisect.bisect_right([m.sent_at for m in ordered], message.sent_at)
+        if at == 0 and len(ordered) == recent.maxlen:
+            return  # older than everything kept
+        ordered.insert(at, message)
+        recent.clear()
+        recent.extend(ordered)  # the oldest falls off when full
 
     def recent(self, channel: str, count: int) -> list[ChannelMessage]:
         """The newest ``count`` messages of ``channel``, oldest first."""

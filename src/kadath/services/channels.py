@@ -2,11 +2,18 @@
 
 A message goes to every online character on the channel who has not muted it and does not
 ignore the speaker (the speaker too, so everyone reads the same line); it is then kept in the
-channel's history, which is written behind (``ChannelHistory``)."""
+channel's history, which is written behind (``ChannelHistory``).
+
+In a cluster (``kadath serve --cluster``) the line is also handed to ``elsewhere`` (a port the
+cluster node sets; None in one process), which tells the other processes; each of them
+delivers it to its own characters on the channel (``heard``: their settings and ignores are
+loaded where they are in play) and keeps it in its history, which only the speaker's process
+stores."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
 from kadath.domain.channel import (
     HISTORY_KEPT,
@@ -36,6 +43,14 @@ def channel_frame(message: ChannelMessage) -> Frame:
     }
 
 
+class ChannelsElsewhere(Protocol):
+    """The other processes of a cluster, as channels see them (``ChannelService.elsewhere``)."""
+
+    async def said(self, message: ChannelMessage) -> None:
+        """Tell the other processes ``message`` (allowed, cleaned, delivered here already)."""
+        ...
+
+
 class ChannelService:
     def __init__(
         self,
@@ -51,6 +66,7 @@ class ChannelService:
         self._presence, self._messenger = presence, messenger
         self._members, self._history, self._ignores = members, history, ignores
         self._clock, self._can_speak = clock, can_speak
+        self.elsewhere: ChannelsElsewhere | None = None  # set by ``kadath serve --cluster``
 
     async def listing(self, player: Player) -> list[Membership]:
         """``player``'s setting on each channel it may join."""
@@ -71,7 +87,16 @@ class ChannelService:
         message = ChannelMessage(channel.name, player.id, player.name, text, self._clock.now())
         self._send(channel, message)
         self._history.add(message)
+        if self.elsewhere is not None:
+            await self.elsewhere.said(message)
         return ""
+
+    def heard(self, message: ChannelMessage) -> None:
+        """A line said on another process of a cluster (allowed and cleaned there): deliver it
+        to this process's characters on the channel and keep it in the history, unstored (the
+        speaker's process stores it). Raises NotFound for a channel unknown here."""
+        self._send(find_channel(message.channel), message)
+        self._history.remember(message)
 
     async def join(self, player: Player, name: str) -> str:
         channel = find_channel(name)

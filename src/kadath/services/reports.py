@@ -19,7 +19,7 @@ from kadath.domain.ratelimit import KeyedLimiter, parse_rate
 from kadath.services import messenger as frames
 from kadath.services.clock import Clock
 from kadath.services.messenger import Messenger
-from kadath.services.moderation import Actor
+from kadath.services.moderation import Actor, ModerationElsewhere
 from kadath.services.presence import Presence
 from kadath.services.unit_of_work import UnitOfWork
 
@@ -37,6 +37,7 @@ class ReportService:
         self._uow, self._reading, self._presence = uow, reading, presence
         self._messenger, self._clock = messenger, clock
         self._limiter = KeyedLimiter(*parse_rate(rate))
+        self.elsewhere: ModerationElsewhere | None = None  # set by ``kadath serve --cluster``
 
     async def report(self, reporter: Player, name: str, text: str) -> Report:
         """Raises PlayerNotFound, InvalidInput, RateLimited."""
@@ -59,10 +60,16 @@ class ReportService:
             detail = f"#{report.id}: {text}"
             await uow.moderation.audit(AuditAction.REPORT, reporter_ref, target_ref, detail, now)
         notice = f"[Report #{report.id}] {reporter.name} reports {target.name}: {text}"
+        self.notify_staff(notice)
+        if self.elsewhere is not None:
+            await self.elsewhere.staff_notice(notice)
+        return report
+
+    def notify_staff(self, notice: str) -> None:
+        """Show ``notice`` to the moderators (and admins) in play here."""
         for player in self._presence.all():
             if player.role.at_least(Role.MODERATOR):
                 self._messenger.to_player(player.id, frames.message("system", notice))
-        return report
 
     async def open_reports(self) -> list[Report]:
         async with self._reading() as uow:

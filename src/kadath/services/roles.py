@@ -11,7 +11,7 @@ from kadath.domain.moderation import AuditAction
 from kadath.services import messenger as frames
 from kadath.services.clock import Clock
 from kadath.services.messenger import Messenger
-from kadath.services.moderation import Actor
+from kadath.services.moderation import AccountNews, Actor, ModerationElsewhere
 from kadath.services.presence import Presence
 from kadath.services.unit_of_work import UnitOfWork
 
@@ -25,6 +25,7 @@ class RoleService:
         clock: Clock,
     ) -> None:
         self._uow, self._presence, self._messenger, self._clock = uow, presence, messenger, clock
+        self.elsewhere: ModerationElsewhere | None = None  # set by ``kadath serve --cluster``
 
     async def grant(self, actor: Actor, name: str, role: Role) -> Account:
         """Give the account ``name`` (a username, or one of its characters' names) ``role``.
@@ -51,11 +52,13 @@ class RoleService:
                 f"{before.value} -> {role.value}",
                 now,
             )
+        text = f"{actor.name} made you {_article(role)} {role.value}."
         for player in self._presence.all():
             if player.account_id == account.id:
                 player.role = role
-                text = f"{actor.name} made you {_article(role)} {role.value}."
                 self._messenger.to_player(player.id, frames.message("system", text))
+        if self.elsewhere is not None:  # its characters in play on other processes
+            await self.elsewhere.account_news(AccountNews(account.id, role=role, tell=text))
         return account
 
 

@@ -2,7 +2,12 @@
 
 The new files are loaded and checked off the loop; the swap itself (the world's contents, every
 view built from them, the players and NPCs of removed rooms) runs in one loop turn with no
-await inside, so no command or tick ever sees a half-reloaded world."""
+await inside, so no command or tick ever sees a half-reloaded world.
+
+In a cluster every process holds the world in memory: a reload made on one is handed to
+``elsewhere`` (a port the cluster node sets; None in one process), and every other process
+reloads the same files (``reload_as_told``), without placing again what new rooms and
+containers hold (the first process did, in the shared database)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -90,15 +96,36 @@ class ReloadPorts:
     despawn: Callable[[uuid.UUID], object]
 
 
+class ReloadElsewhere(Protocol):
+    """The other processes of a cluster, as the reloader sees them."""
+
+    async def reloaded(self) -> None:
+        """Have every other process reload the world files (``reload_as_told``)."""
+        ...
+
+
 class WorldReloader:
     def __init__(self, game: Game, directory: Path, views: WorldViews, ports: ReloadPorts) -> None:
         self._game, self._directory, self._views, self._ports = game, directory, views, ports
         self._lock = asyncio.Lock()
         self.results: Counter[str] = Counter()  # "ok" and "refused", for /metrics
+        self.elsewhere: ReloadElsewhere | None = None  # set by ``kadath serve --cluster``
 
     async def reload(self) -> ReloadReport:
-        """Re-read the files and apply them. Raises InvalidInput (nothing changed) with the
-        loader's file-and-field message when they are refused."""
+        """Re-read the files and apply them (and, in a cluster, have every other process do
+        so). Raises InvalidInput (nothing changed) with the loader's file-and-field message
+        when they are refused."""
+        report = await self._reload(seed=True)
+        if self.elsewhere is not None:
+            await self.elsewhere.reloaded()
+        return report
+
+    async def reload_as_told(self) -> ReloadReport:
+        """Another process of a cluster reloaded the world files: reload them here, leaving
+        the database as that one left it. Raises InvalidInput as ``reload``."""
+        return await self._reload(seed=False)
+
+    async def _reload(self, *, seed: bool) -> ReloadReport:
         async with self._lock:
             try:
                 fresh = await asyncio.to_thread(load_world, self._directory)
@@ -113,7 +140,8 @@ class WorldReloader:
             report, moved = self._swap(fresh, {p: n for p, n in counts.items() if n})
             report.stranded_items = stranded
             self.results["ok"] += 1
-        report.placed = await self._ports.seed()
+        if seed:
+            report.placed = await self._ports.seed()
         await self._show_rooms(moved)
         log.info("world_reloaded", **{k: sum(v.values()) for k, v in _parts(report).items()})
         return report

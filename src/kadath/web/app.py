@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse
@@ -12,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from kadath import __version__
+from kadath.docstrings import docstrings_stripped, source_docstring
 from kadath.web import errors, game_socket
 from kadath.web.routes import admin, auth, monitoring, players, world
 from kadath.web.runtime import Runtime
@@ -38,6 +42,26 @@ class KadathApp(FastAPI):
             return
         await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None and docstrings_stripped():
+            restore_enum_docstrings()
+        return super().openapi()
+
+
+def restore_enum_docstrings() -> None:
+    """Under ``python -OO``, before the OpenAPI document is built: Kadath's enums get their
+    docstrings back, which their schemas describe themselves with."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("kadath.") and module is not None:
+            for value in list(vars(module).values()):
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, enum.Enum)
+                    and value.__module__ == name
+                    and value.__doc__ is None
+                ):
+                    value.__doc__ = source_docstring(value)
+
 
 def build_app(start_runtime: RuntimeFactory) -> FastAPI:
     """An app whose lifespan opens the runtime ``start_runtime`` yields and closes it after."""
@@ -56,9 +80,8 @@ def build_app(start_runtime: RuntimeFactory) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    routers = (auth, players, world, monitoring, admin)
-    for router in (module.router for module in routers):
-        app.include_router(router)
+    for module in (auth, players, world, monitoring, admin):
+        module.router.install(app)  # (kadath.web.routes: not include_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

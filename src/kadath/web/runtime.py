@@ -14,6 +14,7 @@ from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.hub import Hub
 from kadath.services.auth import AuthService
 from kadath.services.channel_history import ChannelHistory
+from kadath.services.channels import ChannelService
 from kadath.services.characters import CharacterService
 from kadath.services.combat import CombatService
 from kadath.services.entry import WorldEntry
@@ -43,6 +44,7 @@ class Runtime:
     reloader: WorldReloader
     moderation: ModerationFeature
     channel_history: ChannelHistory
+    channels: ChannelService
     registry: CollectorRegistry | None = None  # built by the first /metrics scrape
     telnet_port: int | None = None  # where MUD clients connect, once listening
     # telnet connections open, signed in or not (set once telnet listens)

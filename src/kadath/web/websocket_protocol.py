@@ -17,6 +17,17 @@ shared history, and the server then holds no decompressor between them (websocke
 per message and drops it). The handshake's request is not kept either, and the messages
 received wait in an ``Inbox`` rather than an ``asyncio.Queue``. Figures: docs/performance.md,
 issue 12's second pass.
+
+The game's own path (``DIRECT_EXTENSION``, issue 12's third pass): on a connection without
+compression, the data frames a client sends whole (text or binary, FIN, masked, at most
+``max_message_size``) are read here without websockets' generator parser, and the game's
+text messages are framed and written at once (``send_text_now``) without ASGI's message
+dicts, Starlette's and uvicorn's ``send``. A control frame (ping, pong, close) is handed to
+websockets whole, so its parser always starts at a frame's first byte; anything else
+(fragments, extension bits, a frame too big, invalid UTF-8), and every byte after it, goes
+through websockets as before. Reading
+stops only once ``INBOX_LIMIT`` messages wait for the app, not after each one (uvicorn
+stops and restarts reading the socket for every message: two ``epoll_ctl`` calls).
 """
 
 from __future__ import annotations
@@ -26,9 +37,17 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.speedups import apply_mask
 
 ABORT_EXTENSION = "kadath.transport.abort"
+# scope["extensions"][DIRECT_EXTENSION]: {"send_text": send_text_now, "receive": receive}
+DIRECT_EXTENSION = "kadath.websocket.direct"
+INBOX_LIMIT = 16  # messages waiting for the app before the socket is no longer read
+OP_TEXT, OP_BINARY = Opcode.TEXT.value, Opcode.BINARY.value
+_TAKEN = frozenset((OP_TEXT, OP_BINARY, Opcode.CLOSE.value, Opcode.PING.value, Opcode.PONG.value))
 WINDOW_BITS = 12
 MEM_LEVEL = 3
 DEFLATE = ServerPerMessageDeflateFactory(
@@ -47,6 +66,9 @@ class Inbox:
     app has taken the last one)."""
 
     __slots__ = ("_items", "_waiters")
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def __init__(self) -> None:
         self._items: list[Any] = []
@@ -81,12 +103,125 @@ class Inbox:
                 return
 
 
+def frame_header(length: int, opcode: int = OP_TEXT) -> bytes:
+    """The header of an unmasked server frame with FIN set and no extension bits."""
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 65536:
+        return bytes((0x80 | opcode, 126)) + length.to_bytes(2, "big")
+    return bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
+
+
 class AbortableWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = Inbox()  # type: ignore[assignment]
+        self._inbox = Inbox()
+        self.queue = self._inbox  # type: ignore[assignment]
         if self.conn.available_extensions:  # uvicorn's ws_per_message_deflate (on by default)
             self.conn.available_extensions = [DEFLATE]
+        # Frames are read here (None: not decided yet, until the app accepts), and the part
+        # of a frame received so far.
+        self._direct: bool | None = None
+        self._early = False  # bytes came between the request and the accept
+        self._partial = b""
+
+    def data_received(self, data: bytes) -> None:
+        if self._direct is None and self.handshake_complete:
+            self._direct = (
+                not self._early
+                and not self.close_sent
+                and not self.conn.extensions
+                and self.conn.state is State.OPEN
+            )
+        if self._direct:
+            self._frames_received(data)
+            return
+        if self.handshake_initiated and not self.handshake_complete:
+            self._early = True  # websockets' parser holds them: it reads from now on
+        super().data_received(data)
+
+    def _frames_received(self, data: bytes) -> None:
+        """Whole data frames go to the app from here; the first other frame, and everything
+        after it, to websockets (whole: its parser starts at the frame's first byte)."""
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        size = len(data)
+        limit = self.conn.max_message_size
+        at = 0
+        while size - at >= 2:
+            head, second = data[at], data[at + 1]
+            length = second & 0x7F
+            start = at + 6  # the payload, after two bytes of header and four of mask
+            if length == 126:
+                if size - at < 4:
+                    break
+                length = int.from_bytes(data[at + 2 : at + 4], "big")
+                start += 2
+            opcode = head & 0x0F
+            if (
+                head & 0xF0 != 0x80  # not FIN, or an extension bit
+                or not second & 0x80  # not masked
+                or (second & 0x7F) == 127
+                or opcode not in _TAKEN
+                or (limit is not None and length > limit)
+            ):
+                self._hand_over(data[at:])
+                return
+            end = start + length
+            if end > size:
+                break
+            if opcode not in (OP_TEXT, OP_BINARY):  # a whole control frame: websockets'
+                super().data_received(data[at:end])
+                at = end
+                if self.conn.state is not State.OPEN:  # a close: the rest is websockets'
+                    self._hand_over(data[at:])
+                    return
+                continue
+            payload = apply_mask(data[start:end], data[start - 4 : start])
+            if opcode == OP_TEXT:
+                try:
+                    message: dict[str, Any] = {
+                        "type": "websocket.receive",
+                        "text": payload.decode(),
+                    }
+                except UnicodeDecodeError:
+                    self._hand_over(data[at:])
+                    return
+            else:
+                message = {"type": "websocket.receive", "bytes": payload}
+            at = end
+            if not self.close_sent:  # past the app's close: dropped, as uvicorn does
+                self._inbox.put_nowait(message)
+                if not self.read_paused and len(self._inbox) >= INBOX_LIMIT:
+                    self.read_paused = True
+                    self.transport.pause_reading()
+        if at < size:
+            self._partial = data[at:]
+
+    def _hand_over(self, data: bytes) -> None:
+        self._direct = False
+        if data:
+            super().data_received(data)
+
+    def send_text_now(self, data: bytes) -> bool:
+        """Write ``data`` (UTF-8 text) as one text message at once; False, and nothing
+        written, when it must wait (the socket's buffer is full) or cannot go (closing):
+        the caller then sends it through ASGI, which waits or raises."""
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or self.transport.is_closing()
+        ):
+            return False
+        if self.conn.extensions:  # permessage-deflate: websockets compresses and frames it
+            self.conn.send_text(data)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+        else:
+            self.transport.write(frame_header(len(data)) + data)
+        return True
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -97,4 +232,5 @@ class AbortableWebSocketProtocol(WebSocketsSansIOProtocol):
     async def run_asgi(self) -> None:
         extensions = self.scope.setdefault("extensions", {})
         extensions[ABORT_EXTENSION] = {"abort": self.transport.abort}
+        extensions[DIRECT_EXTENSION] = {"send_text": self.send_text_now, "receive": self.receive}
         await super().run_asgi()

@@ -69,13 +69,13 @@ def test_a_shared_frame_is_encoded_once_and_numbered_per_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = []
-    real_dumps = json.dumps
+    real_encode = outgoing.encode
 
     def counting(*args: Any, **kwargs: Any) -> str:
         calls.append(args)
-        return real_dumps(*args, **kwargs)
+        return real_encode(*args, **kwargs)
 
-    monkeypatch.setattr(outgoing.json, "dumps", counting)
+    monkeypatch.setattr(outgoing, "encode", counting)
     frame = Outgoing({"type": "message", "text": "hi"})
     texts = [frame.text(seq) for seq in range(1, 101)]
     assert len(calls) == 1
@@ -106,10 +106,8 @@ async def test_a_room_fan_out_encodes_the_frame_once_for_every_listener(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = []
-    real_dumps = json.dumps
-    monkeypatch.setattr(
-        outgoing.json, "dumps", lambda *a, **k: calls.append(a) or real_dumps(*a, **k)
-    )
+    real_encode = outgoing.encode
+    monkeypatch.setattr(outgoing, "encode", lambda *a, **k: calls.append(a) or real_encode(*a, **k))
     presence, hub = Presence(), Hub(Presence(), grace_seconds=0)
     hub = Hub(presence, grace_seconds=0)
     transports = []

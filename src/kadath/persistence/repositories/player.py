@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -147,22 +147,68 @@ class PlayerRepository:
                 .with_for_update()
             )
 
-    async def save_positions(self, positions: Sequence[tuple[uuid.UUID, str]]) -> None:
-        """Store many characters' rooms in one executemany UPDATE."""
+    async def claim_play(self, player_id: uuid.UUID) -> int:
+        """``serve --cluster``: this load of the character into play becomes the one whose
+        saves count (``save_positions``, ``save_lazy_columns`` with ``claims``); the claim's
+        number. Raises PlayerNotFound."""
+        table = cast(sa.Table, PlayerRow.__table__)
+        claim = await self._session.scalar(
+            sa.update(table)
+            .where(table.c.id == _as_uuid(player_id))
+            .values(play_claim=table.c.play_claim + 1)
+            .returning(table.c.play_claim)
+        )
+        if claim is None:
+            raise PlayerNotFound("No such character.")
+        return int(claim)
+
+    async def save_positions(
+        self,
+        positions: Sequence[tuple[uuid.UUID, str]],
+        claims: Mapping[uuid.UUID, int] | None = None,
+    ) -> None:
+        """Store many characters' rooms in one executemany UPDATE. ``claims`` (``serve
+        --cluster``): each character's claim (``claim_play``); a row whose claim is newer (a
+        later load elsewhere) is left as it is."""
         if not positions:
             return
         now = utcnow()
-        table = cast(sa.Table, PlayerRow.__table__)
-        stmt = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("pid"))
-            .values(room_id=sa.bindparam("rid"), last_active_at=sa.bindparam("seen"))
-        )
         # in id order, as every multi-row writer should lock rows, so two never deadlock
         rows = [{"pid": pid, "rid": room, "seen": now} for pid, room in sorted(positions)]
         for _, room in positions:
             self._touches.position(room)
-        await self._session.execute(stmt, rows)
+        values: dict[str, sa.BindParameter[object]] = {
+            "room_id": sa.bindparam("rid"),
+            "last_active_at": sa.bindparam("seen"),
+        }
+        await self._update_claimed(values, rows, claims)
+
+    async def _update_claimed(
+        self,
+        values: dict[str, sa.BindParameter[object]],
+        rows: list[dict[str, object]],
+        claims: Mapping[uuid.UUID, int] | None,
+    ) -> None:
+        """One executemany UPDATE of ``values`` per row (``pid`` the id); with ``claims``,
+        only where the row's ``play_claim`` is the character's claim."""
+        table = cast(sa.Table, PlayerRow.__table__)
+        stmt = sa.update(table).where(table.c.id == sa.bindparam("pid")).values(**values)
+        if claims is None:
+            await self._session.execute(stmt, rows)
+            return
+        fenced = stmt.where(table.c.play_claim == sa.bindparam("claim"))
+        claimed: list[dict[str, object]] = []
+        unclaimed: list[dict[str, object]] = []
+        for row in rows:
+            claim = claims.get(cast(uuid.UUID, row["pid"]))
+            if claim is None:
+                unclaimed.append(row)
+            else:
+                claimed.append({**row, "claim": claim})
+        if claimed:
+            await self._session.execute(fenced, claimed)
+        if unclaimed:
+            await self._session.execute(stmt, unclaimed)
 
     def standing_in(self, room_id: str) -> None:
         """This unit of work writes the state (health, lucidity, experience) of a character
@@ -170,31 +216,33 @@ class PlayerRepository:
         self._touches.position(room_id)
 
     async def save_lazy_columns(
-        self, players: Sequence[Player], served_in: Iterable[str] = ()
+        self,
+        players: Sequence[Player],
+        served_in: Iterable[str] = (),
+        claims: Mapping[uuid.UUID, int] | None = None,
     ) -> None:
         """Store what is written lazily (room, last active, extra) for many characters in one
         executemany UPDATE; health, lucidity, experience and level belong to atomic statements
         and are never written here. A deleted character is not brought back. ``served_in``:
         the rooms the characters were run in, whose zones a fenced unit of work must hold
-        (``serve --cluster``; a hand-over saves a character in a room of the next zone)."""
+        (``serve --cluster``; a hand-over saves a character in a room of the next zone).
+        ``claims``: as ``save_positions``."""
         if not players:
             return
         for room in served_in:
             self._touches.position(room)
         now = utcnow()
         table = cast(sa.Table, PlayerRow.__table__)
-        stmt = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("pid"))
-            .values(
-                room_id=sa.bindparam("rid"),
-                last_active_at=sa.bindparam("seen"),
-                extra=sa.bindparam("xtra", type_=table.c.extra.type),
-            )
-        )
+        values = {
+            "room_id": sa.bindparam("rid"),
+            "last_active_at": sa.bindparam("seen"),
+            "extra": sa.bindparam("xtra", type_=table.c.extra.type),
+        }
         ordered = sorted(players, key=lambda p: p.id)  # id order: see save_positions
-        rows = [{"pid": p.id, "rid": p.room_id, "seen": now, "xtra": p.extra} for p in ordered]
-        await self._session.execute(stmt, rows)
+        rows: list[dict[str, object]] = [
+            {"pid": p.id, "rid": p.room_id, "seen": now, "xtra": p.extra} for p in ordered
+        ]
+        await self._update_claimed(values, rows, claims)
 
     async def fallen(self) -> list[Player]:
         """Characters stored at health 0: a death that never happened (crash, older version)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from kadath.domain.errors import NotFound
 from kadath.domain.moderation import AuditAction, AuditFilter
 from kadath.services.moderation import Actor
 from kadath.web.dependencies import AdminDep, ModeratorDep, RuntimeDep
+from kadath.web.routes import Routes
 from kadath.web.schemas import (
     AccountOut,
     AuditOut,
@@ -22,7 +23,7 @@ from kadath.web.schemas import (
     error_responses,
 )
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = Routes(prefix="/api/admin", tags=["admin"])
 _ERRORS = error_responses(400, 401, 403, 404, 422)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from kadath.web.dependencies import AccountDep, AdminDep, RuntimeDep
+from kadath.web.routes import Routes
 from kadath.web.schemas import AccountOut, InviteOut, RegisterIn, TokenOut, error_responses
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = Routes(prefix="/api/auth", tags=["auth"])
 _ERRORS = error_responses(400, 401, 403, 409, 422, 429)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from kadath.web.dependencies import AdminDep, RuntimeDep
 from kadath.web.metrics import percentiles, render_metrics
+from kadath.web.routes import Routes
 from kadath.web.schemas import HealthOut, ReadyOut, StatsOut, error_responses
 
-router = APIRouter(tags=["monitoring"])
+router = Routes(tags=["monitoring"])
 
 
 @router.get("/api/monitoring/health", response_model=HealthOut)

@@ -6,14 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from kadath.domain.player import Player
 from kadath.web.dependencies import AccountDep, RuntimeDep
+from kadath.web.routes import Routes
 from kadath.web.runtime import Runtime
 from kadath.web.schemas import PlayerCreateIn, PlayerOut, error_responses
 
-router = APIRouter(prefix="/api/players", tags=["players"])
+router = Routes(prefix="/api/players", tags=["players"])
 _ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 
 

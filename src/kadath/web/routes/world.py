@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from kadath.domain.errors import NotAllowed
 from kadath.domain.item import InInventory
 from kadath.domain.world import Room
 from kadath.web.dependencies import AccountDep, RuntimeDep
+from kadath.web.routes import Routes
 from kadath.web.schemas import ContainerOut, ItemOut, ProfessionOut, RoomOut, error_responses
 
-router = APIRouter(tags=["world"])
+router = Routes(tags=["world"])
 _ERRORS = error_responses(401, 403, 404)
 
 

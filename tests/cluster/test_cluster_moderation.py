@@ -1,0 +1,219 @@
+"""Moderation and world reloads across the processes of ``kadath serve --cluster`` (real
+subprocesses): a mute, a freeze, a ban, a kick, a role and a report made where the moderator
+is served reach the characters (and moderators) in play on the other process; a ``reload
+world`` reloads every process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kadath_cluster import eventually, private_nats
+from kadath_serve import (
+    WAIT,
+    WORLD,
+    Client,
+    Cluster,
+    make_admin,
+    new_character,
+    starting_cluster,
+    walk,
+)
+
+from kadath.cluster.moderation import _decode, _encode
+from kadath.domain.account import Role
+from kadath.domain.moderation import Sanction, SanctionKind
+from kadath.services.moderation import AccountNews
+from kadath.world import DEFAULT_WORLD_DIR
+
+pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+# east, then north, from the start room: the first room of another zone (held by alpha).
+ACROSS_ROOM = "miskatonic.campus_gate"
+
+
+def system(text: str) -> object:
+    return lambda f: f.get("type") == "message" and text in str(f.get("text"))
+
+
+async def admin_and_player(cluster: Cluster, database_url: str) -> tuple[Client, Client, str]:
+    """An admin served by beta (the start zone) and a player served by alpha (it walked into
+    alpha's zone), both connected to beta; the player's name."""
+    (token_a, name_a), (token_p, name_p) = [await new_character(cluster.http) for _ in "ap"]
+    await make_admin(database_url, name_a)
+    admin = await Client.open(cluster.beta.ws_url)
+    player = await Client.open(cluster.beta.ws_url)
+    assert (await admin.hello(token_a, name_a))["type"] == "welcome"
+    assert (await player.hello(token_p, name_p))["type"] == "welcome"
+    await walk(player, "east", "north", ACROSS_ROOM)
+    return admin, player, name_p
+
+
+async def test_a_mute_and_a_freeze_made_on_one_process_hold_on_the_other(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    admin, player, name = await admin_and_player(serve_cluster, database_url)
+    try:
+        assert (await admin.command(f"mute {name} 10m spam"))["ok"] is True
+        await player.wait_for(system("You have been muted"))
+        for speech in ("ooc Can you hear me?", "say Can you hear me?"):
+            refused = await player.command(speech)
+            assert refused["ok"] is False and "You are muted" in refused["text"], refused
+        assert (await admin.command(f"unmute {name}"))["ok"] is True
+        await player.wait_for(system("You may speak again."))
+        assert (await player.command("ooc Thank you."))["ok"] is True
+
+        assert (await admin.command(f"freeze {name} wait"))["ok"] is True
+        await player.wait_for(system("You have been frozen"))
+        refused = await player.command("south")
+        assert refused["ok"] is False and "frozen" in refused["text"], refused
+        assert (await admin.command(f"unfreeze {name}"))["ok"] is True
+        await player.wait_for(system("You are no longer frozen."))
+        assert (await player.command("south"))["ok"] is True
+    finally:
+        await admin.ws.close()
+        await player.ws.close()
+
+
+async def test_a_ban_made_on_one_process_disconnects_the_account_on_the_other(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    admin, player, name = await admin_and_player(serve_cluster, database_url)
+    try:
+        assert (await admin.command(f"ban {name} 1h cheating"))["ok"] is True
+        code = await player.closed()
+        assert code == 4403, code
+        assert any(
+            f.get("type") == "event" and f.get("event") == "kicked" for f in player.received
+        ), player.received[-3:]
+    finally:
+        await admin.ws.close()
+        await player.ws.close()
+
+
+async def test_a_role_granted_and_a_report_made_on_one_process_reach_the_other(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    admin, player, name = await admin_and_player(serve_cluster, database_url)
+    try:
+        assert (await admin.command(f"role {name} moderator"))["ok"] is True
+        await player.wait_for(system("made you a moderator"))
+        # The new moderator, served by alpha, reads a report made on beta.
+        assert (await admin.command(f"report {name} testing the queue"))["ok"] is True
+        await player.wait_for(system("[Report #"))
+        joined = await player.command("channel join builders")
+        assert joined["ok"] is True, joined
+    finally:
+        await admin.ws.close()
+        await player.ws.close()
+
+
+async def test_a_kick_reaches_a_character_in_play_on_the_other_process(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    admin, player, name = await admin_and_player(serve_cluster, database_url)
+    try:
+        kicked = await admin.command(f"kick {name} enough")
+        assert kicked == {**kicked, "ok": True, "text": f"{name} is kicked."}
+        assert await player.closed() == 4403
+        nobody = await admin.command("kick Nyarlathotep")
+        assert nobody["ok"] is False and "Nobody called" in nobody["text"], nobody
+    finally:
+        await admin.ws.close()
+        await player.ws.close()
+
+
+def test_account_news_reads_back_as_it_was_written() -> None:
+    when = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    account = uuid.uuid4()
+    sanction = Sanction(uuid.uuid4(), account, SanctionKind.MUTE, "spam", when, when)
+    for news in (
+        AccountNews(account, recorded=sanction, tell="You have been muted."),
+        AccountNews(account, recorded=replace(sanction, ends_at=None)),
+        AccountNews(account, lifted=SanctionKind.FREEZE, role=Role.BUILDER),
+        AccountNews(account, disconnect="Bye.", player_id=uuid.uuid4()),
+        AccountNews(account, granted="arkham", revoked="miskatonic"),
+    ):
+        assert _decode(json.loads(json.dumps(_encode(news)))) == news
+    with pytest.raises(ValueError, match="zone"):
+        _decode(
+            {
+                **_encode(AccountNews(account, recorded=sanction)),
+                "recorded": {
+                    "id": str(sanction.id),
+                    "kind": "mute",
+                    "reason": "",
+                    "created_at": "2026-01-01T12:00:00",
+                    "ends_at": None,
+                },
+            }
+        )
+
+
+async def test_a_world_reload_on_one_process_reloads_every_process(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Both processes read one world directory; a builder served by beta changes a room of
+    alpha's zone in the files and reloads: a player served by alpha sees the change."""
+    world = tmp_path / "world"
+    shutil.copytree(DEFAULT_WORLD_DIR, world)
+    async with (
+        private_nats(tmp_path) as nats,
+        starting_cluster(database_url, nats.url, tmp_path, KADATH_WORLD_DIR=str(world)) as c,
+    ):
+        admin, player, _ = await admin_and_player(c, database_url)
+        try:
+            zone = world / "zones" / "miskatonic.yaml"
+            text = zone.read_text(encoding="utf-8")
+            assert "name: The University Gate" in text
+            zone.write_text(text.replace("The University Gate", "The Gate of Dreams"), "utf-8")
+            reloaded = await admin.command("reload world")
+            assert reloaded["ok"] is True and "reloaded" in reloaded["text"], reloaded
+
+            async def reloaded_on_alpha() -> bool:
+                return bool(c.alpha.events("world_reloaded"))
+
+            await eventually(reloaded_on_alpha, WAIT, "alpha reloads the world")
+            look = await player.command("look")
+            assert look["ok"] is True
+            await player.wait_for(
+                lambda f: f.get("type") == "room" and f["room"]["name"] == "The Gate of Dreams"
+            )
+        finally:
+            await admin.ws.close()
+            await player.ws.close()
+
+
+async def test_a_zone_granted_on_one_process_may_be_built_on_the_other(
+    serve_cluster: Cluster, database_url: str
+) -> None:
+    admin, player, name = await admin_and_player(serve_cluster, database_url)
+    zone = WORLD.rooms[ACROSS_ROOM].zone_id
+    try:
+        assert (await admin.command(f"role {name} builder"))["ok"] is True
+        await player.wait_for(system("made you a builder"))
+        refused = await player.command("describe A gate of red sandstone.")
+        assert refused["ok"] is False, refused
+        assert (await admin.command(f"grant {name} {zone}"))["ok"] is True
+        described = await player.command("describe A gate of red sandstone.")
+        for _ in range(20):  # the grant travels beside the reply: ask again until it is there
+            if described["ok"] is True:
+                break
+            await asyncio.sleep(0.25)
+            described = await player.command("describe A gate of red sandstone.")
+        assert described["ok"] is True, described
+        assert (await admin.command(f"revoke {name} {zone}"))["ok"] is True
+        for _ in range(20):
+            described = await player.command("describe A gate of black basalt.")
+            if described["ok"] is False:
+                break
+            await asyncio.sleep(0.25)
+        assert described["ok"] is False, described
+    finally:
+        await admin.ws.close()
+        await player.ws.close()
