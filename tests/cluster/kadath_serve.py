@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,33 @@ class Client:
     @property
     def seqs(self) -> list[int]:
         return [int(frame["seq"]) for frame in self.received]
+
+
+@contextlib.asynccontextmanager
+async def in_play(
+    http: httpx2.AsyncClient, *urls: str, admin_in: str | None = None
+) -> AsyncIterator[list[tuple[Client, str]]]:
+    """A fresh character for each of ``urls``, welcomed on a client connected to it: (client,
+    character name) each, in order; every client closed at exit. With ``admin_in`` (the
+    database URL), the first character's account is made an admin before it enters play."""
+    made = [await new_character(http) for _ in urls]
+    if admin_in is not None:
+        await make_admin(admin_in, made[0][1])
+    clients: list[Client] = []
+    try:
+        for url in urls:
+            clients.append(await Client.open(url))
+        for client, (token, name) in zip(clients, made, strict=True):
+            assert (await client.hello(token, name))["type"] == "welcome"
+        yield [(client, name) for client, (_, name) in zip(clients, made, strict=True)]
+    finally:
+        for client in clients:
+            await client.ws.close()
+
+
+def heard_on(channel: str) -> Callable[[Frame], bool]:
+    """``Client.wait_for``'s test for a message on ``channel``."""
+    return lambda f: f.get("type") == "message" and f.get("channel") == channel
 
 
 async def walk(client: Client, first: str, then: str, room: str) -> None:

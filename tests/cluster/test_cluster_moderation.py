@@ -6,9 +6,11 @@ world`` reloads every process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +22,7 @@ from kadath_serve import (
     WORLD,
     Client,
     Cluster,
-    make_admin,
-    new_character,
+    in_play,
     starting_cluster,
     walk,
 )
@@ -41,24 +42,23 @@ def system(text: str) -> object:
     return lambda f: f.get("type") == "message" and text in str(f.get("text"))
 
 
-async def admin_and_player(cluster: Cluster, database_url: str) -> tuple[Client, Client, str]:
+@contextlib.asynccontextmanager
+async def admin_and_player(
+    cluster: Cluster, database_url: str
+) -> AsyncIterator[tuple[Client, Client, str]]:
     """An admin served by beta (the start zone) and a player served by alpha (it walked into
-    alpha's zone), both connected to beta; the player's name."""
-    (token_a, name_a), (token_p, name_p) = [await new_character(cluster.http) for _ in "ap"]
-    await make_admin(database_url, name_a)
-    admin = await Client.open(cluster.beta.ws_url)
-    player = await Client.open(cluster.beta.ws_url)
-    assert (await admin.hello(token_a, name_a))["type"] == "welcome"
-    assert (await player.hello(token_p, name_p))["type"] == "welcome"
-    await walk(player, "east", "north", ACROSS_ROOM)
-    return admin, player, name_p
+    alpha's zone), both connected to beta; the player's name. Both closed at exit."""
+    beta = cluster.beta.ws_url
+    async with in_play(cluster.http, beta, beta, admin_in=database_url) as played:
+        [(admin, _), (player, name)] = played
+        await walk(player, "east", "north", ACROSS_ROOM)
+        yield admin, player, name
 
 
 async def test_a_mute_and_a_freeze_made_on_one_process_hold_on_the_other(
     serve_cluster: Cluster, database_url: str
 ) -> None:
-    admin, player, name = await admin_and_player(serve_cluster, database_url)
-    try:
+    async with admin_and_player(serve_cluster, database_url) as (admin, player, name):
         assert (await admin.command(f"mute {name} 10m spam"))["ok"] is True
         await player.wait_for(system("You have been muted"))
         for speech in ("ooc Can you hear me?", "say Can you hear me?"):
@@ -75,32 +75,24 @@ async def test_a_mute_and_a_freeze_made_on_one_process_hold_on_the_other(
         assert (await admin.command(f"unfreeze {name}"))["ok"] is True
         await player.wait_for(system("You are no longer frozen."))
         assert (await player.command("south"))["ok"] is True
-    finally:
-        await admin.ws.close()
-        await player.ws.close()
 
 
 async def test_a_ban_made_on_one_process_disconnects_the_account_on_the_other(
     serve_cluster: Cluster, database_url: str
 ) -> None:
-    admin, player, name = await admin_and_player(serve_cluster, database_url)
-    try:
+    async with admin_and_player(serve_cluster, database_url) as (admin, player, name):
         assert (await admin.command(f"ban {name} 1h cheating"))["ok"] is True
         code = await player.closed()
         assert code == 4403, code
         assert any(
             f.get("type") == "event" and f.get("event") == "kicked" for f in player.received
         ), player.received[-3:]
-    finally:
-        await admin.ws.close()
-        await player.ws.close()
 
 
 async def test_a_role_granted_and_a_report_made_on_one_process_reach_the_other(
     serve_cluster: Cluster, database_url: str
 ) -> None:
-    admin, player, name = await admin_and_player(serve_cluster, database_url)
-    try:
+    async with admin_and_player(serve_cluster, database_url) as (admin, player, name):
         assert (await admin.command(f"role {name} moderator"))["ok"] is True
         await player.wait_for(system("made you a moderator"))
         # The new moderator, served by alpha, reads a report made on beta.
@@ -108,24 +100,17 @@ async def test_a_role_granted_and_a_report_made_on_one_process_reach_the_other(
         await player.wait_for(system("[Report #"))
         joined = await player.command("channel join builders")
         assert joined["ok"] is True, joined
-    finally:
-        await admin.ws.close()
-        await player.ws.close()
 
 
 async def test_a_kick_reaches_a_character_in_play_on_the_other_process(
     serve_cluster: Cluster, database_url: str
 ) -> None:
-    admin, player, name = await admin_and_player(serve_cluster, database_url)
-    try:
+    async with admin_and_player(serve_cluster, database_url) as (admin, player, name):
         kicked = await admin.command(f"kick {name} enough")
         assert kicked == {**kicked, "ok": True, "text": f"{name} is kicked."}
         assert await player.closed() == 4403
         nobody = await admin.command("kick Nyarlathotep")
         assert nobody["ok"] is False and "Nobody called" in nobody["text"], nobody
-    finally:
-        await admin.ws.close()
-        await player.ws.close()
 
 
 def test_account_news_reads_back_as_it_was_written() -> None:
@@ -165,36 +150,31 @@ async def test_a_world_reload_on_one_process_reloads_every_process(
     async with (
         private_nats(tmp_path) as nats,
         starting_cluster(database_url, nats.url, tmp_path, KADATH_WORLD_DIR=str(world)) as c,
+        admin_and_player(c, database_url) as (admin, player, _),
     ):
-        admin, player, _ = await admin_and_player(c, database_url)
-        try:
-            zone = world / "zones" / "miskatonic.yaml"
-            text = zone.read_text(encoding="utf-8")
-            assert "name: The University Gate" in text
-            zone.write_text(text.replace("The University Gate", "The Gate of Dreams"), "utf-8")
-            reloaded = await admin.command("reload world")
-            assert reloaded["ok"] is True and "reloaded" in reloaded["text"], reloaded
+        zone = world / "zones" / "miskatonic.yaml"
+        text = zone.read_text(encoding="utf-8")
+        assert "name: The University Gate" in text
+        zone.write_text(text.replace("The University Gate", "The Gate of Dreams"), "utf-8")
+        reloaded = await admin.command("reload world")
+        assert reloaded["ok"] is True and "reloaded" in reloaded["text"], reloaded
 
-            async def reloaded_on_alpha() -> bool:
-                return bool(c.alpha.events("world_reloaded"))
+        async def reloaded_on_alpha() -> bool:
+            return bool(c.alpha.events("world_reloaded"))
 
-            await eventually(reloaded_on_alpha, WAIT, "alpha reloads the world")
-            look = await player.command("look")
-            assert look["ok"] is True
-            await player.wait_for(
-                lambda f: f.get("type") == "room" and f["room"]["name"] == "The Gate of Dreams"
-            )
-        finally:
-            await admin.ws.close()
-            await player.ws.close()
+        await eventually(reloaded_on_alpha, WAIT, "alpha reloads the world")
+        look = await player.command("look")
+        assert look["ok"] is True
+        await player.wait_for(
+            lambda f: f.get("type") == "room" and f["room"]["name"] == "The Gate of Dreams"
+        )
 
 
 async def test_a_zone_granted_on_one_process_may_be_built_on_the_other(
     serve_cluster: Cluster, database_url: str
 ) -> None:
-    admin, player, name = await admin_and_player(serve_cluster, database_url)
     zone = WORLD.rooms[ACROSS_ROOM].zone_id
-    try:
+    async with admin_and_player(serve_cluster, database_url) as (admin, player, name):
         assert (await admin.command(f"role {name} builder"))["ok"] is True
         await player.wait_for(system("made you a builder"))
         refused = await player.command("describe A gate of red sandstone.")
@@ -214,6 +194,3 @@ async def test_a_zone_granted_on_one_process_may_be_built_on_the_other(
                 break
             await asyncio.sleep(0.25)
         assert described["ok"] is False, described
-    finally:
-        await admin.ws.close()
-        await player.ws.close()

@@ -21,7 +21,8 @@ from kadath_serve import (
     WORLD,
     Client,
     Cluster,
-    make_admin,
+    heard_on,
+    in_play,
     new_character,
     walk,
 )
@@ -71,27 +72,16 @@ async def test_players_connected_to_different_processes_hear_each_other(
     serve_cluster: Cluster,
 ) -> None:
     cluster = serve_cluster
-    (token_a, name_a), (token_b, name_b) = [await new_character(cluster.http) for _ in "ab"]
-    on_alpha = await Client.open(cluster.alpha.ws_url)
-    on_beta = await Client.open(cluster.beta.ws_url)
-    try:
-        assert (await on_alpha.hello(token_a, name_a))["type"] == "welcome"
-        assert (await on_beta.hello(token_b, name_b))["type"] == "welcome"
+    async with in_play(cluster.http, cluster.alpha.ws_url, cluster.beta.ws_url) as played:
+        [(on_alpha, name_a), (on_beta, name_b)] = played
         assert (await on_alpha.command("say Hello from alpha."))["ok"] is True
-        heard = await on_beta.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await on_beta.wait_for(heard_on("say"))
         assert heard["text"] == f'{name_a} says, "Hello from alpha."'
         assert (await on_beta.command("say Hello from beta."))["ok"] is True
-        heard = await on_alpha.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await on_alpha.wait_for(heard_on("say"))
         assert heard["text"] == f'{name_b} says, "Hello from beta."'
         for client in (on_alpha, on_beta):
             assert client.seqs == list(range(1, len(client.seqs) + 1))
-    finally:
-        await on_alpha.ws.close()
-        await on_beta.ws.close()
 
 
 @pytest.mark.parametrize(
@@ -131,26 +121,18 @@ async def test_walking_into_a_zone_held_elsewhere_hands_the_player_over(
     each other; the mover walks back and is beta's again. Commands sent right behind a move
     are served (by the new holder), seq runs on without a gap, the client is greeted once."""
     cluster = serve_cluster
-    (token_w, name_w), (token_m, name_m) = [await new_character(cluster.http) for _ in "wm"]
     seen = len(cluster.beta.events("player_handed_over"))  # other tests' hand-overs
-    watcher = await Client.open(cluster.alpha.ws_url)
-    mover = await Client.open(cluster.beta.ws_url)
-    try:
-        for client, token, name in ((watcher, token_w, name_w), (mover, token_m, name_m)):
-            assert (await client.hello(token, name))["type"] == "welcome"
+    async with in_play(cluster.http, cluster.alpha.ws_url, cluster.beta.ws_url) as played:
+        [(watcher, _), (mover, name_m)] = played
+        for client in (watcher, mover):
             await walk(client, "east", "north", ACROSS_ROOM)
         assert (await mover.command("say Across the border."))["ok"] is True
-        heard = await watcher.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await watcher.wait_for(heard_on("say"))
         assert heard["text"] == f'{name_m} says, "Across the border."'
         await walk(mover, "south", "look", "arkham.garrison_street")
         for client in (mover, watcher):
             assert client.seqs == list(range(1, len(client.seqs) + 1))
             assert [f["type"] for f in client.received].count("welcome") == 1
-    finally:
-        await mover.ws.close()
-        await watcher.ws.close()
     handed = [(e["zone"]) for e in cluster.beta.events("player_handed_over")[seen:]]
     assert handed.count(ACROSS_ZONE) == 2, handed
     assert cluster.alpha.events("player_handed_over"), "the mover's walk back"
@@ -186,9 +168,7 @@ async def test_a_telnet_player_is_relayed_like_a_websocket_one(serve_cluster: Cl
         async with asyncio.timeout(WAIT * 2):
             await sign_up(telnet, "t" + letters, "correct horse battery", "T" + letters)
         telnet.line("say Over the wire.")
-        heard = await listener.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await listener.wait_for(heard_on("say"))
         assert heard["text"] == f'T{letters} says, "Over the wire."'
         await telnet.until("You say", within=WAIT)
     finally:
@@ -204,12 +184,8 @@ async def test_who_and_whisper_reach_the_players_of_the_other_process(
     zone): each is listed by ``who`` on either process and whispers the other, and an ignore
     held on the listener's process refuses the speaker's whisper."""
     cluster = serve_cluster
-    (token_h, name_h), (token_t, name_t) = [await new_character(cluster.http) for _ in "ht"]
-    here = await Client.open(cluster.beta.ws_url)
-    there = await Client.open(cluster.alpha.ws_url)
-    try:
-        assert (await here.hello(token_h, name_h))["type"] == "welcome"
-        assert (await there.hello(token_t, name_t))["type"] == "welcome"
+    async with in_play(cluster.http, cluster.beta.ws_url, cluster.alpha.ws_url) as played:
+        [(here, name_h), (there, name_t)] = played
         await walk(there, "east", "north", ACROSS_ROOM)
         for client in (here, there):
             who = await client.command("who")
@@ -228,9 +204,7 @@ async def test_who_and_whisper_reach_the_players_of_the_other_process(
                 "ok": True,
                 "text": f'You whisper to {name_l}, "Beyond the wall of sleep."',
             }
-            heard = await listener.wait_for(
-                lambda f: f.get("type") == "message" and f.get("channel") == "whisper"
-            )
+            heard = await listener.wait_for(heard_on("whisper"))
             assert heard["text"] == f'{name_s} whispers to you, "Beyond the wall of sleep."'
 
         nobody = await there.command("whisper Nyarlathotep hello")
@@ -240,9 +214,6 @@ async def test_who_and_whisper_reach_the_players_of_the_other_process(
         assert refused == {**refused, "ok": False, "text": f"{name_h} is not listening to you."}
         for client in (here, there):
             assert client.seqs == list(range(1, len(client.seqs) + 1))
-    finally:
-        await here.ws.close()
-        await there.ws.close()
 
 
 async def test_a_broadcast_reaches_the_players_of_every_process(
@@ -250,19 +221,10 @@ async def test_a_broadcast_reaches_the_players_of_every_process(
 ) -> None:
     """An admin served by beta broadcasts; a player served by alpha reads it."""
     cluster = serve_cluster
-    (token_a, name_a), (token_p, name_p) = [await new_character(cluster.http) for _ in "ap"]
-    await make_admin(database_url, name_a)
-    admin = await Client.open(cluster.beta.ws_url)
-    player = await Client.open(cluster.alpha.ws_url)
-    try:
-        assert (await admin.hello(token_a, name_a))["type"] == "welcome"
-        assert (await player.hello(token_p, name_p))["type"] == "welcome"
+    urls = (cluster.beta.ws_url, cluster.alpha.ws_url)
+    async with in_play(cluster.http, *urls, admin_in=database_url) as played:
+        [(admin, _), (player, _)] = played
         await walk(player, "east", "north", ACROSS_ROOM)
         assert (await admin.command("broadcast The gate opens."))["ok"] is True
-        heard = await player.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "broadcast"
-        )
+        heard = await player.wait_for(heard_on("broadcast"))
         assert heard["text"] == "[Broadcast] The gate opens."
-    finally:
-        await admin.ws.close()
-        await player.ws.close()
