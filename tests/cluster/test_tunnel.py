@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import nats
 from kadath_cluster import PrivateNats
@@ -21,6 +22,7 @@ from kadath.cluster.tunnel import (
     TEXT,
     TUNNEL_INBOX,
     LocalTransport,
+    Moved,
     Numbering,
     Tunnel,
     TunnelTransport,
@@ -258,6 +260,32 @@ async def test_a_holder_keeps_a_bounded_inbox_and_drops_a_relay_that_floods_it(
         await nc.close()
 
 
+ClientT = TypeVar("ClientT", bound=FakeClient)
+
+
+async def run_until_opened(
+    nc: nats.NATS,
+    zone: str,
+    new_client: Callable[[], ClientT],
+    heartbeat: float = 1,
+    silence: float = 60,
+    send_timeout: float = 60,
+) -> tuple[ClientT, Tunnel, Moved | Lost | None]:
+    """A tunnel to ``zone`` run to its end for a client from ``new_client``, again with another
+    while its open was not answered: a fresh nats-server now and then misses a just-made
+    subscription's first request (docs/scaling.md). The client, the tunnel and its outcome."""
+    while True:
+        client = new_client()
+        tunnel = Tunnel(
+            nc, client, ["hello"], zone, Numbering(), heartbeat=heartbeat, silence=silence,
+            send_timeout=send_timeout,
+        )  # fmt: skip
+        outcome = await tunnel.run()
+        if outcome != Lost(opened=False):
+            return client, tunnel, outcome
+        await asyncio.sleep(0.1)
+
+
 class StuckClient(FakeClient):
     """A client that takes nothing once ``stuck``: a send then waits until the connection is
     aborted."""
@@ -288,6 +316,11 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
     holder = await nats.connect(nats_server.url)
     client = StuckClient()
 
+    def fresh() -> StuckClient:  # the one the open below makes stuck
+        nonlocal client
+        client = StuckClient()
+        return client
+
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         tunnel_id = json.loads(msg.data)["tunnel"]
         client.stuck = True
@@ -300,26 +333,8 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
         await holder.flush()
         async with asyncio.timeout(WITHIN):
-            # A fresh nats-server now and then misses a just-made subscription's first request
-            # (docs/scaling.md); a refused open is told to try again: then try again.
-            while True:
-                client = StuckClient()
-                tunnel = Tunnel(
-                    nc,
-                    client,
-                    ["hello"],
-                    "harbour",
-                    Numbering(),
-                    heartbeat=1,
-                    silence=60,
-                    send_timeout=60,
-                )
-                outcome = await tunnel.run()
-                if client.stuck:
-                    assert outcome is None
-                    break
-                assert outcome == Lost(opened=False)
-                await asyncio.sleep(0.1)
+            client, tunnel, outcome = await run_until_opened(nc, "harbour", fresh)
+        assert client.stuck and outcome is None
         assert client.closed == (0, "aborted")
         assert tunnel.backlog <= RELAY_QUEUE
     finally:
@@ -368,16 +383,9 @@ async def test_a_tunnel_whose_holder_falls_silent_ends_lost_with_what_it_did_not
         await nc.subscribe(open_subject("arkham"), cb=open_tunnel)
         await nc.flush()
         async with asyncio.timeout(WITHIN):
-            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
-                client = FakeClient(texts)
-                tunnel = Tunnel(
-                    nc, client, ["hello"], "arkham", Numbering(), heartbeat=0.2, silence=1,
-                    send_timeout=5,
-                )  # fmt: skip
-                outcome = await tunnel.run()
-                if outcome != Lost(opened=False):
-                    break
-                await asyncio.sleep(0.1)
+            client, _, outcome = await run_until_opened(
+                nc, "arkham", lambda: FakeClient(texts), heartbeat=0.2, silence=1, send_timeout=5
+            )
             await dead.wait()
         assert outcome == Lost(opened=True, unanswered=("c2", "c3"), pings=1)
         assert [json.loads(text)["seq"] for text in client.sent] == [1, 2]
@@ -505,14 +513,7 @@ async def test_frames_of_several_holder_messages_waiting_for_a_client_go_out_in_
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
         await holder.flush()
         async with asyncio.timeout(WITHIN):
-            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
-                tunnel = Tunnel(
-                    nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
-                    send_timeout=60,
-                )  # fmt: skip
-                if await tunnel.run() != Lost(opened=False):
-                    break
-                await asyncio.sleep(0.1)
+            await run_until_opened(nc, "harbour", lambda: client)
         assert client.writes == [1, 4]
         assert [json.loads(text)["seq"] for text in client.sent] == [1, 2, 3, 4, 5]
         assert client.closed == (1000, "bye")
@@ -530,6 +531,11 @@ async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeo
     holder = await nats.connect(nats_server.url)
     client = StuckClient()
 
+    def fresh() -> StuckClient:  # the one the open below makes stuck
+        nonlocal client
+        client = StuckClient()
+        return client
+
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         tunnel_id = json.loads(msg.data)["tunnel"]
         client.stuck = True
@@ -541,16 +547,8 @@ async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeo
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
         await holder.flush()
         async with asyncio.timeout(WITHIN):
-            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
-                client = StuckClient()
-                tunnel = Tunnel(
-                    nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
-                    send_timeout=0.3,
-                )  # fmt: skip
-                outcome = await tunnel.run()
-                if client.stuck:
-                    break
-                await asyncio.sleep(0.1)
+            client, _, outcome = await run_until_opened(nc, "harbour", fresh, send_timeout=0.3)
+        assert client.stuck
         assert outcome is None
         assert client.closed == (0, "aborted")
     finally:
