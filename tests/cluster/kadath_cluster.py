@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kadath.cluster.config import ClusterConfig
+from kadath.cluster.zones import zone_statuses
 from kadath.persistence import migrate
 from kadath.persistence.engine import create_engine
 from kadath.settings import Settings
@@ -280,3 +281,24 @@ class ServeProcess(EngineProcess):
                         return
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"kadath serve --cluster did not start; see {self.log_path}")
+
+
+def gateway(name: str, database_url: str, nats_url: str, logs: Path) -> ServeProcess:
+    """``python -m kadath gateway``: holds no zone, relays every player."""
+    process = ServeProcess(name, database_url, nats_url, logs)
+    process.command = ["gateway"]
+    process.log_path = logs / f"gateway-{name}.log"
+    return process
+
+
+async def holding_every_zone(
+    engine: EngineProcess, config: ClusterConfig, zones: list[str], within: float
+) -> None:
+    """Wait until ``engine`` holds every zone of ``zones``, as recorded too; it must stay up."""
+
+    async def holds_all() -> bool:
+        assert engine.process is not None and engine.process.returncode is None
+        statuses = await zone_statuses(config, zones)
+        return all(s.owner == s.recorded_owner == engine.engine_id for s in statuses)
+
+    await eventually(holds_all, within, f"{engine.engine_id} holds every zone")

@@ -151,6 +151,11 @@ class Client:
         return [int(frame["seq"]) for frame in self.received]
 
 
+def rest(base_url: str) -> httpx2.AsyncClient:
+    """A REST client of the process at ``base_url`` (to sign up and make characters)."""
+    return httpx2.AsyncClient(base_url=base_url, timeout=WAIT, trust_env=False)
+
+
 @contextlib.asynccontextmanager
 async def in_play(
     http: httpx2.AsyncClient, *urls: str, admin_in: str | None = None
@@ -170,7 +175,8 @@ async def in_play(
         yield [(client, name) for client, (_, name) in zip(clients, made, strict=True)]
     finally:
         for client in clients:
-            await client.ws.close()
+            with contextlib.suppress(Exception):  # a killed process's client too
+                await client.ws.close()
 
 
 def heard_on(channel: str) -> Callable[[Frame], bool]:

@@ -15,7 +15,6 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx2
 import pytest
 import sqlalchemy as sa
 from kadath_cluster import (
@@ -27,12 +26,22 @@ from kadath_cluster import (
     ServeProcess,
     cluster_config,
     eventually,
+    gateway,
+    holding_every_zone,
     migrated_database,
     private_nats,
 )
-from kadath_serve import WAIT, WORLD, ZONES, Client, Frame, new_character, starting_cluster
+from kadath_serve import (
+    WORLD,
+    ZONES,
+    Client,
+    Frame,
+    heard_on,
+    new_character,
+    rest,
+    starting_cluster,
+)
 
-from kadath.cluster.zones import zone_statuses
 from kadath.persistence.engine import create_engine
 
 pytestmark = [
@@ -62,22 +71,11 @@ async def gateways_and_engine(tmp_path: Path, grace: float) -> AsyncIterator[Clu
         config = cluster_config(database_url, nats.url, "observer")
         engine = EngineProcess("engine-1", database_url, nats.url, tmp_path)
         engine.env["KADATH_RECONNECT_GRACE_SECONDS"] = str(grace)
-        gateways = []
-        for name in ("gw-a", "gw-b"):
-            gateway = ServeProcess(name, database_url, nats.url, tmp_path)
-            gateway.command = ["gateway"]
-            gateway.log_path = tmp_path / f"gateway-{name}.log"
-            gateways.append(gateway)
+        gateways = [gateway(name, database_url, nats.url, tmp_path) for name in ("gw-a", "gw-b")]
         try:
             await gateways[0].start(START_SECONDS)  # seeds the world
             await engine.start()
-
-            async def engine_holds_all() -> bool:
-                assert engine.process is not None and engine.process.returncode is None
-                statuses = await zone_statuses(config, ZONES)
-                return all(s.owner == s.recorded_owner == "engine-1" for s in statuses)
-
-            await eventually(engine_holds_all, START_SECONDS, "the engine holds every zone")
+            await holding_every_zone(engine, config, ZONES, START_SECONDS)
             await gateways[1].start(START_SECONDS)
             yield Cluster(gateways[0], gateways[1], engine, database_url)
         finally:
@@ -113,6 +111,22 @@ async def stored(database_url: str, name: str) -> tuple[str, list[str]]:
         await database.dispose()
 
 
+async def resumed(
+    url: str, token: str, name: str, room: str, beside: str, clients: list[Client]
+) -> Client:
+    """``name`` reconnected through ``url`` with its token (the client added to ``clients``):
+    welcomed in ``room`` beside ``beside``, carrying the poker."""
+    again = await Client.open(url)
+    clients.append(again)
+    welcome = await again.hello(token, name)
+    assert welcome["type"] == "welcome", welcome
+    assert welcome["room"]["id"] == room
+    assert beside in welcome["room"]["players"]
+    carried = await again.command("inventory")
+    assert carried["ok"] is True and "poker" in carried["text"], carried
+    return again
+
+
 async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -> None:
     """Mover (on gw-a) takes the poker and walks east; Quick (on gw-a) and Watcher (on gw-b)
     walk east too. gw-a is killed. Quick reconnects through gw-b at once (before the engine can
@@ -122,9 +136,7 @@ async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -
     resumes: welcomed in the room it walked to, carrying the poker; Watcher saw nobody leave or
     arrive, hears Mover speak once; ``who`` lists each of the three once."""
     async with gateways_and_engine(tmp_path, grace=120.0) as cluster:
-        async with httpx2.AsyncClient(
-            base_url=cluster.b.base_url, timeout=WAIT, trust_env=False
-        ) as http:
+        async with rest(cluster.b.base_url) as http:
             (token_m, mover), (token_q, quick), (token_w, watcher) = [
                 await new_character(http) for _ in "mqw"
             ]
@@ -164,19 +176,10 @@ async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -
             listed = names_in_who(await on_b_w.command("who"))
             assert sorted(listed) == sorted([mover, quick, watcher]), listed
 
-            again_m = await Client.open(cluster.b.ws_url)
-            clients.append(again_m)
-            welcome_m = await again_m.hello(token_m, mover)
-            assert welcome_m["type"] == "welcome", welcome_m
-            assert welcome_m["room"]["id"] == there
-            assert watcher in welcome_m["room"]["players"]
-            carried = await again_m.command("inventory")
-            assert carried["ok"] is True and "poker" in carried["text"], carried
+            again_m = await resumed(cluster.b.ws_url, token_m, mover, there, watcher, clients)
             said = await again_m.command("say Back through the other door.")
             assert said["ok"] is True, said
-            heard = await on_b_w.wait_for(
-                lambda f: f.get("type") == "message" and f.get("channel") == "say"
-            )
+            heard = await on_b_w.wait_for(heard_on("say"))
             assert heard["text"] == f'{mover} says, "Back through the other door."'
             for client in (on_b_w, again_m, again_q):
                 listed = names_in_who(await client.command("who"))
@@ -206,9 +209,7 @@ async def test_a_player_of_a_killed_gateway_who_does_not_return_leaves_play_and_
     is stored where it stood, carrying the poker."""
     grace = 2.0
     async with gateways_and_engine(tmp_path, grace=grace) as cluster:
-        async with httpx2.AsyncClient(
-            base_url=cluster.b.base_url, timeout=WAIT, trust_env=False
-        ) as http:
+        async with rest(cluster.b.base_url) as http:
             (token_m, mover), (token_w, watcher) = [await new_character(http) for _ in "mw"]
         there = NEXT_ROOM[next(iter(NEXT_ROOM))]
         direction = next(iter(NEXT_ROOM)).value
@@ -281,18 +282,9 @@ async def test_players_of_a_killed_relaying_serve_cluster_resume_on_the_holder(
             listed = names_in_who(await watching.command("who"))
             assert sorted(listed) == sorted([mover, watcher]), listed
 
-            again = await Client.open(cluster.beta.ws_url)
-            clients.append(again)
-            welcome = await again.hello(token_m, mover)
-            assert welcome["type"] == "welcome", welcome
-            assert welcome["room"]["id"] == there
-            assert watcher in welcome["room"]["players"]
-            carried = await again.command("inventory")
-            assert carried["ok"] is True and "poker" in carried["text"], carried
+            again = await resumed(cluster.beta.ws_url, token_m, mover, there, watcher, clients)
             assert (await again.command("say Still here."))["ok"] is True
-            heard = await watching.wait_for(
-                lambda f: f.get("type") == "message" and f.get("channel") == "say"
-            )
+            heard = await watching.wait_for(heard_on("say"))
             assert heard["text"] == f'{mover} says, "Still here."'
             for client in (watching, again):
                 listed = names_in_who(await client.command("who"))
