@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import pytest
 import sqlalchemy as sa
 from kadath_cluster import (
@@ -27,10 +26,12 @@ from kadath_cluster import (
     cluster_config,
     eventually,
     free_port,
+    gateway,
+    holding_every_zone,
     migrated_database,
     private_nats,
 )
-from kadath_serve import WAIT, WORLD, ZONES, Client, new_character, walk
+from kadath_serve import WORLD, ZONES, Client, heard_on, in_play, new_character, rest, walk
 
 from kadath.cluster.zones import pin, zone_statuses
 from kadath.persistence.engine import create_engine
@@ -48,13 +49,6 @@ class Roles:
     engine: EngineProcess
     nats_url: str
     database_url: str
-
-
-def gateway(name: str, database_url: str, nats_url: str, logs: Path) -> ServeProcess:
-    process = ServeProcess(name, database_url, nats_url, logs)
-    process.command = ["gateway"]
-    process.log_path = logs / f"gateway-{name}.log"
-    return process
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +69,7 @@ async def roles(
             assert all(s.owner is None for s in statuses), statuses  # it took none
 
             await engine.start()
-
-            async def engine_holds_all() -> bool:
-                assert engine.process is not None and engine.process.returncode is None
-                statuses = await zone_statuses(config, ZONES)
-                return all(s.owner == s.recorded_owner == "engine-1" for s in statuses)
-
-            await eventually(engine_holds_all, START_SECONDS, "the engine holds every zone")
+            await holding_every_zone(engine, config, ZONES, START_SECONDS)
             await eventually(
                 lambda: _logged(engine, "engine_started"), SLACK_SECONDS, "engine_started"
             )
@@ -98,7 +86,7 @@ async def _logged(process: EngineProcess, event: str) -> bool:
 
 async def test_a_player_on_a_gateway_is_served_by_the_engine(roles: Roles) -> None:
     gw = roles.gateways[0]
-    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as http:
+    async with rest(gw.base_url) as http:
         token, name = await new_character(http)  # sign-up and sign-in on the gateway
     client = await Client.open(gw.ws_url)
     try:
@@ -141,28 +129,19 @@ def test_kadath_zones_shows_the_engine_holding_every_zone_and_no_gateway(roles: 
 
 async def test_players_on_different_gateways_in_one_room_hear_each_other(roles: Roles) -> None:
     first, second = roles.gateways
-    async with httpx2.AsyncClient(base_url=first.base_url, timeout=WAIT, trust_env=False) as h:
-        (token_a, name_a), (token_b, name_b) = [await new_character(h) for _ in "ab"]
-    on_first, on_second = await Client.open(first.ws_url), await Client.open(second.ws_url)
-    try:
-        assert (await on_first.hello(token_a, name_a))["type"] == "welcome"
-        assert (await on_second.hello(token_b, name_b))["type"] == "welcome"
+    async with (
+        rest(first.base_url) as http,
+        in_play(http, first.ws_url, second.ws_url) as played,
+    ):
+        [(on_first, name_a), (on_second, name_b)] = played
         assert (await on_first.command("say Hello from the first gateway."))["ok"] is True
-        heard = await on_second.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await on_second.wait_for(heard_on("say"))
         assert heard["text"] == f'{name_a} says, "Hello from the first gateway."'
         assert (await on_second.command("say And from the second."))["ok"] is True
-        heard = await on_first.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await on_first.wait_for(heard_on("say"))
         assert heard["text"] == f'{name_b} says, "And from the second."'
         for client in (on_first, on_second):
             assert client.seqs == list(range(1, len(client.seqs) + 1))
-    finally:
-        with contextlib.suppress(Exception):
-            await on_first.ws.close()
-            await on_second.ws.close()
 
 
 @pytest.mark.parametrize("command", [["gateway", "--port", "0"], ["engine"]], ids=str)
@@ -241,26 +220,17 @@ async def test_a_gateway_player_walking_between_engines_is_handed_over(
     """Both walk from engine-1's start zone into engine-2's zone through the one gateway, hear
     each other there; the mover walks back. One welcome, gap-free seq throughout."""
     gw = two_engines.gateways[0]
-    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as h:
-        (token_w, name_w), (token_m, name_m) = [await new_character(h) for _ in "wm"]
-    watcher, mover = await Client.open(gw.ws_url), await Client.open(gw.ws_url)
-    try:
-        for client, token, name in ((watcher, token_w, name_w), (mover, token_m, name_m)):
-            assert (await client.hello(token, name))["type"] == "welcome"
+    async with rest(gw.base_url) as http, in_play(http, gw.ws_url, gw.ws_url) as played:
+        [(watcher, _), (mover, name_m)] = played
+        for client in (watcher, mover):
             await walk(client, "east", "north", ACROSS_ROOM)
         assert (await mover.command("say Across the border."))["ok"] is True
-        heard = await watcher.wait_for(
-            lambda f: f.get("type") == "message" and f.get("channel") == "say"
-        )
+        heard = await watcher.wait_for(heard_on("say"))
         assert heard["text"] == f'{name_m} says, "Across the border."'
         await walk(mover, "south", "look", "arkham.garrison_street")
         for client in (mover, watcher):
             assert client.seqs == list(range(1, len(client.seqs) + 1))
             assert [f["type"] for f in client.received].count("welcome") == 1
-    finally:
-        with contextlib.suppress(Exception):
-            await mover.ws.close()
-            await watcher.ws.close()
     engine_1 = two_engines.engine
     handed = [e["zone"] for e in engine_1.events("player_handed_over")]
     assert handed.count(ACROSS_ZONE) == 2, handed
@@ -274,8 +244,8 @@ async def test_sigterm_to_an_engine_saves_and_closes_its_gateway_players_and_rel
     told (shutdown), the gateway closes its connection 1012; the engine exits 0, its zones
     released. (No graceful hand-over to another engine: the client reconnects.)"""
     gw, engine = two_engines.gateways[0], two_engines.engine
-    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as h:
-        token, name = await new_character(h)
+    async with rest(gw.base_url) as http:
+        token, name = await new_character(http)
     client = await Client.open(gw.ws_url)
     try:
         assert (await client.hello(token, name))["type"] == "welcome"
@@ -311,13 +281,9 @@ async def test_a_channel_line_reaches_players_of_both_engines_through_one_gatewa
     """``stay`` is served by engine-1 (the start zone), ``away`` by engine-2: each reads the
     other's ``ooc`` line once, and ``history`` on both engines shows both lines."""
     gw = two_engines.gateways[0]
-    async with httpx2.AsyncClient(base_url=gw.base_url, timeout=WAIT, trust_env=False) as h:
-        (token_s, name_s), (token_a, name_a) = [await new_character(h) for _ in "sa"]
-    stay, away = await Client.open(gw.ws_url), await Client.open(gw.ws_url)
-    lines = {stay: "Is the gate open?", away: "It is open."}
-    try:
-        assert (await stay.hello(token_s, name_s))["type"] == "welcome"
-        assert (await away.hello(token_a, name_a))["type"] == "welcome"
+    async with rest(gw.base_url) as http, in_play(http, gw.ws_url, gw.ws_url) as played:
+        [(stay, name_s), (away, name_a)] = played
+        lines = {stay: "Is the gate open?", away: "It is open."}
         await walk(away, "east", "north", ACROSS_ROOM)
         for speaker in (stay, away):
             assert (await speaker.command(f"ooc {lines[speaker]}"))["ok"] is True
@@ -332,8 +298,4 @@ async def test_a_channel_line_reaches_players_of_both_engines_through_one_gatewa
             assert history[1].endswith(f"[ooc] {name_a}: It is open."), history
             texts = [f["text"] for f in client.received if f.get("type") == "channel"]
             assert sorted(texts) == sorted(lines.values()), texts
-    finally:
-        with contextlib.suppress(Exception):
-            await stay.ws.close()
-            await away.ws.close()
     assert two_engines.engine.events("player_handed_over")  # away moved to engine-2
