@@ -307,6 +307,18 @@ class StuckClient(FakeClient):
         self._aborted.set()
 
 
+class StuckClients:
+    """A fresh ``StuckClient`` for each try to open a tunnel (``new``); ``last``, the one made
+    last (a holder's open makes it stuck)."""
+
+    def __init__(self) -> None:
+        self.last = StuckClient()
+
+    def new(self) -> StuckClient:
+        self.last = StuckClient()
+        return self.last
+
+
 async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_client(
     nats_server: PrivateNats,
 ) -> None:
@@ -314,16 +326,11 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
     aborted at once (not after the send timeout) and the tunnel ends."""
     nc = await nats.connect(nats_server.url)
     holder = await nats.connect(nats_server.url)
-    client = StuckClient()
-
-    def fresh() -> StuckClient:  # the one the open below makes stuck
-        nonlocal client
-        client = StuckClient()
-        return client
+    clients = StuckClients()
 
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         tunnel_id = json.loads(msg.data)["tunnel"]
-        client.stuck = True
+        clients.last.stuck = True
         await msg.respond(b'{"ok": true}')
         for n in range(RELAY_QUEUE + 50):
             frame = encode_frames([(n + 1, Outgoing({"type": "room", "text": "x"}))])
@@ -333,7 +340,7 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
         await holder.flush()
         async with asyncio.timeout(WITHIN):
-            client, tunnel, outcome = await run_until_opened(nc, "harbour", fresh)
+            client, tunnel, outcome = await run_until_opened(nc, "harbour", clients.new)
         assert client.stuck and outcome is None
         assert client.closed == (0, "aborted")
         assert tunnel.backlog <= RELAY_QUEUE
@@ -529,16 +536,11 @@ async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeo
     ``send_timeout`` (the holder's session cannot see it), and the tunnel ends."""
     nc = await nats.connect(nats_server.url)
     holder = await nats.connect(nats_server.url)
-    client = StuckClient()
-
-    def fresh() -> StuckClient:  # the one the open below makes stuck
-        nonlocal client
-        client = StuckClient()
-        return client
+    clients = StuckClients()
 
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         tunnel_id = json.loads(msg.data)["tunnel"]
-        client.stuck = True
+        clients.last.stuck = True
         await msg.respond(b'{"ok": true}')
         room = Outgoing({"type": "room", "text": "x"})
         await holder.publish(out_subject(tunnel_id), encode_frames([(1, room)]))
@@ -547,7 +549,9 @@ async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeo
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
         await holder.flush()
         async with asyncio.timeout(WITHIN):
-            client, _, outcome = await run_until_opened(nc, "harbour", fresh, send_timeout=0.3)
+            client, _, outcome = await run_until_opened(
+                nc, "harbour", clients.new, send_timeout=0.3
+            )
         assert client.stuck
         assert outcome is None
         assert client.closed == (0, "aborted")
