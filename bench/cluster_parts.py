@@ -171,7 +171,8 @@ NODE_ENV = {
 
 
 class Node:
-    """``python -m kadath serve [--cluster]`` on a free loopback port; always stopped."""
+    """``python -m kadath serve [--cluster]`` on a free loopback port; always stopped. With
+    ``command`` set to ``["engine"]``, ``python -m kadath engine`` (no listener)."""
 
     def __init__(
         self, name: str, database_url: str, nats_url: str | None, root: Path, **env: str
@@ -191,6 +192,7 @@ class Node:
         self.cluster = nats_url is not None
         if nats_url is not None:
             self.env["KADATH_NATS_URL"] = nats_url
+        self.command = ["serve", "--cluster"] if self.cluster else ["serve"]
         self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.cprofile: Path | None = None  # run under cProfile (bench/load_serve.py), stats here
@@ -209,19 +211,22 @@ class Node:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     async def start(self, within: float = 120.0) -> None:
-        """Start, and wait until it says it is ready (a cluster node holds its zones by then)."""
-        command = ["serve", "--cluster"] if self.cluster else ["serve"]
+        """Start, and wait until it says it is ready (a cluster node holds its zones by then);
+        an engine, which has no listener, is only started."""
+        listens = self.command != ["engine"]
+        address = ["--host", "127.0.0.1", "--port", str(self.port)] if listens else []
         program = [sys.executable, "-m", "kadath"]
         if self.cprofile is not None:
             self.env["KADATH_BENCH_CPROFILE"] = str(self.cprofile)
             program = [sys.executable, str(HERE / "load_serve.py")]
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                *program, *command,
-                "--host", "127.0.0.1", "--port", str(self.port),
+                *program, *self.command, *address,
                 env=self.env, cwd=self.data_dir, stdout=log, stderr=log,
                 stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
+        if not listens:
+            return
         async with httpx2.AsyncClient(timeout=2, trust_env=False) as http:
             deadline = time.monotonic() + within
             while time.monotonic() < deadline and self.process.returncode is None:

@@ -6,7 +6,7 @@ server named by ``--postgres`` (default: KADATH_TEST_POSTGRES_URL's server), run
 reads the engine's and nats-server's CPU time over ``--seconds``. Each renewal is one fenced
 PostgreSQL transaction, one KV compare-and-swap and one pin read per zone. Since ``kadath
 engine`` runs its zones' game (issue 11, "Roles"), the engine's CPU also counts its idle game
-loop (no players; NPC spawning off in the test settings).
+loop (no players; NPC spawning off in bench/cluster_parts.py's settings).
 
     python3 -m uv run --frozen python bench/lease_cost.py --seconds 60 --renew 1
 """
@@ -21,16 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "cluster"))
-
-from kadath_cluster import (  # type: ignore[import-not-found]
-    EngineProcess,
-    cluster_config,
-    eventually,
-    migrated_database,
-    private_nats,
-)
-
+from cluster_parts import Node, migrated_database, private_nats
+from kadath.cluster.config import ClusterConfig
 from kadath.cluster.zones import zone_statuses
 from kadath.world import DEFAULT_WORLD_DIR, load_world
 
@@ -60,28 +52,36 @@ async def main() -> None:
     zones = sorted(load_world(DEFAULT_WORLD_DIR).zones)
     root = Path(tempfile.mkdtemp(prefix="kadath-lease-cost-"))
     async with migrated_database(args.postgres) as url, private_nats(root) as nats:
-        engine = EngineProcess("bench", url, nats.url, root)
-        engine.env["KADATH_ZONE_RENEW_SECONDS"] = str(args.renew)
-        engine.env["KADATH_ZONE_LEASE_SECONDS"] = str(3 * args.renew)
-        engine.env["KADATH_LOG_LEVEL"] = "WARNING"
-        await engine.start()
-        assert engine.process is not None
-        config = cluster_config(url, nats.url, "observer")
-
-        async def held() -> bool:
-            return all(s.owner == "bench" for s in await zone_statuses(config, zones))
-
+        engine = Node(
+            "bench", url, nats.url, root,
+            KADATH_ZONE_RENEW_SECONDS=str(args.renew),
+            KADATH_ZONE_LEASE_SECONDS=str(3 * args.renew),
+        )  # fmt: skip
+        engine.command = ["engine"]
+        config = ClusterConfig(
+            database_url=url,
+            nats_url=nats.url,
+            engine_id="observer",
+            lease_seconds=3 * args.renew,
+            renew_seconds=args.renew,
+            bucket="kadath_zones",
+        )
         try:
-            await eventually(held, 60, "the engine holds every zone")
+            await engine.start()
+            deadline = time.monotonic() + 60
+            while not all(s.owner == "bench" for s in await zone_statuses(config, zones)):
+                if time.monotonic() > deadline:
+                    sys.exit(f"the engine does not hold every zone; see {engine.log_path}")
+                await asyncio.sleep(0.2)
             load_before = load_average()
-            engine_0, nats_0 = cpu_seconds(engine.process.pid), cpu_seconds(nats.pid)
+            engine_0, nats_0 = cpu_seconds(engine.pid), cpu_seconds(nats.pid)
             started = time.monotonic()
             await asyncio.sleep(args.seconds)
             elapsed = time.monotonic() - started
-            engine_cpu = cpu_seconds(engine.process.pid) - engine_0
+            engine_cpu = cpu_seconds(engine.pid) - engine_0
             nats_cpu = cpu_seconds(nats.pid) - nats_0
         finally:
-            await engine.close()
+            await engine.stop()
     renewals = len(zones) * elapsed / args.renew
     print(
         f"{len(zones)} zones, renewal every {args.renew:g}s, {elapsed:.0f}s: "
