@@ -37,6 +37,7 @@ from kadath_serve import (
     Client,
     Frame,
     heard_on,
+    in_play,
     new_character,
     rest,
     starting_cluster,
@@ -51,6 +52,8 @@ pytestmark = [
 ]
 START_SECONDS = 90.0
 NEXT_ROOM = WORLD.rooms[WORLD.start_room_id].exits
+DIRECTION = next(iter(NEXT_ROOM))  # out of the start room: the players walk there
+THERE = NEXT_ROOM[DIRECTION]
 # From the kill: the engine hears a tunnel's silence after a lease (checked every renewal
 # period), plus slack for a loaded machine.
 NOTICED_WITHIN = LEASE_SECONDS + 2 * RENEW_SECONDS + SLACK_SECONDS
@@ -127,6 +130,15 @@ async def resumed(
     return again
 
 
+async def follow_with_the_poker(mover: Client, watcher: Client, name: str) -> None:
+    """Watcher walks out of the start room; Mover (``name``) takes the poker and follows:
+    Watcher sees it arrive."""
+    assert (await watcher.command(DIRECTION.value))["ok"] is True
+    assert (await mover.command("get poker"))["ok"] is True
+    assert (await mover.command(DIRECTION.value))["ok"] is True
+    await watcher.wait_for(lambda f: f.get("event") == "arrived" and f.get("name") == name)
+
+
 async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -> None:
     """Mover (on gw-a) takes the poker and walks east; Quick (on gw-a) and Watcher (on gw-b)
     walk east too. gw-a is killed. Quick reconnects through gw-b at once (before the engine can
@@ -140,8 +152,6 @@ async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -
             (token_m, mover), (token_q, quick), (token_w, watcher) = [
                 await new_character(http) for _ in "mqw"
             ]
-        there = NEXT_ROOM[next(iter(NEXT_ROOM))]
-        direction = next(iter(NEXT_ROOM)).value
         on_a_m, on_a_q = await Client.open(cluster.a.ws_url), await Client.open(cluster.a.ws_url)
         on_b_w = await Client.open(cluster.b.ws_url)
         clients = [on_a_m, on_a_q, on_b_w]
@@ -154,7 +164,7 @@ async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -
                 assert (await client.hello(token, name))["type"] == "welcome"
             assert (await on_a_m.command("get poker"))["ok"] is True
             for client in (on_b_w, on_a_q, on_a_m):
-                assert (await client.command(direction))["ok"] is True
+                assert (await client.command(DIRECTION.value))["ok"] is True
             assert (await on_b_w.command("look"))["ok"] is True  # it has seen both arrive
             assert len(events_naming(on_b_w, mover)) == 1  # Mover's arrival
             before_kill = len(on_b_w.received)
@@ -167,7 +177,7 @@ async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -
             clients.append(again_q)
             welcome_q = await again_q.hello(token_q, quick)
             assert welcome_q["type"] == "welcome", welcome_q
-            assert welcome_q["room"]["id"] == there
+            assert welcome_q["room"]["id"] == THERE
 
             async def noticed() -> bool:
                 return len(cluster.engine.events("tunnel_relay_silent")) >= 1
@@ -176,7 +186,7 @@ async def test_players_of_a_killed_gateway_resume_on_the_other(tmp_path: Path) -
             listed = names_in_who(await on_b_w.command("who"))
             assert sorted(listed) == sorted([mover, quick, watcher]), listed
 
-            again_m = await resumed(cluster.b.ws_url, token_m, mover, there, watcher, clients)
+            again_m = await resumed(cluster.b.ws_url, token_m, mover, THERE, watcher, clients)
             said = await again_m.command("say Back through the other door.")
             assert said["ok"] is True, said
             heard = await on_b_w.wait_for(heard_on("say"))
@@ -209,18 +219,12 @@ async def test_a_player_of_a_killed_gateway_who_does_not_return_leaves_play_and_
     is stored where it stood, carrying the poker."""
     grace = 2.0
     async with gateways_and_engine(tmp_path, grace=grace) as cluster:
-        async with rest(cluster.b.base_url) as http:
-            (token_m, mover), (token_w, watcher) = [await new_character(http) for _ in "mw"]
-        there = NEXT_ROOM[next(iter(NEXT_ROOM))]
-        direction = next(iter(NEXT_ROOM)).value
-        on_a, on_b = await Client.open(cluster.a.ws_url), await Client.open(cluster.b.ws_url)
-        try:
-            assert (await on_a.hello(token_m, mover))["type"] == "welcome"
-            assert (await on_b.hello(token_w, watcher))["type"] == "welcome"
-            assert (await on_b.command(direction))["ok"] is True
-            assert (await on_a.command("get poker"))["ok"] is True
-            assert (await on_a.command(direction))["ok"] is True
-            await on_b.wait_for(lambda f: f.get("event") == "arrived" and f.get("name") == mover)
+        async with (
+            rest(cluster.b.base_url) as http,
+            in_play(http, cluster.a.ws_url, cluster.b.ws_url) as played,
+        ):
+            [(on_a, mover), (on_b, watcher)] = played
+            await follow_with_the_poker(on_a, on_b, mover)
 
             cluster.a.signal(signal.SIGKILL)
             assert await cluster.a.wait() == -signal.SIGKILL
@@ -231,12 +235,8 @@ async def test_a_player_of_a_killed_gateway_who_does_not_return_leaves_play_and_
             assert left["text"] == f"{mover} fades into the fog."
             assert names_in_who(await on_b.command("who")) == [watcher]
             assert len(events_naming(on_b, mover)) == 2  # arrived, then left: once each
-        finally:
-            for client in (on_a, on_b):
-                with contextlib.suppress(Exception):
-                    await client.ws.close()
         room_id, carried = await stored(cluster.database_url, mover)
-        assert room_id == there
+        assert room_id == THERE
         assert any("poker" in item for item in carried), carried
         assert cluster.engine.events("tunnel_relay_silent")
 
@@ -256,20 +256,13 @@ async def test_players_of_a_killed_relaying_serve_cluster_resume_on_the_holder(
         ) as cluster,
     ):
         (token_m, mover), (token_w, watcher) = [await new_character(cluster.http) for _ in "mw"]
-        there = NEXT_ROOM[next(iter(NEXT_ROOM))]
-        direction = next(iter(NEXT_ROOM)).value
         relayed = await Client.open(cluster.alpha.ws_url)
         watching = await Client.open(cluster.beta.ws_url)
         clients = [relayed, watching]
         try:
             assert (await relayed.hello(token_m, mover))["type"] == "welcome"
             assert (await watching.hello(token_w, watcher))["type"] == "welcome"
-            assert (await watching.command(direction))["ok"] is True
-            assert (await relayed.command("get poker"))["ok"] is True
-            assert (await relayed.command(direction))["ok"] is True
-            await watching.wait_for(
-                lambda f: f.get("event") == "arrived" and f.get("name") == mover
-            )
+            await follow_with_the_poker(relayed, watching, mover)
             before_kill = len(watching.received)
 
             cluster.alpha.signal(signal.SIGKILL)
@@ -282,7 +275,7 @@ async def test_players_of_a_killed_relaying_serve_cluster_resume_on_the_holder(
             listed = names_in_who(await watching.command("who"))
             assert sorted(listed) == sorted([mover, watcher]), listed
 
-            again = await resumed(cluster.beta.ws_url, token_m, mover, there, watcher, clients)
+            again = await resumed(cluster.beta.ws_url, token_m, mover, THERE, watcher, clients)
             assert (await again.command("say Still here."))["ok"] is True
             heard = await watching.wait_for(heard_on("say"))
             assert heard["text"] == f'{mover} says, "Still here."'
