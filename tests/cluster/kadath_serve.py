@@ -192,6 +192,19 @@ async def walk(client: Client, first: str, then: str, room: str) -> None:
     await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
 
 
+async def stored_room(database_url: str, name: str) -> str:
+    """The room the character ``name`` is stored in."""
+    database = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.connect() as conn:
+            room = await conn.scalar(
+                sa.text("SELECT room_id FROM players WHERE name = :name"), {"name": name}
+            )
+            return str(room)
+    finally:
+        await database.dispose()
+
+
 async def make_admin(database_url: str, name: str) -> None:
     """The account of the character ``name`` becomes an admin (before it enters play)."""
     engine = create_engine(database_url, pool_size=1, max_overflow=0)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from kadath_cluster import (
     PG_URL,
     SERVE_ENV,
@@ -31,10 +30,19 @@ from kadath_cluster import (
     migrated_database,
     private_nats,
 )
-from kadath_serve import WORLD, ZONES, Client, heard_on, in_play, new_character, rest, walk
+from kadath_serve import (
+    WORLD,
+    ZONES,
+    Client,
+    heard_on,
+    in_play,
+    new_character,
+    rest,
+    stored_room,
+    walk,
+)
 
 from kadath.cluster.zones import pin, zone_statuses
-from kadath.persistence.engine import create_engine
 from kadath.realtime.protocol import CLOSE_RESTART
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
@@ -264,15 +272,7 @@ async def test_sigterm_to_an_engine_saves_and_closes_its_gateway_players_and_rel
     assert all(s.owner is None for s in statuses if s.zone in held), statuses
     walked_to = [f["room"]["id"] for f in client.received if f.get("type") == "room"][-1]
     assert walked_to != WORLD.start_room_id
-    database = create_engine(two_engines.database_url, pool_size=1, max_overflow=0)
-    try:
-        async with database.connect() as conn:
-            saved = await conn.scalar(
-                sa.text("SELECT room_id FROM players WHERE name = :name"), {"name": name}
-            )
-    finally:
-        await database.dispose()
-    assert saved == walked_to
+    assert await stored_room(two_engines.database_url, name) == walked_to
 
 
 async def test_a_channel_line_reaches_players_of_both_engines_through_one_gateway(

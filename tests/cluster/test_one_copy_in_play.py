@@ -34,6 +34,7 @@ from kadath_serve import (
     Frame,
     new_character,
     starting_cluster,
+    stored_room,
 )
 
 from kadath.cluster.zones import pin, zone_statuses
@@ -46,18 +47,6 @@ pytestmark = [
 ]
 ACROSS_ROOM = "miskatonic.campus_gate"  # a room of a zone alpha holds
 GRACE = 15.0  # long enough for the reconnect below on a loaded machine
-
-
-async def stored_room(database_url: str, name: str) -> str:
-    database = create_engine(database_url, pool_size=1, max_overflow=0)
-    try:
-        async with database.connect() as conn:
-            room = await conn.scalar(
-                sa.text("SELECT room_id FROM players WHERE name = :name"), {"name": name}
-            )
-            return str(room)
-    finally:
-        await database.dispose()
 
 
 async def store_room(database_url: str, name: str, room: str) -> None:
