@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from kadath_cluster import (
     LEASE_SECONDS,
@@ -21,13 +20,13 @@ from kadath_cluster import (
 )
 from kadath_serve import (
     START_ZONE,
-    WAIT,
     WORLD,
     ZONES,
     Client,
     Cluster,
     make_admin,
     new_character,
+    rest,
     starting_cluster,
 )
 
@@ -55,8 +54,8 @@ async def npc_cluster(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[
 
 
 async def stats(process: ServeProcess, token: str) -> dict[str, Any]:
-    async with httpx2.AsyncClient(base_url=process.base_url, timeout=WAIT, trust_env=False) as h:
-        response = await h.get(
+    async with rest(process.base_url) as http:
+        response = await http.get(
             "/api/monitoring/stats", headers={"Authorization": f"Bearer {token}"}
         )
     assert response.status_code == 200, response.text
