@@ -1,6 +1,8 @@
 """The relay's CPU per holder frame, in one process (no NATS, no sockets): take an ``F`` message
 apart, strike out the answered command ids (``Owed``), number the frames (``Numbering``) and
-make the text a WebSocket client is sent, for three typical frames (a reply, a room, a say).
+make the text a WebSocket client is sent, for three typical frames (a reply, a room, a say);
+and, where the code has it, the WebSocket client's path that makes the texts directly
+(``Numbering.texts``).
 
     python3 -m uv run --frozen python bench/relay_frames.py
 
@@ -46,10 +48,21 @@ def relay() -> None:
             frame.text(seq)
 
 
+def relay_texts() -> None:
+    """A WebSocket client's path since the relay hands it texts (``Numbering.texts``)."""
+    owed, numbering = Owed(1000), tunnel.Numbering()
+    owed.ids.append("c12")
+    for message in MESSAGES:
+        numbering.texts(message[1:], owed)  # type: ignore[attr-defined]
+
+
 def main() -> None:
     runs = 20_000
     best = min(timeit.repeat(relay, number=runs, repeat=7))
     print(f"{'tagged' if TAGGED else 'decoded'}: {best / runs / len(FRAMES) * 1e6:.2f} µs a frame")
+    if hasattr(tunnel.Numbering, "texts"):
+        best = min(timeit.repeat(relay_texts, number=runs, repeat=7))
+        print(f"texts (WebSocket): {best / runs / len(FRAMES) * 1e6:.2f} µs a frame")
 
 
 if __name__ == "__main__":

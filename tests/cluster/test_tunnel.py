@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 import nats
 from kadath_cluster import PrivateNats
 
-from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, failover_frames
+from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, Owed, failover_frames
 from kadath.cluster.tunnel import (
     ABORT,
+    CLOSE,
     FRAMES,
+    HEARTBEAT,
     RELAY_QUEUE,
     TEXT,
     TUNNEL_INBOX,
@@ -99,6 +101,30 @@ def test_frames_cross_a_tunnel_as_the_websocket_would_send_them() -> None:
     ]
     assert all(f._decoded is None for _, f in decoded)  # nothing decoded to pass it on
     assert [f.frame for _, f in decoded] == [f.frame for _, f in frames]  # a telnet client's
+
+
+def test_a_websocket_client_is_handed_the_holders_texts_numbered_as_frames_would_be() -> None:
+    """``Numbering.texts`` (a WebSocket client's path: no frame object a frame) gives the
+    texts ``number`` and ``Outgoing.text`` give, greets once, and strikes out the answers."""
+    holder = [
+        (1, Outgoing({"type": "welcome"})),
+        (2, Outgoing({"type": "room", "text": 'A line\nand \u00e9\t"quoted"'})),
+        (3, Outgoing({"type": "reply", "re": "c1", "ok": True})),
+        (4, Outgoing({"type": "pong"})),
+        (5, Outgoing({"type": "welcome"})),
+        (6, Outgoing({"type": "error", "code": "bad_frame", "re": "c2"})),
+    ]
+    framed, texted = Numbering(), Numbering()
+    expected = [f.text(seq) for seq, f in framed.number(holder)]
+    owed = Owed(1000)
+    for text in ('{"type":"command","id":"c1","text":"x"}', '{"type":"ping"}'):
+        owed.ask(text)
+    owed.ask('{"type":"command","id":"c2","text":"y"}')
+    owed.ask('{"type":"command","id":"c3","text":"z"}')
+    assert texted.texts(encode_frames(holder)[1:], owed) == expected
+    assert [json.loads(t)["seq"] for t in expected] == [1, 2, 3, 4, 5]
+    assert (owed.ids, owed.pings) == (["c3"], 0)
+    assert texted.sent == framed.sent == 5
 
 
 def test_numbering_runs_on_across_sessions_and_greets_once() -> None:
@@ -295,7 +321,7 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
                 assert outcome == Lost(opened=False)
                 await asyncio.sleep(0.1)
         assert client.closed == (0, "aborted")
-        assert tunnel._from_holder.qsize() <= RELAY_QUEUE
+        assert tunnel.backlog <= RELAY_QUEUE
     finally:
         await holder.close()
         await nc.close()
@@ -433,3 +459,158 @@ async def test_tunnels_to_one_relay_share_one_nats_message_a_loop_turn(
     finally:
         await holder_nc.close()
         await relay_nc.close()
+
+
+class GatedClient(FakeClient):
+    """A client whose first write waits for ``gate``; ``writes`` counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self.writes: list[int] = []  # frames in each write
+
+    async def send_frames(self, batch: Sequence[Delivery]) -> None:
+        self.writes.append(len(batch))
+        self.writing.set()
+        await self.gate.wait()
+        await super().send_frames(batch)
+
+
+async def test_frames_of_several_holder_messages_waiting_for_a_client_go_out_in_one_write(
+    nats_server: PrivateNats,
+) -> None:
+    """What the holder sent while the relay was still writing to its client (several NATS
+    messages) goes to the client in one write (one WebSocket message for a client that asked
+    for batches), numbered on without a gap."""
+    nc = await nats.connect(nats_server.url)
+    holder = await nats.connect(nats_server.url)
+    client = GatedClient()
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        tunnel_id = json.loads(msg.data)["tunnel"]
+        await msg.respond(b'{"ok": true}')
+        room = Outgoing({"type": "room", "text": "x"})
+        await holder.publish(out_subject(tunnel_id), encode_frames([(1, room)]))
+        await holder.flush()
+        await client.writing.wait()  # the relay is writing the first: the rest wait
+        for n in range(2, 6):
+            await holder.publish(out_subject(tunnel_id), encode_frames([(n, room)]))
+        await holder.flush()
+        await asyncio.sleep(0.3)
+        client.gate.set()
+        await holder.publish(out_subject(tunnel_id), CLOSE + b'[1000, "bye"]')
+
+    try:
+        await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
+        await holder.flush()
+        async with asyncio.timeout(WITHIN):
+            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
+                tunnel = Tunnel(
+                    nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+                    send_timeout=60,
+                )  # fmt: skip
+                if await tunnel.run() != Lost(opened=False):
+                    break
+                await asyncio.sleep(0.1)
+        assert client.writes == [1, 4]
+        assert [json.loads(text)["seq"] for text in client.sent] == [1, 2, 3, 4, 5]
+        assert client.closed == (1000, "bye")
+    finally:
+        await holder.close()
+        await nc.close()
+
+
+async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeout(
+    nats_server: PrivateNats,
+) -> None:
+    """A client whose socket takes nothing is aborted once a write has waited for
+    ``send_timeout`` (the holder's session cannot see it), and the tunnel ends."""
+    nc = await nats.connect(nats_server.url)
+    holder = await nats.connect(nats_server.url)
+    client = StuckClient()
+
+    async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
+        tunnel_id = json.loads(msg.data)["tunnel"]
+        client.stuck = True
+        await msg.respond(b'{"ok": true}')
+        room = Outgoing({"type": "room", "text": "x"})
+        await holder.publish(out_subject(tunnel_id), encode_frames([(1, room)]))
+
+    try:
+        await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
+        await holder.flush()
+        async with asyncio.timeout(WITHIN):
+            while True:  # a fresh nats-server may miss the first request (docs/scaling.md)
+                client = StuckClient()
+                tunnel = Tunnel(
+                    nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+                    send_timeout=0.3,
+                )  # fmt: skip
+                outcome = await tunnel.run()
+                if client.stuck:
+                    break
+                await asyncio.sleep(0.1)
+        assert outcome is None
+        assert client.closed == (0, "aborted")
+    finally:
+        await holder.close()
+        await nc.close()
+
+
+async def test_a_holder_that_keeps_sending_sends_no_heartbeat(nats_server: PrivateNats) -> None:
+    """A heartbeat goes only in a period in which the holder sent the relay nothing else
+    (anything it sends tells the relay it lives); a quiet one heartbeats again."""
+    nc = await nats.connect(nats_server.url)
+    relay = await nats.connect(nats_server.url)
+    heard: list[bytes] = []
+
+    async def from_holder(msg: nats.aio.msg.Msg) -> None:
+        heard.append(msg.data[:1])
+
+    try:
+        await relay.subscribe(out_subject("t3"), cb=from_holder)
+        await relay.flush()
+        transport = TunnelTransport(nc, "t3", "10.0.0.1:5000", "hello", heartbeat=0.5, silence=5)
+        await transport.start()
+        room = Outgoing({"type": "room", "text": "x"})
+        for n in range(30):  # 1.5 s of frames, one every 50 ms
+            await transport.send_frames([(n + 1, room)])
+            await asyncio.sleep(0.05)
+        await nc.flush()
+        await relay.flush()
+        assert heard.count(FRAMES) == 30
+        assert HEARTBEAT not in heard
+        await asyncio.sleep(1.5)  # quiet: heartbeats again
+        await nc.flush()
+        await relay.flush()
+        assert HEARTBEAT in heard
+        await transport.finish()
+    finally:
+        await relay.close()
+        await nc.close()
+
+
+async def test_frames_taken_for_a_write_the_client_has_not_taken_count_toward_the_bound() -> None:
+    """The relay's bound counts what it took out of the queue for a write still under way:
+    a stuck client is aborted once RELAY_QUEUE holder messages wait for it, however many the
+    write in progress took."""
+    client = StuckClient()
+    client.stuck = True
+    tunnel = Tunnel(
+        None,  # type: ignore[arg-type]  # no NATS: the holder's messages are handed in
+        client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60, send_timeout=60,
+    )  # fmt: skip
+    room = encode_frames([(1, Outgoing({"type": "room", "text": "x"}))])
+    for _ in range(40):
+        tunnel._take(room)
+    writing = asyncio.create_task(tunnel._holder_to_client())
+    await asyncio.sleep(0.05)  # the writer took the 40 and waits on the stuck client
+    assert tunnel.backlog == 40
+    for _ in range(RELAY_QUEUE - 40):
+        tunnel._take(room)
+    assert client.closed is None
+    tunnel._take(room)  # one too many
+    assert client.closed == (0, "aborted")
+    assert await asyncio.wait_for(writing, WITHIN) is None
+    assert tunnel.backlog <= RELAY_QUEUE

@@ -36,3 +36,24 @@ async def test_held_output_is_written_once_on_the_next_turn_of_the_loop() -> Non
     writer.write("bye\r\n")
     writer.release()  # as close does
     assert socket.writes[2:] == [b"bye\r\n"]
+
+
+class CountingProtocol:
+    _tx_bytes = 0
+
+
+async def test_a_burst_is_counted_as_sent_and_dropped_once_the_socket_closes() -> None:
+    socket = FakeSocketTransport()
+    protocol = CountingProtocol()
+    writer = KadathWriter(socket, protocol, lambda **_: "utf8", server=True)
+    put = writer.hold()
+    put(b"held ")
+    writer.write("text\r\n")
+    await asyncio.sleep(0)
+    assert socket.writes == [b"held text\r\n"]
+    assert protocol._tx_bytes == len(b"held text\r\n")  # as telnetlib3's send_iac counts
+    writer.hold()
+    writer.write("never sent\r\n")
+    writer._connection_closed = True
+    await asyncio.sleep(0)
+    assert socket.writes == [b"held text\r\n"]

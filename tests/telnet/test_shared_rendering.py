@@ -39,6 +39,10 @@ class FakeTerminalIO:
         if before_release is not None:  # the prompt, written when the real one releases
             asyncio.get_running_loop().call_soon(before_release)
 
+    def burst(self, before_release: Callable[[], None]) -> Callable[[bytes], None]:
+        self.hold(before_release)
+        return self.put_encoded
+
     def profile(self) -> tuple[Terminal, str]:
         return self.terminal, self.encoding
 

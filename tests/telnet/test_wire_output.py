@@ -11,7 +11,7 @@ import textwrap
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from telnetlib3 import TelnetReaderUnicode, server_base
 from telnetlib3.mud import gmcp_encode
@@ -230,6 +230,7 @@ WORDS = st.lists(st.sampled_from(["a", "fog", "Miskatonic", " ", "  ", "x" * 30,
 
 
 @given(words=WORDS, width=st.integers(min_value=20, max_value=100))
+@example(words=["a", "a", "a", "a", "  ", "x" * 30, "x" * 30], width=21)  # found by hypothesis
 def test_lines_are_wrapped_as_textwrap_wraps_them(words: list[str], width: int) -> None:
     line = " ".join(words)
     expected = textwrap.wrap(line, width, break_on_hyphens=False) or [""]

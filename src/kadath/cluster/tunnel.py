@@ -20,7 +20,7 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | ``C`` | out | close: JSON ``[code, reason]`` |
 | ``A`` | out | abort |
 | ``M`` | out | handed over (below): JSON ``{"zone", "read"}`` |
-| ``H`` | both | heartbeat, every renewal period |
+| ``H`` | both | heartbeat, every renewal period in which the side sent nothing else |
 
 **Gathered.** The relay names in each ``open`` its process's ``Demux`` subject,
 ``kadath.relay.<id>.out``; the holder then sends a tunnel's ``out`` messages there, not on the
@@ -43,7 +43,11 @@ keeps the order of one connection's messages on a subject, so frames arrive in `
 encoding (``Outgoing.body``, the JSON less its ``{"seq":n,``), passed on as it is
 (``Relayed``: the relay's ``seq`` goes in front, as for any frame); the holder tags the few
 frames the relay must see into (a welcome, a reply or error with the id it answers, a pong),
-so the relay decodes no frame's JSON (a telnet client's rendering decodes it when it wants it).
+so the relay decodes no frame's JSON (a telnet client's rendering decodes it when it wants it);
+a WebSocket client is handed the texts themselves (``Numbering.texts``). What the holder sent
+while the client was being written to goes to it in one write (``Tunnel._holder_to_client``).
+On the holder, a session on a gathering tunnel hands its frames to the ``Outbox`` in the turn
+that wakes it (``QueueingTransport``), not through its writer task.
 
 **Hand-over.** When a command takes a relayed character into a zone its holder does not hold,
 the holder takes the character out of play (saving it in its new room), flushes the session and
@@ -79,7 +83,8 @@ from kadath.cluster.failover import Lost, Owed
 from kadath.cluster.leases import NATS_FAILURES
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.session import BATCH_LIMIT
+from kadath.realtime.transport import TextTransport, Transport, TransportClosed
 
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
@@ -121,21 +126,30 @@ def encode_frames(batch: Sequence[Delivery]) -> bytes:
     send it without its ``{"seq":n,`` (``Outgoing.body``; compact JSON holds no raw newline or
     tab), the kind what the relay needs of it (``WELCOME``, ``ANSWER`` + the ``re`` as JSON,
     ``PONG``, or nothing). The holder's ``seq`` is not sent: the relay numbers the frames."""
-    lines = []
-    for _seq, out in batch:
-        frame = out.frame
-        kind = frame.get("type")
-        if kind == "reply" or kind == "error":
-            re = frame.get("re")
-            tag = ANSWER + json.dumps(re) if isinstance(re, str) else ""
-        elif kind == "welcome":
-            tag = WELCOME
-        elif kind == "pong":
-            tag = PONG
-        else:
-            tag = ""
-        lines.append(f"{tag}\t{out.body}")
-    return FRAMES + "\n".join(lines).encode()
+    return FRAMES + b"\n".join([frame_line(out) for _seq, out in batch])
+
+
+def frame_line(out: Outgoing) -> bytes:
+    """A frame's line in an ``F`` message, made once per frame whatever the number of tunnels
+    it goes down (kept with the frame, ``Outgoing.rendering``)."""
+    return out.rendering(_LINE, lambda frame: _line(frame, out.body))
+
+
+_LINE = "tunnel-line"
+
+
+def _line(frame: dict[str, Any], body: str) -> bytes:
+    kind = frame.get("type")
+    if kind == "reply" or kind == "error":
+        re = frame.get("re")
+        tag = ANSWER + json.dumps(re) if isinstance(re, str) else ""
+    elif kind == "welcome":
+        tag = WELCOME
+    elif kind == "pong":
+        tag = PONG
+    else:
+        tag = ""
+    return f"{tag}\t{body}".encode()
 
 
 class Relayed(Outgoing):
@@ -179,20 +193,35 @@ class Outbox:
     """The holder's side of gathering: every tunnel message one loop turn makes for one relay
     (``Demux``), whichever tunnel it is for, goes out as one NATS message (a ``say`` heard by
     twenty relayed players is one message, not twenty). A record: ``<tunnel> <size>\n`` then
-    the tunnel message. The messages of one tunnel keep their order (one list, one publisher)."""
+    the tunnel message. The messages of one tunnel keep their order (one list, one publisher);
+    frames put for one tunnel one after the other become one ``F`` message."""
 
     def __init__(self, nc: Client) -> None:
         self._nc = nc
-        self._gathered: dict[str, list[bytes]] = {}
+        # By relay: (tunnel, a message, or the lines of an ``F`` message still growing)
+        self._gathered: dict[str, list[tuple[str, bytes | list[bytes]]]] = {}
         self._sizes: dict[str, int] = {}
         self._due = False
         self._sends: set[asyncio.Task[None]] = set()
 
     def put(self, relay: str, tunnel: str, data: bytes) -> None:
+        self._gathered.setdefault(relay, []).append((tunnel, data))
+        self._added(relay, len(data))
+
+    def put_frames(self, relay: str, tunnel: str, batch: Sequence[Delivery]) -> None:
+        """Frames for ``tunnel``: added to the ``F`` message it was last put, if nothing
+        else was put for this relay since."""
+        lines = [frame_line(out) for _seq, out in batch]
         records = self._gathered.setdefault(relay, [])
-        records.append(f"{tunnel} {len(data)}\n".encode())
-        records.append(data)
-        size = self._sizes[relay] = self._sizes.get(relay, 0) + len(data)
+        last = records[-1] if records else None
+        if last is not None and last[0] == tunnel and isinstance(last[1], list):
+            last[1].extend(lines)
+        else:
+            records.append((tunnel, lines))
+        self._added(relay, sum(map(len, lines)) + len(lines))
+
+    def _added(self, relay: str, size: int) -> None:
+        size = self._sizes[relay] = self._sizes.get(relay, 0) + size
         if size >= GATHERED:  # under NATS's max_payload: out now
             self._publish(relay, self._gathered.pop(relay))
             del self._sizes[relay]
@@ -206,10 +235,15 @@ class Outbox:
         for relay, records in gathered.items():
             self._publish(relay, records)
 
-    def _publish(self, relay: str, records: list[bytes]) -> None:
+    def _publish(self, relay: str, records: list[tuple[str, bytes | list[bytes]]]) -> None:
         """In a task: they start in the order made, and ``publish`` appends to the
         connection's buffer in its first step, so messages leave in the order put."""
-        task = asyncio.ensure_future(self._send(relay, b"".join(records)))
+        parts: list[bytes] = []
+        for tunnel, record in records:
+            data = record if isinstance(record, bytes) else FRAMES + b"\n".join(record)
+            parts.append(f"{tunnel} {len(data)}\n".encode())
+            parts.append(data)
+        task = asyncio.ensure_future(self._send(relay, b"".join(parts)))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
@@ -299,6 +333,7 @@ class TunnelTransport:
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue(TUNNEL_INBOX)
         self._inbox.put_nowait(TEXT + hello.encode())  # replayed: the handler reads it first
         self._heard = time.monotonic()
+        self._spoke = 0.0  # when this side last sent the relay something (heartbeats aside)
         self._closed = False
         self.moving_to: str | None = None  # set by a hand-over: ``close`` then says ``M``
         self.read = 0  # text frames handed to the connection handler, the hello first
@@ -331,6 +366,8 @@ class TunnelTransport:
                 log.info("tunnel_relay_silent", tunnel=self.tunnel)
                 self._deliver(GONE)
                 return
+            if time.monotonic() - self._spoke < self._heartbeat:
+                continue  # the relay heard from us within the period: no heartbeat needed
             with contextlib.suppress(*NATS_FAILURES):
                 await self._nc.publish(out_subject(self.tunnel), HEARTBEAT)
 
@@ -347,7 +384,16 @@ class TunnelTransport:
     async def send_frames(self, batch: Sequence[Delivery]) -> None:
         if self._closed:
             raise TransportClosed
-        await self._send(encode_frames(batch))
+        if not self.put_frames(batch):
+            await self._send(encode_frames(batch))
+
+    def put_frames(self, batch: Sequence[Delivery]) -> bool:
+        """Gathered (``Outbox``): the frames are taken now (``QueueingTransport``)."""
+        if self._outbox is None or self._closed or self._nc.is_closed:
+            return False
+        self._spoke = time.monotonic()
+        self._outbox.put_frames(self._relay, self.tunnel, batch)
+        return True
 
     def use_batches(self) -> None:
         self._later(BATCHES)
@@ -378,6 +424,7 @@ class TunnelTransport:
                 await sub.unsubscribe()
 
     async def _send(self, data: bytes) -> None:
+        self._spoke = time.monotonic()
         if self._outbox is not None:
             if self._nc.is_closed:
                 self._closed = True
@@ -459,13 +506,38 @@ class Numbering:
                 if isinstance(frame, Relayed)
                 else frame.frame.get("type") == "welcome"
             )
-            if welcome:
-                if self._greeted:
-                    continue
-                self._greeted = True
+            if welcome and not self.welcome():
+                continue
             self.sent += 1
             out.append((self.sent, frame))
         return out
+
+    def welcome(self) -> bool:
+        """A ``welcome`` comes: whether the client is to have it (the first only)."""
+        if self._greeted:
+            return False
+        self._greeted = True
+        return True
+
+    def texts(self, body: bytes, owed: Owed) -> list[str]:
+        """An ``F`` message's frames (``encode_frames``) as the client is sent them, numbered
+        (as ``number``), the answers struck out of ``owed``: the holder's encoding with the
+        ``seq`` put in front, nothing decoded but the ``re`` of a reply."""
+        texts: list[str] = []
+        for line in body.decode().split("\n"):
+            tag, _, text = line.partition("\t")
+            if tag:
+                kind = tag[0]
+                if kind == ANSWER:
+                    re = json.loads(tag[1:])
+                    owed.answered(ANSWER, re if isinstance(re, str) else None)
+                elif kind == PONG:
+                    owed.answered(PONG, None)
+                elif kind == WELCOME and not self.welcome():
+                    continue
+            self.sent += 1
+            texts.append(f'{{"seq":{self.sent},{text}')
+        return texts
 
 
 class LocalTransport:
@@ -526,11 +598,27 @@ class Tunnel:
         self._hello, self._replay = replay[0], replay[1:]
         self._heartbeat, self._silence, self._send_timeout = heartbeat, silence, send_timeout
         self.tunnel = uuid.uuid4().hex
-        self._from_holder: asyncio.Queue[bytes] = asyncio.Queue(RELAY_QUEUE)
+        # The holder's messages the client has not taken (at most RELAY_QUEUE), and the
+        # writer's wake-up when it waits for more (no task or timer a message: ``_take``).
+        self._from_holder: deque[bytes] = deque()
+        self._taking = 0  # messages taken out of it for the write under way (counted too)
+        self._waiter: asyncio.Future[None] | None = None
         self._overfull = False  # the client fell RELAY_QUEUE batches behind: aborted
+        self._heard = time.monotonic()  # the holder's last message (``_heartbeats`` watches)
+        self._spoke = 0.0  # when the relay last sent the holder a client's frame
+        self._lost = False  # the holder was silent for ``silence``
+        # The send timeout's watchdog (as ``Session``'s): when the write under way began, one
+        # timer re-armed at most once per ``send_timeout``, and whether it fired.
+        self._sending_since: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._stuck = False
+        self._writer: asyncio.Task[tuple[str, int] | object | None] | None = None
         self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
         self._count = 0  # text frames sent on this tunnel, the hello first
         self._owed = Owed(max_line)  # what the client sent on this tunnel, not answered yet
+        # A WebSocket client is handed the frames' texts as made here (``Numbering.texts``):
+        # no frame object a frame; any other gets ``Relayed`` frames.
+        self._send_texts = client.send_texts if isinstance(client, TextTransport) else None
 
     async def run(self) -> Moved | Lost | None:
         """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
@@ -545,9 +633,10 @@ class Tunnel:
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
             for text in self._replay:
                 await self._send_text(text)
+            self._heard = time.monotonic()
             reading = asyncio.create_task(self._client_to_holder())
             beating = asyncio.create_task(self._heartbeats())
-            writing = asyncio.create_task(self._holder_to_client())
+            writing = self._writer = asyncio.create_task(self._holder_to_client())
             try:
                 await asyncio.wait([reading, writing], return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -573,17 +662,31 @@ class Tunnel:
                 await sub.unsubscribe()
 
     async def _received(self, msg: Msg) -> None:
-        self._take(msg.data)
+        if msg.data == HEARTBEAT:
+            self._heard = time.monotonic()
+        else:
+            self._take(msg.data)
 
     def _take(self, data: bytes) -> None:
         """A message from the holder, on the tunnel's own subject or gathered (``Demux``)."""
-        try:
-            self._from_holder.put_nowait(data)
-        except asyncio.QueueFull:
-            if not self._overfull:
-                self._overfull = True
-                log.warning("tunnel_client_behind", tunnel=self.tunnel, limit=RELAY_QUEUE)
-                self._client.abort()
+        self._heard = time.monotonic()
+        if len(self._from_holder) + self._taking < RELAY_QUEUE:
+            self._from_holder.append(data)
+        elif not self._overfull:
+            self._overfull = True
+            log.warning("tunnel_client_behind", tunnel=self.tunnel, limit=RELAY_QUEUE)
+            self._client.abort()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    @property
+    def backlog(self) -> int:
+        """The holder's messages the client has not taken yet."""
+        return len(self._from_holder) + self._taking
 
     async def _open(self) -> bool:
         self._texts.append(self._hello)
@@ -616,51 +719,131 @@ class Tunnel:
         self._texts.append(text)
         self._count += 1
         self._owed.ask(text)
+        self._spoke = time.monotonic()
         await self._publish(TEXT + text.encode())
 
     async def _heartbeats(self) -> None:
+        """A heartbeat every period in which the client sent nothing (either tells the
+        holder the relay lives); and the holder's silence: nothing heard from it for
+        ``silence`` seconds (a heartbeat included) ends the tunnel ``LOST``."""
         while True:
             await asyncio.sleep(self._heartbeat)
-            await self._publish(HEARTBEAT)
+            if time.monotonic() - self._heard >= self._silence:
+                self._lost = True
+                self._wake()
+                return
+            if time.monotonic() - self._spoke >= self._heartbeat:  # else the holder heard us
+                await self._publish(HEARTBEAT)
 
     async def _holder_to_client(self) -> tuple[str, int] | object | None:
         """Until the tunnel ends: if handed over, the zone and how many of the tunnel's text
-        frames the holder read; ``LOST`` if the holder fell silent; else None."""
-        client = self._client
-        while not self._overfull:
-            try:
-                data = await asyncio.wait_for(self._from_holder.get(), self._silence)
-            except TimeoutError:
-                return LOST
-            kind = data[:1]
-            try:
-                if kind == FRAMES:
-                    decoded = decode_frames(data[1:])
-                    owed = self._owed
-                    for _seq, frame in decoded:
-                        if frame.kind:
-                            owed.answered(frame.kind, frame.re)
-                    batch = self._numbering.number(decoded)
+        frames the holder read; ``LOST`` if the holder fell silent; else None.
+
+        Whatever the holder sent while the client was being written to (several NATS
+        messages) goes to the client in one write (one WebSocket message for a client that
+        asked for batches), at most ``BATCH_LIMIT`` frames a write."""
+        queue, loop = self._from_holder, asyncio.get_running_loop()
+        try:
+            while not self._overfull:
+                if not queue:
+                    if self._lost:
+                        return LOST
+                    waiter = self._waiter = loop.create_future()
+                    try:
+                        await waiter
+                    finally:
+                        self._waiter = None
+                    continue
+                batch: list[Any] = []  # frames (``_frames``), or their texts
+                while queue:
+                    data = queue.popleft()
+                    if data[:1] == FRAMES:
+                        self._taking += 1
+                        batch += self._frames(data)
+                        if len(batch) >= BATCH_LIMIT:
+                            await self._write(batch)
+                            batch = []
+                        continue
                     if batch:
-                        await asyncio.wait_for(client.send_frames(batch), self._send_timeout)
-                elif kind == BATCHES:
-                    client.use_batches()
-                elif kind == MOVED:
-                    moved = json.loads(data[1:])
-                    return str(moved["zone"]), int(moved["read"])
-                elif kind == CLOSE:
-                    code, reason = json.loads(data[1:])
-                    await client.close(int(code), str(reason))
-                    return None
-                elif kind == ABORT:
-                    client.abort()
-                    return None
-            except TimeoutError:
-                client.abort()  # a client that takes nothing (the holder's session cannot see)
-                return None
-            except TransportClosed:
-                return None
+                        await self._write(batch)
+                        batch = []
+                    ended, outcome = await self._control(data)
+                    if ended:
+                        return outcome
+                if batch:
+                    await self._write(batch)
+        except TransportClosed:
+            return None
+        except asyncio.CancelledError:
+            if not self._stuck:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            self._client.abort()  # a client that takes nothing (the holder's session cannot see)
+            return None
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
         return None  # aborted: the client fell too far behind
+
+    def _frames(self, data: bytes) -> list[Any]:
+        """An ``F`` message's frames, numbered for the client (their texts, for a
+        ``TextTransport``); the answers struck out."""
+        if self._send_texts is not None:
+            return self._numbering.texts(data[1:], self._owed)
+        decoded = decode_frames(data[1:])
+        owed = self._owed
+        for _seq, frame in decoded:
+            if frame.kind:
+                owed.answered(frame.kind, frame.re)
+        return self._numbering.number(decoded)
+
+    async def _control(self, data: bytes) -> tuple[bool, tuple[str, int] | None]:
+        """A message that is not frames: whether it ends the tunnel, and a hand-over's zone
+        and how many text frames the holder read."""
+        kind, client = data[:1], self._client
+        if kind == BATCHES:
+            client.use_batches()
+        elif kind == MOVED:
+            moved = json.loads(data[1:])
+            return True, (str(moved["zone"]), int(moved["read"]))
+        elif kind == CLOSE:
+            code, reason = json.loads(data[1:])
+            await client.close(int(code), str(reason))
+            return True, None
+        elif kind == ABORT:
+            client.abort()
+            return True, None
+        return False, None
+
+    async def _write(self, batch: list[Any]) -> None:
+        """To the client, watched: a write not taken within ``send_timeout`` stops the
+        writer (``_watch``), and the client is aborted."""
+        loop = asyncio.get_running_loop()
+        self._sending_since = loop.time()
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(self._sending_since + self._send_timeout, self._watch)
+        if self._send_texts is not None:
+            await self._send_texts(batch)
+        else:
+            await self._client.send_frames(batch)
+        self._sending_since = None
+        self._taking = 0
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        since, writer = self._sending_since, self._writer
+        if since is None or writer is None:
+            return  # idle: the next write arms it again
+        loop = asyncio.get_running_loop()
+        due = since + self._send_timeout
+        if loop.time() >= due:
+            self._stuck = True
+            writer.cancel()
+        else:
+            self._watchdog = loop.call_at(due, self._watch)
 
     async def _publish(self, data: bytes) -> None:
         with contextlib.suppress(*NATS_FAILURES):

@@ -21,7 +21,12 @@ import structlog
 from kadath.domain.account import Account
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_TOO_SLOW
-from kadath.realtime.transport import DirectTransport, Transport, TransportClosed
+from kadath.realtime.transport import (
+    DirectTransport,
+    QueueingTransport,
+    Transport,
+    TransportClosed,
+)
 from kadath.services.messenger import Frame
 
 log = structlog.get_logger(__name__)
@@ -54,6 +59,9 @@ class Session:
         self._timed_out = False
         self.closed = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        # A transport that queues itself (a tunnel) takes the frames when the writer is woken,
+        # in the waker's turn: no writer task steps a frame.
+        self._put = transport.put_frames if isinstance(transport, QueueingTransport) else None
         self._send_now: Callable[[Sequence[Delivery]], bool] | None = None
         self._flush_due = False  # a write from the loop is scheduled (DirectTransport)
 
@@ -87,15 +95,21 @@ class Session:
             self.wake()
 
     def wake(self) -> None:
-        """Let the writer take what is queued."""
+        """Let the writer take what is queued; or, for a transport that queues itself, while
+        the writer waits idle and no close is asked for, hand it the queue now."""
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if self._send_now is None or self._close is not None:
-            waiter.set_result(None)
-        elif not self._flush_due:
-            self._flush_due = True
-            waiter.get_loop().call_soon(self._flush)
+        if self._close is None:
+            if self._put is not None:
+                if self._put_now(self._put):
+                    return
+            elif self._send_now is not None:
+                if not self._flush_due:
+                    self._flush_due = True
+                    waiter.get_loop().call_soon(self._flush)
+                return
+        waiter.set_result(None)
 
     def _flush(self) -> None:
         """Write what is queued without waking the writer (``DirectTransport``); wake it
@@ -113,6 +127,19 @@ class Session:
                 break
         if queue:
             waiter.set_result(None)
+
+    def _put_now(self, put: Callable[[Sequence[Delivery]], bool]) -> bool:
+        """The queue to the transport at once, ``BATCH_LIMIT`` frames at a time; False if it
+        took not all (the writer then sends the rest)."""
+        queue = self._queue
+        while queue:
+            batch: list[Delivery] = []
+            while queue and len(batch) < BATCH_LIMIT:
+                batch.append(queue.popleft())  # type: ignore[arg-type]
+            if not put(batch):
+                queue.extendleft(reversed(batch))
+                return False
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Flush what is queued, then close with ``code`` (a queue already full is dropped

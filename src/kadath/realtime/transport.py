@@ -58,3 +58,26 @@ class DirectTransport(Transport, Protocol):
         would have to wait (the peer's buffer is full) or cannot go (closing): the writer
         then sends it with ``send_frames``. Never raises for the peer's behaviour."""
         ...
+
+
+@runtime_checkable
+class QueueingTransport(Transport, Protocol):
+    """A transport that queues what it is sent itself and never makes the sender wait (a
+    tunnel gathering its messages: ``kadath.cluster.tunnel``): the session hands it its frames
+    at once, without waking its writer."""
+
+    def put_frames(self, batch: Sequence[Delivery]) -> bool:
+        """Take ``batch`` now, as ``send_frames`` would; False (nothing taken) when it cannot:
+        the session's writer then sends it."""
+        ...
+
+
+@runtime_checkable
+class TextTransport(Transport, Protocol):
+    """A transport whose frames go on the wire as their JSON text (WebSocket): a relay that
+    has the texts already (``kadath.cluster.tunnel``) hands them over as they are."""
+
+    async def send_texts(self, texts: Sequence[str]) -> None:
+        """Write ``texts`` (each a frame's JSON, ``seq`` first, in order) as ``send_frames``
+        writes frames. Raises TransportClosed."""
+        ...

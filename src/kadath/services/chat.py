@@ -181,6 +181,8 @@ class ChatService:
         if self.elsewhere is None:
             return here, True
         there, complete = await self.elsewhere.who()
+        if not there:
+            return here, complete  # sorted already (``Presence.sorted_by_name``)
         ids = {p.id for p in here}
         merged: list[Listed] = [*here]
         for entry in there:

@@ -145,13 +145,31 @@ def encoded_frame(frame: Mapping[str, Any], world: World) -> list[Encoded]:
             _room_info.clear()
         info = encoded([_room_info_message(room, world)])[0]
         known = _room_info[room.id] = (room, zone, info)
-    return [known[2], *encoded(_room_occupants(view))]
+    return [known[2], *_occupants_encoded(view)]
+
+
+def _occupants_encoded(view: Mapping[str, Any]) -> list[Encoded]:
+    """Room.Players and Room.Npcs for a room view, kept per (players, npcs): the same few
+    rooms and crowds come back with every look and step."""
+    try:
+        key = (tuple(view.get("players") or ()), tuple(view.get("npcs") or ()))
+        known = _occupants.get(key)
+    except TypeError:  # names that are not plain values: nothing to key on
+        return encoded(_room_occupants(view))
+    if known is None:
+        if len(_occupants) >= OCCUPANTS_CACHE:
+            _occupants.clear()
+        known = _occupants[key] = encoded(_room_occupants(view))
+    return known
 
 
 # room id -> (the room and zone it was made for, Room.Info as sent): made again when the world
 # is reloaded with another room or zone object
 _room_info: dict[str, tuple[Room, Zone | None, Encoded]] = {}
 ROOM_INFO_CACHE = 1 << 14
+# (players, npcs) of a room view -> its Room.Players and Room.Npcs as sent; emptied when full
+_occupants: dict[tuple[tuple[Any, ...], tuple[Any, ...]], list[Encoded]] = {}
+OCCUPANTS_CACHE = 4096
 
 
 def encoded(messages: Sequence[Message]) -> list[Encoded]:

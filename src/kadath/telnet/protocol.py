@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from telnetlib3 import TelnetServer, TelnetWriterUnicode
+from telnetlib3 import TelnetReaderUnicode, TelnetServer, TelnetWriterUnicode
+from telnetlib3.accessories import TRACE
 from telnetlib3.telopt import (
     DO,
     ECHO,
@@ -67,17 +68,25 @@ class KadathWriter(TelnetWriterUnicode):
     _burst_encoding: str | None = None
 
     _before_release: Callable[[], None] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
 
-    def hold(self, before_release: Callable[[], None] | None = None) -> None:
+    def hold(self, before_release: Callable[[], None] | None = None) -> Callable[[bytes], None]:
         """Keep what is written until ``release``, which runs by itself on the next turn of
         the event loop (so held output never waits longer than the burst that wrote it).
         ``before_release`` (a prompt that ends the burst) runs at the release, before what
-        was held is written, so it joins that write without a loop callback of its own."""
+        was held is written, so it joins that write without a loop callback of its own.
+        Returns the function that adds bytes already escaped to the held burst (valid until
+        the caller next awaits: the burst is released on the next turn of the loop)."""
         if before_release is not None:
             self._before_release = before_release
-        if self._held is None:
-            self._held = []
-            asyncio.get_running_loop().call_soon(self.release)
+        held = self._held
+        if held is None:
+            held = self._held = []
+            loop = self._loop
+            if loop is None:  # looked up once: each lookup is a getpid() system call
+                loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(self.release)
+        return held.append
 
     def encode(self, string: str, errors: str | None = None) -> bytes:
         """As telnetlib3 does, but the encoding is looked up once per held burst."""
@@ -88,14 +97,27 @@ class KadathWriter(TelnetWriterUnicode):
         return bytes(string, self._burst_encoding, errors or self.encoding_errors)
 
     def release(self) -> None:
-        """Write what was held, as one piece (after ``hold``'s ``before_release``)."""
+        """Write what was held, as one piece (after ``hold``'s ``before_release``): straight
+        to the transport, as telnetlib3's ``send_iac`` would (with MCCP2 on, the transport's
+        ``write`` is telnetlib3's compressing one), without its per-call checks."""
         before, self._before_release = self._before_release, None
         if before is not None and self._held is not None:
             before()
         held, self._held = self._held, None
         self._burst_encoding = None
-        if held:
-            super().send_iac(b"".join(held))  # already escaped: written as it is
+        if not held:
+            return
+        data = held[0] if len(held) == 1 else b"".join(held)
+        transport = self._transport
+        if transport is None or self._connection_closed or transport.is_closing():
+            return
+        if self.log.isEnabledFor(TRACE):
+            super().send_iac(data)  # telnetlib3 logs the bytes
+            return
+        transport.write(data)
+        protocol = self._protocol
+        if hasattr(protocol, "_tx_bytes"):
+            protocol._tx_bytes += len(data)
 
     # held output is not checked for a closing connection: ``release`` drops it then
     def _write(self, buf: bytes, escape_iac: bool = True) -> None:
@@ -145,6 +167,38 @@ class KadathWriter(TelnetWriterUnicode):
             self.send_mssp(self.mssp())
 
 
+class KadathReader(TelnetReaderUnicode):
+    """telnetlib3's reader, with ``read_text``: what its ``read`` returns when asked for more
+    than it holds, in one coroutine (``read`` awaits ``_wait_for_data``, which looks the
+    loop up for every wait: a ``getpid()`` system call), for each typed line."""
+
+    _event_loop: asyncio.AbstractEventLoop | None = None
+
+    async def read_text(self) -> str:
+        """Everything received and not yet read, decoded (waiting for some if there is
+        none); "" at the end of the stream."""
+        if self._exception is not None:
+            raise self._exception
+        if not self._buffer and not self._eof:
+            if self._waiter is not None:
+                raise RuntimeError("read_text() called while another read is waiting")
+            if self._paused:  # as telnetlib3: waiting while paused would never end
+                self._paused = False
+                self._transport.resume_reading()  # type: ignore[union-attr]
+            loop = self._event_loop
+            if loop is None:
+                loop = self._event_loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        text = self.decode(bytes(self._buffer))
+        self._buffer.clear()
+        self._maybe_resume_transport()
+        return text
+
+
 class KadathTelnetProtocol(TelnetServer):
     """telnetlib3's server protocol with Kadath's offers: everything a MUD client may want is
     offered at once, and the shell starts when the client has answered or after
@@ -154,7 +208,9 @@ class KadathTelnetProtocol(TelnetServer):
     mssp: MsspVariables | None = None
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(writer_factory_encoding=KadathWriter, **kwargs)
+        super().__init__(
+            writer_factory_encoding=KadathWriter, reader_factory_encoding=KadathReader, **kwargs
+        )
         self.gmcp = GmcpClient()
         self._address: str | None = None
         self._active_at = 0.0
@@ -162,6 +218,7 @@ class KadathTelnetProtocol(TelnetServer):
         # environment, charset), so the width, colours and encoding are read again only then
         self.terminal_changes = 0
         self._encodings: dict[tuple[bool, bool, int], str | bool] = {}
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     def encoding(self, outgoing: bool | None = None, incoming: bool | None = None) -> str | bool:
         """telnetlib3's choice of encoding, worked out again only after the client reported
@@ -238,7 +295,9 @@ class KadathTelnetProtocol(TelnetServer):
         """telnetlib3's idle timer, but input (which restarts it, ``duration`` -1) only notes
         the time while the timer runs: the timer moves itself when it fires, instead of
         being cancelled and scheduled again for every read."""
-        loop = asyncio.get_running_loop()
+        loop = self._event_loop
+        if loop is None:  # looked up once: each lookup is a getpid() system call
+            loop = self._event_loop = asyncio.get_running_loop()
         if duration == -1 and self._timer is not None and not self._timer.cancelled():
             self._active_at = loop.time()
             return

@@ -65,7 +65,9 @@ def _wrapped(line: str, width: int) -> tuple[str, ...]:
     words = line.rstrip(" ").split(" ")
     if "\t" in line or line.startswith(" ") or "" in words or max(map(len, words)) > width:
         # tabs, runs of spaces or words wider than the screen: textwrap's own rules
-        return tuple(textwrap.wrap(line, width, break_on_hyphens=False) or [""])
+        # textwrap may leave a space at the end of a line it broke inside a run of spaces
+        parts = textwrap.wrap(line, width, break_on_hyphens=False) or [""]
+        return tuple(part.rstrip(" \t") for part in parts)
     lines: list[str] = []
     current: list[str] = []
     used = -1  # the length of the current line, counting the space before the next word

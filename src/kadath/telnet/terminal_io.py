@@ -17,7 +17,7 @@ from telnetlib3.telopt import CMD_EOR, ECHO, EOR, GA, GMCP, IAC, SGA, WILL, WONT
 from kadath.realtime.transport import TransportClosed
 from kadath.telnet.gmcp import GmcpClient
 from kadath.telnet.lines import Line, LineBuffer
-from kadath.telnet.protocol import KadathWriter
+from kadath.telnet.protocol import KadathReader, KadathWriter
 from kadath.telnet.terminal import Terminal, terminal_of
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,10 @@ class TerminalIO:
 
     def profile(self) -> tuple[Terminal, str]:
         """``terminal`` and ``encoding`` in one call (a burst asks for both)."""
-        terminal = self.terminal
+        terminal = self._terminal
+        changes = getattr(self._protocol, "terminal_changes", 0)
+        if terminal is None or changes != self._terminal_read:
+            terminal = self.terminal
         return terminal, self._encoding
 
     @property
@@ -89,9 +92,13 @@ class TerminalIO:
     # -- input -------------------------------------------------------------------------------
     async def read_line(self) -> Line:
         """The next typed line. Raises TransportClosed."""
+        reader = self._reader
         while not self._ready:
             try:
-                chunk = await self._reader.read(READ_CHUNK)
+                if isinstance(reader, KadathReader):
+                    chunk = await reader.read_text()
+                else:
+                    chunk = await reader.read(READ_CHUNK)
             except (ConnectionError, OSError):
                 raise TransportClosed from None
             if not chunk:
@@ -163,6 +170,16 @@ class TerminalIO:
     def eor_on(self) -> bool:
         return bool(self._writer.local_option.enabled(EOR))
 
+    def burst(self, before_release: Callable[[], None]) -> Callable[[bytes], None]:
+        """``hold``, returning the function that adds bytes already encoded and escaped
+        (``escaped``) to the held burst, as ``put_encoded`` does, until the caller next
+        awaits (the burst leaves on the next turn of the loop)."""
+        writer = self._writer
+        if isinstance(writer, KadathWriter):
+            return writer.hold(before_release)
+        asyncio.get_running_loop().call_soon(before_release)
+        return writer.send_iac
+
     def hold(self, before_release: Callable[[], None] | None = None) -> None:
         """Gather the output of this turn of the event loop into one socket write;
         ``before_release`` runs just before it is written (and joins it)."""
@@ -187,11 +204,11 @@ class TerminalIO:
     async def drain(self) -> None:
         """Wait for the client to take our output. Raises TransportClosed (and cuts off a
         client that has not read for ``write_timeout`` seconds)."""
-        transport = self._writer.transport
+        transport = self._writer._transport
         if (
             transport is not None
             and not transport.is_closing()
-            and transport.get_write_buffer_size() < QUICK_DRAIN  # type: ignore[attr-defined]
+            and transport.get_write_buffer_size() < QUICK_DRAIN
         ):
             return  # far below the high-water mark: draining would not wait
         try:

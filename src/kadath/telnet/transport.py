@@ -30,6 +30,7 @@ REPLY_PACKAGE = "Kadath.Reply"
 # what telnetlib3's send_gmcp would make of {"n": n, "ok": ok}, without the JSON encoder
 REPLY_GMCP = IAC + SB + GMCP + b'Kadath.Reply {"n":%d,"ok":%s}' + IAC + SE
 _json_string = json.JSONEncoder(ensure_ascii=False).encode  # a str as a JSON string
+KINDS_KEPT = 64  # first words of typed lines whose kind a connection keeps
 PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
 
 
@@ -54,6 +55,7 @@ class TelnetTransport:
         self._speaking: dict[str, str] = {}  # command id -> channel, until its reply
         self._handling: set[str] = set()  # ids of commands that may change the inventory
         self._ids = itertools.count(1)
+        self._kinds: dict[str, tuple[str | None, bool]] = {}  # see _kind_of
         self._vitals: dict[str, Any] = {}
         self._prompt_due = False  # a prompt is to end the held burst
         self._at_prompt = False
@@ -85,13 +87,27 @@ class TelnetTransport:
             elif not line.text:
                 self._prompt_soon()
             else:
+                text = line.text
                 command_id = f"t{next(self._ids)}"
-                channel = self._channel_of(line.text)
+                channel, changes_items = self._kind_of(text)
                 if channel is not None:
                     self._speaking[command_id] = channel
-                elif self._changes_items(line.text):
+                elif changes_items:
                     self._handling.add(command_id)
-                return CommandFrame(command_id, line.text)
+                return CommandFrame(command_id, text)
+
+    def _kind_of(self, text: str) -> tuple[str | None, bool]:
+        """The chat channel a typed line speaks on, and whether it may change the inventory:
+        both depend on its first word only, so they are kept per first word (a player types
+        the same few commands again and again)."""
+        word = text.split(maxsplit=1)[0]
+        known = self._kinds.get(word)
+        if known is None:
+            if len(self._kinds) >= KINDS_KEPT:
+                self._kinds.clear()
+            channel = self._channel_of(text)
+            known = self._kinds[word] = (channel, channel is None and self._changes_items(text))
+        return known
 
     def use_batches(self) -> None:
         """Nothing to agree: a batch is always written to the socket at once."""
@@ -104,7 +120,9 @@ class TelnetTransport:
         io = self._io
         if io.closed:
             raise TransportClosed
-        io.hold()
+        # every piece goes through ``put`` (the held burst's append) up to the drain; the
+        # prompt, if one is due, is made when the burst is released, at its end
+        put = io.burst(self._show_prompt)
         prompted = False
         text_key, text_of = self._text_profile()
         gmcp_on = io.gmcp_on
@@ -127,19 +145,21 @@ class TelnetTransport:
                 if made and accepts_any(made):
                     for package, message in out.rendering(GMCP_RENDERING, self._gmcp_of):
                         if accepts(package):
-                            io.put_encoded(message)
+                            put(message)
                 for package, data in own:
                     io.send_gmcp(package, data)
             text: bytes = out.rendering(text_key, text_of)
             if text:
                 if self._at_prompt:
-                    io.put_encoded(b"\r\n")  # do not run on after a prompt left open
+                    put(b"\r\n")  # do not run on after a prompt left open
                     self._at_prompt = False
-                io.put_encoded(text)
+                put(text)
             if kind == "reply" and gmcp_on:
-                self._acknowledge(frame)
+                ack = self._acknowledgement(frame)
+                if ack:
+                    put(ack)
         if prompted:
-            self._prompt_soon()  # at the end of the held burst, in its one write
+            self._prompt_due = True  # made at the end of the held burst, in its one write
         await io.drain()
 
     def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
@@ -147,9 +167,11 @@ class TelnetTransport:
         makes a frame's text for it (both kept until the terminal or encoding changes)."""
         terminal, encoding = self._io.profile()
         if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
-            key = ("telnet", terminal.width, terminal.depth.value, terminal.screen_reader, encoding)
+            errors = self._io.encoding_errors
+            depth, reader = terminal.depth.value, terminal.screen_reader
+            key = ("telnet", terminal.width, depth, reader, encoding, errors)
             make = partial(
-                _encoded_text, terminal=terminal, encoding=encoding, errors=self._io.encoding_errors
+                _encoded_text, terminal=terminal, encoding=encoding, errors=errors, key=key
             )
             self._text = (terminal, encoding, key, make)
             self._prompt_text = None
@@ -171,13 +193,14 @@ class TelnetTransport:
         self._prompt_due = False
         self._io.abort()
 
-    def _acknowledge(self, frame: dict[str, Any]) -> None:
+    def _acknowledgement(self, frame: dict[str, Any]) -> bytes:
         """``Kadath.Reply`` after a reply's text, for scripts that match replies to the lines
-        they typed (numbered from 1, counting the lines that became commands)."""
+        they typed (numbered from 1, counting the lines that became commands); nothing for a
+        client that does not take it."""
         number = str(frame.get("re"))[1:]
         if number.isdigit() and self._io.gmcp.accepts(REPLY_PACKAGE):
-            ok = b"true" if frame.get("ok") else b"false"
-            self._io.put_encoded(REPLY_GMCP % (int(number), ok))
+            return REPLY_GMCP % (int(number), b"true" if frame.get("ok") else b"false")
+        return b""
 
     def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """What the player said, for their chat tab: the reply to a say, emote or whisper."""
@@ -234,9 +257,40 @@ class TelnetTransport:
         self._at_prompt = True
 
 
-def _encoded_text(frame: Frame, *, terminal: Terminal, encoding: str, errors: str) -> bytes:
-    """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled."""
+def _encoded_text(
+    frame: Frame, *, terminal: Terminal, encoding: str, errors: str, key: tuple[object, ...]
+) -> bytes:
+    """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled. A
+    room view is kept per (its text, ``key``: the terminal profile), since every look and
+    step sends one to one player, and the same room looks the same until something in it
+    changes (which changes its text); so is a reply of several lines (help, who, score),
+    per (its text, the profile, whether it is an error: the colour it takes)."""
+    kind, text = frame.get("type"), frame.get("text")
+    if not isinstance(text, str):
+        return _made_text(frame, terminal, encoding, errors)
+    kept: tuple[object, ...]
+    if kind == "room":
+        kept = (text, key)
+    elif kind == "reply" and "\n" in text:
+        kept = (text, key, frame.get("ok") is False)
+    else:
+        return _made_text(frame, terminal, encoding, errors)
+    cached = _texts.get(kept)
+    if cached is None:
+        if len(_texts) >= TEXT_CACHE:
+            _texts.clear()
+        cached = _texts[kept] = _made_text(frame, terminal, encoding, errors)
+    return cached
+
+
+def _made_text(frame: Frame, terminal: Terminal, encoding: str, errors: str) -> bytes:
     lines = render.render(frame, terminal)
     if not lines:
         return b""
     return escaped(("\r\n".join(lines) + "\r\n").encode(encoding, errors))
+
+
+# (a room view's or a long reply's text, terminal profile[, error]) -> its bytes on the wire;
+# emptied when full
+_texts: dict[tuple[object, ...], bytes] = {}
+TEXT_CACHE = 4096

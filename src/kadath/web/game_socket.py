@@ -60,13 +60,16 @@ class WebSocketTransport:
     async def send_frames(self, batch: Sequence[Delivery]) -> None:
         """One message per frame; or, for a client that asked for batches in its hello, the
         whole batch as one message: a JSON array of the frames in ``seq`` order."""
+        await self.send_texts([frame.text(seq) for seq, frame in batch])
+
+    async def send_texts(self, texts: Sequence[str]) -> None:
+        """Frames' texts (``TextTransport``), written as ``send_frames`` writes frames."""
         try:
             if self._batches:
-                text = ",".join([frame.text(seq) for seq, frame in batch])
-                await self._send(f"[{text}]")
+                await self._send(f"[{','.join(texts)}]")
             else:
-                for seq, frame in batch:
-                    await self._send(frame.text(seq))
+                for text in texts:
+                    await self._send(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
             raise TransportClosed from None
 

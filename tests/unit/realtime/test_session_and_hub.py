@@ -273,3 +273,42 @@ async def test_the_shutdown_notice_does_not_wait_behind_a_busy_clients_backlog()
 
     assert slow.sent[-1]["event"] == "shutdown"
     assert slow.closed is not None and slow.closed[0] == CLOSE_RESTART
+
+
+class QueueingFake(FakeTransport):
+    """A transport that queues itself (a tunnel): ``put_frames`` takes a batch at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.put: list[int] = []  # seqs taken by put_frames
+        self.taking = True
+
+    def put_frames(self, batch: Sequence[Delivery]) -> bool:
+        if not self.taking:
+            return False
+        self.put += [seq for seq, _frame in batch]
+        return True
+
+
+async def test_a_queueing_transport_takes_the_frames_in_the_senders_turn_then_the_close() -> None:
+    """A session on a transport that queues itself hands it each frame as it is woken, in
+    the sender's turn (no writer task in between), in seq order; a transport that will not
+    take them leaves them to the writer; the close still flushes and closes."""
+    transport = QueueingFake()
+    session = Session(transport, ACCOUNT, uuid.uuid4())
+    session.start()
+    await asyncio.sleep(0)  # the writer waits idle
+    session.send({"type": "room"})
+    session.send({"type": "message"})
+    assert transport.put == [1, 2]  # taken at once, before any await
+    transport.taking = False
+    session.send({"type": "reply"})
+    assert transport.put == [1, 2]
+    await asyncio.sleep(0.01)
+    assert [frame["seq"] for frame in transport.sent] == [3]  # sent by the writer
+    transport.taking = True
+    session.send({"type": "pong"})
+    session.close(1000, "bye")
+    await asyncio.wait_for(session.closed.wait(), 1)
+    assert transport.put == [1, 2, 4]
+    assert transport.closed == (1000, "bye")
