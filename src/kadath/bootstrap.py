@@ -226,7 +226,11 @@ def _wire(
         uow=uow,
         reading=persistence.reading,
         rooms=RoomDescriber(world, presence, npcs, persistence.reading, rng),
-        movement=MovementService(world, presence, hub, bus, uow, persistence.first_visits),
+        # A cluster node: a walk's writes are fenced by the zone served in, each its own unit
+        # of work, not coalesced across zones by ``first_visits``.
+        movement=MovementService(
+            world, presence, hub, bus, uow, persistence.first_visits if zones is None else None
+        ),
         chat=ChatService(presence, hub, bus, ignores=ignores),
         started_at=time.monotonic(),
     )

@@ -102,8 +102,7 @@ async def nodes(nats_server: PrivateNats) -> AsyncIterator[tuple[Node, Node, Lea
         chat.elsewhere = directory
         made.append(Node(presence, messenger, chat, directory, heard))
     try:
-        # A fresh nats-server can miss the very first delivery to a new subscriber: wait until
-        # each directory hears the other (a bound, not a measure).
+        # Wait until each directory hears the other (a bound, not a measure).
         async with asyncio.timeout(WITHIN):
             for node in made:
                 while not (await node.chat.who_anywhere())[1]:

@@ -204,3 +204,65 @@ async def test_a_stalled_holder_cannot_save_a_departing_player_over_the_new_hold
         await stale.ws.close()
         if fresh is not None:
             await fresh.ws.close()
+
+
+async def stored_progress(database_url: str, name: str, room: str) -> tuple[int, int]:
+    """(experience, visits of ``room``) of the character as committed."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            experience, visits = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT p.experience, (SELECT count(*) FROM explored_rooms e "
+                        "WHERE e.player_id = p.id AND e.room_id = :room) "
+                        "FROM players p WHERE p.name = :name"
+                    ),
+                    {"name": name, "room": room},
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    return int(experience), int(visits)
+
+
+async def test_a_stalled_holder_cannot_pay_a_first_visit_in_the_zone_it_lost(
+    cluster: tuple[Cluster, str], database_url: str
+) -> None:
+    c, nats_url = cluster
+    beta = c.beta
+    token, name = await new_character(c.http)
+    exits = WORLD.rooms[WORLD.start_room_id].exits
+    street = next(room for d, room in exits.items() if d.value == "east")
+    assert WORLD.rooms[street].zone_id == START_ZONE and not WORLD.rooms[street].lucidity_cost
+    client = Client(await connect(beta.ws_url, proxy=None, open_timeout=WAIT, ping_interval=None))
+    try:
+        assert (await client.hello(token, name))["type"] == "welcome"
+        assert await stored_progress(database_url, name, street) == (0, 0)
+
+        beta.signal(signal.SIGSTOP)
+        config = cluster_config(database_url, nats_url, "test")
+        await pin(config, ZONES, START_ZONE, "alpha")
+
+        async def alpha_took_it() -> bool:
+            [status] = [s for s in await zone_statuses(config, ZONES) if s.zone == START_ZONE]
+            return status.owner == status.recorded_owner == "alpha"
+
+        await eventually(alpha_took_it, TAKE_OVER_BOUND, "alpha holds the start zone")
+        await client.ws.send('{"type": "command", "id": "stalled", "text": "east"}')
+        beta.signal(signal.SIGCONT)
+
+        refused = await client.wait_for(
+            lambda f: f.get("type") == "reply" and f.get("re") == "stalled"
+        )
+        assert refused["ok"] is False, refused
+        assert "reorganising" in refused["text"], refused
+        assert await stored_progress(database_url, name, street) == (0, 0)  # nothing paid
+
+        # Handed over to the new holder, the player walks there and is paid once.
+        assert (await client.command("east"))["ok"] is True
+        experience, visits = await stored_progress(database_url, name, street)
+        assert experience > 0 and visits == 1
+        assert client.seqs == list(range(1, len(client.seqs) + 1))
+    finally:
+        await client.ws.close()

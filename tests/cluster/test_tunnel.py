@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 import nats
 from kadath_cluster import PrivateNats
 
 from kadath.cluster.failover import SHIFTED, SHIFTS, Lost, Owed, failover_frames
+from kadath.cluster.leases import settled
 from kadath.cluster.tunnel import (
     ABORT,
     CLOSE,
@@ -22,7 +22,6 @@ from kadath.cluster.tunnel import (
     TEXT,
     TUNNEL_INBOX,
     LocalTransport,
-    Moved,
     Numbering,
     Tunnel,
     TunnelTransport,
@@ -242,8 +241,8 @@ async def test_a_holder_keeps_a_bounded_inbox_and_drops_a_relay_that_floods_it(
         await relay.subscribe(out_subject("t2"), cb=from_holder)
         transport = TunnelTransport(nc, "t2", "10.0.0.1:5000", "hello", heartbeat=1, silence=5)
         await transport.start()
-        await nc.flush()  # the server has both subscriptions before the flood
-        await relay.flush()
+        await settled(nc)  # the server has both subscriptions before the flood
+        await settled(relay)
         for n in range(TUNNEL_INBOX + 50):
             await relay.publish(in_subject("t2"), TEXT + f'{{"id": "c{n}"}}'.encode())
         await relay.flush()
@@ -258,32 +257,6 @@ async def test_a_holder_keeps_a_bounded_inbox_and_drops_a_relay_that_floods_it(
     finally:
         await relay.close()
         await nc.close()
-
-
-ClientT = TypeVar("ClientT", bound=FakeClient)
-
-
-async def run_until_opened(
-    nc: nats.NATS,
-    zone: str,
-    new_client: Callable[[], ClientT],
-    heartbeat: float = 1,
-    silence: float = 60,
-    send_timeout: float = 60,
-) -> tuple[ClientT, Tunnel, Moved | Lost | None]:
-    """A tunnel to ``zone`` run to its end for a client from ``new_client``, again with another
-    while its open was not answered: a fresh nats-server now and then misses a just-made
-    subscription's first request (docs/scaling.md). The client, the tunnel and its outcome."""
-    while True:
-        client = new_client()
-        tunnel = Tunnel(
-            nc, client, ["hello"], zone, Numbering(), heartbeat=heartbeat, silence=silence,
-            send_timeout=send_timeout,
-        )  # fmt: skip
-        outcome = await tunnel.run()
-        if outcome != Lost(opened=False):
-            return client, tunnel, outcome
-        await asyncio.sleep(0.1)
 
 
 class StuckClient(FakeClient):
@@ -307,18 +280,6 @@ class StuckClient(FakeClient):
         self._aborted.set()
 
 
-class StuckClients:
-    """A fresh ``StuckClient`` for each try to open a tunnel (``new``); ``last``, the one made
-    last (a holder's open makes it stuck)."""
-
-    def __init__(self) -> None:
-        self.last = StuckClient()
-
-    def new(self) -> StuckClient:
-        self.last = StuckClient()
-        return self.last
-
-
 async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_client(
     nats_server: PrivateNats,
 ) -> None:
@@ -326,11 +287,11 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
     aborted at once (not after the send timeout) and the tunnel ends."""
     nc = await nats.connect(nats_server.url)
     holder = await nats.connect(nats_server.url)
-    clients = StuckClients()
+    client = StuckClient()
 
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         tunnel_id = json.loads(msg.data)["tunnel"]
-        clients.last.stuck = True
+        client.stuck = True
         await msg.respond(b'{"ok": true}')
         for n in range(RELAY_QUEUE + 50):
             frame = encode_frames([(n + 1, Outgoing({"type": "room", "text": "x"}))])
@@ -338,10 +299,16 @@ async def test_a_relay_keeps_a_bounded_queue_of_the_holders_frames_for_a_stuck_c
 
     try:
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
-        await holder.flush()
+        await settled(holder)  # the server has the subscription before the open
+        client = StuckClient()
+        tunnel = Tunnel(
+            nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+            send_timeout=60,
+        )  # fmt: skip
         async with asyncio.timeout(WITHIN):
-            client, tunnel, outcome = await run_until_opened(nc, "harbour", clients.new)
-        assert client.stuck and outcome is None
+            outcome = await tunnel.run()
+        assert client.stuck
+        assert outcome is None
         assert client.closed == (0, "aborted")
         assert tunnel.backlog <= RELAY_QUEUE
     finally:
@@ -388,11 +355,14 @@ async def test_a_tunnel_whose_holder_falls_silent_ends_lost_with_what_it_did_not
     ]
     try:
         await nc.subscribe(open_subject("arkham"), cb=open_tunnel)
-        await nc.flush()
+        await settled(nc)  # the server has the subscription before the open
+        client = FakeClient(texts)
+        tunnel = Tunnel(
+            nc, client, ["hello"], "arkham", Numbering(), heartbeat=0.2, silence=1,
+            send_timeout=5,
+        )  # fmt: skip
         async with asyncio.timeout(WITHIN):
-            client, _, outcome = await run_until_opened(
-                nc, "arkham", lambda: FakeClient(texts), heartbeat=0.2, silence=1, send_timeout=5
-            )
+            outcome = await tunnel.run()
             await dead.wait()
         assert outcome == Lost(opened=True, unanswered=("c2", "c3"), pings=1)
         assert [json.loads(text)["seq"] for text in client.sent] == [1, 2]
@@ -450,7 +420,7 @@ async def test_tunnels_to_one_relay_share_one_nats_message_a_loop_turn(
         await gathered.add("ended", taker("t1"))
         gathered.remove("ended")
         await relay_nc.subscribe(gathered.subject, cb=heard)
-        await relay_nc.flush()
+        await settled(relay_nc)  # the server has both subscriptions before the holder sends
         ends = {
             name: TunnelTransport(
                 holder_nc, name, "r", "hello", heartbeat=60, silence=60, relay=gathered.subject
@@ -518,9 +488,13 @@ async def test_frames_of_several_holder_messages_waiting_for_a_client_go_out_in_
 
     try:
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
-        await holder.flush()
+        await settled(holder)  # the server has the subscription before the open
+        tunnel = Tunnel(
+            nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+            send_timeout=60,
+        )  # fmt: skip
         async with asyncio.timeout(WITHIN):
-            await run_until_opened(nc, "harbour", lambda: client)
+            assert await tunnel.run() is None
         assert client.writes == [1, 4]
         assert [json.loads(text)["seq"] for text in client.sent] == [1, 2, 3, 4, 5]
         assert client.closed == (1000, "bye")
@@ -536,22 +510,24 @@ async def test_a_relay_aborts_a_client_that_takes_no_write_within_the_send_timeo
     ``send_timeout`` (the holder's session cannot see it), and the tunnel ends."""
     nc = await nats.connect(nats_server.url)
     holder = await nats.connect(nats_server.url)
-    clients = StuckClients()
+    client = StuckClient()
 
     async def open_tunnel(msg: nats.aio.msg.Msg) -> None:
         tunnel_id = json.loads(msg.data)["tunnel"]
-        clients.last.stuck = True
+        client.stuck = True
         await msg.respond(b'{"ok": true}')
         room = Outgoing({"type": "room", "text": "x"})
         await holder.publish(out_subject(tunnel_id), encode_frames([(1, room)]))
 
     try:
         await holder.subscribe(open_subject("harbour"), cb=open_tunnel)
-        await holder.flush()
+        await settled(holder)  # the server has the subscription before the open
+        tunnel = Tunnel(
+            nc, client, ["hello"], "harbour", Numbering(), heartbeat=1, silence=60,
+            send_timeout=0.3,
+        )  # fmt: skip
         async with asyncio.timeout(WITHIN):
-            client, _, outcome = await run_until_opened(
-                nc, "harbour", clients.new, send_timeout=0.3
-            )
+            outcome = await tunnel.run()
         assert client.stuck
         assert outcome is None
         assert client.closed == (0, "aborted")
@@ -572,20 +548,20 @@ async def test_a_holder_that_keeps_sending_sends_no_heartbeat(nats_server: Priva
 
     try:
         await relay.subscribe(out_subject("t3"), cb=from_holder)
-        await relay.flush()
+        await settled(relay)
         transport = TunnelTransport(nc, "t3", "10.0.0.1:5000", "hello", heartbeat=0.5, silence=5)
         await transport.start()
         room = Outgoing({"type": "room", "text": "x"})
         for n in range(30):  # 1.5 s of frames, one every 50 ms
             await transport.send_frames([(n + 1, room)])
             await asyncio.sleep(0.05)
-        await nc.flush()
-        await relay.flush()
+        await settled(nc)  # the server has had all the holder sent (a flush's PING overtakes)
+        await settled(relay)  # and the relay all the server sent it before
         assert heard.count(FRAMES) == 30
         assert HEARTBEAT not in heard
         await asyncio.sleep(1.5)  # quiet: heartbeats again
-        await nc.flush()
-        await relay.flush()
+        await settled(nc)  # the server has had all the holder sent (a flush's PING overtakes)
+        await settled(relay)  # and the relay all the server sent it before
         assert HEARTBEAT in heard
         await transport.finish()
     finally:

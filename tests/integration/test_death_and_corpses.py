@@ -55,7 +55,7 @@ from kadath.services.npc_roster import NpcRoster
 from kadath.services.presence import Presence
 from kadath.services.rooms import RoomDescriber
 
-STREET, SQUARE = "town.street", "town.square"
+STREET, SQUARE, DOCK = "town.street", "town.square", "harbour.dock"
 RULES = CorpseRules(owner_grace_seconds=120, decay_seconds=900)
 RAT = NpcDefinition(
     id="rat",
@@ -702,3 +702,41 @@ async def test_a_rounds_blows_are_fenced_by_the_zone_they_land_in(
     row = await stored.player(alice.id)
     assert (alice.health, alice.lucidity) == (row.health, row.lucidity)
     assert (row.health, row.lucidity) == ((100, 100) if refused else (91, 95))
+
+
+async def test_a_zone_the_fence_refuses_refuses_only_its_own_blows(
+    persistence: AsyncPersistenceLayer, small_world: World, save_player: Any, stored: Any
+) -> None:
+    """``serve --cluster`` stores a round one unit of work per zone: a refused zone (a newer
+    holder recorded) stores nothing and changes nothing in memory, the others' blows stand."""
+    scene, alice, _things = await brute_fight(persistence, small_world, save_player, 100)
+    scene.combat.unit_per_zone = True  # as install_combat wires a cluster node
+    bob: Player = await save_player(room_id=DOCK, respawn_room_id=SQUARE, health=100)
+    scene.game.presence.enter(bob, explored=set(small_world.rooms))
+    brute = NpcInstance(uuid.uuid4(), BRUTE, DOCK, BRUTE.health)
+    scene.game.npcs.add(brute)
+    scene.combat.engage_npc(brute, bob)
+    here, lost = small_world.rooms[STREET].zone_id, small_world.rooms[DOCK].zone_id
+    asked: list[str] = []
+
+    async def fence(_session: Any, zone: str) -> None:
+        asked.append(zone)
+        if zone == lost:
+            raise ZoneMoved()
+
+    sent = scene.game.messenger.sent  # type: ignore[attr-defined]
+    sent.clear()
+    persistence.fence = fence
+    try:
+        await scene.combat.run_round()
+    finally:
+        persistence.fence = None
+
+    assert sorted(asked) == sorted([here, lost])
+    alice_row, bob_row = await stored.player(alice.id), await stored.player(bob.id)
+    assert (alice.health, alice.lucidity) == (alice_row.health, alice_row.lucidity) == (91, 95)
+    assert (bob.health, bob.lucidity) == (bob_row.health, bob_row.lucidity) == (100, 100)
+    assert scene.combat.in_combat(bob.id)  # its fight stands as it was (until the zone drops)
+    told_bob = [f for kind, to, f in sent if to == bob.id or (kind == "room" and to[0] == DOCK)]
+    assert told_bob == []  # nothing of the refused zone's blows was told
+    assert any(to == alice.id for _kind, to, _frame in sent)  # alice's round was told

@@ -5,6 +5,7 @@ commit; a refusal stores nothing of the unit of work and runs none of its callba
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,13 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
 from kadath.domain.errors import ZoneMoved
+from kadath.domain.experience import EXPLORATION_XP
 from kadath.domain.item import InInventory, OnFloor
+from kadath.domain.world import Direction, World
 from kadath.persistence.layer import AsyncPersistenceLayer
+from kadath.persistence.models import ExplorationRow
 from kadath.services.clock import FakeClock
 from kadath.services.entry import WorldEntry
 from kadath.services.events import LocalEventBus
 from kadath.services.lucidity import RestService
 from kadath.services.messenger import FakeMessenger
+from kadath.services.movement import MovementService
 from kadath.services.presence import Presence
 
 DOCK = OnFloor("harbour.dock")
@@ -320,3 +325,93 @@ async def test_resting_is_fenced_by_the_zone_the_player_rests_in(
 
     assert fence.asked == [zone]
     assert (await stored.player(player.id)).lucidity == player.lucidity == (50 if refused else 55)
+
+
+# -- a walk's first visit and a gnawing room's lucidity ----------------------------------------
+
+SQUARE, STREET, DOCK_ROOM = "town.square", "town.street", "harbour.dock"
+
+
+def cluster_walking(
+    persistence: AsyncPersistenceLayer, world: World, runs: set[str]
+) -> tuple[MovementService, Presence]:
+    """Walking as ``serve --cluster`` wires it (``bootstrap``): no coalesced writer of visits
+    (each walk's writes are a unit of work of their own), and ``Presence`` tracking the room
+    each character was served in, running the rooms in ``runs``."""
+    presence = Presence()
+    presence.runs_room = lambda room: room in runs
+    movement = MovementService(
+        world, presence, FakeMessenger(), LocalEventBus(), persistence.unit_of_work
+    )
+    return movement, presence
+
+
+def gnawing_street(world: World, cost: int = 7) -> World:
+    street = dataclasses.replace(world.rooms[STREET], lucidity_cost=cost)
+    return dataclasses.replace(world, rooms={**world.rooms, STREET: street})
+
+
+@pytest.mark.parametrize("refused", [False, True])
+async def test_a_first_visit_is_fenced_by_the_zone_the_walker_is_served_in(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any, refused: bool
+) -> None:
+    walker = await save_player(room_id=SQUARE)
+    movement, presence = cluster_walking(fenced, fenced.world, runs={SQUARE, STREET})
+    presence.enter(walker, {SQUARE})
+    zone = zone_of(fenced, STREET)
+    fence = FakeFence(*([zone] if refused else []))
+    fenced.fence = fence
+
+    if refused:
+        with pytest.raises(ZoneMoved):
+            await movement.go(walker, Direction.EAST)
+    else:
+        await movement.go(walker, Direction.EAST)
+
+    assert fence.asked == [zone]
+    paid = 0 if refused else EXPLORATION_XP
+    assert walker.experience == (await stored.player(walker.id)).experience == paid
+    visits = await stored.count(ExplorationRow, ExplorationRow.room_id == STREET)
+    assert visits == (0 if refused else 1)
+    assert (STREET in presence.explored(walker.id)) == (not refused)
+
+
+async def test_a_first_visit_into_a_zone_held_elsewhere_is_fenced_by_the_zone_walked_from(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any
+) -> None:
+    walker = await save_player(room_id=STREET)
+    movement, presence = cluster_walking(fenced, fenced.world, runs={SQUARE, STREET})
+    presence.enter(walker, {STREET})
+    fence = FakeFence(zone_of(fenced, DOCK_ROOM))  # not held here: asking it would refuse
+    fenced.fence = fence
+
+    await movement.go(walker, Direction.EAST)  # a hand-over follows
+
+    assert fence.asked == [zone_of(fenced, STREET)]
+    assert walker.experience == (await stored.player(walker.id)).experience == EXPLORATION_XP
+
+
+@pytest.mark.parametrize("visited", [True, False])
+@pytest.mark.parametrize("refused", [False, True])
+async def test_a_gnawing_rooms_lucidity_is_fenced_by_the_zone_the_walker_is_served_in(
+    fenced: AsyncPersistenceLayer, stored: Any, save_player: Any, refused: bool, visited: bool
+) -> None:
+    walker = await save_player(room_id=SQUARE, lucidity=50)
+    world = gnawing_street(fenced.world)
+    movement, presence = cluster_walking(fenced, world, runs={SQUARE, STREET})
+    presence.enter(walker, {SQUARE, STREET} if visited else {SQUARE})
+    zone = zone_of(fenced, STREET)
+    fence = FakeFence(*([zone] if refused else []))
+    fenced.fence = fence
+
+    if refused:
+        with pytest.raises(ZoneMoved):
+            await movement.go(walker, Direction.EAST)
+    else:
+        await movement.go(walker, Direction.EAST)
+
+    assert fence.asked == [zone]
+    row = await stored.player(walker.id)
+    assert walker.lucidity == row.lucidity == (50 if refused else 43)
+    paid = 0 if refused or visited else EXPLORATION_XP
+    assert walker.experience == row.experience == paid

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kadath.realtime.outgoing import Outgoing
+from kadath.realtime.transport import DirectTransport
 from kadath.telnet import gmcp, render
 from kadath.telnet import transport as telnet_transport
 from kadath.telnet.gmcp import GmcpClient
@@ -34,6 +35,10 @@ class FakeTerminalIO:
         self.remote = "127.0.0.1:1"
         self.out: list[Any] = []
         self.drains = 0
+        self.at_once = True  # what writes_at_once answers (the socket's buffer nearly empty)
+
+    def writes_at_once(self) -> bool:
+        return self.at_once and not self.closed
 
     def hold(self, before_release: Callable[[], None] | None = None) -> None:
         if before_release is not None:  # the prompt, written when the real one releases
@@ -135,3 +140,21 @@ async def test_gmcp_is_not_built_for_a_frame_whose_packages_no_client_takes(
     assert built == []  # Room.AddPlayer: none of them takes Room
     assert all(("line", "Bob is here.") in io.out for io in ios)
     assert not any(e[0].startswith("gmcp") for io in ios for e in io.out)
+
+
+async def test_a_batch_is_shown_at_once_only_while_the_socket_takes_it() -> None:
+    """A telnet connection is a ``DirectTransport``: the session shows a batch from a loop
+    callback, not its writer task, while the socket's buffer is nearly empty; otherwise (a
+    client not reading, or gone) nothing is shown and the writer sends it, and waits."""
+    io = FakeTerminalIO(Terminal(80), set())
+    transport = TelnetTransport(io, _view(), "token", "P1")  # type: ignore[arg-type]
+    assert isinstance(transport, DirectTransport)
+    said = Outgoing({"type": "message", "channel": "say", "from": "Ann", "text": "Hello."})
+    assert transport.send_frames_now([(1, said)])
+    assert any("Hello." in e[1] for e in io.out if e[0] == "line")
+    shown = len(io.out)
+    io.at_once = False
+    assert not transport.send_frames_now([(2, said)])
+    io.at_once, io.closed = True, True
+    assert not transport.send_frames_now([(3, said)])
+    assert len(io.out) == shown and io.drains == 0

@@ -28,7 +28,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from kadath.cluster.leases import NATS_FAILURES
+from kadath.cluster.leases import NATS_FAILURES, settled
 from kadath.domain.channel import ChannelMessage
 from kadath.domain.errors import NotFound
 from kadath.services.channels import ChannelService
@@ -47,7 +47,7 @@ class ClusterChannels:
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(f"{CHANNEL_SUBJECT}.*", cb=self._hear)
-        await self._nc.flush()
+        await settled(self._nc)
 
     async def stop(self) -> None:
         sub, self._sub = self._sub, None

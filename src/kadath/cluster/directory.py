@@ -38,6 +38,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.kv import KeyValue
 
+from kadath.cluster import leases
 from kadath.cluster.leases import NATS_FAILURES, LeaseValue, zone_key
 from kadath.domain.errors import NotAllowed
 from kadath.domain.player import Player
@@ -75,7 +76,7 @@ class ClusterDirectory:
             await self._nc.subscribe(BROADCAST_SUBJECT, cb=self._hear_broadcast),
             await self._nc.subscribe(CLAIMED_SUBJECT, cb=self._hear_claimed),
         ]
-        await self._nc.flush()  # the server knows them before this process is asked or told
+        await leases.settled(self._nc)  # the server knows them before this process is asked or told
 
     async def stop(self) -> None:
         subs, self._subs = self._subs, []

@@ -45,6 +45,7 @@ ZONE_PREFIX = "zone."
 PINS_SUFFIX = "_pins"  # the pins' bucket: the lease bucket's name and this, with no TTL
 # Everything a NATS request can fail with while the server is away or slow.
 NATS_FAILURES = (nats.errors.Error, asyncio.TimeoutError, OSError)
+SETTLE_TIMEOUT = 10.0  # seconds ``settled`` waits (as ``Client.flush`` by default)
 
 # Records claims in PostgreSQL (``fencing.confirm``); returns the zones refused (fenced off).
 Confirm = Callable[[list[Claim]], Awaitable[set[str]]]
@@ -435,3 +436,23 @@ class ZoneLeaseManager:
             await self._kv.delete(zone_key(zone), last=revision)
         except NATS_FAILURES as exc:  # it lapses with the bucket's TTL anyway
             log.warning("zone_release_failed", zone=zone, error=repr(exc))
+
+
+async def settled(nc: Client) -> None:
+    """Once the server has every command ``nc`` sent before it (its subscriptions first), so
+    a message another connection publishes from then on reaches them.
+
+    ``Client.flush`` does not say so: nats-py writes its PING to the socket at once, ahead of
+    commands still queued for the connection's flusher task (a ``SUB`` just made), so its PONG
+    may come back before the server has read them. Here a message to a fresh inbox goes
+    through that same queue, behind them, and comes back to this very connection (NATS echoes
+    a connection's own messages to it): the server had read everything before it. Raises
+    ``nats.errors.TimeoutError`` (one of ``NATS_FAILURES``) as a flush would."""
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, max_msgs=1)
+    try:
+        await nc.publish(inbox, b"")
+        await sub.next_msg(timeout=SETTLE_TIMEOUT)
+    finally:
+        with contextlib.suppress(*NATS_FAILURES):
+            await sub.unsubscribe()

@@ -33,7 +33,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from kadath.cluster.directory import ClusterDirectory
-from kadath.cluster.leases import NATS_FAILURES
+from kadath.cluster.leases import NATS_FAILURES, settled
 from kadath.domain.account import Role
 from kadath.domain.moderation import Sanction, SanctionKind
 from kadath.services.build_grants import GrantService
@@ -67,7 +67,7 @@ class ClusterModeration:
             await self._nc.subscribe(ACCOUNT_SUBJECT, cb=self._hear_news),
             await self._nc.subscribe(STAFF_SUBJECT, cb=self._hear_notice),
         ]
-        await self._nc.flush()
+        await settled(self._nc)
 
     async def stop(self) -> None:
         subs, self._subs = self._subs, []

@@ -24,7 +24,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from kadath.cluster.leases import NATS_FAILURES
+from kadath.cluster.leases import NATS_FAILURES, settled
 from kadath.domain.errors import InvalidInput
 from kadath.services.world_reload import WorldReloader
 
@@ -43,7 +43,7 @@ class ClusterReload:
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(RELOAD_SUBJECT, cb=self._hear)
-        await self._nc.flush()
+        await settled(self._nc)
 
     async def stop(self) -> None:
         sub, self._sub = self._sub, None

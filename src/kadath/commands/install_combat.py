@@ -38,6 +38,9 @@ def install_combat(
     death, combat = combat_services(game, rules, npc_flee)
     combat.install()
     combat.runs_room = game.zones.runs_room
+    # A cluster node: a round's blows are stored zone by zone (a zone the fence refuses
+    # refuses only its own); one process keeps one unit of work a round.
+    combat.unit_per_zone = game.zones.held is not None
     game.zones.dropped.append(combat.zone_dropped)
     corpses = CorpseKeeper(game.uow, game.messenger, game.clock, rules, reading=game.reading)
     corpses.runs_room = game.zones.runs_room

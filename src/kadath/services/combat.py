@@ -2,9 +2,10 @@
 
 Fights live in memory only. Every consequence of a blow (damage, lucidity, a death with its
 corpse, experience) is committed before memory changes, and a round's blows, deaths and kills
-are one unit of work, so a lethal blow commits together with the death it causes. A restart in
-mid-fight loses no item or experience, duplicates nothing and leaves nobody dead on their feet:
-the fight simply ends, and everyone wakes where the last committed change left them.
+are one unit of work (one per zone in ``serve --cluster``), so a lethal blow commits together
+with the death it causes. A restart in mid-fight loses no item or experience, duplicates
+nothing and leaves nobody dead on their feet: the fight simply ends, and everyone wakes where
+the last committed change left them.
 
 Walking away while engaged is refused (flee instead); any other way out of the room (a
 teleport, a respawn, logging out) ends that character's part in the fight.
@@ -78,6 +79,9 @@ class CombatService:
         self._table = FightTable(realm.presence, realm.npcs, rng)
         # Whether this process runs a room's zone (``HeldZones.runs_room``; one process: all).
         self.runs_room: Callable[[str], bool] = lambda _room: True
+        # ``serve --cluster``: a round is stored one unit of work per zone, so a zone the
+        # fence refuses refuses only its own blows; one process: one for the whole round.
+        self.unit_per_zone = False
 
     def install(self) -> None:
         """Hook into movement and the event bus (once, at start-up)."""
@@ -243,23 +247,37 @@ class CombatService:
 
     # -- the round --------------------------------------------------------------------------
     async def run_round(self, _tick: float = 0.0) -> None:
-        """One round everywhere, as **one** unit of work: each engaged fighter, by initiative,
-        strikes its target. Every blow, death and kill of the round commits together; memory,
-        messages and events follow the commit. A failure stores none of the round and shows
-        nothing: the fights stand as they were, and the next round tries again."""
+        """One round everywhere: each engaged fighter, by initiative, strikes its target. The
+        round is **one** unit of work (one per zone with ``unit_per_zone``): its blows, deaths
+        and kills commit together; memory, messages and events follow the commit. A failure
+        stores none of that unit and shows nothing of it: its fights stand as they were, and
+        the next round tries again; the other zones' units are stored or refused on their own."""
         for fighter in self._table.engaged():
             if not self.runs_room(fighter.room_id):
                 # Its zone is held elsewhere now (a round refused by the fence may have put
                 # the fight back after the drop ended it): it ends here, storing nothing.
                 await self._retire(fighter, "zone_lost")
-        rooms = self._table.rooms()
-        if not rooms:
-            return
+        units: dict[str, list[str]] = {}
+        for room_id in self._table.rooms():
+            units.setdefault(self._unit_of(room_id), []).append(room_id)
+        for unit in sorted(units):
+            await self._run_rooms(units[unit])
+
+    def _unit_of(self, room_id: str) -> str:
+        if not self.unit_per_zone:
+            return ""
+        room = self._realm.world.rooms.get(room_id)
+        return room.zone_id if room is not None else room_id
+
+    async def _run_rooms(self, rooms: list[str]) -> None:
+        """The round in ``rooms``, one unit of work; the table is put back if it fails."""
         saved = self._table.save()
+        here = set(rooms)
         try:
             async with self._uow() as uow:
-                engaged = (f.id for f in self._table.engaged() if not f.is_npc)
-                await uow.players.lock_in_order(engaged)  # id order: no deadlock
+                engaged = self._table.engaged()
+                players = (f.id for f in engaged if not f.is_npc and f.room_id in here)
+                await uow.players.lock_in_order(players)  # id order: no deadlock
                 round_ = _Round(uow)
                 for room_id in rooms:
                     for fighter in self._table.turn_order(room_id):
@@ -268,7 +286,7 @@ class CombatService:
                     self._settle_in(round_, room_id)
         except KadathError:
             self._table.restore(saved)
-            log.exception("round_not_stored")
+            log.exception("round_not_stored", rooms=rooms)
         except BaseException:
             self._table.restore(saved)
             raise

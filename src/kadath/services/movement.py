@@ -22,7 +22,8 @@ GNAWS = "Something here gnaws at the edges of your mind."
 
 
 class FirstVisitRecorder(Protocol):
-    """Persistence's writer of a walk's visits (``persistence.first_visits``)."""
+    """Persistence's writer of a walk's visits (``persistence.first_visits``), coalescing them
+    across walkers; one process only (``serve --cluster`` passes none: its writes are fenced)."""
 
     async def record(self, player: Player, room_id: str, amount: int) -> ExperienceGain | None:
         """Record the visit; pay ``amount`` experience if it is the first (the row's new
@@ -100,7 +101,12 @@ class MovementService:
             lucidity = await self._first_visits.gnaw(player.id, cost)
             notes.append(frames.message("system", GNAWS))
         else:
+            # Also ``serve --cluster``'s every walk (no coalesced writer there): a unit of work
+            # fenced by the zone the character is served in, which this process held, even
+            # when it just walked into a zone held elsewhere (a hand-over follows).
+            served = self._presence.served_room(player.id) or room_id
             async with self._uow() as uow:
+                uow.players.standing_in(served)
                 if first and await uow.exploration.record_visit(player.id, room_id):
                     gain = await uow.experience.gain_experience(player, EXPLORATION_XP, "explore")
                 if cost > 0:

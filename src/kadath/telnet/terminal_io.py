@@ -201,15 +201,20 @@ class TerminalIO:
             raise TransportClosed
         self._writer.write(text)
 
-    async def drain(self) -> None:
-        """Wait for the client to take our output. Raises TransportClosed (and cuts off a
-        client that has not read for ``write_timeout`` seconds)."""
+    def writes_at_once(self) -> bool:
+        """Whether output now would be taken without waiting: the connection is open and its
+        socket's buffer far below the high-water mark (``drain`` would return at once)."""
         transport = self._writer._transport
-        if (
+        return (
             transport is not None
             and not transport.is_closing()
             and transport.get_write_buffer_size() < QUICK_DRAIN
-        ):
+        )
+
+    async def drain(self) -> None:
+        """Wait for the client to take our output. Raises TransportClosed (and cuts off a
+        client that has not read for ``write_timeout`` seconds)."""
+        if self.writes_at_once():
             return  # far below the high-water mark: draining would not wait
         try:
             async with asyncio.timeout(self._write_timeout):  # no task: a burst is not split

@@ -117,6 +117,23 @@ class TelnetTransport:
         write. A frame sent to a room is rendered (and encoded for the wire) once per
         terminal profile (width, colour depth, screen reader, encoding) and its GMCP encoded
         once, for every listener. Raises TransportClosed."""
+        self._show(batch)
+        await self._io.drain()
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        """``send_frames`` without waiting (``DirectTransport``): shown at once when the
+        socket's buffer is far below its high-water mark, else nothing shown and False (the
+        session's writer then sends it, and waits for the client)."""
+        if not self._io.writes_at_once():
+            return False
+        try:
+            self._show(batch)
+        except TransportClosed:  # not taken: the writer's send meets the close again
+            return False
+        return True
+
+    def _show(self, batch: Sequence[Delivery]) -> None:
+        """Put ``batch``'s text, GMCP and prompt into this turn's held burst."""
         io = self._io
         if io.closed:
             raise TransportClosed
@@ -160,7 +177,6 @@ class TelnetTransport:
                     put(ack)
         if prompted:
             self._prompt_due = True  # made at the end of the held burst, in its one write
-        await io.drain()
 
     def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
         """The rendering key of this client's terminal and encoding, and the function that

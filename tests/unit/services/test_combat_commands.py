@@ -17,6 +17,7 @@ from kadath.domain.errors import NotAllowed
 from kadath.domain.item import Container, ContainerKind
 from kadath.domain.player import Player
 from kadath.domain.rng import FixedRng
+from kadath.services.held_zones import HeldZones
 
 RULES = CorpseRules(owner_grace_seconds=60, decay_seconds=600)
 
@@ -161,3 +162,15 @@ async def test_npc_corpses_and_other_containers_are_anyones() -> None:
     guard(bob, corpse_of(None, arena))
     chest = corpse_of(player_named("Alice"), arena)
     guard(bob, replace(chest, kind=ContainerKind.ENVIRONMENT))
+
+
+@pytest.mark.parametrize("held", [None, ()])
+def test_a_cluster_node_stores_a_round_zone_by_zone_and_one_process_whole(
+    held: tuple[str, ...] | None,
+) -> None:
+    arena = build_arena(FixedRng(), RULES)
+    arena.game.zones = HeldZones(arena.game.world, held)  # None: one process; (): a cluster node
+
+    fights = install_combat(arena.game, arena.loop, RULES)
+
+    assert fights.combat.unit_per_zone == (held is not None)
