@@ -186,8 +186,10 @@ def heard_on(channel: str) -> Callable[[Frame], bool]:
 
 async def walk(client: Client, first: str, then: str, room: str) -> None:
     """Two commands sent one right after the other's reply; the client ends up in ``room``."""
-    assert (await client.command(first))["ok"] is True
-    assert (await client.command(then))["ok"] is True
+    reply = await client.command(first)
+    assert reply["ok"] is True, reply
+    reply = await client.command(then)
+    assert reply["ok"] is True, reply
     assert (await client.command("look"))["ok"] is True
     await client.wait_for(lambda f: f.get("type") == "room" and f["room"]["id"] == room)
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kadath_cluster import eventually, private_nats
+from kadath_cluster import PG_URL, eventually, migrated_database, private_nats
 from kadath_serve import (
     WAIT,
     WORLD,
@@ -140,14 +140,16 @@ def test_account_news_reads_back_as_it_was_written() -> None:
         )
 
 
-async def test_a_world_reload_on_one_process_reloads_every_process(
-    database_url: str, tmp_path: Path
-) -> None:
+async def test_a_world_reload_on_one_process_reloads_every_process(tmp_path: Path) -> None:
     """Both processes read one world directory; a builder served by beta changes a room of
-    alpha's zone in the files and reloads: a player served by alpha sees the change."""
+    alpha's zone in the files and reloads: a player served by alpha sees the change. This
+    cluster has a database of its own: on the module's, its leases' epochs would fence off
+    the module's cluster (``serve_cluster``), whose later tests would then be told the world
+    is reorganising until it took its zones back."""
     world = tmp_path / "world"
     shutil.copytree(DEFAULT_WORLD_DIR, world)
     async with (
+        migrated_database(PG_URL) as database_url,
         private_nats(tmp_path) as nats,
         starting_cluster(database_url, nats.url, tmp_path, KADATH_WORLD_DIR=str(world)) as c,
         admin_and_player(c, database_url) as (admin, player, _),
