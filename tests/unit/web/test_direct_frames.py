@@ -56,7 +56,13 @@ async def server(**options: Any) -> AsyncIterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        echo, log_level="warning", lifespan="off", ws=AbortableWebSocketProtocol, **options
+        echo,
+        # neither uvicorn's logging config nor a level: either would change its loggers for
+        # the rest of the test run (tests/unit/test_logs.py reads them through the pipeline)
+        log_config=None,
+        lifespan="off",
+        ws=AbortableWebSocketProtocol,
+        **options,
     )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve(sockets=[sock]))
