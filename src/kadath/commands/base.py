@@ -69,7 +69,16 @@ class Command:
         raise NotImplementedError
 
     def help_text(self) -> str:
-        """The in-game help; an instance method, as some commands set their names per instance."""
+        """The in-game help; an instance method, as some commands set their names per instance.
+        Made once per instance and names (reading a docstring from source under ``-OO``)."""
+        kept: tuple[tuple[str, ...], str] | None = self.__dict__.get("_help_kept")
+        if kept is not None and kept[0] == self.names:
+            return kept[1]
+        text = self._help_text()
+        self.__dict__["_help_kept"] = (self.names, text)
+        return text
+
+    def _help_text(self) -> str:
         doc = inspect.cleandoc(self.__doc__ or source_docstring(type(self)) or "No help yet.")
         aliases = ", ".join(self.names[1:])
         lines = [f"Usage: {self.usage}" if self.usage else self.names[0], doc]

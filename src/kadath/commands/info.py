@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from kadath.commands.base import Command, CommandTable, Context
 from kadath.domain.account import Role
@@ -12,8 +12,9 @@ from kadath.domain.experience import xp_to_next_level
 from kadath.domain.lucidity import band_for
 from kadath.domain.player import Player
 from kadath.domain.stats import STAT_NAMES
-from kadath.domain.world import HelpTopic
+from kadath.domain.world import HelpTopic, World
 from kadath.services import messenger as frames
+from kadath.services.chat import Listed
 
 WHO_LIMIT = 60
 PARTIAL_WHO = "Some of the world did not answer in time; there may be others."
@@ -62,8 +63,30 @@ class Who(Command):
     names = ("who",)
     usage = "who"
 
+    def __init__(self) -> None:
+        # In one process: the last answer, with what it was made from (the versions of who is
+        # where and of the world, and the levels it shows).
+        self._kept: tuple[tuple[int, int, tuple[int, ...]], str] | None = None
+
     async def run(self, ctx: Context) -> str:
-        players, complete = await ctx.game.chat.who_anywhere()
+        game = ctx.game
+        if game.chat.elsewhere is not None:  # a cluster: the others' lines are asked each time
+            players, complete = await game.chat.who_anywhere()
+            return self._lines(ctx, players, complete)
+        players = game.chat.who()
+        key = (
+            game.presence.version,
+            game.world.version,
+            tuple([p.level for p in players[:WHO_LIMIT]]),
+        )
+        kept = self._kept
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        text = self._lines(ctx, players, True)
+        self._kept = (key, text)
+        return text
+
+    def _lines(self, ctx: Context, players: Sequence[Listed], complete: bool) -> str:
         lines = [f"{len(players)} in the world:"]
         for p in players[:WHO_LIMIT]:
             room = ctx.game.world.rooms.get(p.room_id)
@@ -104,16 +127,34 @@ class Explored(Command):
     names = ("explored", "exploration")
     usage = "explored"
 
+    def __init__(self) -> None:
+        # For one version of the world: each room's zone, and the zones by name with their
+        # room counts (counting them is a pass over every room per zone).
+        self._kept: tuple[int, dict[str, str], list[tuple[str, str, int]]] | None = None
+
     async def run(self, ctx: Context) -> str:
         world = ctx.game.world
         seen = ctx.game.presence.explored(ctx.player.id)
-        per_zone = Counter(world.rooms[r].zone_id for r in seen if r in world.rooms)
+        zone_of, zones = self._zones(world)
+        per_zone = Counter([zone_of[r] for r in seen if r in zone_of])
         lines = ["You have explored:"]
-        for zone in sorted(world.zones.values(), key=lambda z: z.name):
-            total = len(world.rooms_in_zone(zone.id))
-            lines.append(f"  {zone.name:<24} {per_zone[zone.id]}/{total} rooms")
-        lines.append(f"  {'In all':<24} {len(seen)}/{len(world.rooms)} rooms")
+        for zone_id, name, total in zones:
+            lines.append(f"  {name:<24} {per_zone[zone_id]}/{total} rooms")
+        lines.append(f"  {'In all':<24} {len(seen)}/{len(zone_of)} rooms")
         return "\n".join(lines)
+
+    def _zones(self, world: World) -> tuple[dict[str, str], list[tuple[str, str, int]]]:
+        kept = self._kept
+        if kept is not None and kept[0] == world.version:
+            return kept[1], kept[2]
+        zone_of = {room_id: room.zone_id for room_id, room in world.rooms.items()}
+        totals = Counter(zone_of.values())
+        zones = [
+            (zone.id, zone.name, totals[zone.id])
+            for zone in sorted(world.zones.values(), key=lambda z: z.name)
+        ]
+        self._kept = (world.version, zone_of, zones)
+        return zone_of, zones
 
 
 class Help(Command):
@@ -126,10 +167,14 @@ class Help(Command):
 
     def __init__(self, table: CommandTable) -> None:
         self._table = table
+        # The list each role reads, kept for one version of the world (its topics) and of the
+        # table (the commands registered): (world version, command count, text).
+        self._lists: dict[Role, tuple[int, int, str]] = {}
 
     async def run(self, ctx: Context) -> str:
         role = ctx.player.role
-        topics = ctx.game.world.help
+        world = ctx.game.world
+        topics = world.help
         words = ctx.words()
         if len(words) >= 2 and words[0] == "search":
             return self._search(" ".join(words[1:]), topics, role=role)
@@ -146,6 +191,15 @@ class Help(Command):
             if topic is None:
                 raise NotFound(f"There is no command or help topic '{ctx.args[:30]}'.")
             return f"{topic.title}\n\n{topic.text}"
+        kept = self._lists.get(role)
+        count = len(self._table.ordered)
+        if kept is not None and kept[0] == world.version and kept[1] == count:
+            return kept[2]
+        text = self._list(role, topics)
+        self._lists[role] = (world.version, count, text)
+        return text
+
+    def _list(self, role: Role, topics: dict[str, HelpTopic]) -> str:
         groups: dict[str, list[str]] = {}
         for command in self._table.visible(role=role):
             groups.setdefault(command.category, []).append(command.names[0])

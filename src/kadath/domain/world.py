@@ -215,6 +215,9 @@ class World:
     start_room_id: str
     name: str = "Kadath"
     help: dict[str, HelpTopic] = field(default_factory=dict)
+    # Counts the adoptions (reloads, builders' changes): what is worked out from the world and
+    # kept (``help``'s list, ``explored``'s totals) is kept for one version.
+    version: int = 0
 
     def rooms_in_zone(self, zone_id: str) -> list[Room]:
         return [r for r in self.rooms.values() if r.zone_id == zone_id]
@@ -228,6 +231,7 @@ class World:
         _refill(self.npcs, other.npcs)
         _refill(self.help, other.help)
         self.spawns, self.start_room_id, self.name = other.spawns, other.start_room_id, other.name
+        self.version += 1
 
     def copy(self) -> World:
         """A world with the same contents in new dicts (to change and check before adopting)."""

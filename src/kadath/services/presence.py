@@ -22,6 +22,10 @@ class Presence:
         self._explored: dict[uuid.UUID, set[str]] = {}
         self._gates: dict[uuid.UUID, _Gate] = {}
         self._by_name_order: list[Player] | None = None  # ``sorted_by_name``, until a change
+        # Counts every entry, leaving and move: what is worked out from who is where (``who``'s
+        # lines) is kept for one version.
+        self.version = 0
+        self._names: dict[str, tuple[str, ...]] = {}  # ``names_in_room``, until a change there
         # ``serve --cluster`` only (None in one process: nothing tracked): whether this process
         # runs a room's zone, and the room each character was last run in here (``served_room``).
         self.runs_room: Callable[[str], bool] | None = None
@@ -48,7 +52,9 @@ class Presence:
         self._players[player.id] = player
         self._by_name[name_key(player.name)] = player.id
         self._rooms.setdefault(player.room_id, {})[player.id] = None
+        self._names.pop(player.room_id, None)
         self._by_name_order = None
+        self.version += 1
         if self.runs_room is not None:
             self._served[player.id] = player.room_id
 
@@ -62,6 +68,7 @@ class Presence:
         self._explored.pop(player_id, None)
         self._served.pop(player_id, None)
         self._by_name_order = None
+        self.version += 1
         return player
 
     def served_room(self, player_id: uuid.UUID) -> str | None:
@@ -84,6 +91,8 @@ class Presence:
             return old
         self._remove_from_room(old, player.id)
         self._rooms.setdefault(room_id, {})[player.id] = None
+        self._names.pop(room_id, None)
+        self.version += 1
         self._dirty.add(player.id)
         if self.runs_room is not None and self.runs_room(room_id):
             self._served[player.id] = room_id
@@ -103,6 +112,16 @@ class Presence:
 
     def in_room(self, room_id: str) -> list[Player]:
         return [self._players[pid] for pid in self._rooms.get(room_id, ())]
+
+    def names_in_room(self, room_id: str) -> tuple[str, ...]:
+        """The names of the characters in a room, in the order they came (as ``in_room``);
+        kept until someone enters or leaves it."""
+        names = self._names.get(room_id)
+        if names is None:
+            names = self._names[room_id] = tuple(
+                [self._players[pid].name for pid in self._rooms.get(room_id, ())]
+            )
+        return names
 
     def ids_in_room(self, room_id: str) -> list[uuid.UUID]:
         return list(self._rooms.get(room_id, ()))
@@ -134,6 +153,7 @@ class Presence:
         return [self._players[pid] for pid in dirty if pid in self._players]
 
     def _remove_from_room(self, room_id: str, player_id: uuid.UUID) -> None:
+        self._names.pop(room_id, None)
         occupants = self._rooms.get(room_id)
         if occupants is not None:
             occupants.pop(player_id, None)

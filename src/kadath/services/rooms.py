@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kadath.domain.lucidity import band_for, tint_description
@@ -39,16 +40,24 @@ class RoomDescriber:
         self._contents: dict[str, tuple[list[str], list[str]]] = {}
         self._versions: dict[str, int] = {}
         self._epoch = 0
+        # What a room shows whoever looks, worked out once per version of the world (a
+        # reload or a builder's change makes a new one; ``forget_all`` drops it too).
+        self._fixed: dict[str, _Fixed] = {}
+        # The "You see …" line of a room's floor, with the contents it was made from.
+        self._seen: dict[str, tuple[list[str], list[str], str | None]] = {}
 
     def forget(self, room_ids: set[str]) -> None:
         """The floor or containers of these rooms changed."""
         for room_id in room_ids:
             self._contents.pop(room_id, None)
+            self._seen.pop(room_id, None)
             self._versions[room_id] = self._versions.get(room_id, 0) + 1
 
     def forget_all(self) -> None:
         """The world changed (a reload): item names may have changed with it."""
         self._contents.clear()
+        self._fixed.clear()
+        self._seen.clear()
         self._epoch += 1  # and a read under way stores nothing
 
     async def contents(self, room_id: str) -> tuple[list[str], list[str]]:
@@ -72,32 +81,67 @@ class RoomDescriber:
         """The room the viewer stands in, as a structured view and as text."""
         room = self._world.rooms[viewer.room_id]
         items, container_names = await self.contents(room.id)
+        fixed = self._fixed_of(room)
+        name = viewer.name  # names are unique in play: the viewer is the one not shown
+        players = [n for n in self._presence.names_in_room(room.id) if n != name]
+        npcs = [n.name for n in self._npcs.in_room(room.id) if n.alive]
         view = {
             "id": room.id,
             "name": room.name,
-            "zone": self._world.zones[room.zone_id].name,
+            "zone": fixed.zone,
             "description": room.description,
-            "exits": [d.value for d in room.exits],
-            "players": [p.name for p in self._presence.in_room(room.id) if p.id != viewer.id],
-            "npcs": [n.name for n in self._npcs.in_room(room.id) if n.alive],
+            "exits": list(fixed.exits),
+            "players": players,
+            "npcs": npcs,
             "items": list(items),
             "containers": list(container_names),
-            "flags": sorted(room.flags),
+            "flags": list(fixed.flags),
         }
-        return view, self.render(room, view, viewer)
-
-    def render(self, room: Room, view: dict[str, Any], viewer: Player) -> str:
         description = tint_description(room.description, band_for(viewer.lucidity), self._rng)
-        lines = [room.name, description]
-        exits = view["exits"]
-        lines.append("Exits: " + (", ".join(exits) if exits else "none") + ".")
-        things = summarize(view["items"]) + view["containers"]
-        if things:
-            lines.append("You see " + join_words(things) + ".")
-        beings = view["players"] + view["npcs"]
+        lines = [room.name, description, fixed.exits_line]
+        seen = self._seen_line(room.id, items, container_names)
+        if seen is not None:
+            lines.append(seen)
+        beings = players + npcs
         if beings:
             lines.append("Here: " + join_words(beings) + ".")
-        return "\n".join(lines)
+        return view, "\n".join(lines)
+
+    def _fixed_of(self, room: Room) -> _Fixed:
+        fixed = self._fixed.get(room.id)
+        version = self._world.version
+        if fixed is None or fixed.version != version or fixed.room is not room:
+            exits = tuple(d.value for d in room.exits)
+            fixed = self._fixed[room.id] = _Fixed(
+                version=version,
+                room=room,
+                zone=self._world.zones[room.zone_id].name,
+                exits=exits,
+                flags=tuple(sorted(room.flags)),
+                exits_line="Exits: " + (", ".join(exits) if exits else "none") + ".",
+            )
+        return fixed
+
+    def _seen_line(self, room_id: str, items: list[str], containers: list[str]) -> str | None:
+        kept = self._seen.get(room_id)
+        if kept is not None and kept[0] is items and kept[1] is containers:
+            return kept[2]
+        things = summarize(items) + containers
+        line = "You see " + join_words(things) + "." if things else None
+        self._seen[room_id] = (items, containers, line)
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """What a room shows whoever looks, for one version of the world."""
+
+    version: int
+    room: Room
+    zone: str
+    exits: tuple[str, ...]
+    flags: tuple[str, ...]
+    exits_line: str
 
 
 def summarize(names: list[str]) -> list[str]:

@@ -25,6 +25,9 @@ class SanctionBook:
     def __init__(self, presence: Presence, clock: Clock) -> None:
         self._presence, self._clock = presence, clock
         self._in_force: dict[tuple[uuid.UUID, SanctionKind], Sanction] = {}
+        # How many sanctions of each kind are recorded: every command asks about freezes and
+        # every speech about mutes, nearly always with none in force (``of_player``).
+        self._counts: dict[SanctionKind, int] = dict.fromkeys(SanctionKind, 0)
         self.mutes = SanctionCheck(self, SanctionKind.MUTE)
         self.freezes = SanctionCheck(self, SanctionKind.FREEZE)
 
@@ -34,20 +37,27 @@ class SanctionBook:
 
     def record(self, sanction: Sanction) -> None:
         """After the commit that wrote ``sanction``."""
-        self._in_force[sanction.account_id, sanction.kind] = sanction
+        key = (sanction.account_id, sanction.kind)
+        if key not in self._in_force:
+            self._counts[sanction.kind] += 1
+        self._in_force[key] = sanction
 
     def lift(self, account_id: uuid.UUID, kind: SanctionKind) -> None:
         """After the commit that lifted it."""
-        self._in_force.pop((account_id, kind), None)
+        if self._in_force.pop((account_id, kind), None) is not None:
+            self._counts[kind] -= 1
 
     def of_account(self, account_id: uuid.UUID, kind: SanctionKind) -> Sanction | None:
         sanction = self._in_force.get((account_id, kind))
         if sanction is not None and not sanction.in_force(self._clock.now()):
             del self._in_force[account_id, kind]
+            self._counts[kind] -= 1
             return None
         return sanction
 
     def of_player(self, player_id: uuid.UUID, kind: SanctionKind) -> Sanction | None:
+        if not self._counts[kind]:
+            return None  # none of this kind: no lookup of the character nor its account
         player = self._presence.get(player_id)
         return None if player is None else self.of_account(player.account_id, kind)
 
