@@ -23,7 +23,7 @@ class Role(StrEnum):
         return _RANKS[self]
 
     def at_least(self, other: Role) -> bool:
-        return self.rank >= other.rank
+        return _RANKS[self] >= _RANKS[other]  # asked on every command: no property in between
 
     def outranks(self, other: Role) -> bool:
         return self.rank > other.rank

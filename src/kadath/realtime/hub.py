@@ -48,8 +48,11 @@ class Hub:
             self.frames_sent += 1
 
     def to_room(self, room_id: str, frame: Frame, *, exclude: Iterable[uuid.UUID] = ()) -> None:
-        skip = set(exclude)
-        self._fan_out((p for p in self._presence.ids_in_room(room_id) if p not in skip), frame)
+        listeners = self._presence.ids_in_room(room_id)
+        if exclude:
+            skip = set(exclude)
+            listeners = [p for p in listeners if p not in skip]
+        self._fan_out(listeners, frame)
 
     def to_world(self, frame: Frame) -> None:
         self._fan_out(list(self._sessions), frame)

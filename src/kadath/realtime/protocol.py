@@ -22,6 +22,20 @@ MAX_DEPTH = 32  # game frames are flat; deeper nesting is refused before the par
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # C0 controls but the tab: dropped from a line
+# ``json.loads(raw)`` without its three Python frames around the (C) scanner: same results,
+# and ValueError (or RecursionError) for what it refuses.
+_SCAN: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (not in typeshed)
+_SPACE: Any = getattr(json.decoder, "WHITESPACE").match  # noqa: B009
+
+
+def _loads(raw: str) -> Any:
+    try:
+        data, end = _SCAN(raw, _SPACE(raw, 0).end())
+    except StopIteration:
+        raise ValueError("no JSON value") from None
+    if _SPACE(raw, end).end() != len(raw):
+        raise ValueError("extra data after the JSON value")
+    return data
 
 
 class BadFrame(Exception):
@@ -62,7 +76,7 @@ def parse(raw: str, *, max_line: int) -> ClientFrame:
     if _too_deep(raw):
         raise BadFrame("bad_frame", f"Frames may nest at most {MAX_DEPTH} levels deep.")
     try:
-        data: Any = json.loads(raw)
+        data: Any = _loads(raw)
     except (ValueError, RecursionError):
         raise BadFrame("bad_frame", "Frames must be JSON objects.") from None
     if not isinstance(data, dict):
