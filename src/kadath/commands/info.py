@@ -17,6 +17,7 @@ from kadath.services import messenger as frames
 from kadath.services.chat import Listed
 
 WHO_LIMIT = 60
+_STAT_LABELS = [(s, s[:3].upper()) for s in STAT_NAMES]  # score's "STR 12  DEX 10 …"
 PARTIAL_WHO = "Some of the world did not answer in time; there may be others."
 Examiner = Callable[[Player, str], Awaitable[str]]
 
@@ -109,7 +110,7 @@ class Score(Command):
         p = ctx.player
         to_next = xp_to_next_level(p.experience)
         nxt = f"{to_next} to the next level" if to_next is not None else "the highest level"
-        stats = "  ".join(f"{s[:3].upper()} {p.stats.value_of(s)}" for s in STAT_NAMES)
+        stats = "  ".join([f"{label} {getattr(p.stats, s)}" for s, label in _STAT_LABELS])
         return "\n".join(
             [
                 f"{p.name}, level {p.level}",

@@ -121,7 +121,12 @@ class Session:
         send_now = self._send_now
         queue = self._queue
         while queue and self._close is None and send_now is not None:
-            batch, _ = self._take()  # no close in the queue while _close is None
+            # No close in the queue while _close is None: a short queue goes whole.
+            if len(queue) <= BATCH_LIMIT:
+                batch: list[Delivery] = list(queue)  # type: ignore[arg-type]
+                queue.clear()
+            else:
+                batch, _ = self._take()
             if not send_now(batch):
                 queue.extendleft(reversed(batch))
                 break
