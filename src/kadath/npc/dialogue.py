@@ -45,8 +45,10 @@ class NpcDialogue:
 
     async def on_player_spoke(self, event: PlayerSpoke) -> None:
         """NPCs in the room answer a keyword; if some were named, only those answer."""
-        words = set(_WORD.findall(event.text.lower()))
         listeners = [n for n in self._game.npcs.in_room(event.room_id) if can_talk(n)]
+        if not listeners:
+            return  # most rooms: nobody to answer, no words to split
+        words = set(_WORD.findall(event.text.lower()))
         named = [
             n for n in listeners if words.intersection(k.lower() for k in n.definition.keywords)
         ]
