@@ -37,6 +37,11 @@ class Hub:
         self.entry: WorldEntry | None = None
         self.frames_sent = 0
         self._waking: dict[Session, None] = {}  # fanned out to this turn, woken after it
+        # Each room's sessions, in the order of its occupants, with the names tuple
+        # ``Presence.names_in_room`` gave when they were found: a new tuple (someone came or
+        # went) finds them again, and any change of sessions forgets them all. A room's
+        # fan-out then looks up no ``uuid.UUID`` (a Python ``__hash__``) per listener.
+        self._in_rooms: dict[str, tuple[tuple[str, ...], list[Session]]] = {}
         self._wake_scheduled = False
         self.closing = False  # shutting down: no new command or character is taken
 
@@ -48,11 +53,17 @@ class Hub:
             self.frames_sent += 1
 
     def to_room(self, room_id: str, frame: Frame, *, exclude: Iterable[uuid.UUID] = ()) -> None:
-        listeners = self._presence.ids_in_room(room_id)
+        names = self._presence.names_in_room(room_id)
+        kept = self._in_rooms.get(room_id)
+        if kept is None or kept[0] is not names:
+            sessions = self._sessions
+            found = [sessions.get(p) for p in self._presence.ids_in_room(room_id)]
+            kept = self._in_rooms[room_id] = (names, [s for s in found if s is not None])
+        listeners = kept[1]
         if exclude:
-            skip = set(exclude)
-            listeners = [p for p in listeners if p not in skip]
-        self._fan_out(listeners, frame)
+            skip = {self._sessions.get(p) for p in exclude}  # one session per character
+            listeners = [s for s in listeners if s not in skip]
+        self._deliver(listeners, frame)
 
     def to_world(self, frame: Frame) -> None:
         self._fan_out(list(self._sessions), frame)
@@ -80,6 +91,20 @@ class Hub:
             self._wake_scheduled = True
             asyncio.get_running_loop().call_soon(self._wake_listeners)
 
+    def _deliver(self, listeners: list[Session], frame: Frame) -> None:
+        """``_fan_out`` to sessions found already (never changes ``listeners``)."""
+        if not listeners:
+            return
+        shared = Outgoing(frame)
+        waking = self._waking
+        for session in listeners:
+            session.deliver(shared, wake=False)
+            waking[session] = None
+        self.frames_sent += len(listeners)
+        if not self._wake_scheduled:
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(self._wake_listeners)
+
     def _wake_listeners(self) -> None:
         self._wake_scheduled = False
         waking, self._waking = self._waking, {}
@@ -94,6 +119,7 @@ class Hub:
             old.send(frames.event("kicked", "You have connected from elsewhere; this one closes."))
             old.close(CLOSE_REPLACED, "replaced by a newer connection")
         self._sessions[session.player_id] = session
+        self._in_rooms.clear()
         timer = self._linkdead.pop(session.player_id, None)
         if timer is not None:
             timer.cancel()
@@ -103,6 +129,7 @@ class Hub:
         if self._sessions.get(session.player_id) is not session:
             return  # already replaced by a newer connection
         del self._sessions[session.player_id]
+        self._in_rooms.clear()
         delay = 0.0 if quit_now else self._grace
         self._linkdead[session.player_id] = asyncio.create_task(
             self._leave_after(session.player_id, delay), name=f"linkdead-{session.player_id}"
@@ -112,6 +139,7 @@ class Hub:
         """Kicked or banned: tell the player, close the connection (4403, or ``code``) and
         take the character out of play now, with no grace period."""
         session = self._sessions.pop(player_id, None)
+        self._in_rooms.clear()
         if session is not None:
             session.send(frames.event("kicked", text))
             session.close(code, text[:120])
@@ -152,6 +180,7 @@ class Hub:
         notice = frames.event("shutdown", SAVED_NOTICE if saved else UNSAVED_NOTICE)
         sessions = list(self._sessions.values())
         self._sessions.clear()
+        self._in_rooms.clear()
         for session in sessions:
             session.last_word(notice, CLOSE_RESTART, "server shutting down")
         await asyncio.gather(*(s.stop(CLOSE_WITHIN) for s in sessions))
