@@ -81,10 +81,16 @@ from nats.aio.subscription import Subscription
 
 from kadath.cluster.failover import Lost, Owed
 from kadath.cluster.leases import NATS_FAILURES
+from kadath.cluster.placement import Placed, placed_at
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
 from kadath.realtime.session import BATCH_LIMIT
-from kadath.realtime.transport import TextTransport, Transport, TransportClosed
+from kadath.realtime.transport import (
+    DirectTransport,
+    TextTransport,
+    Transport,
+    TransportClosed,
+)
 
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
@@ -512,6 +518,14 @@ class Numbering:
             out.append((self.sent, frame))
         return out
 
+    def mark(self) -> tuple[int, bool]:
+        """Where the numbering stands (``rewind`` goes back to it: a write that did not
+        happen)."""
+        return self.sent, self._greeted
+
+    def rewind(self, mark: tuple[int, bool]) -> None:
+        self.sent, self._greeted = mark
+
     def welcome(self) -> bool:
         """A ``welcome`` comes: whether the client is to have it (the first only)."""
         if self._greeted:
@@ -551,6 +565,10 @@ class LocalTransport:
         self._replay = deque(replay)
         self.remote = client.remote
         self.moving_to: str | None = None
+        # The client's direct write (``DirectTransport``: a WebSocket on Kadath's uvicorn
+        # protocol, telnet): the session writes through it from a loop callback, as it does
+        # on the client itself in one process, instead of waking its writer task a batch.
+        self._send_now = client.send_frames_now if isinstance(client, DirectTransport) else None
 
     def unread(self) -> list[str]:
         return list(self._replay)
@@ -564,6 +582,20 @@ class LocalTransport:
         out = self._numbering.number(batch)
         if out:
             await self._client.send_frames(out)
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        """``DirectTransport``: numbered and written at once when the client takes it; else
+        nothing written, nothing numbered, False (the session's writer sends it)."""
+        send_now = self._send_now
+        if send_now is None:
+            return False
+        numbering = self._numbering
+        before = numbering.mark()
+        out = numbering.number(batch)
+        if not out or send_now(out):
+            return True
+        numbering.rewind(before)
+        return False
 
     def use_batches(self) -> None:
         self._client.use_batches()
@@ -593,8 +625,13 @@ class Tunnel:
         silence: float,
         send_timeout: float,
         max_line: int = 1000,
+        follow: bool = False,
     ) -> None:
         self._nc, self._client, self.zone, self._numbering = nc, client, zone, numbering
+        # The client follows ``moved`` (protocol 4): the holder may answer with its URL
+        # instead of opening (``kadath.cluster.placement``); then ``placed`` is that URL.
+        self._follow = follow
+        self.placed: str | None = None
         self._hello, self._replay = replay[0], replay[1:]
         self._heartbeat, self._silence, self._send_timeout = heartbeat, silence, send_timeout
         self.tunnel = uuid.uuid4().hex
@@ -620,14 +657,17 @@ class Tunnel:
         # no frame object a frame; any other gets ``Relayed`` frames.
         self._send_texts = client.send_texts if isinstance(client, TextTransport) else None
 
-    async def run(self) -> Moved | Lost | None:
+    async def run(self) -> Moved | Lost | Placed | None:
         """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
-        if the holder was (the relay then routes the character again)."""
+        if the holder was (the relay then routes the character again); ``Placed`` when the
+        holder sends a following client to its own URL (no tunnel was opened)."""
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         gathered = demux(self._nc)
         await gathered.add(self.tunnel, self._take)
         try:
             if not await self._open():
+                if self.placed is not None:
+                    return Placed(self.placed)
                 await self._publish(GONE)  # a holder whose answer came too late: let it go
                 return Lost(opened=False)
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
@@ -691,12 +731,14 @@ class Tunnel:
     async def _open(self) -> bool:
         self._texts.append(self._hello)
         self._count = 1
-        request = {
+        request: dict[str, Any] = {
             "tunnel": self.tunnel,
             "remote": self._client.remote,
             "hello": self._hello,
             "relay": demux(self._nc).subject,
         }
+        if self._follow:
+            request["follow"] = True
         try:
             reply = await self._nc.request(
                 open_subject(self.zone), json.dumps(request).encode(), timeout=OPEN_TIMEOUT
@@ -705,7 +747,10 @@ class Tunnel:
         except (*NATS_FAILURES, nats.errors.NoRespondersError, ValueError) as exc:
             log.info("tunnel_refused", zone=self.zone, error=repr(exc))
             return False
-        return isinstance(answer, dict) and answer.get("ok") is True
+        if isinstance(answer, dict) and answer.get("ok") is True:
+            return True
+        self.placed = placed_at(answer) if self._follow else None
+        return False
 
     async def _client_to_holder(self) -> None:
         while True:
