@@ -34,7 +34,7 @@ from kadath.cluster.tunnel import (
     serve_tunnel,
 )
 from kadath.realtime.outgoing import Delivery, Outgoing
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.transport import DirectTransport, Transport, TransportClosed
 
 WITHIN = 20.0
 
@@ -148,6 +148,37 @@ async def test_a_local_transport_replays_then_reads_and_a_hand_over_leaves_the_c
     assert client.closed is None
     await LocalTransport(client, [], Numbering()).close(1000, "bye")
     assert client.closed == (1000, "bye")
+
+
+class DirectClient(FakeClient):
+    """A client that writes at once while ``takes`` (``DirectTransport``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes = True
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        if not self.takes:
+            return False
+        self.sent += [frame.text(seq) for seq, frame in batch]
+        return True
+
+
+async def test_a_local_transport_writes_at_once_when_its_client_can() -> None:
+    """A session on a ``LocalTransport`` of a WebSocket client writes as on the client itself
+    (``DirectTransport``), numbered on; a write the client does not take numbers nothing,
+    and the writer's send then numbers it as if it had never been tried."""
+    client = DirectClient()
+    local = LocalTransport(client, [], Numbering())
+    assert isinstance(local, DirectTransport)
+    welcome, room = Outgoing({"type": "welcome"}), Outgoing({"type": "room"})
+    assert local.send_frames_now([(1, welcome), (2, room)]) is True
+    client.takes = False
+    assert local.send_frames_now([(3, welcome), (4, room)]) is False
+    assert len(client.sent) == 2
+    await local.send_frames([(3, welcome), (4, room)])  # a second welcome: left out
+    assert [json.loads(t)["seq"] for t in client.sent] == [1, 2, 3]
+    assert LocalTransport(FakeClient(), [], Numbering()).send_frames_now([(1, room)]) is False
 
 
 async def test_a_holder_ends_the_session_when_its_relay_falls_silent(
