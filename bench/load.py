@@ -361,13 +361,14 @@ class Bot:
                         self._on_frame(raw if isinstance(raw, str) else raw.decode(), now)
                 except (ConnectionClosed, WebSocketException, OSError):
                     pass
-                url, self.moved_to = self.moved_to, None
+                url = self.moved_to  # kept while moving: commands wait for the new connection
                 if url is None or self.closing:
                     break
                 if not await self._move(url):
                     break
         finally:
             self.alive = False
+            self.moved_to = None
             for frame_id in self.unsent & set(self.pending):  # no move took them on
                 self.rec.send_failures += 1
                 self.rec.on_unsent(self.pending.pop(frame_id)[0])
@@ -382,34 +383,44 @@ class Bot:
             self.waiters.clear()
 
     async def _move(self, url: str) -> bool:
-        """Reconnect at ``url`` (a ``moved`` frame's), be welcomed, and send again every
-        command not answered, with its id; False if that failed."""
-        self.moves += 1
-        if self.welcomed.done():  # else moved at the hello: connect() waits on this one
-            self.welcomed = asyncio.get_running_loop().create_future()
-            self.welcomed.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._new_connection()
-        try:
-            await self._open(url, self._wait_s)
-            assert self.ws is not None
-            ws = self.ws
-            await asyncio.wait_for(self._until_welcome(ws), self._wait_s)
-            self.welcomed.result()
-            self.unsent.clear()
-            for frame_id in sorted(self.pending, key=int):
-                text = self.texts.get(frame_id)
-                if text is not None:
-                    await ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
-        except (OSError, TimeoutError, ConnectionError, WebSocketException):
-            return False
-        return True
+        """Reconnect at ``url`` (a ``moved`` frame's; again if that one moves it on, a few
+        times), be welcomed, and send again every command not answered, with its id; False
+        if that failed. Commands chosen meanwhile wait (``moved_to`` stays set until then)."""
+        for _ in range(4):
+            self.moves += 1
+            if self.welcomed.done():  # else moved at the hello: connect() waits on this one
+                self.welcomed = asyncio.get_running_loop().create_future()
+                self.welcomed.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._new_connection()
+            try:
+                await self._open(url, self._wait_s)
+                assert self.ws is not None
+                ws = self.ws
+                await asyncio.wait_for(self._until_welcome(ws, url), self._wait_s)
+                if not self.welcomed.done():  # moved on before a welcome
+                    url = str(self.moved_to)
+                    continue
+                self.welcomed.result()
+                self.moved_to = None
+                self.unsent.clear()
+                for frame_id in sorted(self.pending, key=int):
+                    text = self.texts.get(frame_id)
+                    if text is not None:
+                        await ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
+            except (OSError, TimeoutError, ConnectionError, WebSocketException) as exc:
+                self.rec.error_codes[f"move failed: {type(exc).__name__} {exc}"[:80]] += 1
+                return False
+            return True
+        return False
 
-    async def _until_welcome(self, ws: ClientConnection) -> None:
-        async for raw in ws:
-            self._on_frame(raw if isinstance(raw, str) else raw.decode(), time.perf_counter())
-            if self.welcomed.done():
-                return
-        if not self.welcomed.done():
+    async def _until_welcome(self, ws: ClientConnection, url: str) -> None:
+        """Read until the welcome, or until the server closes after moving the bot on."""
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                self._on_frame(raw if isinstance(raw, str) else raw.decode(), time.perf_counter())
+                if self.welcomed.done():
+                    return
+        if not self.welcomed.done() and self.moved_to in (None, url):
             self.welcomed.set_exception(ConnectionError("closed before welcome"))
 
     def _on_frame(self, raw: str, now: float) -> None:
