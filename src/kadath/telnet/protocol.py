@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from telnetlib3 import TelnetReaderUnicode, TelnetServer, TelnetWriterUnicode
 from telnetlib3.accessories import TRACE
+from telnetlib3.server import TelnetServer
+from telnetlib3.stream_reader import TelnetReaderUnicode
+from telnetlib3.stream_writer import TelnetWriterUnicode
 from telnetlib3.telopt import (
     DO,
     ECHO,
