@@ -4,7 +4,9 @@ and the per-address connection limit applied before anything else happens."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +32,26 @@ from kadath.telnet.gmcp import GmcpClient
 log = structlog.get_logger(__name__)
 IDLE_SLACK = 0.05  # seconds: an idle timer this close to its end is not moved again
 REFUSED = b"Too many connections from your address; try again later.\r\n"
+# a byte a typed line handed over whole may not hold: anything but tab and printable ASCII
+# (so no IAC, no control character for the line reader to drop or apply, no CR or LF)
+_NOT_PLAIN = re.compile(rb"[^\t\x20-\x7e]")
+# incoming encodings in which ASCII bytes decode to themselves and end any pending sequence
+_ASCII_SAFE = frozenset({"utf-8", "ascii"})
+_ascii_safe: dict[str, bool] = {}  # encoding name as given -> whether it is one of those
+
+
+def ascii_safe(encoding: object) -> bool:
+    """Whether ``encoding`` decodes ASCII bytes to the same characters, with no state."""
+    name = str(encoding)
+    known = _ascii_safe.get(name)
+    if known is None:
+        try:
+            known = codecs.lookup(name).name in _ASCII_SAFE
+        except LookupError:
+            known = False
+        if len(_ascii_safe) < 64:
+            _ascii_safe[name] = known
+    return known
 
 
 class AddressGate:
@@ -174,12 +196,27 @@ class KadathReader(TelnetReaderUnicode):
 
     _event_loop: asyncio.AbstractEventLoop | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whole typed lines the protocol handed over without the buffer (see
+        # ``KadathTelnetProtocol.data_received``), in order, older than anything buffered.
+        self.typed: list[str] = []
+        # Set by the line reader (``TerminalIO``): the longest line it takes whole now, or 0
+        # when it holds part of a line (or reads no lines): no line is handed over then.
+        self.line_room = 0
+
+    def pending_bytes(self) -> bool:
+        """Whether the decoder holds the start of a character not yet complete."""
+        decoder = self._decoder
+        return decoder is not None and bool(getattr(decoder, "buffer", b""))
+
     async def read_text(self) -> str:
         """Everything received and not yet read, decoded (waiting for some if there is
-        none); "" at the end of the stream."""
+        none, and no typed line was handed over); "" at the end of the stream, or when
+        only typed lines (``typed``) came."""
         if self._exception is not None:
             raise self._exception
-        if not self._buffer and not self._eof:
+        if not self._buffer and not self._eof and not self.typed:
             if self._waiter is not None:
                 raise RuntimeError("read_text() called while another read is waiting")
             if self._paused:  # as telnetlib3: waiting while paused would never end
@@ -237,8 +274,15 @@ class KadathTelnetProtocol(TelnetServer):
     def data_received(self, data: bytes) -> None:
         """telnetlib3's, but typed text after the first input (no IAC byte, no compression
         from the client, no special line characters looked for, no subnegotiation under way)
-        goes straight to the reader: what telnetlib3 would do with it, without scanning it."""
+        goes straight to the reader: what telnetlib3 would do with it, without scanning it.
+
+        And a chunk that is exactly one typed line (printable ASCII and tabs, ended by CR LF:
+        what a MUD client sends for each command) is handed to the line reader whole, as the
+        stripped line, when that gives what the reader would have made of it: nothing else
+        unread, no part of a line or character held, an encoding in which ASCII is ASCII,
+        the line within the reader's limit. Tested equal to the slow path."""
         writer = self.writer
+        reader = self.reader
         if (
             self._tls_checked  # the first input goes through telnetlib3 (it refuses TLS)
             and self._mccp3_decompressor is None
@@ -246,15 +290,34 @@ class KadathTelnetProtocol(TelnetServer):
             and writer is not None
             and not writer.is_oob
             and not writer.slc_simulated
-            and self.reader is not None
+            and reader is not None
         ):
             self.set_timeout()
             self._last_received = datetime.datetime.now()
             self._rx_bytes += len(data)
             self._trace_recv(data)
-            self.reader.feed_data(data)
+            if isinstance(reader, KadathReader) and self._one_line(reader, data):
+                reader.typed.append(data[:-2].decode("ascii").strip())
+                reader._wakeup_waiter()
+                return
+            reader.feed_data(data)
             return
         super().data_received(data)
+
+    def _one_line(self, reader: KadathReader, data: bytes) -> bool:
+        """Whether ``data`` may go to ``reader`` as one typed line (see ``data_received``)."""
+        end = len(data) - 2
+        room = reader.line_room  # 0: the line reader holds part of a line
+        return (
+            room > 0
+            and 0 <= end <= room
+            and data[end:] == b"\r\n"
+            and not reader._buffer
+            and not reader._eof
+            and _NOT_PLAIN.search(data, 0, end) is None
+            and not reader.pending_bytes()
+            and ascii_safe(self.encoding(incoming=True))
+        )
 
     def on_naws(self, rows: int, cols: int) -> None:
         super().on_naws(rows, cols)
