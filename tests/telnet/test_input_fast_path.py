@@ -7,6 +7,7 @@ flight, a line over the limit, a partial character held by the decoder)."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 from typing import Any
 
@@ -206,3 +207,30 @@ def test_lines_queued_before_the_reader_runs_keep_their_order() -> None:
     fast, slow = _both(chunks, [False] * 6)
     assert fast[0] == slow[0]
     assert [line.text for line in fast[0]] == ["one", "two", "three", "fé", "five"]
+
+
+def test_input_taken_by_the_fast_path_counts_as_activity() -> None:
+    """telnetlib3's ``idle`` (from ``_last_received``) follows input on the fast path, which
+    notes the loop's time instead of reading the wall clock for every chunk."""
+
+    async def run() -> None:
+        protocol = Fast(shell=None, encoding="utf8", force_binary=True, timeout=1800)
+        protocol.connection_made(Socket())
+        await asyncio.sleep(0)
+        protocol.data_received(bytes([IAC, DO, GMCP]))  # through telnetlib3: a datetime
+        first = protocol._last_received
+        assert first is not None and protocol.reader is not None and protocol.writer is not None
+        io = TerminalIO(protocol.reader, protocol.writer, max_line=100, write_timeout=30)
+        protocol.data_received(b"warm\r\n")  # after a command's last byte: through telnetlib3
+        assert await io.read_line() == Line("warm")
+        protocol.data_received(b"look\r\n")
+        assert protocol.handed_over == 1
+        assert await io.read_line() == Line("look")
+        later = protocol._last_received
+        assert later is not None and later >= first - datetime.timedelta(seconds=1)
+        assert protocol.idle >= 0
+        protocol.data_received(bytes([IAC, NOP]))  # telnetlib3 sets it again
+        assert protocol._last_received is not None and protocol.idle >= 0
+        protocol.connection_lost(None)
+
+    asyncio.run(run())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import datetime
-import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -32,9 +31,9 @@ from kadath.telnet.gmcp import GmcpClient
 log = structlog.get_logger(__name__)
 IDLE_SLACK = 0.05  # seconds: an idle timer this close to its end is not moved again
 REFUSED = b"Too many connections from your address; try again later.\r\n"
-# a byte a typed line handed over whole may not hold: anything but tab and printable ASCII
+# the bytes a typed line handed over whole may hold: tab and printable ASCII
 # (so no IAC, no control character for the line reader to drop or apply, no CR or LF)
-_NOT_PLAIN = re.compile(rb"[^\t\x20-\x7e]")
+_PLAIN_BYTES = bytes([9, *range(0x20, 0x7F)])
 # incoming encodings in which ASCII bytes decode to themselves and end any pending sequence
 _ASCII_SAFE = frozenset({"utf-8", "ascii"})
 _ascii_safe: dict[str, bool] = {}  # encoding name as given -> whether it is one of those
@@ -205,11 +204,6 @@ class KadathReader(TelnetReaderUnicode):
         # when it holds part of a line (or reads no lines): no line is handed over then.
         self.line_room = 0
 
-    def pending_bytes(self) -> bool:
-        """Whether the decoder holds the start of a character not yet complete."""
-        decoder = self._decoder
-        return decoder is not None and bool(getattr(decoder, "buffer", b""))
-
     async def read_text(self) -> str:
         """Everything received and not yet read, decoded (waiting for some if there is
         none, and no typed line was handed over); "" at the end of the stream, or when
@@ -256,6 +250,7 @@ class KadathTelnetProtocol(TelnetServer):
         self.terminal_changes = 0
         self._encodings: dict[tuple[bool, bool, int], str | bool] = {}
         self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._ascii_known: tuple[int, bool] | None = None  # (terminal_changes, _ascii_in)
 
     def encoding(self, outgoing: bool | None = None, incoming: bool | None = None) -> str | bool:
         """telnetlib3's choice of encoding, worked out again only after the client reported
@@ -286,38 +281,71 @@ class KadathTelnetProtocol(TelnetServer):
         if (
             self._tls_checked  # the first input goes through telnetlib3 (it refuses TLS)
             and self._mccp3_decompressor is None
-            and data.find(255) < 0
             and writer is not None
-            and not writer.is_oob
-            and not writer.slc_simulated
             and reader is not None
+            and not (writer.iac_received or writer.cmd_received)  # telnetlib3's ``is_oob``
+            and data.find(255) < 0
+            and not writer.slc_simulated
         ):
-            self.set_timeout()
-            self._last_received = datetime.datetime.now()
+            # the idle timer and ``_last_received`` as ``set_timeout`` and telnetlib3 keep
+            # them, the common case inline (the time read once, from the loop's clock)
+            timer, loop = self._timer, self._event_loop
+            if loop is not None and timer is not None and not timer.cancelled():
+                self._active_at = self._received_at = loop.time()
+            else:
+                self.set_timeout()
+                self._received_at = self._active_at
             self._rx_bytes += len(data)
             self._trace_recv(data)
-            if isinstance(reader, KadathReader) and self._one_line(reader, data):
-                reader.typed.append(data[:-2].decode("ascii").strip())
-                reader._wakeup_waiter()
-                return
+            if type(reader) is KadathReader or isinstance(reader, KadathReader):
+                end = len(data) - 2
+                room = reader.line_room  # 0: the line reader holds part of a line
+                if (
+                    0 < room >= end >= 0
+                    and data.translate(None, _PLAIN_BYTES) == b"\r\n"  # nothing else ...
+                    and data[end:] == b"\r\n"  # ... and at the end
+                    and not reader._buffer
+                    and not reader._eof
+                    and not getattr(reader._decoder, "buffer", b"")  # no partial character
+                    and self._ascii_in()
+                    and self._one_line(reader, data)
+                ):
+                    reader.typed.append(data[:end].decode("ascii").strip())
+                    reader._wakeup_waiter()
+                    return
             reader.feed_data(data)
             return
         super().data_received(data)
 
     def _one_line(self, reader: KadathReader, data: bytes) -> bool:
-        """Whether ``data`` may go to ``reader`` as one typed line (see ``data_received``)."""
-        end = len(data) - 2
-        room = reader.line_room  # 0: the line reader holds part of a line
-        return (
-            room > 0
-            and 0 <= end <= room
-            and data[end:] == b"\r\n"
-            and not reader._buffer
-            and not reader._eof
-            and _NOT_PLAIN.search(data, 0, end) is None
-            and not reader.pending_bytes()
-            and ascii_safe(self.encoding(incoming=True))
-        )
+        """The last word on handing ``data`` over as a line (a hook for tests)."""
+        return True
+
+    def _ascii_in(self) -> bool:
+        """Whether the incoming encoding decodes ASCII bytes to themselves, statelessly
+        (worked out again when the client reports something new)."""
+        known = self._ascii_known
+        if known is not None and known[0] == self.terminal_changes and self.force_binary:
+            return known[1]
+        safe = ascii_safe(self.encoding(incoming=True))
+        self._ascii_known = (self.terminal_changes, safe)
+        return safe
+
+    # ``_last_received`` (telnetlib3's, for its ``idle``): the fast path notes the loop's
+    # time only (a ``datetime.now()`` per chunk cost more than the rest of the chunk's way)
+    _received_at: float | None = None
+    _received: datetime.datetime | None = None
+
+    @property
+    def _last_received(self) -> datetime.datetime | None:
+        at, loop = self._received_at, self._event_loop
+        if at is None or loop is None:
+            return self._received
+        return datetime.datetime.now() - datetime.timedelta(seconds=max(0.0, loop.time() - at))
+
+    @_last_received.setter
+    def _last_received(self, value: datetime.datetime | None) -> None:
+        self._received, self._received_at = value, None
 
     def on_naws(self, rows: int, cols: int) -> None:
         super().on_naws(rows, cols)
