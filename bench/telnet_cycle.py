@@ -53,10 +53,8 @@ LINES = [b"look\r\n", b"say the stars are right\r\n", b"score\r\n", b"north\r\n"
 SCORE = "\n".join(f"Line {n} of your score: strength 12, dexterity 11." for n in range(12))
 
 
-def room_frame() -> dict[str, Any]:
-    exits = ", ".join(d.value for d in ROOM.exits)
-    text = f"{ROOM.name}\n{ROOM.description}\nExits: {exits}.\nHere: Ann and Bob."
-    view = {
+def _room_view() -> dict[str, Any]:
+    return {
         "id": ROOM.id,
         "name": ROOM.name,
         "zone": "Arkham",
@@ -68,7 +66,18 @@ def room_frame() -> dict[str, Any]:
         "containers": [],
         "flags": [],
     }
-    return {"type": "room", "room": view, "text": text}
+
+
+VIEW = _room_view()
+EXITS = ", ".join(VIEW["exits"])
+ROOM_TEXT = f"{ROOM.name}\n{ROOM.description}\nExits: {EXITS}.\nHere: Ann and Bob."
+
+
+def room_frame() -> dict[str, Any]:
+    """A fresh room frame, as the game makes one per look (its making kept out of the way:
+    the bench measures telnet's share)."""
+    view = {**VIEW, "exits": [*VIEW["exits"]], "players": ["Ann", "Bob"]}
+    return {"type": "room", "room": view, "text": ROOM_TEXT}
 
 
 def answer(text: str, command_id: str) -> list[dict[str, Any]]:

@@ -151,7 +151,7 @@ class KadathWriter(TelnetWriterUnicode):
         if self._held is None:
             super().send_iac(buf)
         else:
-            self._held.append(bytes(buf))
+            self._held.append(buf if type(buf) is bytes else bytes(buf))  # no copy of bytes
 
     def is_closing(self) -> bool:
         """telnetlib3's, without its property lookups (asked for every burst and write)."""
@@ -224,6 +224,10 @@ class KadathReader(TelnetReaderUnicode):
                 await waiter
             finally:
                 self._waiter = None
+            if not self._buffer:  # woken for typed lines (or the end): nothing to decode
+                if self._paused:
+                    self._maybe_resume_transport()
+                return ""
         text = self.decode(bytes(self._buffer))
         self._buffer.clear()
         self._maybe_resume_transport()

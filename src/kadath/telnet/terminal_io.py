@@ -99,6 +99,11 @@ class TerminalIO:
         while not ready:
             try:
                 if isinstance(reader, KadathReader):
+                    typed = reader.typed
+                    if typed and not reader._buffer:  # handed over whole: nothing to await
+                        ready.extend([Line(text) for text in typed])
+                        typed.clear()
+                        continue
                     chunk = await reader.read_text()
                     typed = reader.typed
                     if typed:  # whole lines handed over, older than ``chunk``
