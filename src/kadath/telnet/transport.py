@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from telnetlib3.telopt import GMCP, IAC, SB, SE
@@ -62,7 +61,7 @@ class TelnetTransport:
         self._prompt_due = False  # a prompt is to end the held burst
         self._at_prompt = False
         # (terminal, encoding, rendering key, text maker), and the prompt made for them
-        self._text: tuple[Terminal, str, tuple[object, ...], Callable[[Frame], bytes]] | None
+        self._text: tuple[Terminal, str, str, Callable[[Frame], bytes]] | None
         self._text = None
         self._prompt_text: bytes | None = None
 
@@ -183,17 +182,19 @@ class TelnetTransport:
         if prompted:
             self._prompt_due = True  # made at the end of the held burst, in its one write
 
-    def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
+    def _text_profile(self) -> tuple[str, Callable[[Frame], bytes]]:
         """The rendering key of this client's terminal and encoding, and the function that
         makes a frame's text for it (both kept until the terminal or encoding changes)."""
         terminal, encoding = self._io.profile()
         if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
             errors = self._io.encoding_errors
             depth, reader = terminal.depth.value, terminal.screen_reader
-            key = ("telnet", terminal.width, depth, reader, encoding, errors)
-            make = partial(
-                _encoded_text, terminal=terminal, encoding=encoding, errors=errors, key=key
-            )
+            # a string: its hash is kept with it (a tuple's is worked out at every lookup)
+            key = f"telnet|{terminal.width}|{depth}|{int(reader)}|{encoding}|{errors}"
+
+            def make(frame: Frame) -> bytes:
+                return _encoded_text(frame, terminal, encoding, errors, key)
+
             self._text = (terminal, encoding, key, make)
             self._prompt_text = None
         return self._text[2], self._text[3]
@@ -282,9 +283,7 @@ def _acknowledgement(frame: Frame) -> bytes:
     return REPLY_GMCP % (int(number), b"true" if frame.get("ok") else b"false")
 
 
-def _encoded_text(
-    frame: Frame, *, terminal: Terminal, encoding: str, errors: str, key: tuple[object, ...]
-) -> bytes:
+def _encoded_text(frame: Frame, terminal: Terminal, encoding: str, errors: str, key: str) -> bytes:
     """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled. A
     room view is kept per (its text, ``key``: the terminal profile), since every look and
     step sends one to one player, and the same room looks the same until something in it
