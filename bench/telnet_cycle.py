@@ -13,6 +13,7 @@ for it in ``bench/load.py``'s mix (a look or a step: the room view and the reply
 reply; a score: a 12-line reply), through ``send_frames_now`` as the Hub's direct path does;
 the cycle ends when the burst (text, GMCP, ``Kadath.Reply``, prompt) is written.
 
+The loop is uvloop by default, as the server runs (``--loop asyncio`` for the standard one).
 Printed: CPU µs per command (median of five passes; noisy on a shared machine). For counts
 that do not depend on the load, run it under callgrind with two command counts and take the
 difference (start-up cancels out)::
@@ -211,7 +212,17 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=20000)
     parser.add_argument("--once", action="store_true", help="one pass, no figures (callgrind)")
     parser.add_argument("--profile", help="write cProfile stats of one pass here")
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop (uvloop: what uvicorn runs the server on when it is installed)",
+    )
     args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(asyncio.run, one_pass(args.commands))
