@@ -110,7 +110,9 @@ class Answered(FakeClient):
 
 
 async def relayed(
-    nats_server: PrivateNats, fault: Callable[[Publish, str, bytes], Awaitable[None]]
+    nats_server: PrivateNats,
+    fault: Callable[[Publish, str, bytes], Awaitable[None]],
+    heartbeat: float = 0.2,
 ) -> tuple[list[str], list[dict[str, object]]]:
     """Three commands relayed to a holder, ``fault`` at the relay's publish: what the holder
     ran, and what the client was sent (once the three were answered, it leaves)."""
@@ -122,8 +124,8 @@ async def relayed(
         faulty(relay_nc, fault)
         client = Answered([command("c1"), command("c2"), command("c3")])
         tunnel = Tunnel(
-            relay_nc, client, ["hello"], "arkham", Numbering(), heartbeat=0.2, silence=10,
-            send_timeout=5,
+            relay_nc, client, ["hello"], "arkham", Numbering(), heartbeat=heartbeat,
+            silence=10, send_timeout=5,
         )  # fmt: skip
         running = asyncio.create_task(tunnel.run())
         async with asyncio.timeout(WITHIN):
@@ -160,6 +162,26 @@ async def test_a_relayed_command_lost_on_the_way_is_resent_and_answered_once_in_
         ("reply", "c3"),
     ]
     assert [f["seq"] for f in sent] == [1, 2, 3, 4]
+
+
+async def test_a_frame_past_a_gap_has_the_missing_one_resent_at_once(
+    nats_server: PrivateNats,
+) -> None:
+    """c2 is lost and c3 follows it: the holder says at once that it missed a frame (``G``)
+    and the relay resends then, not at a heartbeat tick (the relay's period here is longer
+    than the test's bound)."""
+    dropped: list[bytes] = []
+
+    async def drop_c2_once(publish: Publish, subject: str, payload: bytes) -> None:
+        if b'"c2"' in payload and not dropped:
+            dropped.append(payload)
+            return
+        await publish(subject, payload)
+
+    ran, sent = await relayed(nats_server, drop_c2_once, heartbeat=3600)
+    assert dropped
+    assert ran == ["c1", "c2", "c3"]
+    assert [f.get("re") for f in sent if f["type"] == "reply"] == ["c1", "c2", "c3"]
 
 
 async def test_a_relayed_command_delivered_twice_runs_once(nats_server: PrivateNats) -> None:

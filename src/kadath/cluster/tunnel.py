@@ -15,6 +15,7 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 | --- | --- | --- |
 | ``T`` | in | one text frame from the client: ``<n>\n<text>``, ``n`` its number (below) |
 | ``K`` | out | acknowledged: the holder took every client frame up to ``<n>`` (below) |
+| ``G`` | out | a gap: the holder took every client frame up to ``<n>``, then a later one came |
 | ``X`` | in | the client went away |
 | ``F`` | out | a batch of frames, one a line: ``<kind>\t<body>`` (``encode_frames``) |
 | ``B`` | out | the client asked for batches in its hello (``Transport.use_batches``) |
@@ -47,7 +48,8 @@ tunnel (``T<n>``, the hello being 1, the first ``T`` 2, as ``read`` counts them)
 those not yet acknowledged (at most ``UNACKED``; a client that sends more without the holder
 taking them is aborted, as a flooding one is). The holder takes each number once and in order:
 the next one goes to its inbox, a number it already took is acknowledged again and dropped (a
-duplicate never runs twice), one past a gap is dropped until the resend fills the gap. It
+duplicate never runs twice), one past a gap is dropped until the resend fills the gap (and the
+first past each gap is answered at once with ``G<n>``, on which the relay resends at once). It
 acknowledges cumulatively (``K<n>``): in front of the next frames it sends that relay (in the
 same NATS message when gathered: a command's reply carries its acknowledgement), else at its
 next heartbeat tick instead of the heartbeat. At each of its heartbeat ticks the relay sends
@@ -121,7 +123,7 @@ UNACKED = TUNNEL_INBOX
 RESEND_PERIODS = 2
 
 TEXT, GONE, FRAMES, BATCHES, CLOSE, ABORT, HEARTBEAT = b"T", b"X", b"F", b"B", b"C", b"A", b"H"
-MOVED, ACK = b"M", b"K"
+MOVED, ACK, GAP = b"M", b"K", b"G"
 
 
 GATHERED = 256 * 1024  # bytes an Outbox gathers for one relay before it publishes at once
@@ -363,6 +365,7 @@ class TunnelTransport:
         # The relay's numbering (``T<n>``, the hello 1): the last number taken, in order,
         # and the last one acknowledged (``K<n>``).
         self._taken = self._acked = 1
+        self._gap_told = 0  # the last ``_taken`` a ``G`` was sent for (once a gap)
         self._sub: Subscription | None = None
         self._beat: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -395,6 +398,9 @@ class TunnelTransport:
         elif n <= self._taken and not self._closed:
             self._acked = self._taken
             self._later(ACK + str(self._taken).encode())
+        elif n > self._taken + 1 and self._gap_told != self._taken and not self._closed:
+            self._gap_told = self._acked = self._taken
+            self._later(GAP + str(self._taken).encode())
 
     def _ack(self) -> bytes | None:
         """The acknowledgement due, if the holder took frames since it last sent one."""
@@ -680,6 +686,7 @@ class Tunnel:
         # last sent]; when the holder last acknowledged one (or the first went unacknowledged).
         self._unacked: deque[list[Any]] = deque()
         self._acked_at = 0.0
+        self._resending: set[asyncio.Task[None]] = set()
         # A WebSocket client is handed the frames' texts as made here (``Numbering.texts``):
         # no frame object a frame; any other gets ``Relayed`` frames.
         self._send_texts = client.send_texts if isinstance(client, TextTransport) else None
@@ -722,6 +729,8 @@ class Tunnel:
             return zone, unread
         finally:
             gathered.remove(self.tunnel)
+            for task in self._resending:
+                task.cancel()
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
 
@@ -736,6 +745,10 @@ class Tunnel:
         self._heard = time.monotonic()
         if data[:1] == ACK:
             self._acknowledged(data)
+            return
+        if data[:1] == GAP:  # the holder missed a frame: what it did not take, again now
+            self._acknowledged(data)
+            self._resend_now()
             return
         if len(self._from_holder) + self._taking < RELAY_QUEUE:
             self._from_holder.append(data)
@@ -810,11 +823,19 @@ class Tunnel:
         unacked.append([self._count, data, now])
         await self._publish(data)
 
-    async def _resend(self) -> None:
+    def _resend_now(self) -> None:
+        """Every unacknowledged frame again, in order, from a task (``_take`` is called from
+        a NATS callback)."""
+        task = asyncio.ensure_future(self._resend(at_once=True))
+        self._resending.add(task)
+        task.add_done_callback(self._resending.discard)
+
+    async def _resend(self, *, at_once: bool = False) -> None:
         """Send again, in order, the unacknowledged frames whose last send is
-        ``RESEND_PERIODS`` heartbeat periods old (the holder drops those it has)."""
+        ``RESEND_PERIODS`` heartbeat periods old (every one, ``at_once``: the holder said
+        it missed one); the holder drops those it has."""
         now = time.monotonic()
-        due = now - RESEND_PERIODS * self._heartbeat
+        due = now if at_once else now - RESEND_PERIODS * self._heartbeat
         if not self._unacked or self._unacked[0][2] > due:
             return
         log.info("tunnel_resending", tunnel=self.tunnel, frames=len(self._unacked))
