@@ -1,7 +1,8 @@
 """Kadath's uvicorn WebSocket protocol reads whole data frames itself and writes the game's
 text messages at once (``DIRECT_EXTENSION``); control frames, fragments and anything it does
-not take go through websockets as before; compressed frames (permessage-deflate, no context
-takeover either way) too. Driven over a real socket, byte by byte."""
+not take go through websockets as before. Compressed frames (permessage-deflate, no context
+takeover either way) are read and written directly too. Driven over a real socket, byte by
+byte."""
 
 from __future__ import annotations
 
