@@ -298,7 +298,10 @@ async def per_player(
             after = rss_kib(pid)
             assert before is not None
             assert after is not None
-            report[f"compression_{compression}"] = {
+            key = f"compression_{compression}"
+            while key in report:  # the same mode again (--servers same --modes none,none)
+                key += "_again"
+            report[key] = {
                 "rss_kib_before": before,
                 "rss_kib_after": after,
                 "rss_kib_per_player": round((after - before) / len(batch), 1),
@@ -460,6 +463,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--starts 1..10, --players 0..{MAX_PLAYERS}")
     if not args.modes or not set(args.modes) <= {"none", "deflate"}:
         parser.error("--modes: none, deflate or both, comma-separated")
+    if args.servers == "fresh" and len(set(args.modes)) < len(args.modes):
+        parser.error("--servers fresh measures each mode once")
     return args
 
 
