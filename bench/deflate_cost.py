@@ -2,7 +2,7 @@
 per message, for the ways Kadath has compressed (issue 12).
 
     uv run python bench/deflate_cost.py                  # this checkout's server
-    PYTHONPATH=<checkout of 8fb658b>/src uv run python bench/deflate_cost.py   # older code
+    uv run python bench/deflate_cost.py --server-src <checkout of 8fb658b>/src   # older code
 
 Starts ``kadath serve`` (SQLite, a temporary data directory, loopback only), makes two
 characters, and plays a scripted session as the browser client does (``batch: true``,
@@ -21,7 +21,8 @@ messages (their texts) through each way of compressing, in this process:
 - ``no_context_takeover``: each message compressed on its own by one shared compressor
   (``kadath.web.websocket_protocol.deflate_message``), those under ``COMPRESS_MIN`` bytes sent
   plain: Kadath now;
-- ``no_context_takeover_all``: the same, every message compressed.
+- ``no_context_takeover_all``: the same, every message compressed;
+- ``no_context_takeover_32k_window``: as Kadath now, with a 32 KiB window (15 bits).
 
 CPU: µs per message for each way, the best of ``--repeat`` passes over the session (the old
 way's compressor is made once per pass, as a connection makes it once). One JSON document goes
@@ -34,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -191,7 +193,10 @@ def cpu_us(way: Any, messages: list[bytes], repeat: int) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kadath-deflate-") as where:
         server = ServerProcess(Path(where), None, None)
+        if args.server_src:  # the server's code only: this process's stays this checkout's
+            os.environ["PYTHONPATH"] = args.server_src
         await server.start("100000/minute")
+        os.environ.pop("PYTHONPATH", None)
         try:
             recorder = await session(server, args)
         finally:
@@ -201,6 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     live = sum(size + header_bytes(size) for _, size in recorder.wire)
     compressed = [size for rsv1, size in recorder.wire if rsv1]
     report: dict[str, Any] = {
+        "server_src": args.server_src or "this checkout",
         "batch": args.batch,
         "messages": len(messages),
         "frames": len(recorder.frames),
@@ -219,6 +225,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "context_takeover": old_way,
         "no_context_takeover": new_way,
         "no_context_takeover_all": lambda ms: new_way(ms, 0),
+        "no_context_takeover_32k_window": lambda ms: [
+            deflate_message(m, 15) if len(m) >= COMPRESS_MIN else m for m in ms
+        ],
     }
     for label, way in ways.items():
         sent = wire(way(messages))
@@ -243,6 +252,7 @@ def main() -> None:
     parser.add_argument(
         "--no-batch", dest="batch", action="store_false", help="one frame a message (no batches)"
     )
+    parser.add_argument("--server-src", help="the server's code (its PYTHONPATH): a src dir")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args)), indent=2))
 
