@@ -26,7 +26,12 @@ messages (their texts) through each way of compressing, in this process:
 
 CPU: µs per message for each way, the best of ``--repeat`` passes over the session (the old
 way's compressor is made once per pass, as a connection makes it once). One JSON document goes
-to stdout, progress to stderr.
+to stdout, progress to stderr. For instruction counts on a busy machine, ``--save`` the
+session's messages, then replay one way under callgrind (no server; nothing printed):
+
+    uv run python bench/deflate_cost.py --save /tmp/session.json
+    valgrind --tool=callgrind uv run python bench/deflate_cost.py \
+        --replay /tmp/session.json --way context_takeover --passes 20   # and --passes 0
 """
 
 from __future__ import annotations
@@ -220,16 +225,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "offline": {},
     }
-    ways = {
-        "none": lambda ms: ms,
-        "context_takeover": old_way,
-        "no_context_takeover": new_way,
-        "no_context_takeover_all": lambda ms: new_way(ms, 0),
-        "no_context_takeover_32k_window": lambda ms: [
-            deflate_message(m, 15) if len(m) >= COMPRESS_MIN else m for m in ms
-        ],
-    }
-    for label, way in ways.items():
+    if args.save:
+        await asyncio.to_thread(Path(args.save).write_text, json.dumps(recorder.texts))
+    for label, way in WAYS.items():
         sent = wire(way(messages))
         report["offline"][label] = {
             "wire_bytes": sent,
@@ -245,6 +243,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+WAYS: dict[str, Any] = {
+    "none": lambda ms: ms,
+    "context_takeover": old_way,
+    "no_context_takeover": new_way,
+    "no_context_takeover_all": lambda ms: new_way(ms, 0),
+    "no_context_takeover_32k_window": lambda ms: [
+        deflate_message(m, 15) if len(m) >= COMPRESS_MIN else m for m in ms
+    ],
+}
+
+
+def replay(args: argparse.Namespace) -> None:
+    """One way, ``--passes`` times over saved messages (for callgrind: the difference
+    between N passes and 0 is the way's cost)."""
+    messages = [t.encode() for t in json.loads(Path(args.replay).read_text())]
+    way = WAYS[args.way]
+    for _ in range(args.passes):
+        way(messages)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="times the session's loop is played")
@@ -253,7 +271,14 @@ def main() -> None:
         "--no-batch", dest="batch", action="store_false", help="one frame a message (no batches)"
     )
     parser.add_argument("--server-src", help="the server's code (its PYTHONPATH): a src dir")
+    parser.add_argument("--save", help="write the session's messages (JSON) here")
+    parser.add_argument("--replay", help="no server: compress these saved messages (callgrind)")
+    parser.add_argument("--way", choices=sorted(WAYS), default="no_context_takeover")
+    parser.add_argument("--passes", type=int, default=20)
     args = parser.parse_args()
+    if args.replay:
+        replay(args)
+        return
     print(json.dumps(asyncio.run(run(args)), indent=2))
 
 
