@@ -1,8 +1,8 @@
 """permessage-deflate, as browsers ask for it: a compressing client plays, with the parameters
 the server chose (a 4 KiB window each way, each message compressed on its own both ways, so
 the server holds no compressor or decompressor for the connection), and the server keeps no
-zlib state nor the handshake's request once the game is under way; the long messages come
-compressed, the short ones plain, every one of them whole.
+zlib state nor the handshake's request and response once the game is under way; the long
+messages come compressed, the short ones plain, every one of them whole.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ async def test_a_compressing_client_plays_with_the_parameters_the_server_chose(
     assert not hasattr(deflate, "decoder")  # no zlib state of the connection's own
     assert not hasattr(deflate, "encoder")
     assert not hasattr(protocol, "request")
+    assert not hasattr(protocol, "response")  # the handshake's, once sent
     assert protocol._direct  # its frames, compressed or not, read and written directly
 
 
@@ -101,5 +102,6 @@ async def test_a_client_without_compression_plays_uncompressed(server: RunningSe
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
         (protocol,) = server_protocols(server)
         assert protocol.conn.extensions == []
+        assert not hasattr(protocol, "response")
     finally:
         await client.close()

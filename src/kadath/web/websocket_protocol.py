@@ -17,7 +17,8 @@ decompressor made for it and dropped. A message shorter than ``COMPRESS_MIN`` by
 out uncompressed (RSV1 clear: RFC 7692 lets each message choose): on its own it would gain
 a few bytes at most, for the CPU of compressing it. The trade-off (bytes on the wire: no
 shared history between messages) is measured in docs/performance.md. The handshake's
-request is not kept either, and the messages received wait in an ``Inbox`` rather than an
+request and response are not kept either (uvicorn keeps both, never to read them again once
+the response is sent), and the messages received wait in an ``Inbox`` rather than an
 ``asyncio.Queue``.
 
 The game's own path (``DIRECT_EXTENSION``, issue 12's third pass): on a connection without
@@ -340,6 +341,12 @@ class AbortableWebSocketProtocol(WebSocketsSansIOProtocol):
         # uvicorn keeps the handshake request, never to read it again (its headers are in the
         # scope): ~2 KiB a connection.
         del self.request
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        # uvicorn keeps the handshake's response too, never to read it once sent.
+        if self.handshake_complete and "response" in self.__dict__:
+            del self.response
 
     async def run_asgi(self) -> None:
         extensions = self.scope.setdefault("extensions", {})
