@@ -14,6 +14,7 @@ from kadath_e2e import Connect, GameClient, RunningServer
 from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame
+from websockets.http11 import Request
 
 from kadath.web.websocket_protocol import (
     COMPRESS_MIN,
@@ -25,6 +26,13 @@ ANSWER = (
     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
     "server_max_window_bits=12; client_max_window_bits=12"
 )
+
+
+def parser_holds_the_request(protocol: AbortableWebSocketProtocol) -> bool:
+    """Whether websockets' parser (a generator) still has the handshake's request in its
+    frame."""
+    frame = protocol.conn.parser.gi_frame  # type: ignore[attr-defined]
+    return frame is not None and any(isinstance(v, Request) for v in frame.f_locals.values())
 
 
 def server_protocols(server: RunningServer) -> list[AbortableWebSocketProtocol]:
@@ -62,6 +70,7 @@ async def test_a_compressing_client_plays_with_the_parameters_the_server_chose(
     assert not hasattr(deflate, "encoder")
     assert not hasattr(protocol, "request")
     assert not hasattr(protocol, "response")  # the handshake's, once sent
+    assert not parser_holds_the_request(protocol)
     assert protocol._direct  # its frames, compressed or not, read and written directly
 
 
@@ -103,5 +112,6 @@ async def test_a_client_without_compression_plays_uncompressed(server: RunningSe
         (protocol,) = server_protocols(server)
         assert protocol.conn.extensions == []
         assert not hasattr(protocol, "response")
+        assert not parser_holds_the_request(protocol)
     finally:
         await client.close()

@@ -50,7 +50,7 @@ from websockets.extensions.permessage_deflate import (
 )
 from websockets.frames import CTRL_OPCODES, Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 from websockets.speedups import apply_mask
 from websockets.typing import ExtensionParameter
 
@@ -341,6 +341,14 @@ class AbortableWebSocketProtocol(WebSocketsSansIOProtocol):
         # uvicorn keeps the handshake request, never to read it again (its headers are in the
         # scope): ~2 KiB a connection.
         del self.request
+        # So does websockets' parser: the request is a local of its generator's frame, which
+        # reads the frames from then on (``ServerProtocol.parse``). Nothing has come after the
+        # request (a client waits for the answer): the parser stands at its reader's end, and
+        # the frame parser alone (``Protocol.parse``), started, stands at the same place.
+        conn = self.conn
+        if not conn.reader.buffer and not conn.reader.eof:
+            conn.parser = Protocol.parse(conn)
+            next(conn.parser)
 
     async def send(self, message: Any) -> None:
         await super().send(message)
