@@ -275,7 +275,8 @@ async def test_a_holder_keeps_a_bounded_inbox_and_drops_a_relay_that_floods_it(
         await settled(nc)  # the server has both subscriptions before the flood
         await settled(relay)
         for n in range(TUNNEL_INBOX + 50):
-            await relay.publish(in_subject("t2"), TEXT + f'{{"id": "c{n}"}}'.encode())
+            frame = f'{n + 2}\n{{"id": "c{n}"}}'  # numbered: the hello is 1
+            await relay.publish(in_subject("t2"), TEXT + frame.encode())
         await relay.flush()
         async with asyncio.timeout(WITHIN):
             await aborted.wait()

@@ -155,7 +155,6 @@ class ClusterNode:
         self.config = config
         self.hold_zones = hold_zones
         self._runtime = runtime
-        self._zones = sorted(runtime.game.world.zones)
         self._database: AsyncEngine | None = None
         self._nc: Client | None = None
         self._manager: ZoneLeaseManager | None = None
@@ -167,6 +166,11 @@ class ClusterNode:
         self._channels: ClusterChannels | None = None
         self._moderation: ClusterModeration | None = None
         self._reload: ClusterReload | None = None
+
+    def _zones(self) -> list[str]:
+        """The world's zones as of now: a ``reload world`` may have added some, which are
+        then taken at the next renewal period like any free zone."""
+        return sorted(self._runtime.game.world.zones)
 
     @property
     def nc(self) -> Client:
@@ -215,7 +219,7 @@ class ClusterNode:
                 config.engine_id,
                 self._runtime.game.chat,
                 kv,
-                self._zones,
+                self._zones(),
                 claimed_elsewhere=self._claimed_elsewhere,
             )
             await self._directory.start()
@@ -299,7 +303,7 @@ class ClusterNode:
         the zones held."""
         manager = self.manager
         await manager.renew_all()
-        await manager.acquire_free(await manager.follow_pins(self._zones))
+        await manager.acquire_free(await manager.follow_pins(self._zones()))
         held = set(manager.held)
         game_zones = self._runtime.game.zones
         for zone in (game_zones.held or frozenset()) - held:
