@@ -19,6 +19,10 @@ configuration real ``kadath serve`` / ``kadath serve --cluster`` subprocesses (z
 - ``g2e2``: 2 gateways (no zones; clients alternate between them) + 2 engines (half the zones
   each): every client relayed;
 - ``split4``: four processes, one zone each, clients relayed with share ``--relayed`` (3/4).
+- ``place2``, ``place4``: ``split2`` and ``split4`` with placement (protocol 4): every process
+  advertises its URL (``KADATH_PUBLIC_URL``) and every client says ``follow``, so a client
+  connected to the wrong process (the same share as ``--relayed``) is sent (``moved``) to the
+  holder and plays there; walking into another process's zone moves it again.
 
 The characters are made once (over REST) and walked once to their own target rooms (round
 robin over the world's rooms, as bench/load.py does), so every configuration starts from the
@@ -84,7 +88,8 @@ ZONES = sorted(WORLD.zones)
 ZONE_OF = {room.id: room.zone_id for room in WORLD.rooms.values()}
 LEASE_SECONDS, RENEW_SECONDS = 15.0, 5.0  # the defaults
 IDLE_SECONDS = 5.0
-CONFIG_NAMES = ("single", "g1e1", "split2", "g2e2", "split4")
+CONFIG_NAMES = ("single", "g1e1", "split2", "g2e2", "split4", "place2", "place4")
+PLACED = ("place2", "place4")  # as split2/split4, with public URLs and following clients
 
 
 # -- configurations ----------------------------------------------------------------------------
@@ -116,7 +121,7 @@ def roles_of(config: str) -> list[Role]:
         return [Role("serve", everything, True)]
     if config == "g1e1":
         return [Role("engine", everything, False), Role("gateway", (), True)]
-    if config == "split2":
+    if config in ("split2", "place2"):
         a, b = split_zones(2)
         return [Role("a", a, True), Role("b", b, True)]
     if config == "g2e2":
@@ -127,7 +132,7 @@ def roles_of(config: str) -> list[Role]:
             Role("gateway-1", (), True),
             Role("gateway-2", (), True),
         ]
-    if config == "split4":
+    if config in ("split4", "place4"):
         return [Role(f"p{i + 1}", zones, True) for i, zones in enumerate(split_zones(4))]
     raise ValueError(config)
 
@@ -155,11 +160,14 @@ class CheckedBot(Bot):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.last_seq = 0
+        self.last_seq = 0  # on this connection (a move's new one starts again at 1)
         self.seq_faults = 0
         self.stray_replies = 0
         # A refusal that comes after connect() gave up waiting is nobody's business.
         self.welcomed.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def _new_connection(self) -> None:
+        self.last_seq = 0
 
     def _on_frame(self, raw: str, now: float) -> None:
         parsed = json.loads(raw)
@@ -276,6 +284,8 @@ async def start_nodes(setup: Setup, config: str, roles: list[Role]) -> list[Node
             KADATH_ZONE_LEASE_SECONDS=str(LEASE_SECONDS),
             KADATH_ZONE_RENEW_SECONDS=str(RENEW_SECONDS),
         )
+        if config in PLACED:
+            node.env["KADATH_PUBLIC_URL"] = node.ws_url
         if role.name in setup.args.profile:
             node.cprofile = setup.root / f"{node.name}.prof"
         nodes.append(node)
@@ -354,6 +364,8 @@ async def run_config(setup: Setup, config: str, players: int) -> dict[str, Any]:
             CheckedBot(i, name, token, rec, mix, args.seed)
             for i, (token, name) in enumerate(setup.made[:players])
         ]
+        for bot in bots:
+            bot.follow = config in PLACED
         entries = [
             entry_for(i, ZONE_OF.get(rooms.get(b.name, ""), ""), roles, args.relayed)
             for i, b in enumerate(bots)
@@ -414,6 +426,7 @@ async def run_config(setup: Setup, config: str, players: int) -> dict[str, Any]:
             "connect_failures": dict(failures),
             "connect_seconds": round(connect_seconds, 1),
             "relayed_at_connect": relayed_at_start,
+            "moves": sum(b.moves for b in bots),  # placement: reconnections to a holder
             "unanswered": sum(len(b.pending) for b in bots),
             "unanswered_in_window": unanswered_in_window,
             # on connections still open at the end (not closed by the server, e.g. "try again")
@@ -564,6 +577,7 @@ def table(results: Sequence[dict[str, Any]]) -> str:
             f" {msgs:>5.1f} {kbytes:>5.2f}"
             f" {r['frames_per_command']:>6} {r['cpu_us_per_frame']['servers_and_nats']:>5}"
             f"  {', '.join(faults(r)) or 'yes'}"
+            + (f" ({r['moves']} moved)" if r.get("moves") else "")
         )
     return "\n".join(lines)
 

@@ -307,16 +307,32 @@ class Bot:
         self.back: str | None = None
         self.counter = 0
         self.pending: dict[str, tuple[float, str]] = {}
+        self.texts: dict[str, str] = {}  # a following bot's unanswered commands' texts
         self.waiters: dict[str, asyncio.Future[None]] = {}
         self.welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.alive = False
         self.closing = False
         self.batch = True  # ask for batched frames in the hello (protocol 3)
+        # Protocol 4: say ``follow`` in the hello, and on a ``moved`` frame reconnect where it
+        # says and send again the commands not answered (none of them was run).
+        self.follow = False
+        self.moved_to: str | None = None  # a ``moved`` came: the server closes next
+        self.moves = 0  # connections moved (placement)
+        self.unsent: set[str] = set()  # commands whose send met the closing socket of a move
+        self._compression: str | None = None
+        self._wait_s = 10.0
 
     async def connect(self, ws_url: str, compression: str | None, wait_s: float) -> None:
+        self._compression, self._wait_s = compression, wait_s
+        await self._open(ws_url, wait_s)
+        self.reader = asyncio.create_task(self._read())
+        await asyncio.wait_for(asyncio.shield(self.welcomed), wait_s)
+
+    async def _open(self, ws_url: str, wait_s: float) -> None:
+        """Connect and say hello (the welcome is awaited by the caller)."""
         self.ws = await connect(
             ws_url,
-            compression=compression,
+            compression=self._compression,
             proxy=None,
             ping_interval=None,
             max_size=4 * 1024 * 1024,
@@ -325,22 +341,38 @@ class Bot:
             close_timeout=2,
         )
         self.alive = True
-        self.reader = asyncio.create_task(self._read())
         hello: dict[str, Any] = {"type": "hello", "token": self.token, "player": self.name}
         if self.batch:
             hello["batch"] = True
+        if self.follow:
+            hello["follow"] = True
         await self.ws.send(json.dumps(hello))
-        await asyncio.wait_for(asyncio.shield(self.welcomed), wait_s)
+
+    def _new_connection(self) -> None:
+        """A move's new connection is about to say hello (``seq`` starts again)."""
 
     async def _read(self) -> None:
-        assert self.ws is not None
         try:
-            async for raw in self.ws:
-                self._on_frame(raw if isinstance(raw, str) else raw.decode(), time.perf_counter())
-        except (ConnectionClosed, WebSocketException, OSError):
-            pass
+            while True:
+                assert self.ws is not None
+                try:
+                    async for raw in self.ws:
+                        now = time.perf_counter()
+                        self._on_frame(raw if isinstance(raw, str) else raw.decode(), now)
+                except (ConnectionClosed, WebSocketException, OSError):
+                    pass
+                url = self.moved_to  # kept while moving: commands wait for the new connection
+                if url is None or self.closing:
+                    break
+                if not await self._move(url):
+                    break
         finally:
             self.alive = False
+            self.moved_to = None
+            for frame_id in self.unsent & set(self.pending):  # no move took them on
+                self.rec.send_failures += 1
+                self.rec.on_unsent(self.pending.pop(frame_id)[0])
+            self.unsent.clear()
             if not self.closing:
                 self.rec.disconnects += 1
             if not self.welcomed.done():
@@ -349,6 +381,47 @@ class Bot:
                 if not waiter.done():
                     waiter.set_exception(ConnectionError("connection closed"))
             self.waiters.clear()
+
+    async def _move(self, url: str) -> bool:
+        """Reconnect at ``url`` (a ``moved`` frame's; again if that one moves it on, a few
+        times), be welcomed, and send again every command not answered, with its id; False
+        if that failed. Commands chosen meanwhile wait (``moved_to`` stays set until then)."""
+        for _ in range(4):
+            self.moves += 1
+            if self.welcomed.done():  # else moved at the hello: connect() waits on this one
+                self.welcomed = asyncio.get_running_loop().create_future()
+                self.welcomed.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._new_connection()
+            try:
+                await self._open(url, self._wait_s)
+                assert self.ws is not None
+                ws = self.ws
+                await asyncio.wait_for(self._until_welcome(ws, url), self._wait_s)
+                if not self.welcomed.done():  # moved on before a welcome
+                    url = str(self.moved_to)
+                    continue
+                self.welcomed.result()
+                self.moved_to = None
+                self.unsent.clear()
+                for frame_id in sorted(self.pending, key=int):
+                    text = self.texts.get(frame_id)
+                    if text is not None:
+                        await ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
+            except (OSError, TimeoutError, ConnectionError, WebSocketException) as exc:
+                self.rec.error_codes[f"move failed: {type(exc).__name__} {exc}"[:80]] += 1
+                return False
+            return True
+        return False
+
+    async def _until_welcome(self, ws: ClientConnection, url: str) -> None:
+        """Read until the welcome, or until the server closes after moving the bot on."""
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                self._on_frame(raw if isinstance(raw, str) else raw.decode(), time.perf_counter())
+                if self.welcomed.done():
+                    return
+        if not self.welcomed.done() and self.moved_to in (None, url):
+            self.welcomed.set_exception(ConnectionError("closed before welcome"))
 
     def _on_frame(self, raw: str, now: float) -> None:
         if raw.startswith("["):  # a batch (protocol 3): one array of frames, in seq order
@@ -359,7 +432,7 @@ class Bot:
         start = raw.find('"type":"', 0, 40)
         if start >= 0:
             kind = raw[start + 8 : raw.find('"', start + 8)]
-            if kind in ("reply", "room", "welcome", "error"):
+            if kind in ("reply", "room", "welcome", "error", "moved"):
                 self._on_parsed(kind, json.loads(raw), now)
             else:
                 self.rec.on_frame(kind, now)
@@ -371,6 +444,8 @@ class Bot:
         self.rec.on_frame(kind, now)
         if kind == "reply":
             entry = self.pending.pop(str(frame.get("re")), None)
+            if self.follow:
+                self.texts.pop(str(frame.get("re")), None)
             if entry is not None:
                 self.rec.on_reply(entry[1], entry[0], now, bool(frame.get("ok")))
             waiter = self.waiters.pop(str(frame.get("re")), None)
@@ -380,6 +455,10 @@ class Bot:
             self._on_room(frame.get("room") or {})
             if kind == "welcome" and not self.welcomed.done():
                 self.welcomed.set_result(None)
+        elif kind == "moved":
+            url = frame.get("url")
+            if self.follow and isinstance(url, str):
+                self.moved_to = url
         elif kind == "error":
             self.rec.error_codes[str(frame.get("code"))] += 1
             if not self.welcomed.done():
@@ -411,7 +490,7 @@ class Bot:
         self, kind: str, text: str, *, wait: bool = False
     ) -> asyncio.Future[None] | None:
         """Send one command; with ``wait``, return a future resolved by its reply."""
-        if not self.alive or self.ws is None:
+        if (not self.alive and self.moved_to is None) or self.ws is None:
             return None
         self.counter += 1
         frame_id = str(self.counter)
@@ -422,9 +501,16 @@ class Bot:
         now = time.perf_counter()
         self.pending[frame_id] = (now, kind)
         self.rec.on_send(now)
+        if self.follow:
+            self.texts[frame_id] = text
+            if self.moved_to is not None:  # moving: sent once the new connection is welcomed
+                return waiter
         try:
             await self.ws.send(json.dumps({"type": "command", "id": frame_id, "text": text}))
         except (ConnectionClosed, WebSocketException, OSError):
+            if self.follow:  # perhaps a move's close: sent again if a move follows
+                self.unsent.add(frame_id)
+                return waiter
             self.rec.send_failures += 1
             self.rec.on_unsent(now)
             self.pending.pop(frame_id, None)

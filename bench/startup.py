@@ -3,6 +3,7 @@
     uv run python bench/startup.py                       # this checkout's HEAD, 200 players
     uv run python bench/startup.py --ref main --players 100
     uv run python bench/startup.py --repo /path/to/kadath --ref <commit> --starts 3
+    uv run python bench/startup.py --modes deflate,none --servers same   # the old way, reversed
 
 It ``git clone``s ``--repo`` (default: this checkout) at ``--ref`` into a temporary directory,
 runs ``--install`` there (default ``make run-deps``: the install step ``make run`` runs first) and
@@ -12,10 +13,17 @@ migrates the database, the next ones find it at head). Each start is timed from 
 the first 200 of ``/api/monitoring/health`` (uvicorn answers only once the lifespan, i.e. the
 whole game, has started), then the server idles ``--idle`` seconds and its RSS is read from
 /proc/<pid>/status. After the last start ``--players`` accounts and characters are made over
-HTTP, one WebSocket player is connected to warm the path, RSS is read, the others connect (and
-are welcomed), and after ``--idle`` seconds RSS is read again: the difference over the players
-is the RSS per connected player. Each start's ``startup_phases`` log line (ms per phase) is
-included when the server writes one. One JSON document goes to stdout; progress to stderr.
+HTTP on that server. Then the RSS per connected player, for each of ``--modes`` (``none``: no
+compression, ``deflate``: permessage-deflate, as browsers negotiate), by default each on a
+server of its own (``--servers fresh``: the last start's server stops, and a new one starts on
+the same data for each mode; the same characters join each): one WebSocket player connects to
+warm the path, RSS is read, the batch connects (and is welcomed), and after ``--idle`` seconds
+RSS is read again: the difference over the players is the RSS per connected player.
+``--servers same`` measures every batch on the last start's server, one after another (what
+this benchmark did before): a later batch then counts some ~25-40 KiB a player of allocator
+growth that any second batch shows, whatever its mode. Each start's ``startup_phases`` log
+line (ms per phase) is included when the server writes one. One JSON document goes to
+stdout; progress to stderr.
 
 The server runs with ``PYTHONOPTIMIZE=2`` as ``make run`` has it (``--optimize 0`` for a
 commit before that, whose install compiled no ``.opt-2.pyc``).
@@ -244,19 +252,22 @@ async def drain(ws: ClientConnection) -> None:
             pass
 
 
-async def per_player(server: Server, players: int, idle: float) -> dict[str, Any]:
-    """RSS per connected player: ``players`` without compression, then as many with
-    permessage-deflate (what browsers negotiate), each batch on top of the one before."""
+async def per_player(
+    server: Server,
+    warm: tuple[str, str],
+    batches: list[tuple[str, list[tuple[str, str]]]],
+    idle: float,
+) -> dict[str, Any]:
+    """RSS per connected player on ``server``: one player (permessage-deflate) warms the path
+    (first-use imports, caches), then each batch connects (``none``: no compression,
+    ``deflate``: permessage-deflate, what browsers negotiate) on top of the ones before; RSS
+    is read ``idle`` seconds before and after each batch."""
     assert server.proc is not None
     pid = server.proc.pid
-    async with httpx2.AsyncClient(base_url=server.url, trust_env=False, timeout=60) as http:
-        started = time.perf_counter()
-        made = await make_players(http, 2 * players + 1)
-        setup = time.perf_counter() - started
     ws_url = f"ws://127.0.0.1:{server.port}/ws"
     sockets: list[ClientConnection] = []
     readers: list[asyncio.Task[None]] = []
-    report: dict[str, Any] = {"players": players, "setup_seconds": round(setup, 1)}
+    report: dict[str, Any] = {}
 
     gate = asyncio.Semaphore(10)
     retries = 0
@@ -277,9 +288,8 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
         readers.append(asyncio.create_task(drain(ws)))
 
     try:
-        await one(*made[0], "deflate")  # warm the path: first-use imports, caches
-        batches = {"none": made[1 : players + 1], "deflate": made[players + 1 :]}
-        for compression, batch in batches.items():
+        await one(*warm, "deflate")
+        for compression, batch in batches:
             await asyncio.sleep(idle)
             before = rss_kib(pid)
             mode = None if compression == "none" else compression
@@ -288,10 +298,13 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
             after = rss_kib(pid)
             assert before is not None
             assert after is not None
-            report[f"compression_{compression}"] = {
+            key = f"compression_{compression}"
+            while key in report:  # the same mode again (--servers same --modes none,none)
+                key += "_again"
+            report[key] = {
                 "rss_kib_before": before,
                 "rss_kib_after": after,
-                "rss_kib_per_player": round((after - before) / players, 1),
+                "rss_kib_per_player": round((after - before) / len(batch), 1),
             }
     finally:
         for ws in sockets:
@@ -301,6 +314,49 @@ async def per_player(server: Server, players: int, idle: float) -> dict[str, Any
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
     report["hello_retries"] = retries
+    return report
+
+
+async def players_report(
+    args: argparse.Namespace, last: Server, clone: Path, data_dir: Path
+) -> dict[str, Any]:
+    """The per-player figures: the characters are made on ``last`` (the last start's server,
+    still running); then, with ``--servers fresh``, ``last`` stops and each mode is measured
+    on a server of its own, started afresh on the same data (the same characters join each
+    one); with ``--servers same``, every mode's batch (characters of its own) joins ``last``,
+    one batch after another, in the order of ``--modes``."""
+    modes = args.modes
+    fresh = args.servers == "fresh"
+    count = 1 + args.players * (1 if fresh else len(modes))
+    async with httpx2.AsyncClient(base_url=last.url, trust_env=False, timeout=60) as http:
+        started = time.perf_counter()
+        made = await make_players(http, count)
+        setup = time.perf_counter() - started
+    report: dict[str, Any] = {
+        "players": args.players,
+        "setup_seconds": round(setup, 1),
+        "servers": args.servers,
+        "modes": modes,
+    }
+    warm, rest = made[0], made[1:]
+    if not fresh:
+        batches = [
+            (m, rest[i * args.players : (i + 1) * args.players]) for i, m in enumerate(modes)
+        ]
+        report.update(await per_player(last, warm, batches, args.idle))
+        return report
+    last.stop()
+    for mode in modes:
+        server = Server(clone, data_dir, args.telnet, args.optimize)
+        try:
+            began = server.start()
+            await server.wait_healthy(began)
+            await asyncio.sleep(args.idle)
+            measured = await per_player(server, warm, [(mode, rest)], args.idle)
+        finally:
+            server.stop()
+        report[f"compression_{mode}"] = measured[f"compression_{mode}"]
+        report[f"compression_{mode}"]["hello_retries"] = measured["hello_retries"]
     return report
 
 
@@ -342,13 +398,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"RSS {start['idle_rss_kib']} KiB"
                 )
                 if number == args.starts and args.players:
-                    report["players"] = await per_player(server, args.players, args.idle)
+                    report["players"] = await players_report(
+                        args, server, where / "kadath", data_dir
+                    )
                     per = {
                         k: v["rss_kib_per_player"]
                         for k, v in report["players"].items()
                         if k.startswith("compression_")
                     }
-                    log(f"RSS per player (KiB): {per}")
+                    log(f"RSS per player (KiB, {args.servers} servers): {per}")
             finally:
                 server.stop()
             start["phases"] = server.phases()
@@ -373,6 +431,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--starts", type=int, default=2)
     parser.add_argument("--players", type=int, default=200, help="0: skip the per-player figure")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds to settle before RSS")
+    parser.add_argument(
+        "--modes",
+        type=lambda text: text.split(","),
+        default=["none", "deflate"],
+        help="per-player batches, in order: none (no compression), deflate (default: both)",
+    )
+    parser.add_argument(
+        "--servers",
+        choices=("fresh", "same"),
+        default="fresh",
+        help="fresh (default): each mode on a server of its own; same: every batch on the "
+        "last start's server, one after another (a later batch counts more allocator growth)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
     parser.add_argument(
         "--optimize",
@@ -390,6 +461,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.starts <= 10 or not 0 <= args.players <= MAX_PLAYERS:
         parser.error(f"--starts 1..10, --players 0..{MAX_PLAYERS}")
+    if not args.modes or not set(args.modes) <= {"none", "deflate"}:
+        parser.error("--modes: none, deflate or both, comma-separated")
+    if args.servers == "fresh" and len(set(args.modes)) < len(args.modes):
+        parser.error("--servers fresh measures each mode once")
     return args
 
 

@@ -184,7 +184,7 @@ async def _open_persistence(
         behind = not await migrate.is_at_head(persistence.engine)
         phases.mark("database")  # connect, and one query for the schema's revision
         if behind:
-            await migrate.upgrade(persistence.engine)
+            await _migrate(settings, persistence)
         phases.mark("migrations")
         await persistence.seed_world()
         phases.mark("seeding")
@@ -192,6 +192,16 @@ async def _open_persistence(
         await persistence.close()
         raise
     return persistence
+
+
+async def _migrate(settings: Settings, persistence: AsyncPersistenceLayer) -> None:
+    """Alembic in a child process (it never loads here); in this one only for an in-memory
+    SQLite database, which no other process sees. Raises MigrationFailed."""
+    url = settings.resolved_database_url()
+    if migrate.can_migrate_apart(url):
+        await migrate.upgrade_apart(url, statement_timeout_ms=settings.db_statement_timeout_ms)
+    else:
+        await migrate.upgrade(persistence.engine)
 
 
 async def _first_tick(loop: GameLoop, within: float = 5.0) -> None:

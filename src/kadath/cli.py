@@ -44,6 +44,9 @@ def serve(
     ``gateway`` (``kadath gateway``)."""
     phases = phases or StartupPhases()
     try:
+        from kadath.lazy_packages import defer_serve_packages
+
+        defer_serve_packages()  # no uvicorn CLI, no telnet client in a serving process
         from kadath.server import serve as run_server
 
         if cluster is None:

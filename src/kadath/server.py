@@ -10,8 +10,9 @@ import socket
 from collections.abc import Callable
 
 import structlog
-import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import Config
+from uvicorn.server import Server
 
 from kadath.bootstrap import create_app
 from kadath.logs import configure_logging
@@ -22,12 +23,12 @@ from kadath.web.websocket_protocol import AbortableWebSocketProtocol
 log = structlog.get_logger(__name__)
 
 
-class KadathServer(uvicorn.Server):
+class KadathServer(Server):
     """uvicorn, but players are told and their connections closed before uvicorn drops them,
     and a stuck WebSocket can be aborted by the game (``AbortableWebSocketProtocol``).
     Once it listens it logs how long each start-up phase took (``startup_phases``)."""
 
-    def __init__(self, config: uvicorn.Config, phases: StartupPhases | None = None) -> None:
+    def __init__(self, config: Config, phases: StartupPhases | None = None) -> None:
         if config.ws == "auto":
             config.ws = AbortableWebSocketProtocol
         super().__init__(config)
@@ -84,7 +85,7 @@ def serve(
     """Run the server; ``app`` builds the ASGI app (``kadath serve --cluster`` passes its own)."""
     phases = phases or StartupPhases()
     logs = configure_logging(settings.log_level, json=settings.log_json)
-    config = uvicorn.Config(
+    config = Config(
         app(settings, phases),
         host=host or settings.host,
         port=port if port is not None else settings.port,

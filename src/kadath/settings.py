@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     engine_id: str | None = Field(
         default=None, max_length=64, description="This engine's name; default: host-pid"
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^wss?://",
+        max_length=500,
+        description="This cluster process's WebSocket URL as clients reach it (ws://host:port/ws"
+        "): a client that follows (protocol 4) is sent here for the zones held here; unset: "
+        "clients are relayed to this process (docs/scaling.md, placement)",
+    )
     zone_lease_seconds: float = Field(
         default=15.0, gt=0, description="A zone lease lapses this long after its last renewal"
     )

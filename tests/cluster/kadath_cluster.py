@@ -254,6 +254,7 @@ class ServeProcess(EngineProcess):
         self.port = 0
         self.telnet_port = free_port()  # used only when KADATH_TELNET_PORT is set to it
         self.command = ["serve", "--cluster"]  # ["serve"]: a plain server, for comparison
+        self.advertise = False  # KADATH_PUBLIC_URL set to its WebSocket URL (placement)
 
     @property
     def base_url(self) -> str:
@@ -266,6 +267,8 @@ class ServeProcess(EngineProcess):
     async def start(self, within: float = 90.0) -> None:
         """Start and wait until it answers on HTTP (its first zones are held by then)."""
         self.port = free_port()
+        if self.advertise:
+            self.env["KADATH_PUBLIC_URL"] = self.ws_url
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "kadath", *self.command,

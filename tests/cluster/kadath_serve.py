@@ -42,10 +42,11 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def starting_cluster(
-    database_url: str, nats_url: str, logs: Path, **env: str
+    database_url: str, nats_url: str, logs: Path, *, advertise: tuple[str, ...] = (), **env: str
 ) -> AsyncIterator[Cluster]:
     """alpha and beta up (beta holding the start zone, alpha the others, all pinned), with
-    ``env`` (``KADATH_*`` settings) on top of the test settings; both killed at exit."""
+    ``env`` (``KADATH_*`` settings) on top of the test settings; both killed at exit. Those
+    named in ``advertise`` set ``KADATH_PUBLIC_URL`` to their WebSocket URL."""
     config = cluster_config(database_url, nats_url, "test")
     await pin(config, ZONES, START_ZONE, "beta")
     for zone in ZONES:
@@ -56,6 +57,7 @@ async def starting_cluster(
     beta = ServeProcess("beta", database_url, nats_url, logs)
     for process in (alpha, beta):
         process.env.update(env)
+        process.advertise = process.engine_id in advertise
     async with httpx2.AsyncClient(timeout=WAIT, trust_env=False) as http:
         try:
             async with asyncio.timeout(180):
@@ -107,9 +109,15 @@ class Client:
     async def open(cls, url: str) -> Client:
         return cls(await connect(url, proxy=None, open_timeout=WAIT, close_timeout=2))
 
-    async def hello(self, token: str, name: str, within: float = WAIT) -> Frame:
-        await self.ws.send(json.dumps({"type": "hello", "token": token, "player": name}))
-        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error"), within)
+    async def hello(
+        self, token: str, name: str, within: float = WAIT, *, follow: bool = False
+    ) -> Frame:
+        """Say hello (with ``follow``, protocol 4's); the welcome, error or ``moved``."""
+        hello: Frame = {"type": "hello", "token": token, "player": name}
+        if follow:
+            hello["follow"] = True
+        await self.ws.send(json.dumps(hello))
+        return await self.wait_for(lambda f: f.get("type") in ("welcome", "error", "moved"), within)
 
     async def wait_for(self, wanted: Any, within: float = WAIT) -> Frame:
         async with asyncio.timeout(within):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kadath_cluster import PG_URL, eventually, migrated_database, private_nats
+from kadath_cluster import PG_URL, cluster_config, eventually, migrated_database, private_nats
 from kadath_serve import (
     WAIT,
     WORLD,
@@ -28,6 +28,7 @@ from kadath_serve import (
 )
 
 from kadath.cluster.moderation import _decode, _encode
+from kadath.cluster.zones import zone_statuses
 from kadath.domain.account import Role
 from kadath.domain.moderation import Sanction, SanctionKind
 from kadath.services.moderation import AccountNews
@@ -36,6 +37,18 @@ from kadath.world import DEFAULT_WORLD_DIR
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
 # east, then north, from the start room: the first room of another zone (held by alpha).
 ACROSS_ROOM = "miskatonic.campus_gate"
+ULTHAR = """\
+zone:
+  id: ulthar
+  name: Ulthar
+  description: A town beyond the river Skai where no man may kill a cat.
+
+rooms:
+  - id: ulthar.temple
+    name: The Temple of the Elder Ones
+    description: A round tower of ivy-grown stone on the hill, where the cats gather.
+    exits: {}
+"""
 
 
 def system(text: str) -> object:
@@ -142,7 +155,8 @@ def test_account_news_reads_back_as_it_was_written() -> None:
 
 async def test_a_world_reload_on_one_process_reloads_every_process(tmp_path: Path) -> None:
     """Both processes read one world directory; a builder served by beta changes a room of
-    alpha's zone in the files and reloads: a player served by alpha sees the change. This
+    alpha's zone in the files, adds a zone, and reloads: a player served by alpha sees the
+    change, and a process of the cluster takes the new zone (it was held by nobody). This
     cluster has a database of its own: on the module's, its leases' epochs would fence off
     the module's cluster (``serve_cluster``), whose later tests would then be told the world
     is reorganising until it took its zones back."""
@@ -158,6 +172,7 @@ async def test_a_world_reload_on_one_process_reloads_every_process(tmp_path: Pat
         text = zone.read_text(encoding="utf-8")
         assert "name: The University Gate" in text
         zone.write_text(text.replace("The University Gate", "The Gate of Dreams"), "utf-8")
+        (world / "zones" / "ulthar.yaml").write_text(ULTHAR, "utf-8")
         reloaded = await admin.command("reload world")
         assert reloaded["ok"] is True and "reloaded" in reloaded["text"], reloaded
 
@@ -170,6 +185,13 @@ async def test_a_world_reload_on_one_process_reloads_every_process(tmp_path: Pat
         await player.wait_for(
             lambda f: f.get("type") == "room" and f["room"]["name"] == "The Gate of Dreams"
         )
+        config = cluster_config(database_url, nats.url, "test")
+
+        async def ulthar_held() -> bool:
+            statuses = await zone_statuses(config, ["ulthar"])
+            return any(s.zone == "ulthar" and s.owner in ("alpha", "beta") for s in statuses)
+
+        await eventually(ulthar_held, WAIT, "a process takes the zone the reload added")
 
 
 async def test_a_zone_granted_on_one_process_may_be_built_on_the_other(

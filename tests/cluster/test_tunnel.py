@@ -34,7 +34,7 @@ from kadath.cluster.tunnel import (
     serve_tunnel,
 )
 from kadath.realtime.outgoing import Delivery, Outgoing
-from kadath.realtime.transport import Transport, TransportClosed
+from kadath.realtime.transport import DirectTransport, Transport, TransportClosed
 
 WITHIN = 20.0
 
@@ -150,6 +150,37 @@ async def test_a_local_transport_replays_then_reads_and_a_hand_over_leaves_the_c
     assert client.closed == (1000, "bye")
 
 
+class DirectClient(FakeClient):
+    """A client that writes at once while ``takes`` (``DirectTransport``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes = True
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        if not self.takes:
+            return False
+        self.sent += [frame.text(seq) for seq, frame in batch]
+        return True
+
+
+async def test_a_local_transport_writes_at_once_when_its_client_can() -> None:
+    """A session on a ``LocalTransport`` of a WebSocket client writes as on the client itself
+    (``DirectTransport``), numbered on; a write the client does not take numbers nothing,
+    and the writer's send then numbers it as if it had never been tried."""
+    client = DirectClient()
+    local = LocalTransport(client, [], Numbering())
+    assert isinstance(local, DirectTransport)
+    welcome, room = Outgoing({"type": "welcome"}), Outgoing({"type": "room"})
+    assert local.send_frames_now([(1, welcome), (2, room)]) is True
+    client.takes = False
+    assert local.send_frames_now([(3, welcome), (4, room)]) is False
+    assert len(client.sent) == 2
+    await local.send_frames([(3, welcome), (4, room)])  # a second welcome: left out
+    assert [json.loads(t)["seq"] for t in client.sent] == [1, 2, 3]
+    assert LocalTransport(FakeClient(), [], Numbering()).send_frames_now([(1, room)]) is False
+
+
 async def test_a_holder_ends_the_session_when_its_relay_falls_silent(
     nats_server: PrivateNats,
 ) -> None:
@@ -244,7 +275,8 @@ async def test_a_holder_keeps_a_bounded_inbox_and_drops_a_relay_that_floods_it(
         await settled(nc)  # the server has both subscriptions before the flood
         await settled(relay)
         for n in range(TUNNEL_INBOX + 50):
-            await relay.publish(in_subject("t2"), TEXT + f'{{"id": "c{n}"}}'.encode())
+            frame = f'{n + 2}\n{{"id": "c{n}"}}'  # numbered: the hello is 1
+            await relay.publish(in_subject("t2"), TEXT + frame.encode())
         await relay.flush()
         async with asyncio.timeout(WITHIN):
             await aborted.wait()

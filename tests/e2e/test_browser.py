@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from kadath_e2e import Api, GameClient, RunningServer, new_character, unique_name
 
+from kadath.web.websocket_protocol import AbortableWebSocketProtocol, SharedDeflate
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("KADATH_TEST_CHROMIUM") or shutil.which("chromium")
@@ -77,6 +79,16 @@ async def test_a_new_player_signs_up_creates_an_investigator_walks_and_hears_ano
     await p.fill("#command-input", "w")
     await p.press("#command-input", "Enter")
     await expect(p.locator("#room-name")).to_contain_text("Boarding House")
+
+    # Chromium took permessage-deflate with no context takeover either way, and its frames,
+    # compressed or not, went the direct path
+    running: Any = server._server
+    (protocol,) = [
+        c for c in running.server_state.connections if isinstance(c, AbortableWebSocketProtocol)
+    ]
+    (deflate,) = protocol.conn.extensions
+    assert isinstance(deflate, SharedDeflate)
+    assert protocol._direct
 
     # another player (over the protocol) steps into the same room and speaks
     other = await new_character(api)

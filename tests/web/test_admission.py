@@ -50,7 +50,7 @@ class HashCounter:
 
     @contextlib.contextmanager
     def counting(self, web: WebApp) -> Iterator[None]:
-        hashing = web.runtime.auth._hasher._hash
+        hashing = web.runtime.auth._hasher._hasher()  # pwdlib, built on first use
         original = hashing.hash
 
         def counted(*args: Any, **kwargs: Any) -> Any:

@@ -26,6 +26,7 @@ class ClusterConfig:
     lease_seconds: float
     renew_seconds: float
     bucket: str
+    public_url: str | None = None  # where clients reach this process (placement)
 
 
 def cluster_config(settings: Settings) -> ClusterConfig:
@@ -48,4 +49,5 @@ def cluster_config(settings: Settings) -> ClusterConfig:
         lease_seconds=settings.zone_lease_seconds,
         renew_seconds=settings.zone_renew_seconds,
         bucket=settings.zone_lease_bucket,
+        public_url=settings.public_url,
     )

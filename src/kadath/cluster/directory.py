@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,6 +51,9 @@ WHISPER_SUBJECT = "kadath.cluster.whisper"
 BROADCAST_SUBJECT = "kadath.cluster.broadcast"
 CLAIMED_SUBJECT = "kadath.cluster.claimed"
 DEADLINE = 1.0  # seconds a process has to answer
+# How long the holders read from the lease bucket are taken as they were: reading them is a
+# JetStream request per zone, and a busy world asks ``who`` many times a second.
+HOLDERS_FOR = 1.0
 
 
 class ClusterDirectory:
@@ -68,9 +72,17 @@ class ClusterDirectory:
         self._claimed_elsewhere = claimed_elsewhere
         self._zones = sorted(zones)
         self._subs: list[Subscription] = []
+        self._holders_read: tuple[float, set[str]] | None = None  # (when, holders)
+        # Answers come to one subscription, ``<inbox>.<ask>``, made once (not one a question:
+        # a subscription is a task and two protocol lines in nats-py); each ask's handler.
+        self._inbox = ""
+        self._asks: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self._asked = 0
 
     async def start(self) -> None:
+        self._inbox = self._nc.new_inbox()
         self._subs = [
+            await self._nc.subscribe(f"{self._inbox}.*", cb=self._answered),
             await self._nc.subscribe(WHO_SUBJECT, cb=self._answer_who),
             await self._nc.subscribe(WHISPER_SUBJECT, cb=self._answer_whisper),
             await self._nc.subscribe(BROADCAST_SUBJECT, cb=self._hear_broadcast),
@@ -146,22 +158,19 @@ class ClusterDirectory:
                 return True
             return expected is not None and expected <= answers.keys()
 
-        async def heard(msg: Msg) -> None:
+        def heard(answer: dict[str, Any]) -> None:
             try:
-                answer = json.loads(msg.data)
                 node = str(answer["node"])
-            except (ValueError, KeyError, TypeError):
+            except (KeyError, TypeError):
                 return
             answers[node] = answer
             if settled():
                 done.set()
 
-        try:
-            inbox = self._nc.new_inbox()
-            sub = await self._nc.subscribe(inbox, cb=heard)
-        except NATS_FAILURES as exc:
-            log.warning("cluster_ask_failed", subject=subject, error=repr(exc))
-            return [], False
+        self._asked += 1
+        ask = str(self._asked)
+        inbox = f"{self._inbox}.{ask}"
+        self._asks[ask] = heard
         try:
             body = json.dumps({**request, "from": self._node}).encode()
             await self._nc.publish(subject, body, reply=inbox)
@@ -173,15 +182,39 @@ class ClusterDirectory:
         except NATS_FAILURES as exc:
             log.warning("cluster_ask_failed", subject=subject, error=repr(exc))
         finally:
-            with contextlib.suppress(*NATS_FAILURES):
-                await sub.unsubscribe()
+            self._asks.pop(ask, None)
         complete = expected is not None and expected <= answers.keys()
         if not complete:
             log.info("cluster_ask_partial", subject=subject, answered=sorted(answers))
         return list(answers.values()), complete
 
+    async def _answered(self, msg: Msg) -> None:
+        """An answer to one of this process's asks (``_scatter``)."""
+        heard = self._asks.get(msg.subject.rpartition(".")[2])
+        if heard is None:
+            return  # came after its deadline
+        try:
+            answer = json.loads(msg.data)
+        except ValueError:
+            return
+        if isinstance(answer, dict):
+            heard(answer)
+
     async def _holders(self) -> set[str]:
-        """The processes holding a zone now (those who may have characters in play)."""
+        """The processes holding a zone now (those who may have characters in play), as read
+        from the lease bucket at most ``HOLDERS_FOR`` ago. A process that took its first zone
+        since may be missed by a ``who`` for that long (its answer still counts if it comes
+        in time); one that stopped is waited for (``DEADLINE``) as it is until its lease
+        lapses."""
+        now = time.monotonic()
+        read = self._holders_read
+        if read is not None and now - read[0] < HOLDERS_FOR:
+            return read[1]
+        holders = await self._read_holders()
+        self._holders_read = (now, holders)
+        return holders
+
+    async def _read_holders(self) -> set[str]:
 
         async def owner(zone: str) -> str | None:
             with contextlib.suppress(nats.js.errors.KeyNotFoundError):

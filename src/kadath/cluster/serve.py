@@ -53,6 +53,7 @@ from kadath.cluster.leases import (
     open_pins,
 )
 from kadath.cluster.moderation import ClusterModeration
+from kadath.cluster.placement import MOVED_CLOSE, MOVED_REASON, Placed, follows, moved, place
 from kadath.cluster.reload import ClusterReload
 from kadath.cluster.tunnel import (
     LocalTransport,
@@ -67,7 +68,7 @@ from kadath.domain.errors import KadathError, ZoneMoved
 from kadath.domain.player import Player
 from kadath.persistence.engine import create_engine
 from kadath.realtime.connection import Relay as RunRelay
-from kadath.realtime.outgoing import Delivery
+from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_REPLACED
 from kadath.realtime.session import Session
 from kadath.realtime.transport import Transport, TransportClosed
@@ -154,7 +155,6 @@ class ClusterNode:
         self.config = config
         self.hold_zones = hold_zones
         self._runtime = runtime
-        self._zones = sorted(runtime.game.world.zones)
         self._database: AsyncEngine | None = None
         self._nc: Client | None = None
         self._manager: ZoneLeaseManager | None = None
@@ -166,6 +166,11 @@ class ClusterNode:
         self._channels: ClusterChannels | None = None
         self._moderation: ClusterModeration | None = None
         self._reload: ClusterReload | None = None
+
+    def _zones(self) -> list[str]:
+        """The world's zones as of now: a ``reload world`` may have added some, which are
+        then taken at the next renewal period like any free zone."""
+        return sorted(self._runtime.game.world.zones)
 
     @property
     def nc(self) -> Client:
@@ -214,7 +219,7 @@ class ClusterNode:
                 config.engine_id,
                 self._runtime.game.chat,
                 kv,
-                self._zones,
+                self._zones(),
                 claimed_elsewhere=self._claimed_elsewhere,
             )
             await self._directory.start()
@@ -298,7 +303,7 @@ class ClusterNode:
         the zones held."""
         manager = self.manager
         await manager.renew_all()
-        await manager.acquire_free(await manager.follow_pins(self._zones))
+        await manager.acquire_free(await manager.follow_pins(self._zones()))
         held = set(manager.held)
         game_zones = self._runtime.game.zones
         for zone in (game_zones.held or frozenset()) - held:
@@ -373,6 +378,12 @@ class ClusterNode:
         if zone not in self.manager.held or self._stop.is_set():
             await self._answer(msg, False)
             return
+        url = place(request, self.config.public_url)
+        if url is not None:  # the client follows: it comes here itself (no tunnel)
+            log.info("tunnel_placed", tunnel=tunnel, zone=zone, url=url)
+            with contextlib.suppress(*NATS_FAILURES):
+                await msg.respond(json.dumps({"ok": False, "url": url}).encode())
+            return
         transport = TunnelTransport(
             self.nc,
             str(tunnel),
@@ -409,16 +420,26 @@ class ClusterNode:
             or zone in self.manager.held
             or self._runtime.game.presence.get(player.id) is not None  # a reconnect
         )
-        return functools.partial(self._drive, transport, hello, player.id, zone, here)
+        return functools.partial(
+            self._drive, transport, hello, player.id, zone, here, follow=follows(hello)
+        )
 
     async def _drive(
-        self, client: Transport, hello: str, player_id: uuid.UUID, zone: str, here: bool
+        self,
+        client: Transport,
+        hello: str,
+        player_id: uuid.UUID,
+        zone: str,
+        here: bool,
+        *,
+        follow: bool = False,
     ) -> None:
         """Serve a client, here or through a tunnel to its zone's holder, and again after
         each hand-over, until the connection ends. When the holder is lost (silent, or nobody
         answers for the zone), fail over: keep the client, and route the character again
         (its zone read again from the database) until a process holds the zone, at most
-        ``failover_bound`` (then "try again", 1013)."""
+        ``failover_bound`` (then "try again", 1013). A client that ``follow``s is sent to a
+        holder with a public URL instead of relayed there (``kadath.cluster.placement``)."""
         numbering, replay = Numbering(), [hello]
         settings = self._runtime.settings
         bound = failover_bound(self.config.lease_seconds, self.config.renew_seconds)
@@ -442,9 +463,13 @@ class ClusterNode:
                     silence=self.config.lease_seconds,
                     send_timeout=settings.send_timeout_seconds,
                     max_line=settings.max_line_length,
+                    follow=follow,
                 )
                 outcome = await tunnel.run()
                 if outcome is None:
+                    return
+                if isinstance(outcome, Placed):
+                    await self._move(client, numbering, outcome.url, zone, player_id)
                     return
                 if isinstance(outcome, Lost):
                     beginning = outcome.opened or failing_since is None
@@ -485,6 +510,16 @@ class ClusterNode:
         except TransportClosed:
             return False
         return True
+
+    async def _move(
+        self, client: Transport, numbering: Numbering, url: str, zone: str, player_id: uuid.UUID
+    ) -> None:
+        """Send a following client to ``url``, where ``zone`` is held: ``moved``, then close.
+        Nothing it sent and got no reply for was run (it sends that again there)."""
+        log.info("player_placed", player_id=str(player_id), zone=zone, url=url)
+        if await self._tell(client, numbering, [(0, Outgoing(moved(url, zone)))]):
+            with contextlib.suppress(TransportClosed):
+                await client.close(MOVED_CLOSE, MOVED_REASON)
 
     async def _give_up(
         self, client: Transport, numbering: Numbering, replay: list[str], player_id: uuid.UUID

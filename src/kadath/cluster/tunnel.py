@@ -13,7 +13,9 @@ Each tunnel has two subjects: ``kadath.tunnel.<id>.in`` (relay -> holder) and
 
 | Kind | Direction | Body |
 | --- | --- | --- |
-| ``T`` | in | one text frame from the client |
+| ``T`` | in | one text frame from the client: ``<n>\n<text>``, ``n`` its number (below) |
+| ``K`` | out | acknowledged: the holder took every client frame up to ``<n>`` (below) |
+| ``G`` | out | a gap: the holder took every client frame up to ``<n>``, then a later one came |
 | ``X`` | in | the client went away |
 | ``F`` | out | a batch of frames, one a line: ``<kind>\t<body>`` (``encode_frames``) |
 | ``B`` | out | the client asked for batches in its hello (``Transport.use_batches``) |
@@ -38,6 +40,24 @@ each command the lost holder was sent and did not answer with an error reply
 it relays), and routes the character again until a process holds its zone, for at most
 ``failover_bound``; then it says "try again" and closes with 1013 (try again later). NATS
 keeps the order of one connection's messages on a subject, so frames arrive in ``seq`` order.
+
+**Numbered, acknowledged, resent.** NATS core delivers at most once: a client frame lost on
+the way (a NATS reconnect drops what was in flight) would leave its command unanswered while
+both sides still hear each other's heartbeats. So the relay numbers the client frames of a
+tunnel (``T<n>``, the hello being 1, the first ``T`` 2, as ``read`` counts them) and keeps
+those not yet acknowledged (at most ``UNACKED``; a client that sends more without the holder
+taking them is aborted, as a flooding one is). The holder takes each number once and in order:
+the next one goes to its inbox, a number it already took is acknowledged again and dropped (a
+duplicate never runs twice), one past a gap is dropped until the resend fills the gap (and the
+first past each gap is answered at once with ``G<n>``, on which the relay resends at once). It
+acknowledges cumulatively (``K<n>``): in front of the next frames it sends that relay (in the
+same NATS message when gathered: a command's reply carries its acknowledgement), else at its
+next heartbeat tick instead of the heartbeat. At each of its heartbeat ticks the relay sends
+again, in order, every frame still unacknowledged whose last send is ``RESEND_PERIODS``
+heartbeat periods old. A holder that acknowledges nothing for ``silence`` (a lease) while
+frames are outstanding is lost as a silent one is (``Lost``, each command it did not answer
+owed an error reply). The holder's frames to the relay are not numbered: one lost there is
+lost (docs/scaling.md, "Fault model").
 
 **What the relay does to a frame.** Nothing it need not: a frame's body is the holder's
 encoding (``Outgoing.body``, the JSON less its ``{"seq":n,``), passed on as it is
@@ -81,10 +101,16 @@ from nats.aio.subscription import Subscription
 
 from kadath.cluster.failover import Lost, Owed
 from kadath.cluster.leases import NATS_FAILURES
+from kadath.cluster.placement import Placed, placed_at
 from kadath.realtime.outgoing import Delivery, Outgoing
 from kadath.realtime.protocol import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
 from kadath.realtime.session import BATCH_LIMIT
-from kadath.realtime.transport import TextTransport, Transport, TransportClosed
+from kadath.realtime.transport import (
+    DirectTransport,
+    TextTransport,
+    Transport,
+    TransportClosed,
+)
 
 log = structlog.get_logger(__name__)
 REORGANISING = "The world is reorganising; try again in a moment."
@@ -96,9 +122,14 @@ KEEP_SENT = 256  # client frames a relay keeps, to replay those unread at a hand
 # client is aborted at once, as a session drops a client that reads nothing).
 TUNNEL_INBOX = 256
 RELAY_QUEUE = 512
+# Client frames a relay keeps until the holder acknowledges them (resent meanwhile), and how
+# many heartbeat periods old a frame's last send is before it is sent again (the holder
+# acknowledges within one period: with its frames, or at its heartbeat tick).
+UNACKED = TUNNEL_INBOX
+RESEND_PERIODS = 2
 
 TEXT, GONE, FRAMES, BATCHES, CLOSE, ABORT, HEARTBEAT = b"T", b"X", b"F", b"B", b"C", b"A", b"H"
-MOVED = b"M"
+MOVED, ACK, GAP = b"M", b"K", b"G"
 
 
 GATHERED = 256 * 1024  # bytes an Outbox gathers for one relay before it publishes at once
@@ -337,6 +368,10 @@ class TunnelTransport:
         self._closed = False
         self.moving_to: str | None = None  # set by a hand-over: ``close`` then says ``M``
         self.read = 0  # text frames handed to the connection handler, the hello first
+        # The relay's numbering (``T<n>``, the hello 1): the last number taken, in order,
+        # and the last one acknowledged (``K<n>``).
+        self._taken = self._acked = 1
+        self._gap_told = 0  # the last ``_taken`` a ``G`` was sent for (once a gap)
         self._sub: Subscription | None = None
         self._beat: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -347,8 +382,38 @@ class TunnelTransport:
 
     async def _received(self, msg: Msg) -> None:
         self._heard = time.monotonic()
-        if msg.data != HEARTBEAT:
-            self._deliver(msg.data)
+        data = msg.data
+        if data[:1] == TEXT:
+            self._take_text(data)
+        elif data != HEARTBEAT:
+            self._deliver(data)
+
+    def _take_text(self, data: bytes) -> None:
+        """A numbered client frame: the next one is taken; one taken already is acknowledged
+        again (its acknowledgement may have been lost) and dropped; one past a gap is dropped
+        (the relay sends it again after the missing one)."""
+        head, _, text = data[1:].partition(b"\n")
+        try:
+            n = int(head)
+        except ValueError:
+            log.warning("tunnel_frame_unnumbered", tunnel=self.tunnel)
+            return
+        if n == self._taken + 1:
+            self._taken = n
+            self._deliver(TEXT + text)
+        elif n <= self._taken and not self._closed:
+            self._acked = self._taken
+            self._later(ACK + str(self._taken).encode())
+        elif n > self._taken + 1 and self._gap_told != self._taken and not self._closed:
+            self._gap_told = self._acked = self._taken
+            self._later(GAP + str(self._taken).encode())
+
+    def _ack(self) -> bytes | None:
+        """The acknowledgement due, if the holder took frames since it last sent one."""
+        if self._taken == self._acked:
+            return None
+        self._acked = self._taken
+        return ACK + str(self._taken).encode()
 
     def _deliver(self, data: bytes) -> None:
         """Into the inbox; a relay that overfills it is aborted and the session ends."""
@@ -366,10 +431,11 @@ class TunnelTransport:
                 log.info("tunnel_relay_silent", tunnel=self.tunnel)
                 self._deliver(GONE)
                 return
-            if time.monotonic() - self._spoke < self._heartbeat:
+            ack = self._ack()  # frames taken since the last one went: it heartbeats too
+            if ack is None and time.monotonic() - self._spoke < self._heartbeat:
                 continue  # the relay heard from us within the period: no heartbeat needed
             with contextlib.suppress(*NATS_FAILURES):
-                await self._nc.publish(out_subject(self.tunnel), HEARTBEAT)
+                await self._nc.publish(out_subject(self.tunnel), ack or HEARTBEAT)
 
     async def receive_text(self) -> str:
         if self._closed:
@@ -385,6 +451,9 @@ class TunnelTransport:
         if self._closed:
             raise TransportClosed
         if not self.put_frames(batch):
+            ack = self._ack()
+            if ack is not None:
+                await self._send(ack)
             await self._send(encode_frames(batch))
 
     def put_frames(self, batch: Sequence[Delivery]) -> bool:
@@ -392,6 +461,9 @@ class TunnelTransport:
         if self._outbox is None or self._closed or self._nc.is_closed:
             return False
         self._spoke = time.monotonic()
+        ack = self._ack()
+        if ack is not None:  # in the same NATS message as the frames
+            self._outbox.put(self._relay, self.tunnel, ack)
         self._outbox.put_frames(self._relay, self.tunnel, batch)
         return True
 
@@ -512,6 +584,14 @@ class Numbering:
             out.append((self.sent, frame))
         return out
 
+    def mark(self) -> tuple[int, bool]:
+        """Where the numbering stands (``rewind`` goes back to it: a write that did not
+        happen)."""
+        return self.sent, self._greeted
+
+    def rewind(self, mark: tuple[int, bool]) -> None:
+        self.sent, self._greeted = mark
+
     def welcome(self) -> bool:
         """A ``welcome`` comes: whether the client is to have it (the first only)."""
         if self._greeted:
@@ -551,6 +631,10 @@ class LocalTransport:
         self._replay = deque(replay)
         self.remote = client.remote
         self.moving_to: str | None = None
+        # The client's direct write (``DirectTransport``: a WebSocket on Kadath's uvicorn
+        # protocol, telnet): the session writes through it from a loop callback, as it does
+        # on the client itself in one process, instead of waking its writer task a batch.
+        self._send_now = client.send_frames_now if isinstance(client, DirectTransport) else None
 
     def unread(self) -> list[str]:
         return list(self._replay)
@@ -564,6 +648,20 @@ class LocalTransport:
         out = self._numbering.number(batch)
         if out:
             await self._client.send_frames(out)
+
+    def send_frames_now(self, batch: Sequence[Delivery]) -> bool:
+        """``DirectTransport``: numbered and written at once when the client takes it; else
+        nothing written, nothing numbered, False (the session's writer sends it)."""
+        send_now = self._send_now
+        if send_now is None:
+            return False
+        numbering = self._numbering
+        before = numbering.mark()
+        out = numbering.number(batch)
+        if not out or send_now(out):
+            return True
+        numbering.rewind(before)
+        return False
 
     def use_batches(self) -> None:
         self._client.use_batches()
@@ -593,8 +691,13 @@ class Tunnel:
         silence: float,
         send_timeout: float,
         max_line: int = 1000,
+        follow: bool = False,
     ) -> None:
         self._nc, self._client, self.zone, self._numbering = nc, client, zone, numbering
+        # The client follows ``moved`` (protocol 4): the holder may answer with its URL
+        # instead of opening (``kadath.cluster.placement``); then ``placed`` is that URL.
+        self._follow = follow
+        self.placed: str | None = None
         self._hello, self._replay = replay[0], replay[1:]
         self._heartbeat, self._silence, self._send_timeout = heartbeat, silence, send_timeout
         self.tunnel = uuid.uuid4().hex
@@ -616,18 +719,26 @@ class Tunnel:
         self._texts: deque[str] = deque(maxlen=KEEP_SENT)  # sent on this tunnel, the last ones
         self._count = 0  # text frames sent on this tunnel, the hello first
         self._owed = Owed(max_line)  # what the client sent on this tunnel, not answered yet
+        # Client frames sent and not acknowledged (at most UNACKED): [number, message, when
+        # last sent]; when the holder last acknowledged one (or the first went unacknowledged).
+        self._unacked: deque[list[Any]] = deque()
+        self._acked_at = 0.0
+        self._resending: set[asyncio.Task[None]] = set()
         # A WebSocket client is handed the frames' texts as made here (``Numbering.texts``):
         # no frame object a frame; any other gets ``Relayed`` frames.
         self._send_texts = client.send_texts if isinstance(client, TextTransport) else None
 
-    async def run(self) -> Moved | Lost | None:
+    async def run(self) -> Moved | Lost | Placed | None:
         """To the tunnel's end; where the character was handed over to, if it was; ``Lost``
-        if the holder was (the relay then routes the character again)."""
+        if the holder was (the relay then routes the character again); ``Placed`` when the
+        holder sends a following client to its own URL (no tunnel was opened)."""
         sub = await self._nc.subscribe(out_subject(self.tunnel), cb=self._received)
         gathered = demux(self._nc)
         await gathered.add(self.tunnel, self._take)
         try:
             if not await self._open():
+                if self.placed is not None:
+                    return Placed(self.placed)
                 await self._publish(GONE)  # a holder whose answer came too late: let it go
                 return Lost(opened=False)
             log.info("tunnel_relayed", tunnel=self.tunnel, zone=self.zone)
@@ -658,6 +769,8 @@ class Tunnel:
             return zone, unread
         finally:
             gathered.remove(self.tunnel)
+            for task in self._resending:
+                task.cancel()
             with contextlib.suppress(*NATS_FAILURES):
                 await sub.unsubscribe()
 
@@ -670,6 +783,13 @@ class Tunnel:
     def _take(self, data: bytes) -> None:
         """A message from the holder, on the tunnel's own subject or gathered (``Demux``)."""
         self._heard = time.monotonic()
+        if data[:1] == ACK:
+            self._acknowledged(data)
+            return
+        if data[:1] == GAP:  # the holder missed a frame: what it did not take, again now
+            self._acknowledged(data)
+            self._resend_now()
+            return
         if len(self._from_holder) + self._taking < RELAY_QUEUE:
             self._from_holder.append(data)
         elif not self._overfull:
@@ -677,6 +797,18 @@ class Tunnel:
             log.warning("tunnel_client_behind", tunnel=self.tunnel, limit=RELAY_QUEUE)
             self._client.abort()
         self._wake()
+
+    def _acknowledged(self, data: bytes) -> None:
+        """``K<n>``: the holder took every client frame up to ``n``."""
+        try:
+            n = int(data[1:])
+        except ValueError:
+            return
+        unacked = self._unacked
+        if unacked and unacked[0][0] <= n:
+            while unacked and unacked[0][0] <= n:
+                unacked.popleft()
+            self._acked_at = self._heard
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -691,12 +823,14 @@ class Tunnel:
     async def _open(self) -> bool:
         self._texts.append(self._hello)
         self._count = 1
-        request = {
+        request: dict[str, Any] = {
             "tunnel": self.tunnel,
             "remote": self._client.remote,
             "hello": self._hello,
             "relay": demux(self._nc).subject,
         }
+        if self._follow:
+            request["follow"] = True
         try:
             reply = await self._nc.request(
                 open_subject(self.zone), json.dumps(request).encode(), timeout=OPEN_TIMEOUT
@@ -705,7 +839,10 @@ class Tunnel:
         except (*NATS_FAILURES, nats.errors.NoRespondersError, ValueError) as exc:
             log.info("tunnel_refused", zone=self.zone, error=repr(exc))
             return False
-        return isinstance(answer, dict) and answer.get("ok") is True
+        if isinstance(answer, dict) and answer.get("ok") is True:
+            return True
+        self.placed = placed_at(answer) if self._follow else None
+        return False
 
     async def _client_to_holder(self) -> None:
         while True:
@@ -719,19 +856,57 @@ class Tunnel:
         self._texts.append(text)
         self._count += 1
         self._owed.ask(text)
-        self._spoke = time.monotonic()
-        await self._publish(TEXT + text.encode())
+        now = self._spoke = time.monotonic()
+        data = b"%b%d\n%b" % (TEXT, self._count, text.encode())
+        unacked = self._unacked
+        if not unacked:
+            self._acked_at = now
+        elif len(unacked) >= UNACKED:
+            log.warning("tunnel_unacknowledged_full", tunnel=self.tunnel, limit=UNACKED)
+            self._client.abort()
+            return
+        unacked.append([self._count, data, now])
+        await self._publish(data)
+
+    def _resend_now(self) -> None:
+        """Every unacknowledged frame again, in order, from a task (``_take`` is called from
+        a NATS callback)."""
+        task = asyncio.ensure_future(self._resend(at_once=True))
+        self._resending.add(task)
+        task.add_done_callback(self._resending.discard)
+
+    async def _resend(self, *, at_once: bool = False) -> None:
+        """Send again, in order, the unacknowledged frames whose last send is
+        ``RESEND_PERIODS`` heartbeat periods old (every one, ``at_once``: the holder said
+        it missed one); the holder drops those it has."""
+        now = time.monotonic()
+        due = now if at_once else now - RESEND_PERIODS * self._heartbeat
+        if not self._unacked or self._unacked[0][2] > due:
+            return
+        log.info("tunnel_resending", tunnel=self.tunnel, frames=len(self._unacked))
+        for sent in list(self._unacked):
+            if sent[2] <= due:
+                sent[2] = self._spoke = now
+                await self._publish(sent[1])
 
     async def _heartbeats(self) -> None:
         """A heartbeat every period in which the client sent nothing (either tells the
-        holder the relay lives); and the holder's silence: nothing heard from it for
-        ``silence`` seconds (a heartbeat included) ends the tunnel ``LOST``."""
+        holder the relay lives); the resends (``_resend``); and the holder's silence: nothing
+        heard from it for ``silence`` seconds (a heartbeat included), or no client frame
+        acknowledged for as long while some wait, ends the tunnel ``LOST``."""
         while True:
             await asyncio.sleep(self._heartbeat)
-            if time.monotonic() - self._heard >= self._silence:
+            now = time.monotonic()
+            if now - self._heard >= self._silence:
                 self._lost = True
                 self._wake()
                 return
+            if self._unacked and now - self._acked_at >= self._silence:
+                log.warning("tunnel_holder_not_acknowledging", tunnel=self.tunnel)
+                self._lost = True
+                self._wake()
+                return
+            await self._resend()
             if time.monotonic() - self._spoke >= self._heartbeat:  # else the holder heard us
                 await self._publish(HEARTBEAT)
 

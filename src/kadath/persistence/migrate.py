@@ -1,13 +1,17 @@
 """Applying Alembic migrations from inside the running event loop, on an async engine.
 
 Alembic (and Mako) are imported only when a migration runs: a start on a database already at
-head costs one cheap query instead (``is_at_head``).
+head costs one cheap query instead (``is_at_head``). The server migrates in a child process
+(``upgrade_apart``), so even a first start never loads Alembic, Mako or the migration modules
+into the process that then serves for days.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +23,9 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version"
+URL_VARIABLE = "KADATH_MIGRATE_URL"  # the child's database URL: never on a command line
+CHILD_MODULE = "kadath.persistence.upgrade"
+STDERR_TAIL = 2000  # characters of a failed child's stderr quoted in MigrationFailed
 _REVISION = re.compile(r"""^revision(?::[^=\n]*)?=\s*["']([^"'\n]+)["']""", re.MULTILINE)
 _DOWN = re.compile(
     r"""^down_revision(?::[^=\n]*)?=\s*(?:None|["']([^"'\n]+)["'])\s*$""", re.MULTILINE
@@ -72,6 +79,52 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (Alembic runs inside ``run_sync``: no blocking)."""
     async with engine.begin() as conn:
         await conn.run_sync(_run, "upgrade", revision)
+
+
+class MigrationFailed(RuntimeError):
+    """The migration child process failed: its exit status and the end of its stderr."""
+
+
+def can_migrate_apart(url: str) -> bool:
+    """Whether another process sees the same database (not so for in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return True
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    database = parsed.database
+    return bool(database) and database != ":memory:" and parsed.query.get("mode") != "memory"
+
+
+async def upgrade_apart(
+    url: str, revision: str = "head", *, statement_timeout_ms: int = 10_000
+) -> None:
+    """Bring the schema up to ``revision`` in a child process (``python -m
+    kadath.persistence.upgrade``) and wait for it. Raises MigrationFailed."""
+    env = {**os.environ, URL_VARIABLE: url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        CHILD_MODULE,
+        revision,
+        str(statement_timeout_ms),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, err = await process.communicate()
+    except BaseException:  # cancelled (a stop during start-up): the child goes too
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    if process.returncode != 0:
+        tail = err.decode(errors="replace").strip()[-STDERR_TAIL:]
+        raise MigrationFailed(
+            f"the database migration failed (exit status {process.returncode}):\n{tail}"
+        )
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from kadath.services.messenger import Frame
 
 T = TypeVar("T")
+_NONE: Any = object()  # no rendering kept under a key (a rendering may itself be None)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 # The C encoder ``JSONEncoder.encode`` builds for each call (with its two Python frames around
 # it), built once: the same text as ``json.dumps(frame, separators=(",", ":"), default=str)``.
@@ -64,12 +65,14 @@ class Outgoing:
     def rendering(self, key: Hashable, make: Callable[[Frame], T]) -> T:
         """``make(frame)``, made once per ``key`` and kept with the frame. What ``make``
         returns is shared by every connection asking for the same key: never change it."""
-        if self._renderings is None:
-            self._renderings = {}
-        try:
-            made: T = self._renderings[key]
-        except KeyError:
-            made = self._renderings[key] = make(self.frame)
+        renderings = self._renderings
+        if renderings is None:  # the first rendering (a frame to one connection: the only)
+            made: T = make(self.frame)
+            self._renderings = {key: made}
+            return made
+        made = renderings.get(key, _NONE)
+        if made is _NONE:  # no try/except: a miss is the common case, and raising costs
+            made = renderings[key] = make(self.frame)
         return made
 
 

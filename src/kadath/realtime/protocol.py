@@ -53,6 +53,7 @@ class Hello:
     token: str
     player: str
     batch: bool = False  # protocol 3: the client takes a batch of frames as one JSON array
+    follow: bool = False  # protocol 4: the client reconnects where a ``moved`` frame says
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,12 @@ def parse(raw: str, *, max_line: int) -> ClientFrame:
         token, player = data.get("token"), data.get("player")
         if not isinstance(token, str) or not isinstance(player, str) or not player:
             raise BadFrame("bad_frame", "hello needs a token and a player name.")
-        return Hello(token=token, player=player[:64], batch=data.get("batch") is True)
+        return Hello(
+            token=token,
+            player=player[:64],
+            batch=data.get("batch") is True,
+            follow=data.get("follow") is True,
+        )
     raise BadFrame("unknown_type", f"Unknown frame type {str(kind)[:30]!r}.")
 
 

@@ -1,22 +1,23 @@
 """Accounts: registration (open or by invite), login, access tokens, invite codes.
 
 Password hashing runs in a thread (a bounded pool with a bounded queue), never on the event
-loop. Registrations are limited per client address and yield the hashing queue to logins."""
+loop. Registrations are limited per client address and yield the hashing queue to logins.
+PyJWT, pwdlib and argon2 are imported at the first login or token check, on a worker thread,
+not at start-up: an idle server never holds them."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import secrets
+import sys
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Literal, TypeVar
-
-import jwt
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from kadath.domain.account import Account, Invite, Role
 from kadath.domain.errors import (
@@ -34,6 +35,9 @@ from kadath.domain.ratelimit import KeyedLimiter, parse_rate
 from kadath.services.clock import Clock
 from kadath.services.moderation import when
 from kadath.services.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from pwdlib import PasswordHash
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -56,10 +60,9 @@ class PasswordHasher:
         memory_cost: int | None = None,
         queue: int = 16,
     ) -> None:
-        hasher = Argon2Hasher(
-            time_cost=time_cost or 3, memory_cost=memory_cost or 65536, parallelism=1
-        )
-        self._hash = PasswordHash((hasher,))
+        self._time_cost, self._memory_cost = time_cost or 3, memory_cost or 65536
+        self._hash: PasswordHash | None = None  # made by the first hash, on a pool thread
+        self._making = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kadath-argon2")
         self._login_limit = threads + queue
         self._registration_limit = threads + queue // 4
@@ -70,17 +73,36 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         """A new hash (registration). Raises Busy."""
-        return await self._run(self._registration_limit, self._hash.hash, password)
+        return await self._run(self._registration_limit, self._new_hash, password)
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """Raises Busy."""
         if hashed is None:
             if self._decoy is None:
                 self._decoy = await self._run(
-                    self._login_limit, self._hash.hash, secrets.token_hex(8)
+                    self._login_limit, self._new_hash, secrets.token_hex(8)
                 )
             hashed = self._decoy
-        return await self._run(self._login_limit, self._hash.verify, password, hashed)
+        return await self._run(self._login_limit, self._verify, password, hashed)
+
+    def _hasher(self) -> PasswordHash:
+        """pwdlib's argon2id hasher, imported and built on first use (on a pool thread)."""
+        with self._making:
+            if self._hash is None:
+                from pwdlib import PasswordHash
+                from pwdlib.hashers.argon2 import Argon2Hasher
+
+                hasher = Argon2Hasher(
+                    time_cost=self._time_cost, memory_cost=self._memory_cost, parallelism=1
+                )
+                self._hash = PasswordHash((hasher,))
+            return self._hash
+
+    def _new_hash(self, password: str) -> str:
+        return self._hasher().hash(password)
+
+    def _verify(self, password: str, hashed: str) -> bool:
+        return self._hasher().verify(password, hashed)
 
     async def _run(self, limit: int, work: Callable[..., _T], *args: str) -> _T:
         if self._in_flight >= limit:
@@ -106,13 +128,23 @@ class TokenIssuer:
             raise ValueError("the signing secret must be at least 32 characters")
         self._secret, self._lifetime, self._clock = secret, lifetime, clock
 
+    @staticmethod
+    async def ready() -> None:
+        """Import PyJWT on a worker thread the first time, so the loop never waits on it."""
+        if "jwt" not in sys.modules:
+            await asyncio.to_thread(importlib.import_module, "jwt")
+
     def issue(self, account: Account) -> str:
+        import jwt  # imported already by ``ready`` in the service's paths
+
         now = self._clock.now()
         claims = {"sub": str(account.id), "iat": now, "exp": now + self._lifetime}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def account_id(self, token: str) -> uuid.UUID:
         """The account a token speaks for. Raises AuthenticationFailed."""
+        import jwt  # imported already by ``ready`` in the service's paths
+
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
@@ -191,10 +223,12 @@ class AuthService:
             raise AuthenticationFailed("Wrong username or password.")
         async with self._reading() as uow:
             await self._refuse_banned(uow, account)
+        await self._tokens.ready()
         return self._tokens.issue(account)
 
     async def authenticate(self, token: str) -> Account:
         """The account behind an access token. Raises AuthenticationFailed."""
+        await self._tokens.ready()
         account_id = self._tokens.account_id(token)
         async with self._reading() as uow:
             try:

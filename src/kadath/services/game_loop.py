@@ -16,11 +16,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from kadath.domain.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 log = structlog.get_logger(__name__)
 StepFn = Callable[[float], Awaitable[None]]
@@ -130,6 +133,9 @@ class GameLoop:
         }
 
     def metrics(self) -> Iterator[Metric]:
+        """The loop's Prometheus families (prometheus_client is imported at the first scrape)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         yield CounterMetricFamily("kadath_ticks", "Game loop ticks run", self.ticks)
         yield CounterMetricFamily("kadath_tick_overruns", "Ticks that overran", self.overruns)
         stats = self.stats()

@@ -4,7 +4,7 @@ the backspaces of character-at-a-time clients applied."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ERASE = "\x08\x7f"
 # what the character-by-character path is needed for: erasing, and control characters to drop
@@ -12,8 +12,9 @@ _SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_END = re.compile("\r\n|\r|\n")
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """A typed line (a tuple: made for every command, cheaper than a frozen dataclass)."""
+
     text: str
     too_long: bool = False
 
@@ -27,6 +28,15 @@ class LineBuffer:
         self._chars: list[str] = []
         self._overflow = False
         self._after_cr = False
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def at_line_start(self) -> bool:
+        """Whether nothing of a line is held: the next text starts a new line (no partial
+        line, no line being dropped as too long, no CR whose LF may follow)."""
+        return not self._chars and not self._overflow and not self._after_cr
 
     def feed(self, text: str) -> list[Line]:
         """The lines ``text`` completes."""

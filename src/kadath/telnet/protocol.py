@@ -4,14 +4,17 @@ and the per-address connection limit applied before anything else happens."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from telnetlib3 import TelnetReaderUnicode, TelnetServer, TelnetWriterUnicode
 from telnetlib3.accessories import TRACE
+from telnetlib3.server import TelnetServer
+from telnetlib3.stream_reader import TelnetReaderUnicode
+from telnetlib3.stream_writer import TelnetWriterUnicode
 from telnetlib3.telopt import (
     DO,
     ECHO,
@@ -30,6 +33,26 @@ from kadath.telnet.gmcp import GmcpClient
 log = structlog.get_logger(__name__)
 IDLE_SLACK = 0.05  # seconds: an idle timer this close to its end is not moved again
 REFUSED = b"Too many connections from your address; try again later.\r\n"
+# the bytes a typed line handed over whole may hold: tab and printable ASCII
+# (so no IAC, no control character for the line reader to drop or apply, no CR or LF)
+_PLAIN_BYTES = bytes([9, *range(0x20, 0x7F)])
+# incoming encodings in which ASCII bytes decode to themselves and end any pending sequence
+_ASCII_SAFE = frozenset({"utf-8", "ascii"})
+_ascii_safe: dict[str, bool] = {}  # encoding name as given -> whether it is one of those
+
+
+def ascii_safe(encoding: object) -> bool:
+    """Whether ``encoding`` decodes ASCII bytes to the same characters, with no state."""
+    name = str(encoding)
+    known = _ascii_safe.get(name)
+    if known is None:
+        try:
+            known = codecs.lookup(name).name in _ASCII_SAFE
+        except LookupError:
+            known = False
+        if len(_ascii_safe) < 64:
+            _ascii_safe[name] = known
+    return known
 
 
 class AddressGate:
@@ -130,7 +153,7 @@ class KadathWriter(TelnetWriterUnicode):
         if self._held is None:
             super().send_iac(buf)
         else:
-            self._held.append(bytes(buf))
+            self._held.append(buf if type(buf) is bytes else bytes(buf))  # no copy of bytes
 
     def is_closing(self) -> bool:
         """telnetlib3's, without its property lookups (asked for every burst and write)."""
@@ -174,12 +197,22 @@ class KadathReader(TelnetReaderUnicode):
 
     _event_loop: asyncio.AbstractEventLoop | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whole typed lines the protocol handed over without the buffer (see
+        # ``KadathTelnetProtocol.data_received``), in order, older than anything buffered.
+        self.typed: list[str] = []
+        # Set by the line reader (``TerminalIO``): the longest line it takes whole now, or 0
+        # when it holds part of a line (or reads no lines): no line is handed over then.
+        self.line_room = 0
+
     async def read_text(self) -> str:
         """Everything received and not yet read, decoded (waiting for some if there is
-        none); "" at the end of the stream."""
+        none, and no typed line was handed over); "" at the end of the stream, or when
+        only typed lines (``typed``) came."""
         if self._exception is not None:
             raise self._exception
-        if not self._buffer and not self._eof:
+        if not self._buffer and not self._eof and not self.typed:
             if self._waiter is not None:
                 raise RuntimeError("read_text() called while another read is waiting")
             if self._paused:  # as telnetlib3: waiting while paused would never end
@@ -193,6 +226,10 @@ class KadathReader(TelnetReaderUnicode):
                 await waiter
             finally:
                 self._waiter = None
+            if not self._buffer:  # woken for typed lines (or the end): nothing to decode
+                if self._paused:
+                    self._maybe_resume_transport()
+                return ""
         text = self.decode(bytes(self._buffer))
         self._buffer.clear()
         self._maybe_resume_transport()
@@ -219,6 +256,7 @@ class KadathTelnetProtocol(TelnetServer):
         self.terminal_changes = 0
         self._encodings: dict[tuple[bool, bool, int], str | bool] = {}
         self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._ascii_known: tuple[int, bool] | None = None  # (terminal_changes, _ascii_in)
 
     def encoding(self, outgoing: bool | None = None, incoming: bool | None = None) -> str | bool:
         """telnetlib3's choice of encoding, worked out again only after the client reported
@@ -237,24 +275,83 @@ class KadathTelnetProtocol(TelnetServer):
     def data_received(self, data: bytes) -> None:
         """telnetlib3's, but typed text after the first input (no IAC byte, no compression
         from the client, no special line characters looked for, no subnegotiation under way)
-        goes straight to the reader: what telnetlib3 would do with it, without scanning it."""
+        goes straight to the reader: what telnetlib3 would do with it, without scanning it.
+
+        And a chunk that is exactly one typed line (printable ASCII and tabs, ended by CR LF:
+        what a MUD client sends for each command) is handed to the line reader whole, as the
+        stripped line, when that gives what the reader would have made of it: nothing else
+        unread, no part of a line or character held, an encoding in which ASCII is ASCII,
+        the line within the reader's limit. Tested equal to the slow path."""
         writer = self.writer
+        reader = self.reader
         if (
             self._tls_checked  # the first input goes through telnetlib3 (it refuses TLS)
             and self._mccp3_decompressor is None
-            and data.find(255) < 0
             and writer is not None
-            and not writer.is_oob
+            and reader is not None
+            and not (writer.iac_received or writer.cmd_received)  # telnetlib3's ``is_oob``
+            and data.find(255) < 0
             and not writer.slc_simulated
-            and self.reader is not None
         ):
-            self.set_timeout()
-            self._last_received = datetime.datetime.now()
+            # the idle timer and ``_last_received`` as ``set_timeout`` and telnetlib3 keep
+            # them, the common case inline (the time read once, from the loop's clock)
+            timer, loop = self._timer, self._event_loop
+            if loop is not None and timer is not None and not timer.cancelled():
+                self._active_at = self._received_at = loop.time()
+            else:
+                self.set_timeout()
+                self._received_at = self._active_at
             self._rx_bytes += len(data)
             self._trace_recv(data)
-            self.reader.feed_data(data)
+            if type(reader) is KadathReader or isinstance(reader, KadathReader):
+                end = len(data) - 2
+                room = reader.line_room  # 0: the line reader holds part of a line
+                if (
+                    0 < room >= end >= 0
+                    and data.translate(None, _PLAIN_BYTES) == b"\r\n"  # nothing else ...
+                    and data[end:] == b"\r\n"  # ... and at the end
+                    and not reader._buffer
+                    and not reader._eof
+                    and not getattr(reader._decoder, "buffer", b"")  # no partial character
+                    and self._ascii_in()
+                    and self._one_line(reader, data)
+                ):
+                    reader.typed.append(data[:end].decode("ascii").strip())
+                    reader._wakeup_waiter()
+                    return
+            reader.feed_data(data)
             return
         super().data_received(data)
+
+    def _one_line(self, reader: KadathReader, data: bytes) -> bool:
+        """The last word on handing ``data`` over as a line (a hook for tests)."""
+        return True
+
+    def _ascii_in(self) -> bool:
+        """Whether the incoming encoding decodes ASCII bytes to themselves, statelessly
+        (worked out again when the client reports something new)."""
+        known = self._ascii_known
+        if known is not None and known[0] == self.terminal_changes and self.force_binary:
+            return known[1]
+        safe = ascii_safe(self.encoding(incoming=True))
+        self._ascii_known = (self.terminal_changes, safe)
+        return safe
+
+    # ``_last_received`` (telnetlib3's, for its ``idle``): the fast path notes the loop's
+    # time only (a ``datetime.now()`` per chunk cost more than the rest of the chunk's way)
+    _received_at: float | None = None
+    _received: datetime.datetime | None = None
+
+    @property
+    def _last_received(self) -> datetime.datetime | None:
+        at, loop = self._received_at, self._event_loop
+        if at is None or loop is None:
+            return self._received
+        return datetime.datetime.now() - datetime.timedelta(seconds=max(0.0, loop.time() - at))
+
+    @_last_received.setter
+    def _last_received(self, value: datetime.datetime | None) -> None:
+        self._received, self._received_at = value, None
 
     def on_naws(self, rows: int, cols: int) -> None:
         super().on_naws(rows, cols)

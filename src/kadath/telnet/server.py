@@ -8,8 +8,9 @@ import contextlib
 from dataclasses import dataclass
 
 import structlog
-import telnetlib3
-from telnetlib3 import TelnetReader, TelnetReaderUnicode, TelnetWriter, TelnetWriterUnicode
+from telnetlib3.server import Server, create_server
+from telnetlib3.stream_reader import TelnetReader, TelnetReaderUnicode
+from telnetlib3.stream_writer import TelnetWriter, TelnetWriterUnicode
 
 from kadath.commands.base import CommandTable
 from kadath.domain.errors import KadathError
@@ -60,7 +61,7 @@ class TelnetListener:
             item_command_finder(commands),
             items_of,
         )
-        self._server: telnetlib3.Server | None = None
+        self._server: Server | None = None
         self._gate = AddressGate(options.connections_per_ip)
         self._shells: set[asyncio.Task[object]] = set()
         self.port = options.port
@@ -73,7 +74,7 @@ class TelnetListener:
             "mssp": staticmethod(lambda: mssp.variables(game, self.port)),
         }
         protocol = type("KadathTelnet", (KadathTelnetProtocol,), attributes)
-        self._server = await telnetlib3.create_server(
+        self._server = await create_server(
             host=self._options.host,
             port=self._options.port,
             protocol_factory=protocol,

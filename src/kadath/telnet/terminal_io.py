@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
-from telnetlib3 import TelnetReaderUnicode, TelnetWriterUnicode
+from telnetlib3.stream_reader import TelnetReaderUnicode
+from telnetlib3.stream_writer import TelnetWriterUnicode
 from telnetlib3.telopt import CMD_EOR, ECHO, EOR, GA, GMCP, IAC, SGA, WILL, WONT
 
 from kadath.realtime.transport import TransportClosed
@@ -44,6 +45,8 @@ class TerminalIO:
         self._reader, self._writer = reader, writer
         self._lines = LineBuffer(max_line)
         self._ready: list[Line] = []
+        if isinstance(reader, KadathReader):
+            reader.line_room = max_line  # the line buffer starts empty
         self._write_timeout = write_timeout
         self._terminal: Terminal | None = None
         self._encoding = "utf8"
@@ -93,18 +96,37 @@ class TerminalIO:
     async def read_line(self) -> Line:
         """The next typed line. Raises TransportClosed."""
         reader = self._reader
-        while not self._ready:
+        ready = self._ready
+        while not ready:
             try:
                 if isinstance(reader, KadathReader):
+                    typed = reader.typed
+                    if typed and not reader._buffer:  # handed over whole: nothing to await
+                        ready.extend([Line(text) for text in typed])
+                        typed.clear()
+                        continue
                     chunk = await reader.read_text()
+                    typed = reader.typed
+                    if typed:  # whole lines handed over, older than ``chunk``
+                        ready.extend([Line(text) for text in typed])
+                        typed.clear()
+                        if chunk:
+                            self._feed(reader, chunk)
+                        continue
                 else:
                     chunk = await reader.read(READ_CHUNK)
             except (ConnectionError, OSError):
                 raise TransportClosed from None
             if not chunk:
                 raise TransportClosed
-            self._ready.extend(self._lines.feed(chunk))
-        return self._ready.pop(0)
+            self._feed(reader, chunk)
+        return ready.pop(0)
+
+    def _feed(self, reader: TelnetReaderUnicode, chunk: str) -> None:
+        lines = self._lines
+        self._ready.extend(lines.feed(chunk))
+        if isinstance(reader, KadathReader):  # whole lines may be handed over only at a start
+            reader.line_room = lines.limit if lines.at_line_start() else 0
 
     # -- output ------------------------------------------------------------------------------
     async def write_lines(self, lines: Iterable[str]) -> None:

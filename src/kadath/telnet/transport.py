@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from telnetlib3.telopt import GMCP, IAC, SB, SE
@@ -29,6 +28,8 @@ GMCP_RENDERING = "telnet-gmcp"
 REPLY_PACKAGE = "Kadath.Reply"
 # what telnetlib3's send_gmcp would make of {"n": n, "ok": ok}, without the JSON encoder
 REPLY_GMCP = IAC + SB + GMCP + b'Kadath.Reply {"n":%d,"ok":%s}' + IAC + SE
+REPLY_HEAD = IAC + SB + GMCP + b'Kadath.Reply {"n":'  # the same, in three pieces
+REPLY_OK, REPLY_FAILED = b',"ok":true}' + IAC + SE, b',"ok":false}' + IAC + SE
 _json_string = json.JSONEncoder(ensure_ascii=False).encode  # a str as a JSON string
 KINDS_KEPT = 64  # first words of typed lines whose kind a connection keeps
 PROMPTED = ("welcome", "room", "reply", "message", "channel", "event", "error")
@@ -60,7 +61,7 @@ class TelnetTransport:
         self._prompt_due = False  # a prompt is to end the held burst
         self._at_prompt = False
         # (terminal, encoding, rendering key, text maker), and the prompt made for them
-        self._text: tuple[Terminal, str, tuple[object, ...], Callable[[Frame], bytes]] | None
+        self._text: tuple[Terminal, str, str, Callable[[Frame], bytes]] | None
         self._text = None
         self._prompt_text: bytes | None = None
 
@@ -150,8 +151,9 @@ class TelnetTransport:
             prompted = prompted or kind in PROMPTED
             own: list[gmcp.Message] = []
             if kind == "reply":
-                own = self._own_words(frame)
-                self._follow_reply(frame)
+                if self._speaking or self._handling:  # else neither has anything to do
+                    own = self._own_words(frame)
+                    self._follow_reply(frame)
             elif kind in ("welcome", "state"):
                 own = self._status_change(frame)
                 self._remember_vitals(frame)
@@ -165,30 +167,34 @@ class TelnetTransport:
                             put(message)
                 for package, data in own:
                     io.send_gmcp(package, data)
-            text: bytes = out.rendering(text_key, text_of)
-            if text:
-                if self._at_prompt:
-                    put(b"\r\n")  # do not run on after a prompt left open
-                    self._at_prompt = False
-                put(text)
-            if kind == "reply" and gmcp_on:
-                ack = self._acknowledgement(frame)
+            # a frame without text (a look's or a step's reply) shows nothing: not rendered
+            if kind == "channel" or frame.get("text"):
+                text: bytes = out.rendering(text_key, text_of)
+                if text:
+                    if self._at_prompt:
+                        put(b"\r\n")  # do not run on after a prompt left open
+                        self._at_prompt = False
+                    put(text)
+            if kind == "reply" and gmcp_on and accepts(REPLY_PACKAGE):
+                ack = _acknowledgement(frame)
                 if ack:
                     put(ack)
         if prompted:
             self._prompt_due = True  # made at the end of the held burst, in its one write
 
-    def _text_profile(self) -> tuple[tuple[object, ...], Callable[[Frame], bytes]]:
+    def _text_profile(self) -> tuple[str, Callable[[Frame], bytes]]:
         """The rendering key of this client's terminal and encoding, and the function that
         makes a frame's text for it (both kept until the terminal or encoding changes)."""
         terminal, encoding = self._io.profile()
         if self._text is None or self._text[0] is not terminal or self._text[1] != encoding:
             errors = self._io.encoding_errors
             depth, reader = terminal.depth.value, terminal.screen_reader
-            key = ("telnet", terminal.width, depth, reader, encoding, errors)
-            make = partial(
-                _encoded_text, terminal=terminal, encoding=encoding, errors=errors, key=key
-            )
+            # a string: its hash is kept with it (a tuple's is worked out at every lookup)
+            key = f"telnet|{terminal.width}|{depth}|{int(reader)}|{encoding}|{errors}"
+
+            def make(frame: Frame) -> bytes:
+                return _encoded_text(frame, terminal, encoding, errors, key)
+
             self._text = (terminal, encoding, key, make)
             self._prompt_text = None
         return self._text[2], self._text[3]
@@ -208,15 +214,6 @@ class TelnetTransport:
         self._items.stop()
         self._prompt_due = False
         self._io.abort()
-
-    def _acknowledgement(self, frame: dict[str, Any]) -> bytes:
-        """``Kadath.Reply`` after a reply's text, for scripts that match replies to the lines
-        they typed (numbered from 1, counting the lines that became commands); nothing for a
-        client that does not take it."""
-        number = str(frame.get("re"))[1:]
-        if number.isdigit() and self._io.gmcp.accepts(REPLY_PACKAGE):
-            return REPLY_GMCP % (int(number), b"true" if frame.get("ok") else b"false")
-        return b""
 
     def _own_words(self, frame: dict[str, Any]) -> list[gmcp.Message]:
         """What the player said, for their chat tab: the reply to a say, emote or whisper."""
@@ -273,9 +270,20 @@ class TelnetTransport:
         self._at_prompt = True
 
 
-def _encoded_text(
-    frame: Frame, *, terminal: Terminal, encoding: str, errors: str, key: tuple[object, ...]
-) -> bytes:
+def _acknowledgement(frame: Frame) -> bytes:
+    """``Kadath.Reply`` after a reply's text, for scripts that match replies to the lines
+    they typed (numbered from 1, counting the lines that became commands), for a client
+    that takes it; nothing for a reply to something else."""
+    re = frame.get("re")
+    number = re[1:] if type(re) is str else str(re)[1:]
+    if not number.isdigit():
+        return b""
+    if number.isascii() and number[0] != "0":  # as "%d" % int(number) writes it: the same
+        return REPLY_HEAD + number.encode() + (REPLY_OK if frame.get("ok") else REPLY_FAILED)
+    return REPLY_GMCP % (int(number), b"true" if frame.get("ok") else b"false")
+
+
+def _encoded_text(frame: Frame, terminal: Terminal, encoding: str, errors: str, key: str) -> bytes:
     """A frame's lines as the wire carries them: CR LF after each, encoded, IAC doubled. A
     room view is kept per (its text, ``key``: the terminal profile), since every look and
     step sends one to one player, and the same room looks the same until something in it

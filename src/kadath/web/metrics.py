@@ -1,15 +1,20 @@
-"""Prometheus metrics, read from the running game at scrape time (one registry per app)."""
+"""Prometheus metrics, read from the running game at scrape time (one registry per app).
+
+Every figure is counted by the game itself and read when scraped, so prometheus_client is
+imported only by the first scrape (on a worker thread: ``load_prometheus``), and nothing
+counted before it is lost."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
 if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
     from kadath.web.runtime import Runtime
 
 
@@ -25,11 +30,21 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
     return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
-class GameCollector(Collector):
+async def load_prometheus() -> None:
+    """Import prometheus_client on a worker thread the first time, so the loop never waits."""
+    if "prometheus_client" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "prometheus_client")
+
+
+class GameCollector:
+    """A prometheus_client collector (it needs only ``collect``)."""
+
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         rt = self._runtime
         yield GaugeMetricFamily(
             "kadath_players_online", "Characters in the world", len(rt.game.presence)
@@ -71,6 +86,8 @@ class GameCollector(Collector):
 
 
 def render_metrics(runtime: Runtime) -> tuple[bytes, str]:
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
     registry = runtime.registry
     if registry is None:
         registry = CollectorRegistry()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from prometheus_client import CollectorRegistry
+from typing import TYPE_CHECKING
 
 from kadath.commands.base import Dispatcher
 from kadath.commands.install_moderation import ModerationFeature
@@ -22,6 +21,9 @@ from kadath.services.game import Game
 from kadath.services.game_loop import GameLoop
 from kadath.services.world_reload import WorldReloader
 from kadath.settings import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 
 def _none_open() -> int:

@@ -89,3 +89,14 @@ def test_deeply_nested_json_is_a_bad_frame(depth: int) -> None:
 def test_a_command_nested_a_little_is_still_understood() -> None:
     raw = json.dumps({"type": "command", "id": "c1", "text": "look", "extra": [[[{"a": [1]}]]]})
     assert parse(raw, max_line=1000) == CommandFrame(id="c1", text="look")
+
+
+def test_a_hello_may_ask_to_follow_moved_frames() -> None:
+    """Protocol 4: ``follow`` true, and only true, asks for ``moved`` frames."""
+    base = {"type": "hello", "token": "t", "player": "Armitage"}
+    assert parse(json.dumps({**base, "follow": True}), max_line=100) == Hello(
+        "t", "Armitage", follow=True
+    )
+    for other in ("true", 1, None, False):
+        assert parse(json.dumps({**base, "follow": other}), max_line=100) == Hello("t", "Armitage")
+    assert parse(json.dumps(base), max_line=100) == Hello("t", "Armitage")

@@ -8,7 +8,7 @@ from collections import Counter
 from fastapi import Response
 
 from kadath.web.dependencies import AdminDep, RuntimeDep
-from kadath.web.metrics import percentiles, render_metrics
+from kadath.web.metrics import load_prometheus, percentiles, render_metrics
 from kadath.web.routes import Routes
 from kadath.web.schemas import HealthOut, ReadyOut, StatsOut, error_responses
 
@@ -60,5 +60,6 @@ async def stats(_admin: AdminDep, runtime: RuntimeDep) -> StatsOut:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(runtime: RuntimeDep) -> Response:
+    await load_prometheus()
     body, content_type = render_metrics(runtime)
     return Response(body, media_type=content_type)

@@ -40,6 +40,13 @@ export class GameSocket {
     this.pingTimer = null;
     this.retryTimer = null;
     this.onlineListener = () => this.retryNow();
+    // Protocol 4 (placement): a `moved` frame names the process to reconnect to; the
+    // commands sent and not yet answered are sent again there (none of them was run).
+    this.url = null; // null: the page's own host
+    this.moved = false; // the last close was a `moved`: reconnect at once
+    this.resend = false; // a `moved` came and no welcome since: resend what is unanswered
+    this.moves = 0; // `moved` frames since the last welcome (a loop backs off)
+    this.unanswered = new Map(); // command id -> text, until its reply
   }
 
   get connected() {
@@ -56,20 +63,28 @@ export class GameSocket {
 
     let ws;
     try {
-      ws = new WebSocket(socketUrl());
+      ws = new WebSocket(this.url ?? socketUrl());
     } catch {
       this.scheduleReconnect();
       return;
     }
     this.ws = ws;
     const isReconnect = this.hadWelcome;
+    this.moved = false;
     let welcomed = false; // welcomed on this very connection
     let earlyError = null; // an error frame received before the welcome
 
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
       // batch: frames queued together arrive as one message (protocol 3, docs/protocol.md)
-      this.sendRaw({ type: "hello", token: this.token, player: this.player, batch: true });
+      // follow: a `moved` frame may send us to the process holding our zone (protocol 4)
+      this.sendRaw({
+        type: "hello",
+        token: this.token,
+        player: this.player,
+        batch: true,
+        follow: true,
+      });
       this.startPing();
       this.handlers.onOpen?.({ reconnect: isReconnect });
     });
@@ -83,6 +98,24 @@ export class GameSocket {
         this.attempt = 0;
         this.hadWelcome = true;
         welcomed = true;
+        this.moves = 0;
+        if (this.resend) {
+          // What the last process did not answer it did not run: send it again here.
+          this.resend = false;
+          for (const [id, text] of this.unanswered) this.sendRaw({ type: "command", id, text });
+        } else {
+          this.unanswered.clear(); // after a drop nobody knows: the player looks first
+        }
+      } else if (frame.type === "reply") {
+        this.unanswered.delete(frame.re);
+      } else if (frame.type === "moved") {
+        if (typeof frame.url === "string" && /^wss?:\/\//.test(frame.url)) {
+          this.url = frame.url;
+          this.moved = true;
+          this.resend = true;
+          this.moves += 1;
+        }
+        return; // the server closes next
       } else if (frame.type === "error" && !welcomed && frame.code !== "rate_limited") {
         earlyError = frame.text || frame.code || "The server refused the connection.";
       } else if (frame.type === "event" && frame.event === "kicked") {
@@ -119,7 +152,14 @@ export class GameSocket {
       this.ws = null;
       this.stopPing();
       if (this.stopped) return;
-      if (event.code === CLOSE_AUTH_FAILED) {
+      if (!welcomed && this.url !== null && !this.moved) {
+        this.url = null; // the process we were sent to is gone: back to the page's host
+      }
+      if (this.moved && this.moves <= 3) {
+        this.connect(); // no backoff: the server sent us there
+      } else if (this.moved) {
+        this.scheduleReconnect(); // moved again and again: the cluster is reorganising
+      } else if (event.code === CLOSE_AUTH_FAILED) {
         this.halt();
         this.handlers.onAuthFailed?.();
       } else if (event.code === CLOSE_REPLACED) {
@@ -165,6 +205,7 @@ export class GameSocket {
     this.commandCounter += 1;
     const id = `c${this.commandCounter}`;
     this.sendRaw({ type: "command", id, text });
+    this.unanswered.set(id, text);
     return id;
   }
 
