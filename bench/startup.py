@@ -26,7 +26,9 @@ line (ms per phase) is included when the server writes one. One JSON document go
 stdout; progress to stderr.
 
 The server runs with ``PYTHONOPTIMIZE=2`` as ``make run`` has it (``--optimize 0`` for a
-commit before that, whose install compiled no ``.opt-2.pyc``).
+commit before that, whose install compiled no ``.opt-2.pyc``), and with the rest of
+``make run``'s environment, ``PYTHONNODEBUGRANGES=1`` and ``MALLOC_ARENA_MAX=2``
+(``--no-serve-env``: without them, as ``make run`` served before 2026-12-01).
 Telnet is on (a free loopback port; ``--no-telnet``: off), NPC spawning on, as ``make run`` has
 them; argon2 is cheap (setup speed only) and logs are at INFO so the phase line is written.
 Nothing but loopback is contacted; the server is always stopped and the temporary directory
@@ -85,6 +87,10 @@ def cpu_seconds(pid: int) -> float | None:
     return None
 
 
+# What `make run` sets besides PYTHONOPTIMIZE (the Makefile's SERVE_ENV).
+MAKE_RUN_ENV = {"PYTHONNODEBUGRANGES": "1", "MALLOC_ARENA_MAX": "2"}
+
+
 def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -120,9 +126,12 @@ def clone_and_install(repo: str, ref: str, where: Path, install: str) -> dict[st
 
 
 class Server:
-    def __init__(self, clone: Path, data_dir: Path, telnet: bool, optimize: int = 2) -> None:
+    def __init__(
+        self, clone: Path, data_dir: Path, telnet: bool, optimize: int = 2, serve_env: bool = True
+    ) -> None:
         self.clone, self.data_dir, self.telnet = clone, data_dir, telnet
         self.optimize = optimize
+        self.serve_env = serve_env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"server-{self.port}.log"
@@ -147,6 +156,8 @@ class Server:
         )
         if self.optimize:
             env["PYTHONOPTIMIZE"] = str(self.optimize)
+        if self.serve_env:  # the rest of make run's SERVE_ENV
+            env.update(MAKE_RUN_ENV)
         argv = [str(self.clone / ".venv/bin/kadath"), "serve", "--port", str(self.port)]
         argv += ["--host", "127.0.0.1"]
         with self.log_path.open("ab") as out:
@@ -347,7 +358,7 @@ async def players_report(
         return report
     last.stop()
     for mode in modes:
-        server = Server(clone, data_dir, args.telnet, args.optimize)
+        server = Server(clone, data_dir, args.telnet, args.optimize, args.serve_env)
         try:
             began = server.start()
             await server.wait_healthy(began)
@@ -378,7 +389,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         data_dir.mkdir()
         starts = []
         for number in range(1, args.starts + 1):
-            server = Server(where / "kadath", data_dir, args.telnet, args.optimize)
+            server = Server(where / "kadath", data_dir, args.telnet, args.optimize, args.serve_env)
             try:
                 began = server.start()
                 seconds = await server.wait_healthy(began)
@@ -451,6 +462,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=(0, 1, 2),
         default=2,
         help="PYTHONOPTIMIZE for the server (default 2, as make run; 0 for commits before it)",
+    )
+    parser.add_argument(
+        "--no-serve-env",
+        dest="serve_env",
+        action="store_false",
+        help="without the rest of make run's SERVE_ENV (PYTHONNODEBUGRANGES, MALLOC_ARENA_MAX)",
     )
     parser.add_argument(
         "--no-telnet",
