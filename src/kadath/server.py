@@ -5,6 +5,7 @@ The CLI imports this module only to serve, so the other subcommands stay light.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 
 from kadath.bootstrap import create_app
+from kadath.listening import listening_socket
 from kadath.logs import configure_logging
 from kadath.settings import Settings
 from kadath.startup import StartupPhases
@@ -35,6 +37,13 @@ class KadathServer(Server):
         self.phases = phases
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        config = self.config
+        if sockets is None and config.uds is None and config.fd is None:
+            # an address is bound here, not resolved by the loop (kadath.listening); a host
+            # name, or an address that will not bind, is left to uvicorn and its messages
+            with contextlib.suppress(OSError):
+                sock = listening_socket(config.host, config.port, config.backlog)
+                sockets = None if sock is None else [sock]
         await super().startup(sockets)
         if self.phases is not None and self.started:
             self.phases.mark("listeners")

@@ -1,7 +1,9 @@
 """What an idle ``kadath serve`` process (telnet on, as ``make run`` has it) holds: none of
 uvicorn's CLI (click, the reloaders), telnetlib3's client or wcwidth's tables, Alembic, PyJWT,
 pwdlib, argon2 or prometheus_client; and logging in and scraping /metrics then load them and
-work."""
+work. Nor does it run libuv's thread pool: its listeners are bound to their addresses without
+the event loop resolving them, and the first resolution is what starts that pool's four threads
+(kadath.listening)."""
 
 from __future__ import annotations
 
@@ -114,3 +116,47 @@ async def test_an_idle_server_holds_no_cli_client_auth_or_metrics_modules(tmp_pa
     assert me.status_code == 200, me.text
     assert scrape.status_code == 200
     assert "kadath_players_online" in scrape.text
+
+
+SERVE = "import sys; from kadath import cli; sys.exit(cli.main(sys.argv[1:]))"
+
+
+def thread_names(pid: int) -> list[str]:
+    tasks = Path(f"/proc/{pid}/task")
+    return sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
+
+
+async def test_an_idle_server_starts_no_libuv_thread_pool(tmp_path: Path) -> None:
+    port = free_port()
+    env = serve_env(tmp_path)
+    telnet_port = int(env["KADATH_TELNET_PORT"])
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-c", SERVE, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with (
+            asyncio.timeout(90),
+            httpx2.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=5
+            ) as http,
+        ):
+            while True:
+                with contextlib.suppress(httpx2.TransportError):
+                    if (await http.get("/api/monitoring/health")).status_code == 200:
+                        break
+                assert process.returncode is None, "the server exited before it listened"
+                await asyncio.sleep(0.2)
+            reader, writer = await asyncio.open_connection("127.0.0.1", telnet_port)
+            assert await reader.read(1), "the telnet listener answers"
+            writer.close()
+        names = thread_names(process.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            await process.wait()
+    assert "libuv-worker" not in names, names

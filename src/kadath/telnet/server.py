@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from dataclasses import dataclass
 
 import structlog
-from telnetlib3.server import Server, create_server
 from telnetlib3.stream_reader import TelnetReader, TelnetReaderUnicode
 from telnetlib3.stream_writer import TelnetWriter, TelnetWriterUnicode
 
 from kadath.commands.base import CommandTable
 from kadath.domain.errors import KadathError
+from kadath.listening import listening_socket
 from kadath.realtime.connection import ConnectionHandler
 from kadath.realtime.transport import TransportClosed
 from kadath.services.auth import AuthService
@@ -61,7 +62,8 @@ class TelnetListener:
             item_command_finder(commands),
             items_of,
         )
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
+        self._clients: weakref.WeakSet[KadathTelnetProtocol] = weakref.WeakSet()
         self._gate = AddressGate(options.connections_per_ip)
         self._shells: set[asyncio.Task[object]] = set()
         self.port = options.port
@@ -73,20 +75,34 @@ class TelnetListener:
             "gate": self._gate,
             "mssp": staticmethod(lambda: mssp.variables(game, self.port)),
         }
-        protocol = type("KadathTelnet", (KadathTelnetProtocol,), attributes)
-        self._server = await create_server(
-            host=self._options.host,
-            port=self._options.port,
-            protocol_factory=protocol,
-            shell=self._shell,
-            encoding="utf8",
-            encoding_errors="replace",
-            force_binary=True,
-            connect_maxwait=self._options.negotiation_wait,
-            compression=True,
-            limit=READ_LIMIT,
-            timeout=self._options.idle_timeout,
+        protocol: type[KadathTelnetProtocol] = type(
+            "KadathTelnet", (KadathTelnetProtocol,), attributes
         )
+
+        def connection() -> KadathTelnetProtocol:
+            # what telnetlib3's create_server makes for each connection, with these options
+            made = protocol(
+                shell=self._shell,
+                encoding="utf8",
+                encoding_errors="replace",
+                force_binary=True,
+                connect_maxwait=self._options.negotiation_wait,
+                compression=True,
+                limit=READ_LIMIT,
+                timeout=self._options.idle_timeout,
+            )
+            self._clients.add(made)
+            return made
+
+        # telnetlib3's create_server takes no socket, so the listener is made here: an address
+        # is bound without the loop resolving it (kadath.listening), a host name is resolved.
+        loop = asyncio.get_running_loop()
+        host, port = self._options.host, self._options.port
+        sock = listening_socket(host, port)
+        if sock is None:
+            self._server = await loop.create_server(connection, host, port)
+        else:
+            self._server = await loop.create_server(connection, sock=sock)
         sockets = self._server.sockets or ()
         self.port = sockets[0].getsockname()[1] if sockets else self._options.port
         log.info("telnet_listening", host=self._options.host, port=self.port)
@@ -107,6 +123,9 @@ class TelnetListener:
             return
         server, self._server = self._server, None
         server.close()
+        for client in list(self._clients):  # as telnetlib3's Server.close: every client too
+            if client._transport is not None:
+                client._transport.close()
         shells = list(self._shells)
         if shells:
             _, late = await asyncio.wait(shells, timeout=STOP_SECONDS)
